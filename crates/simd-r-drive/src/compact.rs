@@ -1,0 +1,240 @@
+//! Online compaction: rewrite the live entries into a new file while reads and writes go
+//! on, then swap the new file in.
+//!
+//! 1. Under the state's read lock, note the end of the committed data and the offset of
+//!    every live entry; copy those entries into `<store>.compact` without holding any lock.
+//! 2. Copy the batches appended meanwhile (the tail), again without holding a lock.
+//! 3. Take the writer lock (writers wait from here on), copy the last of the tail, sync the
+//!    new file, rename it over the store file and sync the directory.
+//! 4. Swap the in-memory state to the new file. Values read before keep the old mapping,
+//!    and with it the old file's bytes, alive.
+//!
+//! A crash before the rename leaves the old store and a temporary file that the next open
+//! deletes; a crash after it leaves the new store, which holds everything the old one did.
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::format::{self, EntryKind, HEADER_LEN};
+use crate::index::Index;
+use crate::io::Backend;
+use crate::lock;
+use crate::mapping::Mapping;
+use crate::store::{file_id, parent_dir, State, Store};
+
+/// Flush the copy buffer once it holds this much.
+const CHUNK: usize = 4 << 20;
+
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionReport {
+    /// File bytes in use before.
+    pub bytes_before: u64,
+    /// File bytes in use after.
+    pub bytes_after: u64,
+    /// Bytes reclaimed (`bytes_before - bytes_after`, or 0 if writes meanwhile grew it).
+    pub reclaimed_bytes: u64,
+    /// Live entries copied.
+    pub entries: u64,
+    /// Batches written by others while the compaction ran, copied at the end.
+    pub tail_entries: u64,
+    /// How long writers were held up in the final step.
+    pub writer_pause: Duration,
+    /// Total time taken.
+    pub duration: Duration,
+}
+
+/// The new file being written.
+struct Output<'a> {
+    path: &'a Path,
+    backend: &'a dyn Backend,
+    file: File,
+    buf: Vec<u8>,
+    /// File offset where `buf` will be written.
+    written: u64,
+}
+
+impl Output<'_> {
+    fn end(&self) -> u64 {
+        self.written + self.buf.len() as u64
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.backend.write_at(&self.file, &self.buf, self.written)?;
+            self.written += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, kind: EntryKind, commit: bool, key: &[u8], value: &[u8]) -> std::io::Result<u64> {
+        let off = format::encode_entry(&mut self.buf, self.written, kind, commit, key, value);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(off)
+    }
+}
+
+impl Store {
+    /// Rewrites the store without its dead entries. Reads and writes continue while it
+    /// runs, and writes made meanwhile are kept. Returns what it reclaimed.
+    pub fn compact(&self) -> Result<CompactionReport> {
+        self.check_writable()?;
+        let _one_at_a_time = self.compaction.lock();
+        self.check_writable()?;
+        let started = Instant::now();
+        let tmp = lock::with_suffix(&self.path, ".compact");
+        let result = self.compact_into(&tmp, started);
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn compact_into(&self, tmp: &Path, started: Instant) -> Result<CompactionReport> {
+        let io_err = |op: &'static str, e: std::io::Error| self.poison_with(Error::io(op, tmp, e));
+        let (map, start_end, mut slots, bytes_before) = {
+            let s = self.state.read();
+            let slots: Vec<(u64, u64)> = s.index.slots().map(|x| (x.offset, x.hash)).collect();
+            (s.map.clone(), s.end, slots, s.end)
+        };
+        slots.sort_unstable();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(tmp)
+            .map_err(|e| io_err("creating the compaction file", e))?;
+        let mut out = Output {
+            path: tmp,
+            backend: self.backend.as_ref(),
+            file,
+            buf: Vec::with_capacity(CHUNK + (1 << 16)),
+            written: HEADER_LEN,
+        };
+        self.backend
+            .write_at(&out.file, &format::encode_header(), 0)
+            .map_err(|e| io_err("writing the compaction file", e))?;
+
+        // 1. Live entries as of the start. Keys are distinct, so no comparisons are needed.
+        let mut index = Index::with_capacity(slots.len());
+        let data = map.bytes(start_end);
+        for &(off, hash) in &slots {
+            let h = format::read_header_trusted(&data[off as usize..]);
+            let ks = (off + h.key_start()) as usize;
+            let vs = (off + h.value_start()) as usize;
+            let new_off = out
+                .push(EntryKind::Put, true, &data[ks..ks + h.key_len], &data[vs..vs + h.value_len])
+                .map_err(|e| io_err("writing the compaction file", e))?;
+            index.insert_unique(hash, new_off, h.len());
+        }
+        out.flush().map_err(|e| io_err("writing the compaction file", e))?;
+        drop(map);
+
+        // 2. Catch up with what was written meanwhile, without stopping writers.
+        let mut copied = start_end;
+        let mut tail_entries = 0;
+        for _ in 0..2 {
+            let (m, e) = {
+                let s = self.state.read();
+                (s.map.clone(), s.end)
+            };
+            if e == copied {
+                break;
+            }
+            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
+            copied = e;
+        }
+
+        // 3. Final step: writers wait while the last of the tail is copied and the new
+        // file replaces the old one.
+        let buf = self.writer.lock();
+        let pause = Instant::now();
+        self.check_writable()?;
+        let (m, e, seq, generation) = {
+            let s = self.state.read();
+            (s.map.clone(), s.end, s.seq, s.generation)
+        };
+        if e > copied {
+            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
+        }
+        drop(m);
+        out.flush().map_err(|e| io_err("writing the compaction file", e))?;
+        self.backend
+            .sync_data(&out.file)
+            .map_err(|e| io_err("syncing the compaction file", e))?;
+        self.backend
+            .rename(tmp, &self.path)
+            .map_err(|e| io_err("renaming the compaction file over the store", e))?;
+        // From here on the path names the new file, so the store must switch to it even
+        // if the directory sync below fails.
+        let new_end = out.end();
+        let map = Mapping::new(&out.file, new_end, true);
+        let id = out.file.metadata().map(|m| file_id(&m));
+        let dir = parent_dir(&self.path);
+        let dir_synced = self.backend.sync_dir(&dir);
+        let map = Arc::new(map.map_err(|e| io_err("mapping the compacted file", e))?);
+        let id = id.map_err(|e| io_err("reading the compacted file", e))?;
+        {
+            let mut s = self.state.write();
+            *s = State {
+                index,
+                map,
+                file: Arc::new(out.file),
+                end: new_end,
+                seq,
+                generation: generation + 1,
+                file_id: id,
+            };
+        }
+        drop(buf);
+        if let Err(e) = dir_synced {
+            return Err(self.poison_with(Error::io("syncing the directory", dir, e)));
+        }
+        // The new file was synced with every commit up to `seq` in it.
+        self.mark_durable(seq);
+        Ok(CompactionReport {
+            bytes_before,
+            bytes_after: new_end,
+            reclaimed_bytes: bytes_before.saturating_sub(new_end),
+            entries: slots.len() as u64,
+            tail_entries,
+            writer_pause: pause.elapsed(),
+            duration: started.elapsed(),
+        })
+    }
+
+    /// Re-encodes the committed entries in `[from, to)` of the old file into `out`,
+    /// keeping their batch boundaries, and applies them to `index`.
+    fn copy_tail(&self, out: &mut Output<'_>, index: &mut Index, map: &Mapping, from: u64, to: u64) -> Result<u64> {
+        let tmp = out.path;
+        let io_err = |op: &'static str, e: std::io::Error| self.poison_with(Error::io(op, tmp, e));
+        let data = map.bytes(to);
+        let mut placed = Vec::new();
+        let mut off = from;
+        while off < to {
+            let h = format::read_header_trusted(&data[off as usize..]);
+            let ks = (off + h.key_start()) as usize;
+            let vs = (off + h.value_start()) as usize;
+            let new_off = out
+                .push(h.kind, h.commit, &data[ks..ks + h.key_len], &data[vs..vs + h.value_len])
+                .map_err(|e| io_err("writing the compaction file", e))?;
+            placed.push((new_off, h));
+            off += h.len();
+        }
+        out.flush().map_err(|e| io_err("writing the compaction file", e))?;
+        let new_map =
+            Mapping::new(&out.file, out.end(), false).map_err(|e| io_err("mapping the compaction file", e))?;
+        let new_data = new_map.bytes(out.end());
+        for (new_off, h) in &placed {
+            crate::store::apply_entry(index, new_data, self.hasher, *new_off, h);
+        }
+        Ok(placed.len() as u64)
+    }
+}

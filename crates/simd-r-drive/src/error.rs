@@ -1,0 +1,185 @@
+//! The engine's one error type.
+//!
+//! Every failure the engine can report is a variant of [`Error`]. Each message says what
+//! happened and what the caller can do about it; [`Error::code`] gives a stable,
+//! machine-readable code that bindings expose unchanged (the Node addon sets it as
+//! `err.code`).
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the engine.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Error {
+    /// The file exists but does not start with a simd-r-drive header. The file was not modified.
+    NotAStore {
+        /// The file that was opened.
+        path: PathBuf,
+    },
+    /// The file was written by a newer version of the format than this build understands.
+    UnsupportedVersion {
+        /// The file that was opened.
+        path: PathBuf,
+        /// The format version found in the header.
+        found: u16,
+        /// The newest format version this build reads.
+        supported: u16,
+    },
+    /// Stored bytes failed verification somewhere other than the unfinished tail.
+    Corrupt {
+        /// The file that was opened.
+        path: PathBuf,
+        /// Byte offset of the first entry that failed verification.
+        offset: u64,
+        /// What was wrong there.
+        reason: String,
+    },
+    /// Another writer (in this process or another) holds the store open.
+    Locked {
+        /// The store's path.
+        path: PathBuf,
+    },
+    /// A write was attempted on a store opened read-only.
+    ReadOnly,
+    /// The store was closed.
+    Closed,
+    /// An earlier write or sync failed, so the file's tail is in an unknown state.
+    Poisoned {
+        /// The error that poisoned the store.
+        cause: String,
+    },
+    /// A key was empty or longer than [`crate::MAX_KEY_LEN`].
+    InvalidKey {
+        /// The length of the rejected key.
+        len: usize,
+    },
+    /// A value was longer than [`crate::MAX_VALUE_LEN`].
+    ValueTooLarge {
+        /// The length of the rejected value.
+        len: usize,
+    },
+    /// An operating-system I/O call failed.
+    Io {
+        /// What the engine was doing.
+        op: &'static str,
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// A stable code for this error, the same in every binding
+    /// (`ERR_STORE_LOCKED`, `ERR_NOT_A_STORE`, ...). Codes are never renamed.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotAStore { .. } => "ERR_NOT_A_STORE",
+            Error::UnsupportedVersion { .. } => "ERR_STORE_VERSION",
+            Error::Corrupt { .. } => "ERR_STORE_CORRUPT",
+            Error::Locked { .. } => "ERR_STORE_LOCKED",
+            Error::ReadOnly => "ERR_STORE_READ_ONLY",
+            Error::Closed => "ERR_STORE_CLOSED",
+            Error::Poisoned { .. } => "ERR_STORE_POISONED",
+            Error::InvalidKey { .. } => "ERR_INVALID_KEY",
+            Error::ValueTooLarge { .. } => "ERR_VALUE_TOO_LARGE",
+            Error::Io { source, .. } => match source.raw_os_error() {
+                Some(libc::ENOSPC) => "ERR_STORE_DISK_FULL",
+                _ => "ERR_STORE_IO",
+            },
+        }
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotAStore { path } => write!(
+                f,
+                "{} is not a simd-r-drive store (no store header); it was left untouched. \
+                 Check the path, or pick a new file name for a new store",
+                path.display()
+            ),
+            Error::UnsupportedVersion {
+                path,
+                found,
+                supported,
+            } => write!(
+                f,
+                "{} uses store format version {found}, but this build reads versions up to \
+                 {supported}; upgrade simd-r-drive to open it",
+                path.display()
+            ),
+            Error::Corrupt {
+                path,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "{} is corrupt at byte offset {offset} ({reason}); valid data follows, so \
+                 nothing was truncated. Run repair to keep every entry that still verifies",
+                path.display()
+            ),
+            Error::Locked { path } => write!(
+                f,
+                "{} is already open for writing (in this process or another); close the other \
+                 writer or open with read-only",
+                path.display()
+            ),
+            Error::ReadOnly => write!(f, "the store was opened read-only; reopen it without read-only to write"),
+            Error::Closed => write!(f, "the store is closed; open it again to use it"),
+            Error::Poisoned { cause } => write!(
+                f,
+                "an earlier write failed ({cause}); the store refuses writes until it is \
+                 closed and reopened, which recovers every acknowledged write"
+            ),
+            Error::InvalidKey { len } => write!(
+                f,
+                "invalid key of {len} bytes: keys must be 1 to {} bytes long",
+                crate::MAX_KEY_LEN
+            ),
+            Error::ValueTooLarge { len } => write!(
+                f,
+                "value of {len} bytes is too large: values may be at most {} bytes",
+                crate::MAX_VALUE_LEN
+            ),
+            Error::Io { op, path, source } => {
+                write!(f, "{op} failed on {}: {source}", path.display())?;
+                if source.raw_os_error() == Some(libc::ENOSPC) {
+                    write!(f, " (free disk space, then reopen the store)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The on-disk format: the file header and the entry encoding. `FORMAT.md` at the
+//! repository root documents the same layout byte by byte; keep the two in step.
+//!
+//! ```text
+//! file   := header entry*
+//! header := magic[8] version:u16 header_len:u16 flags:u32 align:u32 reserved[36] checksum:u64
+//! entry  := checksum:u64 kind:u8 flags:u8 key_len:u16 value_len:u32
+//!           key[key_len] pad(0..7) value[value_len] pad(0..7)
+//! ```
+//!
+//! All integers are little-endian. Every entry starts at a multiple of [`ALIGN`] and its
+//! value also starts at a multiple of [`ALIGN`], so a value can be viewed as a typed array
+//! in place. An entry's checksum is XXH3-64 over every byte of the entry after the checksum
+//! field (header fields, key, value and the zero padding), seeded with the entry's own file
+//! offset, so an entry copied to another offset, or left over from an earlier file
+//! generation, never verifies.
+
+use crate::simd;
+
+/// Magic bytes at offset 0 of every store file.
+pub const MAGIC: [u8; 8] = *b"SIMDRDRV";
+/// The newest on-disk format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Length of the file header; the first entry starts here.
+pub const HEADER_LEN: u64 = 64;
+/// Alignment of every entry and every value, in bytes.
+pub const ALIGN: u64 = 8;
+/// Length of the fixed part of an entry, before the key.
+pub const ENTRY_HEADER_LEN: u64 = 16;
+/// Longest key the format can hold.
+pub const MAX_KEY_LEN: usize = u16::MAX as usize;
+/// Longest value the format can hold (4 GiB - 1).
+pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
+
+/// Entry flag bit: this entry is the last one of its batch (the batch's commit marker).
+pub(crate) const FLAG_COMMIT: u8 = 0x01;
+
+/// What an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// The key now has the entry's value.
+    Put = 1,
+    /// The key was deleted (a tombstone; its value length is always 0).
+    Delete = 2,
+}
+
+/// Rounds `n` up to a multiple of [`ALIGN`].
+#[inline]
+pub(crate) const fn align_up(n: u64) -> u64 {
+    (n + ALIGN - 1) & !(ALIGN - 1)
+}
+
+/// Total length of an entry with the given key and value lengths, padding included.
+#[inline]
+pub(crate) const fn entry_len(key_len: usize, value_len: usize) -> u64 {
+    ENTRY_HEADER_LEN + align_up(key_len as u64) + align_up(value_len as u64)
+}
+
+/// Seed for an entry's checksum: its offset, so that position is part of what verifies.
+#[inline]
+fn checksum_seed(offset: u64) -> u64 {
+    offset ^ 0x5352_4452_4956_4531 // "SRDRIVE1"
+}
+
+/// Encodes the file header.
+pub(crate) fn encode_header() -> [u8; HEADER_LEN as usize] {
+    let mut h = [0u8; HEADER_LEN as usize];
+    h[0..8].copy_from_slice(&MAGIC);
+    h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[10..12].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
+    h[12..16].copy_from_slice(&0u32.to_le_bytes());
+    h[16..20].copy_from_slice(&(ALIGN as u32).to_le_bytes());
+    let sum = simd::checksum(&h[..56], 0);
+    h[56..64].copy_from_slice(&sum.to_le_bytes());
+    h
+}
+
+/// Why a header was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum HeaderProblem {
+    /// No magic: this is not a store file.
+    NotAStore,
+    /// A newer format version.
+    Version(u16),
+    /// Magic is right but the rest does not verify.
+    Corrupt(&'static str),
+}
+
+/// Checks a file header. `bytes` is the start of the file (any length).
+pub(crate) fn check_header(bytes: &[u8]) -> Result<(), HeaderProblem> {
+    if bytes.len() < MAGIC.len() || bytes[..8] != MAGIC {
+        return Err(HeaderProblem::NotAStore);
+    }
+    if bytes.len() < HEADER_LEN as usize {
+        return Err(HeaderProblem::Corrupt("the header is truncated"));
+    }
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    if version > FORMAT_VERSION {
+        return Err(HeaderProblem::Version(version));
+    }
+    let stored = u64::from_le_bytes(bytes[56..64].try_into().expect("8 bytes"));
+    if simd::checksum(&bytes[..56], 0) != stored {
+        return Err(HeaderProblem::Corrupt("the header checksum does not match"));
+    }
+    if version == 0 {
+        return Err(HeaderProblem::Corrupt("format version 0 does not exist"));
+    }
+    let header_len = u16::from_le_bytes([bytes[10], bytes[11]]);
+    let flags = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));
+    let align = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
+    if header_len as u64 != HEADER_LEN || align as u64 != ALIGN || flags != 0 {
+        return Err(HeaderProblem::Corrupt("the header has fields this version never writes"));
+    }
+    Ok(())
+}
+
+/// A verified entry's fixed fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EntryHeader {
+    pub kind: EntryKind,
+    pub commit: bool,
+    pub key_len: usize,
+    pub value_len: usize,
+}
+
+impl EntryHeader {
+    /// Total length of the entry on disk.
+    #[inline]
+    pub fn len(&self) -> u64 {
+        entry_len(self.key_len, self.value_len)
+    }
+    /// Offset of the key relative to the entry's start.
+    #[inline]
+    pub fn key_start(&self) -> u64 {
+        ENTRY_HEADER_LEN
+    }
+    /// Offset of the value relative to the entry's start.
+    #[inline]
+    pub fn value_start(&self) -> u64 {
+        ENTRY_HEADER_LEN + align_up(self.key_len as u64)
+    }
+}
+
+/// Parses the fixed fields at the start of `bytes` without verifying the checksum.
+/// Only for entries that were verified before (the index points at them).
+#[inline]
+pub(crate) fn read_header_trusted(bytes: &[u8]) -> EntryHeader {
+    let kind = if bytes[8] == EntryKind::Delete as u8 {
+        EntryKind::Delete
+    } else {
+        EntryKind::Put
+    };
+    EntryHeader {
+        kind,
+        commit: bytes[9] & FLAG_COMMIT != 0,
+        key_len: u16::from_le_bytes([bytes[10], bytes[11]]) as usize,
+        value_len: u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize,
+    }
+}
+
+/// Why the bytes at some offset are not a valid entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadEntry {
+    /// Fewer bytes remain than an entry header needs.
+    Short,
+    /// The header's fields are impossible.
+    Header(&'static str),
+    /// The entry would end past the end of the data.
+    PastEnd,
+    /// The checksum does not match.
+    Checksum,
+}
+
+impl BadEntry {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            BadEntry::Short => "a partial entry header",
+            BadEntry::Header(why) => why,
+            BadEntry::PastEnd => "an entry longer than the rest of the file",
+            BadEntry::Checksum => "an entry checksum mismatch",
+        }
+    }
+}
+
+/// Parses and verifies the entry at `offset` in `data` (the file's bytes from offset 0;
+/// `data.len()` is where valid data ends). Never reads outside `data`, never allocates.
+pub(crate) fn verify_entry(data: &[u8], offset: u64) -> Result<EntryHeader, BadEntry> {
+    let limit = data.len() as u64;
+    if offset > limit || limit - offset < ENTRY_HEADER_LEN {
+        return Err(BadEntry::Short);
+    }
+    let start = offset as usize;
+    let h = &data[start..start + ENTRY_HEADER_LEN as usize];
+    let kind = match h[8] {
+        1 => EntryKind::Put,
+        2 => EntryKind::Delete,
+        _ => return Err(BadEntry::Header("an unknown entry kind")),
+    };
+    if h[9] & !FLAG_COMMIT != 0 {
+        return Err(BadEntry::Header("unknown entry flags"));
+    }
+    let key_len = u16::from_le_bytes([h[10], h[11]]) as usize;
+    let value_len = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
+    if key_len == 0 {
+        return Err(BadEntry::Header("an empty key"));
+    }
+    if kind == EntryKind::Delete && value_len != 0 {
+        return Err(BadEntry::Header("a tombstone with a value"));
+    }
+    let len = entry_len(key_len, value_len);
+    if len > limit - offset {
+        return Err(BadEntry::PastEnd);
+    }
+    let stored = u64::from_le_bytes(h[0..8].try_into().expect("8 bytes"));
+    let end = start + len as usize;
+    if simd::checksum(&data[start + 8..end], checksum_seed(offset)) != stored {
+        return Err(BadEntry::Checksum);
+    }
+    Ok(EntryHeader {
+        kind,
+        commit: h[9] & FLAG_COMMIT != 0,
+        key_len,
+        value_len,
+    })
+}
+
+/// Appends one encoded entry to `buf`, which is to be written at file offset `base`
+/// (so the entry lands at `base + buf.len()` before the call). Returns the entry's offset.
+pub(crate) fn encode_entry(
+    buf: &mut Vec<u8>,
+    base: u64,
+    kind: EntryKind,
+    commit: bool,
+    key: &[u8],
+    value: &[u8],
+) -> u64 {
+    debug_assert!(!key.is_empty() && key.len() <= MAX_KEY_LEN);
+    debug_assert!(value.len() <= MAX_VALUE_LEN);
+    debug_assert!(kind == EntryKind::Put || value.is_empty());
+    let start = buf.len();
+    debug_assert_eq!(start as u64 % ALIGN, 0);
+    let offset = base + start as u64;
+    let len = entry_len(key.len(), value.len()) as usize;
+    buf.reserve(len);
+    buf.extend_from_slice(&[0u8; 8]);
+    buf.push(kind as u8);
+    buf.push(if commit { FLAG_COMMIT } else { 0 });
+    buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    buf.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    buf.extend_from_slice(key);
+    pad(buf);
+    buf.extend_from_slice(value);
+    pad(buf);
+    debug_assert_eq!(buf.len() - start, len);
+    let sum = simd::checksum(&buf[start + 8..], checksum_seed(offset));
+    buf[start..start + 8].copy_from_slice(&sum.to_le_bytes());
+    offset
+}
+
+#[inline]
+fn pad(buf: &mut Vec<u8>) {
+    let rem = buf.len() % ALIGN as usize;
+    if rem != 0 {
+        buf.extend_from_slice(&[0u8; ALIGN as usize][rem..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trips_and_rejects_strangers() {
+        let h = encode_header();
+        assert_eq!(check_header(&h), Ok(()));
+        assert_eq!(check_header(b"\x89PNG\r\n\x1a\n...."), Err(HeaderProblem::NotAStore));
+        assert_eq!(check_header(&h[..20]), Err(HeaderProblem::Corrupt("the header is truncated")));
+        let mut newer = h;
+        newer[8] = 2;
+        assert_eq!(check_header(&newer), Err(HeaderProblem::Version(2)));
+        let mut flipped = h;
+        flipped[30] ^= 1;
+        assert!(matches!(check_header(&flipped), Err(HeaderProblem::Corrupt(_))));
+    }
+
+    #[test]
+    fn entries_are_aligned_and_verify_only_at_their_offset() {
+        let mut buf = vec![0u8; HEADER_LEN as usize];
+        let a = encode_entry(&mut buf, 0, EntryKind::Put, false, b"abc", b"hello world");
+        let b = encode_entry(&mut buf, 0, EntryKind::Delete, true, b"k", b"");
+        assert_eq!(a, HEADER_LEN);
+        assert_eq!(b, HEADER_LEN + entry_len(3, 11));
+        assert_eq!(b % ALIGN, 0);
+        let ha = verify_entry(&buf, a).unwrap();
+        assert_eq!((ha.kind, ha.commit, ha.key_len, ha.value_len), (EntryKind::Put, false, 3, 11));
+        assert_eq!((a + ha.value_start()) % ALIGN, 0);
+        let hb = verify_entry(&buf, b).unwrap();
+        assert_eq!((hb.kind, hb.commit), (EntryKind::Delete, true));
+        // The same bytes at another offset do not verify.
+        let mut moved = vec![0u8; 8];
+        moved.extend_from_slice(&buf);
+        assert_eq!(verify_entry(&moved, a + 8), Err(BadEntry::Checksum));
+        // All-zero bytes never verify.
+        assert!(verify_entry(&[0u8; 256], 64).is_err());
+    }
+
+    #[test]
+    fn entry_overhead_is_bounded() {
+        // 16-byte key, 100-byte value: 16 + 16 + 104 = 136 bytes on disk for 116 raw bytes.
+        assert_eq!(entry_len(16, 100), 136);
+        assert_eq!(entry_len(1, 0), 24);
+    }
+}

@@ -1,0 +1,127 @@
+//! The in-memory index: key hash and file offset of every live key's latest entry.
+//!
+//! Keys are not kept in memory; they are stored in the file and compared through the
+//! mapping, so two keys whose hashes collide are two separate slots and each finds its own
+//! entry. A slot is 16 bytes; with the hash table's control bytes and load factor that is
+//! at most about 36 bytes per key.
+
+use hashbrown::HashTable;
+
+use crate::format::{self, EntryHeader};
+
+/// One live key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot {
+    pub hash: u64,
+    pub offset: u64,
+}
+
+/// The index plus the bookkeeping that stats need.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    table: HashTable<Slot>,
+    /// Sum of the on-disk lengths of the live entries.
+    live_bytes: u64,
+}
+
+#[inline]
+fn header_at(data: &[u8], offset: u64) -> EntryHeader {
+    format::read_header_trusted(&data[offset as usize..])
+}
+
+#[inline]
+fn key_at(data: &[u8], offset: u64) -> &[u8] {
+    let h = header_at(data, offset);
+    let start = (offset + h.key_start()) as usize;
+    &data[start..start + h.key_len]
+}
+
+impl Index {
+    pub fn with_capacity(n: usize) -> Index {
+        Index {
+            table: HashTable::with_capacity(n),
+            live_bytes: 0,
+        }
+    }
+
+    /// Number of live keys.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Sum of the on-disk lengths of live entries.
+    #[inline]
+    pub fn live_bytes(&self) -> u64 {
+        self.live_bytes
+    }
+
+    /// Heap bytes held by the table.
+    pub fn allocation_size(&self) -> usize {
+        self.table.allocation_size()
+    }
+
+    /// Offset of `key`'s live entry. `data` is the verified file contents.
+    #[inline]
+    pub fn find(&self, data: &[u8], hash: u64, key: &[u8]) -> Option<u64> {
+        self.table
+            .find(hash, |s| s.hash == hash && key_at(data, s.offset) == key)
+            .map(|s| s.offset)
+    }
+
+    /// Points `key` at the entry at `offset` (which `data` must contain). Returns the
+    /// offset of the entry it replaced, if any.
+    pub fn insert(&mut self, data: &[u8], hash: u64, key: &[u8], offset: u64) -> Option<u64> {
+        let new_len = header_at(data, offset).len();
+        self.live_bytes += new_len;
+        match self.table.entry(
+            hash,
+            |s| s.hash == hash && key_at(data, s.offset) == key,
+            |s| s.hash,
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => {
+                let old = e.get().offset;
+                self.live_bytes -= header_at(data, old).len();
+                e.get_mut().offset = offset;
+                Some(old)
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Slot { hash, offset });
+                None
+            }
+        }
+    }
+
+    /// Adds a key known not to be in the index yet (compaction copies distinct keys).
+    pub fn insert_unique(&mut self, hash: u64, offset: u64, entry_len: u64) {
+        self.live_bytes += entry_len;
+        self.table.insert_unique(hash, Slot { hash, offset }, |s| s.hash);
+    }
+
+    /// Removes `key`. Returns the offset of its live entry, if it had one.
+    pub fn remove(&mut self, data: &[u8], hash: u64, key: &[u8]) -> Option<u64> {
+        match self
+            .table
+            .find_entry(hash, |s| s.hash == hash && key_at(data, s.offset) == key)
+        {
+            Ok(e) => {
+                let (slot, _) = e.remove();
+                self.live_bytes -= header_at(data, slot.offset).len();
+                Some(slot.offset)
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Every live entry's offset, in file order.
+    pub fn offsets_sorted(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self.table.iter().map(|s| s.offset).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Every live slot.
+    pub fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.table.iter()
+    }
+}

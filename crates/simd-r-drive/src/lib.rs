@@ -1,0 +1,62 @@
+//! # simd-r-drive
+//!
+//! An append-only, key-based binary storage engine in one file: an in-memory hash index
+//! over a log of checksummed entries, zero-copy reads through a memory map, all-or-nothing
+//! batches, crash recovery, tombstone deletes and online compaction.
+//!
+//! ```
+//! # fn main() -> simd_r_drive::Result<()> {
+//! # let dir = std::env::temp_dir().join(format!("srd-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! use simd_r_drive::{Op, Store};
+//!
+//! let store = Store::open(dir.join("data.srd"))?;
+//! store.put(b"greeting", b"hello")?;
+//! store.write(&[Op::Put { key: b"a", value: b"1" }, Op::Delete { key: b"greeting" }])?;
+//! assert_eq!(store.get(b"a")?.as_deref(), Some(&b"1"[..]));
+//! assert!(store.get(b"greeting")?.is_none());
+//! store.flush()?; // durable now
+//! # Ok(()) }
+//! ```
+//!
+//! The on-disk format is specified in `FORMAT.md`.
+
+#![warn(missing_docs)]
+
+mod compact;
+mod error;
+mod follow;
+mod format;
+mod index;
+pub mod io;
+mod lock;
+mod mapping;
+mod repair;
+mod scan;
+pub mod simd;
+mod store;
+mod xxh3;
+
+pub use compact::CompactionReport;
+pub use error::{Error, Result};
+pub use follow::Refresh;
+pub use format::{EntryKind, ALIGN, FORMAT_VERSION, HEADER_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use mapping::Value;
+pub use repair::{repair, RepairReport, VerifyReport};
+pub use store::{Commit, Iter, KeyHasher, Op, RecoveryReport, Stats, Store, StoreOptions};
+
+/// Bytes an entry with these key and value lengths takes on disk (header, key, value and
+/// alignment padding).
+pub fn entry_size(key_len: usize, value_len: usize) -> u64 {
+    format::entry_len(key_len, value_len)
+}
+
+#[cfg(test)]
+mod assertions {
+    fn send_sync<T: Send + Sync>() {}
+    #[test]
+    fn store_is_send_and_sync() {
+        send_sync::<crate::Store>();
+        send_sync::<crate::Value>();
+    }
+}

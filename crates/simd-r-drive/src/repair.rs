@@ -1,0 +1,147 @@
+//! Offline verification and salvage.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::format::{self, EntryKind, HEADER_LEN};
+use crate::index::Index;
+use crate::lock;
+use crate::mapping::Mapping;
+use crate::scan::{self, Mode};
+use crate::store::{self, parent_dir, Store, StoreOptions};
+
+/// What [`repair`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Entries that verified and were replayed.
+    pub entries_kept: u64,
+    /// Live keys in the repaired store.
+    pub live_keys: u64,
+    /// Damaged byte ranges `[start, end)` that were skipped.
+    pub skipped: Vec<(u64, u64)>,
+    /// Bytes of unfinished tail dropped.
+    pub dropped_tail_bytes: u64,
+    /// Where the damaged original was kept (a hard link), if anything was skipped.
+    pub backup: Option<std::path::PathBuf>,
+}
+
+/// Rebuilds the store at `path` from every entry that still verifies, in file order,
+/// skipping damaged ranges. The store must not be open anywhere (it takes the writer lock
+/// and an exclusive lock on the file). When something was skipped, the damaged original
+/// stays reachable as `<path>.damaged`. The header's magic must be intact: a file that
+/// is not a store is never touched.
+pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairReport> {
+    let path = path.as_ref();
+    let _writer = lock::acquire_writer(path)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))?;
+    lock::acquire_exclusive(&file, path)?;
+    let mut head = [0u8; HEADER_LEN as usize];
+    let n = crate::io::read_at(&file, &mut head, 0).map_err(|e| Error::io("reading the header", path, e))?;
+    match format::check_header(&head[..n]) {
+        Err(format::HeaderProblem::NotAStore) => {
+            return Err(Error::NotAStore {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(format::HeaderProblem::Version(found)) => {
+            return Err(Error::UnsupportedVersion {
+                path: path.to_path_buf(),
+                found,
+                supported: format::FORMAT_VERSION,
+            })
+        }
+        // A damaged header with intact magic is rewritten.
+        _ => {}
+    }
+    let len = file.metadata().map_err(|e| Error::io("opening", path, e))?.len();
+    let map = Mapping::new(&file, len, false).map_err(|e| Error::io("mapping the file", path, e))?;
+    let data = map.bytes(len);
+    let mut index = Index::with_capacity(((len / 64) as usize).min(1 << 22));
+    let outcome = scan::scan(data, HEADER_LEN.min(len), Mode::Salvage, |off, h| {
+        store::apply_entry(&mut index, data, opts.hasher, off, h);
+    })
+    .map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
+
+    let tmp = lock::with_suffix(path, ".repair");
+    let result = (|| -> Result<()> {
+        let out = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| Error::io("creating the repair file", &tmp, e))?;
+        let mut buf = format::encode_header().to_vec();
+        for off in index.offsets_sorted() {
+            let h = format::read_header_trusted(&data[off as usize..]);
+            let ks = (off + h.key_start()) as usize;
+            let vs = (off + h.value_start()) as usize;
+            format::encode_entry(&mut buf, 0, EntryKind::Put, true, &data[ks..ks + h.key_len], &data[vs..vs + h.value_len]);
+        }
+        opts.backend
+            .write_at(&out, &buf, 0)
+            .and_then(|()| opts.backend.sync_data(&out))
+            .map_err(|e| Error::io("writing the repair file", &tmp, e))?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let backup = if outcome.skipped.is_empty() {
+        None
+    } else {
+        let b = lock::with_suffix(path, ".damaged");
+        let _ = std::fs::remove_file(&b);
+        std::fs::hard_link(path, &b).map_err(|e| Error::io("keeping the damaged original", &b, e))?;
+        Some(b)
+    };
+    opts.backend
+        .rename(&tmp, path)
+        .map_err(|e| Error::io("replacing the store with its repair", path, e))?;
+    opts.backend
+        .sync_dir(&parent_dir(path))
+        .map_err(|e| Error::io("syncing the directory", parent_dir(path), e))?;
+    let _ = file.unlock();
+    Ok(RepairReport {
+        entries_kept: outcome.entries,
+        live_keys: index.len() as u64,
+        dropped_tail_bytes: outcome.tail.map(|(at, _)| len - at).unwrap_or(0),
+        skipped: outcome.skipped,
+        backup,
+    })
+}
+
+/// What [`Store::verify`] checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Entries whose checksums were checked.
+    pub entries: u64,
+    /// Bytes checked.
+    pub bytes: u64,
+}
+
+impl Store {
+    /// Re-reads every entry of the store file and checks its checksum. Fails with
+    /// [`Error::Corrupt`] naming the first bad offset.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.check_open()?;
+        let (map, end) = {
+            let s = self.state.read();
+            (s.map.clone(), s.end)
+        };
+        let data = map.bytes(end);
+        let mut count = 0;
+        let outcome = scan::scan(data, HEADER_LEN, Mode::Follow, |_, _| count += 1)
+            .map_err(|d| Error::corrupt(&self.path, d.offset, d.reason))?;
+        if let Some((at, why)) = outcome.tail {
+            return Err(Error::corrupt(&self.path, at, why));
+        }
+        Ok(VerifyReport { entries: count, bytes: end })
+    }
+}

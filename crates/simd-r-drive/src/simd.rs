@@ -1,0 +1,97 @@
+//! Kernels with run-time CPU dispatch.
+//!
+//! The checksum is XXH3-64. Inputs of up to 240 bytes take XXH3's short paths, which are
+//! scalar by design. Longer inputs run XXH3's stripe loop, which has an AVX2 kernel
+//! (x86_64) and a NEON kernel (aarch64) chosen at run time, with SSE2 (x86_64 baseline)
+//! and portable scalar fallbacks. Every kernel computes the same function; tests compare
+//! each one with the reference implementation in `xxhash-rust`.
+//!
+//! Set `SIMD_R_DRIVE_FORCE_SCALAR=1` in the environment, or call [`force_scalar`], to
+//! make every kernel take the portable scalar path.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Which implementation the dispatched kernels use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// Portable scalar code.
+    Scalar,
+    /// SSE2 (every x86_64 CPU).
+    Sse2,
+    /// AVX2, detected at run time.
+    Avx2,
+    /// NEON (aarch64).
+    Neon,
+}
+
+const UNSET: u8 = 0;
+static SELECTED: AtomicU8 = AtomicU8::new(UNSET);
+
+fn encode(k: Kernel) -> u8 {
+    match k {
+        Kernel::Scalar => 1,
+        Kernel::Sse2 => 2,
+        Kernel::Avx2 => 3,
+        Kernel::Neon => 4,
+    }
+}
+
+fn decode(v: u8) -> Kernel {
+    match v {
+        2 => Kernel::Sse2,
+        3 => Kernel::Avx2,
+        4 => Kernel::Neon,
+        _ => Kernel::Scalar,
+    }
+}
+
+/// The best kernel this CPU supports, ignoring any forcing.
+pub fn detected() -> Kernel {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Kernel::Avx2;
+        }
+        Kernel::Sse2
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            return Kernel::Neon;
+        }
+        Kernel::Scalar
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        Kernel::Scalar
+    }
+}
+
+/// The kernel in use: the detected one, unless scalar was forced.
+#[inline]
+pub fn selected() -> Kernel {
+    let v = SELECTED.load(Ordering::Relaxed);
+    if v != UNSET {
+        return decode(v);
+    }
+    let forced = std::env::var_os("SIMD_R_DRIVE_FORCE_SCALAR").is_some_and(|v| v != "0" && !v.is_empty());
+    let k = if forced { Kernel::Scalar } else { detected() };
+    SELECTED.store(encode(k), Ordering::Relaxed);
+    k
+}
+
+/// Forces the portable scalar kernels (`true`) or returns to the detected ones (`false`).
+/// Affects the whole process; meant for tests and for comparing speeds.
+pub fn force_scalar(on: bool) {
+    let k = if on { Kernel::Scalar } else { detected() };
+    SELECTED.store(encode(k), Ordering::Relaxed);
+}
+
+/// XXH3-64 of `data` with `seed`, using the selected kernel.
+#[inline]
+pub fn checksum(data: &[u8], seed: u64) -> u64 {
+    if data.len() <= crate::xxh3::MIDSIZE_MAX {
+        return xxhash_rust::xxh3::xxh3_64_with_seed(data, seed);
+    }
+    crate::xxh3::hash_long(data, seed, selected())
+}

@@ -1,0 +1,768 @@
+//! The store: opening and recovery, reads, batched writes, durability and closing.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{Error, Result};
+use crate::format::{self, EntryHeader, EntryKind, HeaderProblem, HEADER_LEN};
+use crate::index::Index;
+use crate::io::{self as sio, Backend, OsBackend};
+use crate::lock;
+use crate::mapping::{Mapping, Value};
+use crate::scan::{self, Mode};
+
+/// Hashes a key for the in-memory index.
+pub type KeyHasher = fn(&[u8]) -> u64;
+
+fn default_hasher(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
+}
+
+/// How to open a store. `StoreOptions::new().open(path)` opens for writing, creating the
+/// file if it does not exist.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub(crate) read_only: bool,
+    pub(crate) sync: bool,
+    pub(crate) create: bool,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) hasher: KeyHasher,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            read_only: false,
+            sync: false,
+            create: true,
+            backend: Arc::new(OsBackend),
+            hasher: default_hasher,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Defaults: writable, created if missing, commits acknowledged once the OS has them.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens without writing: takes no writer lock, so it works beside a writer in
+    /// another process, and sees that writer's appends after [`Store::refresh`].
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+
+    /// Makes every commit durable (`fdatasync`) before it is acknowledged. Concurrent
+    /// commits share one sync.
+    pub fn sync(mut self, on: bool) -> Self {
+        self.sync = on;
+        self
+    }
+
+    /// Whether a missing file is created (default `true`).
+    pub fn create(mut self, on: bool) -> Self {
+        self.create = on;
+        self
+    }
+
+    /// Routes every mutating file-system call through `backend` (fault injection in tests).
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Replaces the index's key hash. For tests that force hash collisions; the hash is
+    /// not stored on disk, so any function opens any store.
+    #[doc(hidden)]
+    pub fn key_hasher(mut self, hasher: KeyHasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// Opens (or creates) the store at `path`.
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(path.as_ref(), self.clone())
+    }
+}
+
+/// One operation of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op<'a> {
+    /// Sets `key` to `value`.
+    Put {
+        /// The key (1 to [`crate::MAX_KEY_LEN`] bytes).
+        key: &'a [u8],
+        /// The value (0 to [`crate::MAX_VALUE_LEN`] bytes).
+        value: &'a [u8],
+    },
+    /// Deletes `key`.
+    Delete {
+        /// The key.
+        key: &'a [u8],
+    },
+}
+
+impl<'a> Op<'a> {
+    fn key(&self) -> &'a [u8] {
+        match self {
+            Op::Put { key, .. } | Op::Delete { key } => key,
+        }
+    }
+}
+
+/// What a committed batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// For each operation, whether its key had a value just before it was applied.
+    pub existed: Vec<bool>,
+    /// The commit's sequence number; it is durable once [`Store::durable_seq`] reaches it.
+    pub seq: u64,
+}
+
+/// What recovery did when the store was opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The store file was created by this open.
+    pub created: bool,
+    /// Entries read back (all complete batches).
+    pub entries: u64,
+    /// Bytes of unfinished tail found after the last complete batch (dropped; the writer
+    /// also truncated them away).
+    pub dropped_tail_bytes: u64,
+    /// Why the tail was unfinished, if there was one.
+    pub tail_reason: Option<&'static str>,
+}
+
+/// Sizes and counts, from [`Store::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Live keys.
+    pub entries: u64,
+    /// Bytes of the store file in use (header and every entry, live or not).
+    pub file_bytes: u64,
+    /// Bytes of the live entries (what compaction would keep, without the header).
+    pub live_bytes: u64,
+    /// Bytes compaction would reclaim.
+    pub reclaimable_bytes: u64,
+    /// Heap bytes held by the index.
+    pub index_bytes: u64,
+    /// How many times the store file was replaced by compaction since opening.
+    pub generation: u64,
+    /// Sequence number of the latest commit.
+    pub seq: u64,
+}
+
+/// The part of the store that readers look at: swapped as a whole on compaction.
+pub(crate) struct State {
+    pub index: Index,
+    pub map: Arc<Mapping>,
+    pub file: Arc<File>,
+    /// End of the verified, committed data. Nothing at or past it is ever read.
+    pub end: u64,
+    /// Sequence number of the latest commit.
+    pub seq: u64,
+    /// Bumped each time the store file is replaced.
+    pub generation: u64,
+    /// Identity of the file (device, inode) for noticing replacement.
+    pub file_id: FileId,
+}
+
+/// Identity of a file on disk.
+pub(crate) type FileId = (u64, u64);
+
+pub(crate) fn file_id(meta: &std::fs::Metadata) -> FileId {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        (0, 0)
+    }
+}
+
+/// An open store. `Send + Sync`: share it between threads behind an `Arc`.
+///
+/// Reads take a shared lock on the in-memory state only and never wait for disk I/O.
+/// Writes are serialised by one writer mutex; each batch is one `write` call.
+pub struct Store {
+    pub(crate) path: PathBuf,
+    pub(crate) read_only: bool,
+    pub(crate) sync_commits: bool,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) hasher: KeyHasher,
+    pub(crate) state: RwLock<State>,
+    /// Serialises appends (and follower refreshes). Holds the reusable encode buffer.
+    pub(crate) writer: Mutex<Vec<u8>>,
+    /// Serialises `fdatasync` calls so that waiting committers share one.
+    durability: Mutex<()>,
+    durable_seq: AtomicU64,
+    /// One compaction at a time.
+    pub(crate) compaction: Mutex<()>,
+    closed: AtomicBool,
+    /// Set by the first failed write or sync; never cleared while open.
+    poison: OnceLock<String>,
+    /// The writer's lock file (None for read-only stores and after close).
+    lock_file: Mutex<Option<File>>,
+    recovery: RecoveryReport,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("read_only", &self.read_only)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+fn check_header_of(file: &File, path: &Path) -> Result<()> {
+    let mut head = [0u8; HEADER_LEN as usize];
+    let n = sio::read_at(file, &mut head, 0).map_err(|e| Error::io("reading the header", path, e))?;
+    match format::check_header(&head[..n]) {
+        Ok(()) => Ok(()),
+        Err(HeaderProblem::NotAStore) => Err(Error::NotAStore {
+            path: path.to_path_buf(),
+        }),
+        Err(HeaderProblem::Version(found)) => Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found,
+            supported: format::FORMAT_VERSION,
+        }),
+        Err(HeaderProblem::Corrupt(why)) => Err(Error::corrupt(path, 0, why)),
+    }
+}
+
+/// Adds a verified entry to `index`. `data` must contain the entry.
+pub(crate) fn apply_entry(index: &mut Index, data: &[u8], hasher: KeyHasher, off: u64, h: &EntryHeader) -> bool {
+    let ks = (off + h.key_start()) as usize;
+    let key = &data[ks..ks + h.key_len];
+    let hash = hasher(key);
+    match h.kind {
+        EntryKind::Put => index.insert(data, hash, key, off).is_some(),
+        EntryKind::Delete => index.remove(data, hash, key).is_some(),
+    }
+}
+
+/// Reads `file` (whose header was checked) into a fresh index. Returns the state pieces.
+pub(crate) fn load(
+    file: &File,
+    path: &Path,
+    hasher: KeyHasher,
+    mode: Mode,
+    grow: bool,
+) -> Result<(Index, Arc<Mapping>, u64, scan::Outcome, u64)> {
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("reading the file size", path, e))?
+        .len();
+    let map = Mapping::new(file, len, grow).map_err(|e| Error::io("mapping the file", path, e))?;
+    let data = map.bytes(len);
+    // A first guess at the key count keeps rehashing down: about one key per 64 bytes.
+    let mut index = Index::with_capacity(((len / 64) as usize).min(1 << 22));
+    let outcome = scan::scan(data, HEADER_LEN, mode, |off, h| {
+        apply_entry(&mut index, data, hasher, off, h);
+    })
+    .map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
+    Ok((index, Arc::new(map), len, outcome, len))
+}
+
+/// Creates a new, empty store file at `path` atomically: the header is written to a
+/// temporary file, synced, and renamed into place, so a crash never leaves a half-written
+/// header at `path`.
+fn create_new(path: &Path, backend: &dyn Backend) -> Result<()> {
+    let tmp = lock::with_suffix(path, ".init");
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(|e| Error::io("creating the store file", &tmp, e))?;
+    let header = format::encode_header();
+    backend
+        .write_at(&f, &header, 0)
+        .map_err(|e| Error::io("writing the header", &tmp, e))?;
+    backend.sync_data(&f).map_err(|e| Error::io("syncing the header", &tmp, e))?;
+    backend
+        .rename(&tmp, path)
+        .map_err(|e| Error::io("creating the store file", path, e))?;
+    backend
+        .sync_dir(&parent_dir(path))
+        .map_err(|e| Error::io("syncing the directory", parent_dir(path), e))?;
+    Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Names of the temporary files the engine may leave behind after a crash.
+pub(crate) const TEMP_SUFFIXES: [&str; 3] = [".init", ".compact", ".repair"];
+
+impl Store {
+    /// Opens (or creates) a writable store at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        StoreOptions::new().open(path)
+    }
+
+    fn open_with(path: &Path, opts: StoreOptions) -> Result<Store> {
+        let path = path.to_path_buf();
+        let lock_file = if opts.read_only {
+            None
+        } else {
+            Some(lock::acquire_writer(&path)?)
+        };
+        let mut created = false;
+        if !opts.read_only {
+            // Leftovers of a crash: safe to remove now that no other writer can run.
+            for s in TEMP_SUFFIXES {
+                let _ = std::fs::remove_file(lock::with_suffix(&path, s));
+            }
+            let exists = match std::fs::metadata(&path) {
+                Ok(m) => m.len() > 0,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+                Err(e) => return Err(Error::io("opening", &path, e)),
+            };
+            if !exists {
+                if !opts.create {
+                    return Err(Error::io(
+                        "opening",
+                        &path,
+                        std::io::Error::from(std::io::ErrorKind::NotFound),
+                    ));
+                }
+                create_new(&path, opts.backend.as_ref())?;
+                created = true;
+            }
+        }
+        let file = if opts.read_only {
+            File::open(&path)
+        } else {
+            OpenOptions::new().read(true).write(true).open(&path)
+        }
+        .map_err(|e| Error::io("opening", &path, e))?;
+        check_header_of(&file, &path)?;
+        if opts.read_only {
+            lock::acquire_shared(&file, &path)?;
+        }
+        let meta = file.metadata().map_err(|e| Error::io("opening", &path, e))?;
+        let id = file_id(&meta);
+        let mode = if opts.read_only { Mode::Follow } else { Mode::Strict };
+        let (index, mut map, _, outcome, len) = load(&file, &path, opts.hasher, mode, true)?;
+        let end = outcome.committed_end;
+        if !opts.read_only && end < len {
+            // Drop the unfinished tail, and make the cut durable before anything is
+            // appended after it.
+            opts.backend
+                .set_len(&file, end)
+                .and_then(|()| opts.backend.sync_data(&file))
+                .map_err(|e| Error::io("truncating the unfinished tail", &path, e))?;
+            // The old mapping may cover the cut bytes; a fresh one does not need to.
+            map = Arc::new(Mapping::new(&file, end, true).map_err(|e| Error::io("mapping the file", &path, e))?);
+        }
+        let recovery = RecoveryReport {
+            created,
+            entries: outcome.entries,
+            dropped_tail_bytes: len - end,
+            tail_reason: outcome.tail.map(|t| t.1),
+        };
+        Ok(Store {
+            path,
+            read_only: opts.read_only,
+            sync_commits: opts.sync,
+            backend: opts.backend,
+            hasher: opts.hasher,
+            state: RwLock::new(State {
+                index,
+                map,
+                file: Arc::new(file),
+                end,
+                seq: 0,
+                generation: 0,
+                file_id: id,
+            }),
+            writer: Mutex::new(Vec::new()),
+            durability: Mutex::new(()),
+            durable_seq: AtomicU64::new(0),
+            compaction: Mutex::new(()),
+            closed: AtomicBool::new(false),
+            poison: OnceLock::new(),
+            lock_file: Mutex::new(lock_file),
+            recovery,
+        })
+    }
+
+    /// The store's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Whether every commit is synced before it is acknowledged.
+    pub fn syncs_every_commit(&self) -> bool {
+        self.sync_commits
+    }
+
+    /// What recovery found when the store was opened.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    /// Whether [`Store::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if let Some(cause) = self.poison.get() {
+            return Err(Error::Poisoned { cause: cause.clone() });
+        }
+        Ok(())
+    }
+
+    /// Marks the store as refusing writes after a failed I/O call, and returns the error.
+    pub(crate) fn poison_with(&self, err: Error) -> Error {
+        let _ = self.poison.set(err.to_string());
+        err
+    }
+
+    #[inline]
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        (self.hasher)(key)
+    }
+
+    /// Checks one key and value against the format's limits.
+    pub fn validate(key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        if key.is_empty() || key.len() > format::MAX_KEY_LEN {
+            return Err(Error::InvalidKey { len: key.len() });
+        }
+        if let Some(v) = value {
+            if v.len() > format::MAX_VALUE_LEN {
+                return Err(Error::ValueTooLarge { len: v.len() });
+            }
+        }
+        Ok(())
+    }
+
+    // ----- reads -----
+
+    /// The value of `key`, as a zero-copy handle into the file, or `None`.
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
+        self.check_open()?;
+        let hash = self.hash(key);
+        let s = self.state.read();
+        let data = s.map.bytes(s.end);
+        Ok(s.index.find(data, hash, key).map(|off| {
+            let h = format::read_header_trusted(&data[off as usize..]);
+            Value::new(s.map.clone(), off + h.value_start(), h.value_len)
+        }))
+    }
+
+    /// Calls `f` with the bytes of `key`'s value (borrowed from the map, no reference
+    /// count taken) and returns what it returns, or `None` if the key has no value.
+    #[inline]
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.check_open()?;
+        let hash = self.hash(key);
+        let s = self.state.read();
+        let data = s.map.bytes(s.end);
+        Ok(s.index.find(data, hash, key).map(|off| {
+            let h = format::read_header_trusted(&data[off as usize..]);
+            let vs = (off + h.value_start()) as usize;
+            f(&data[vs..vs + h.value_len])
+        }))
+    }
+
+    /// Where `key`'s value lies in the current store file: `(generation, offset, length)`.
+    /// Bindings use it to serve values from mappings of their own.
+    pub fn locate(&self, key: &[u8]) -> Result<Option<(u64, u64, usize)>> {
+        self.check_open()?;
+        let hash = self.hash(key);
+        let s = self.state.read();
+        let data = s.map.bytes(s.end);
+        Ok(s.index.find(data, hash, key).map(|off| {
+            let h = format::read_header_trusted(&data[off as usize..]);
+            (s.generation, off + h.value_start(), h.value_len)
+        }))
+    }
+
+    /// The current store file, its generation and the end of its committed data.
+    pub fn current_file(&self) -> Result<(Arc<File>, u64, u64)> {
+        self.check_open()?;
+        let s = self.state.read();
+        Ok((s.file.clone(), s.generation, s.end))
+    }
+
+    /// Whether `key` has a value.
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        self.check_open()?;
+        let hash = self.hash(key);
+        let s = self.state.read();
+        Ok(s.index.find(s.map.bytes(s.end), hash, key).is_some())
+    }
+
+    /// Number of live keys.
+    pub fn len(&self) -> usize {
+        self.state.read().index.len()
+    }
+
+    /// Whether the store has no live keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sizes and counts.
+    pub fn stats(&self) -> Stats {
+        let s = self.state.read();
+        let live = s.index.live_bytes();
+        Stats {
+            entries: s.index.len() as u64,
+            file_bytes: s.end,
+            live_bytes: live,
+            reclaimable_bytes: s.end - HEADER_LEN - live,
+            index_bytes: s.index.allocation_size() as u64,
+            generation: s.generation,
+            seq: s.seq,
+        }
+    }
+
+    /// A point-in-time iterator over every live entry as `(key, value)` handles, in file
+    /// order. Taking it copies one offset per key; writers go on meanwhile and their later
+    /// changes are not seen by this iterator.
+    pub fn iter(&self) -> Result<Iter> {
+        self.check_open()?;
+        let (map, offsets) = {
+            let s = self.state.read();
+            (s.map.clone(), s.index.slots().map(|x| x.offset).collect::<Vec<u64>>())
+        };
+        let mut offsets = offsets;
+        offsets.sort_unstable();
+        Ok(Iter {
+            map,
+            offsets: offsets.into_iter(),
+        })
+    }
+
+    // ----- writes -----
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.write(&[Op::Put { key, value }]).map(|_| ())
+    }
+
+    /// Deletes `key`. Returns whether it had a value. Deleting a missing key writes nothing.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        Self::validate(key, None)?;
+        self.check_writable()?;
+        if !self.contains(key)? {
+            return Ok(false);
+        }
+        Ok(self.write(&[Op::Delete { key }])?.existed[0])
+    }
+
+    /// Commits `ops` as one batch: one `write` call; after a crash either every operation
+    /// is there or none is. With [`StoreOptions::sync`], returns once the batch is durable.
+    pub fn write(&self, ops: &[Op<'_>]) -> Result<Commit> {
+        for op in ops {
+            match op {
+                Op::Put { key, value } => Self::validate(key, Some(value))?,
+                Op::Delete { key } => Self::validate(key, None)?,
+            }
+        }
+        self.check_writable()?;
+        if ops.is_empty() {
+            return Ok(Commit {
+                existed: Vec::new(),
+                seq: self.state.read().seq,
+            });
+        }
+        let hashes: Vec<u64> = ops.iter().map(|op| self.hash(op.key())).collect();
+        let commit = self.append(ops, &hashes)?;
+        if self.sync_commits {
+            self.wait_durable(commit.seq)?;
+        }
+        Ok(commit)
+    }
+
+    fn append(&self, ops: &[Op<'_>], hashes: &[u64]) -> Result<Commit> {
+        let mut buf = self.writer.lock();
+        // Re-check under the writer lock: close() and failures take it too.
+        self.check_writable()?;
+        let (file, end, map) = {
+            let s = self.state.read();
+            (s.file.clone(), s.end, s.map.clone())
+        };
+        buf.clear();
+        let last = ops.len() - 1;
+        for (i, op) in ops.iter().enumerate() {
+            let (kind, key, value) = match op {
+                Op::Put { key, value } => (EntryKind::Put, *key, *value),
+                Op::Delete { key } => (EntryKind::Delete, *key, &[][..]),
+            };
+            format::encode_entry(&mut buf, end, kind, i == last, key, value);
+        }
+        if let Err(e) = self.backend.write_at(&file, &buf, end) {
+            return Err(self.poison_with(Error::io("writing", &self.path, e)));
+        }
+        let new_end = end + buf.len() as u64;
+        let map = if new_end > map.reserved() {
+            match Mapping::new(&file, new_end, true) {
+                Ok(m) => Arc::new(m),
+                Err(e) => return Err(self.poison_with(Error::io("mapping the file", &self.path, e))),
+            }
+        } else {
+            map
+        };
+        let mut existed = Vec::with_capacity(ops.len());
+        let mut s = self.state.write();
+        let st = &mut *s;
+        st.map = map;
+        let data = st.map.bytes(new_end);
+        let mut off = end;
+        for (op, &hash) in ops.iter().zip(hashes) {
+            let key = op.key();
+            let prior = match op {
+                Op::Put { value, .. } => {
+                    let o = off;
+                    off += format::entry_len(key.len(), value.len());
+                    st.index.insert(data, hash, key, o)
+                }
+                Op::Delete { .. } => {
+                    off += format::entry_len(key.len(), 0);
+                    st.index.remove(data, hash, key)
+                }
+            };
+            existed.push(prior.is_some());
+        }
+        debug_assert_eq!(off, new_end);
+        st.end = new_end;
+        st.seq += 1;
+        Ok(Commit { existed, seq: st.seq })
+    }
+
+    // ----- durability -----
+
+    /// Sequence number up to which commits are known to be durable.
+    pub fn durable_seq(&self) -> u64 {
+        self.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// Returns once commit `seq` is durable. Concurrent callers share one `fdatasync`.
+    pub fn wait_durable(&self, seq: u64) -> Result<()> {
+        if self.durable_seq.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        let _g = self.durability.lock();
+        if self.durable_seq.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        if let Some(cause) = self.poison.get() {
+            return Err(Error::Poisoned { cause: cause.clone() });
+        }
+        let (file, target) = {
+            let s = self.state.read();
+            (s.file.clone(), s.seq)
+        };
+        if let Err(e) = self.backend.sync_data(&file) {
+            return Err(self.poison_with(Error::io("fdatasync", &self.path, e)));
+        }
+        self.durable_seq.fetch_max(target, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Makes every commit acknowledged so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            return Ok(());
+        }
+        let seq = self.state.read().seq;
+        self.wait_durable(seq)
+    }
+
+    pub(crate) fn mark_durable(&self, seq: u64) {
+        self.durable_seq.fetch_max(seq, Ordering::AcqRel);
+    }
+
+    // ----- lifecycle -----
+
+    /// Closes the store: waits for in-flight writes and compaction, then releases the
+    /// locks. Handles returned by reads stay valid. Closing twice is fine. Data already
+    /// acknowledged is with the OS; call [`Store::flush`] first for durability.
+    pub fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let _c = self.compaction.lock();
+        let _w = self.writer.lock();
+        let s = self.state.read();
+        if self.read_only {
+            let _ = s.file.unlock();
+        }
+        if let Some(f) = self.lock_file.lock().take() {
+            let _ = f.unlock();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+/// Iterator over live entries, from [`Store::iter`].
+pub struct Iter {
+    map: Arc<Mapping>,
+    offsets: std::vec::IntoIter<u64>,
+}
+
+impl Iterator for Iter {
+    type Item = (Value, Value);
+
+    fn next(&mut self) -> Option<(Value, Value)> {
+        let off = self.offsets.next()?;
+        let h = format::read_header_trusted(self.map.slice(off, format::ENTRY_HEADER_LEN as usize));
+        let key = Value::new(self.map.clone(), off + h.key_start(), h.key_len);
+        let value = Value::new(self.map.clone(), off + h.value_start(), h.value_len);
+        Some((key, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.offsets.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Iter {}

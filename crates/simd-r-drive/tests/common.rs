@@ -1,0 +1,45 @@
+// Shared helpers for the integration tests (included with `mod common;`).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use simd_r_drive::{Store, StoreOptions};
+
+pub struct Dir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+pub fn open(p: &std::path::Path) -> Store {
+    StoreOptions::new().open(p).expect("open")
+}
+
+/// A deterministic pseudo-random byte string.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Every live (key, value) of a store, sorted.
+pub fn dump(s: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut v: Vec<_> = s.iter().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    v.sort();
+    v
+}
