@@ -78,6 +78,14 @@ impl Output<'_> {
         }
         Ok(off)
     }
+
+    fn push_commit(&mut self, batch_start: u64) -> std::io::Result<()> {
+        format::encode_commit(&mut self.buf, self.written, batch_start);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
 }
 
 impl Store {
@@ -218,13 +226,24 @@ impl Store {
         let data = map.bytes(to);
         let mut placed = Vec::new();
         let mut off = from;
+        // New offset of the first entry of the batch being copied (for its commit record).
+        let mut batch_start = None;
         while off < to {
             let h = format::read_header_trusted(&data[off as usize..]);
+            if h.kind == EntryKind::Commit {
+                let start = batch_start.take().expect("a commit record closes a batch");
+                out.push_commit(start).map_err(|e| io_err("writing the compaction file", e))?;
+                off += h.len();
+                continue;
+            }
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
             let new_off = out
                 .push(h.kind, h.commit, &data[ks..ks + h.key_len], &data[vs..vs + h.value_len])
                 .map_err(|e| io_err("writing the compaction file", e))?;
+            if !h.commit && batch_start.is_none() {
+                batch_start = Some(new_off);
+            }
             placed.push((new_off, h));
             off += h.len();
         }

@@ -42,7 +42,13 @@ pub enum EntryKind {
     Put = 1,
     /// The key was deleted (a tombstone; its value length is always 0).
     Delete = 2,
+    /// Commit record closing a batch of two or more entries: no key, and an 8-byte value
+    /// holding the file offset of the batch's first entry.
+    Commit = 3,
 }
+
+/// Length of a commit record.
+pub(crate) const COMMIT_RECORD_LEN: u64 = ENTRY_HEADER_LEN + 8;
 
 /// Rounds `n` up to a multiple of [`ALIGN`].
 #[inline]
@@ -145,10 +151,10 @@ impl EntryHeader {
 /// Only for entries that were verified before (the index points at them).
 #[inline]
 pub(crate) fn read_header_trusted(bytes: &[u8]) -> EntryHeader {
-    let kind = if bytes[8] == EntryKind::Delete as u8 {
-        EntryKind::Delete
-    } else {
-        EntryKind::Put
+    let kind = match bytes[8] {
+        2 => EntryKind::Delete,
+        3 => EntryKind::Commit,
+        _ => EntryKind::Put,
     };
     EntryHeader {
         kind,
@@ -194,6 +200,7 @@ pub(crate) fn verify_entry(data: &[u8], offset: u64) -> Result<EntryHeader, BadE
     let kind = match h[8] {
         1 => EntryKind::Put,
         2 => EntryKind::Delete,
+        3 => EntryKind::Commit,
         _ => return Err(BadEntry::Header("an unknown entry kind")),
     };
     if h[9] & !FLAG_COMMIT != 0 {
@@ -201,11 +208,15 @@ pub(crate) fn verify_entry(data: &[u8], offset: u64) -> Result<EntryHeader, BadE
     }
     let key_len = u16::from_le_bytes([h[10], h[11]]) as usize;
     let value_len = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
-    if key_len == 0 {
-        return Err(BadEntry::Header("an empty key"));
-    }
-    if kind == EntryKind::Delete && value_len != 0 {
-        return Err(BadEntry::Header("a tombstone with a value"));
+    match kind {
+        EntryKind::Commit => {
+            if key_len != 0 || value_len != 8 || h[9] != 0 {
+                return Err(BadEntry::Header("a malformed commit record"));
+            }
+        }
+        _ if key_len == 0 => return Err(BadEntry::Header("an empty key")),
+        EntryKind::Delete if value_len != 0 => return Err(BadEntry::Header("a tombstone with a value")),
+        _ => {}
     }
     let len = entry_len(key_len, value_len);
     if len > limit - offset {
@@ -234,9 +245,12 @@ pub(crate) fn encode_entry(
     key: &[u8],
     value: &[u8],
 ) -> u64 {
-    debug_assert!(!key.is_empty() && key.len() <= MAX_KEY_LEN);
-    debug_assert!(value.len() <= MAX_VALUE_LEN);
-    debug_assert!(kind == EntryKind::Put || value.is_empty());
+    debug_assert!(key.len() <= MAX_KEY_LEN && value.len() <= MAX_VALUE_LEN);
+    debug_assert!(match kind {
+        EntryKind::Put => !key.is_empty(),
+        EntryKind::Delete => !key.is_empty() && value.is_empty(),
+        EntryKind::Commit => key.is_empty() && value.len() == 8 && !commit,
+    });
     let start = buf.len();
     debug_assert_eq!(start as u64 % ALIGN, 0);
     let offset = base + start as u64;
@@ -255,6 +269,17 @@ pub(crate) fn encode_entry(
     let sum = simd::checksum(&buf[start + 8..], checksum_seed(offset));
     buf[start..start + 8].copy_from_slice(&sum.to_le_bytes());
     offset
+}
+
+/// Appends a commit record closing the batch whose first entry is at `batch_start`.
+pub(crate) fn encode_commit(buf: &mut Vec<u8>, base: u64, batch_start: u64) -> u64 {
+    encode_entry(buf, base, EntryKind::Commit, false, &[], &batch_start.to_le_bytes())
+}
+
+/// The batch start recorded in a verified commit record at `offset`.
+pub(crate) fn commit_batch_start(data: &[u8], offset: u64) -> u64 {
+    let at = (offset + ENTRY_HEADER_LEN) as usize;
+    u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"))
 }
 
 #[inline]

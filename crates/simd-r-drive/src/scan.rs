@@ -3,13 +3,20 @@
 //!
 //! Recovery is one forward pass over the file, so it is linear in the file's size.
 //! Entries become visible a batch at a time: an entry joins the index only when the commit
-//! marker of its batch has been read and verified. When an entry fails to verify, the pass
-//! looks for any verifying entry after it. If there is none, the failure is an unfinished
-//! tail (a write the process or machine did not finish) and everything from the last
-//! commit on is dropped. If there is one, valid data follows the damage: that is
-//! corruption, and the scan reports it instead of dropping the data after it.
+//! marker of its batch has been read and verified (the entry's own commit flag for a
+//! single-entry batch, or a commit record naming the batch's first offset).
+//!
+//! When an entry fails to verify at offset `p`, strict mode decides between an unfinished
+//! tail and corruption:
+//! - nothing after `p` verifies: an unfinished tail; everything from the last commit on
+//!   is dropped;
+//! - what verifies after `p` only completes the very batch that `p` is part of, and nothing
+//!   verifies after that batch's commit: the last batch was torn (a crash wrote its pages
+//!   out of order); it is dropped as an unfinished tail;
+//! - otherwise valid, committed data follows the damage: that is corruption, and the scan
+//!   reports it instead of dropping the data after it.
 
-use crate::format::{self, BadEntry, EntryHeader, ALIGN, ENTRY_HEADER_LEN};
+use crate::format::{self, BadEntry, EntryHeader, EntryKind, ALIGN, ENTRY_HEADER_LEN};
 
 /// How a scan treats an entry that fails to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +35,7 @@ pub(crate) enum Mode {
 pub(crate) struct Outcome {
     /// End of the last complete batch: everything before it verified and was applied.
     pub committed_end: u64,
-    /// Entries applied.
+    /// Entries applied (commit records not counted).
     pub entries: u64,
     /// Where an unfinished tail starts and why it stopped the scan, if there was one.
     pub tail: Option<(u64, &'static str)>,
@@ -43,8 +50,30 @@ pub(crate) struct Damage {
     pub reason: &'static str,
 }
 
+/// One step of the walk: an entry that verified, and whether (and where) it closes a batch.
+fn step(data: &[u8], pos: u64, pending_start: Option<u64>) -> Result<(EntryHeader, Option<u64>), BadEntry> {
+    let h = format::verify_entry(data, pos)?;
+    match h.kind {
+        EntryKind::Commit => {
+            let start = format::commit_batch_start(data, pos);
+            if pending_start != Some(start) {
+                return Err(BadEntry::Header("a commit record that does not match its batch"));
+            }
+            Ok((h, Some(start)))
+        }
+        _ if h.commit => {
+            if pending_start.is_some() {
+                return Err(BadEntry::Header("a committed entry inside an open batch"));
+            }
+            Ok((h, Some(pos)))
+        }
+        _ => Ok((h, None)),
+    }
+}
+
 /// Scans `data` (the file's bytes from offset 0; its length is the file's length) from
-/// `start`, calling `apply(offset, header)` for each entry of each complete batch, in order.
+/// `start`, calling `apply(offset, header)` for each Put or Delete of each complete batch,
+/// in order.
 pub(crate) fn scan(
     data: &[u8],
     start: u64,
@@ -65,11 +94,13 @@ pub(crate) fn scan(
             }
             break;
         }
-        match format::verify_entry(data, pos) {
-            Ok(h) => {
-                pending.push((pos, h));
+        match step(data, pos, pending.first().map(|p| p.0)) {
+            Ok((h, closes)) => {
+                if h.kind != EntryKind::Commit {
+                    pending.push((pos, h));
+                }
                 pos += h.len();
-                if h.commit {
+                if closes.is_some() {
                     for (off, h) in pending.drain(..) {
                         apply(off, &h);
                         out.entries += 1;
@@ -83,7 +114,7 @@ pub(crate) fn scan(
                     break;
                 }
                 Mode::Strict => {
-                    if let Some(_next) = next_valid(data, pos + ALIGN, Some(budget(len, pos))) {
+                    if valid_data_follows(data, out.committed_end, pos) {
                         return Err(Damage {
                             offset: pos,
                             reason: bad.describe(),
@@ -115,10 +146,51 @@ pub(crate) fn scan(
     Ok(out)
 }
 
-/// How many bytes a resynchronising search may hash before it gives up and assumes the
-/// worst (that valid data follows). Only crafted files come near it.
-fn budget(len: u64, pos: u64) -> u64 {
-    2 * (len - pos) + (1 << 20)
+/// Strict mode's decision after damage at `damage` (the last commit ended at
+/// `committed_end`): does valid data that is not part of the final, torn batch follow?
+fn valid_data_follows(data: &[u8], committed_end: u64, damage: u64) -> bool {
+    let len = data.len() as u64;
+    let budget = 2 * (len - damage) + (1 << 20);
+    let mut from = damage + ALIGN;
+    loop {
+        let q = match next_valid(data, from, Some(budget)) {
+            None => return false,
+            Some(Found::Exhausted) => return true,
+            Some(Found::At(q)) => q,
+        };
+        // Walk the run of verifying entries that starts at q.
+        let mut r = q;
+        loop {
+            if r >= len {
+                // The run ends at the end of the file without a commit: part of the tail.
+                return false;
+            }
+            match format::verify_entry(data, r) {
+                Ok(h) => {
+                    let closes = match h.kind {
+                        EntryKind::Commit => Some(format::commit_batch_start(data, r)),
+                        _ if h.commit => Some(r),
+                        _ => None,
+                    };
+                    r += h.len();
+                    if let Some(batch_start) = closes {
+                        // A batch closes at r. It is the torn final batch only if it began
+                        // at the last commit (so the damage lies inside it) and nothing
+                        // verifies after it.
+                        if batch_start != committed_end || batch_start > damage {
+                            return true;
+                        }
+                        return !matches!(next_valid(data, r, Some(budget)), None);
+                    }
+                }
+                Err(_) => {
+                    // Another damaged spot inside the same open run: keep looking.
+                    from = r + ALIGN;
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Result of looking for the next entry that verifies.
@@ -130,7 +202,9 @@ enum Found {
     Exhausted,
 }
 
-/// Finds the first aligned offset at or after `from` where an entry verifies.
+/// Finds the first aligned offset at or after `from` where an entry verifies. Offsets
+/// whose header is impossible are rejected without hashing; `budget` caps the bytes hashed
+/// for plausible-looking headers (only crafted files come near it).
 fn next_valid(data: &[u8], from: u64, budget: Option<u64>) -> Option<Found> {
     let len = data.len() as u64;
     let mut spent = 0u64;
@@ -139,13 +213,9 @@ fn next_valid(data: &[u8], from: u64, budget: Option<u64>) -> Option<Found> {
         match format::verify_entry(data, q) {
             Ok(_) => return Some(Found::At(q)),
             Err(BadEntry::Checksum) => {
-                // Only plausible headers get as far as hashing; count what it cost.
-                let h = format::read_header_trusted(&data[q as usize..]);
-                spent += h.len();
-                if let Some(b) = budget {
-                    if spent > b {
-                        return Some(Found::Exhausted);
-                    }
+                spent += format::read_header_trusted(&data[q as usize..]).len();
+                if budget.is_some_and(|b| spent > b) {
+                    return Some(Found::Exhausted);
                 }
             }
             Err(_) => {}

@@ -250,6 +250,7 @@ pub(crate) fn apply_entry(index: &mut Index, data: &[u8], hasher: KeyHasher, off
     match h.kind {
         EntryKind::Put => index.insert(data, hash, key, off).is_some(),
         EntryKind::Delete => index.remove(data, hash, key).is_some(),
+        EntryKind::Commit => false,
     }
 }
 
@@ -624,13 +625,18 @@ impl Store {
             (s.file.clone(), s.end, s.map.clone())
         };
         buf.clear();
-        let last = ops.len() - 1;
-        for (i, op) in ops.iter().enumerate() {
+        // A lone entry carries its own commit flag; a longer batch ends with a commit
+        // record naming its first offset.
+        let single = ops.len() == 1;
+        for op in ops {
             let (kind, key, value) = match op {
                 Op::Put { key, value } => (EntryKind::Put, *key, *value),
                 Op::Delete { key } => (EntryKind::Delete, *key, &[][..]),
             };
-            format::encode_entry(&mut buf, end, kind, i == last, key, value);
+            format::encode_entry(&mut buf, end, kind, single, key, value);
+        }
+        if !single {
+            format::encode_commit(&mut buf, end, end);
         }
         if let Err(e) = self.backend.write_at(&file, &buf, end) {
             return Err(self.poison_with(Error::io("writing", &self.path, e)));
@@ -664,6 +670,9 @@ impl Store {
                 }
             };
             existed.push(prior.is_some());
+        }
+        if !single {
+            off += format::COMMIT_RECORD_LEN;
         }
         debug_assert_eq!(off, new_end);
         st.end = new_end;

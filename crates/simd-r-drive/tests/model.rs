@@ -1,0 +1,169 @@
+//! Property tests: random operation sequences against a `HashMap` model, with reopens and
+//! compactions in the middle, once with the real key hash and once with a hash that makes
+//! almost every key collide.
+
+mod common;
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+use simd_r_drive::{KeyHasher, Op, Store, StoreOptions};
+
+#[derive(Debug, Clone)]
+enum Action {
+    Put(u8, Vec<u8>),
+    Delete(u8),
+    Batch(Vec<(u8, Option<Vec<u8>>)>),
+    Compact,
+    Reopen,
+    Flush,
+}
+
+fn key(k: u8) -> Vec<u8> {
+    // Keys of varying length, some sharing prefixes.
+    let mut v = format!("k{}", k % 16).into_bytes();
+    v.extend(std::iter::repeat_n(b'x', (k / 16) as usize));
+    v
+}
+
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        3 => proptest::collection::vec(any::<u8>(), 0..40),
+        1 => proptest::collection::vec(any::<u8>(), 200..700),
+        1 => Just(vec![0u8]),
+        1 => Just(vec![]),
+    ]
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        6 => (0u8..48, value()).prop_map(|(k, v)| Action::Put(k, v)),
+        3 => (0u8..48).prop_map(Action::Delete),
+        2 => proptest::collection::vec((0u8..48, proptest::option::of(value())), 1..6).prop_map(Action::Batch),
+        1 => Just(Action::Compact),
+        1 => Just(Action::Reopen),
+        1 => Just(Action::Flush),
+    ]
+}
+
+fn check(store: &Store, model: &HashMap<Vec<u8>, Vec<u8>>) -> Result<(), TestCaseError> {
+    prop_assert_eq!(store.len(), model.len());
+    for k in 0u8..48 {
+        let key = key(k);
+        let got = store.get(&key).unwrap().map(|v| v.to_vec());
+        prop_assert_eq!(got.as_ref(), model.get(&key), "key {:?}", String::from_utf8_lossy(&key));
+    }
+    let mut it: Vec<(Vec<u8>, Vec<u8>)> = store.iter().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    it.sort();
+    let mut m: Vec<(Vec<u8>, Vec<u8>)> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    m.sort();
+    prop_assert_eq!(it, m);
+    let st = store.stats();
+    prop_assert_eq!(st.file_bytes, 64 + st.live_bytes + st.reclaimable_bytes);
+    Ok(())
+}
+
+fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.srd");
+    let opts = || {
+        let o = StoreOptions::new();
+        match hasher {
+            Some(h) => o.key_hasher(h),
+            None => o,
+        }
+    };
+    let mut store = opts().open(&path).unwrap();
+    let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    for a in actions {
+        match a {
+            Action::Put(k, v) => {
+                store.put(&key(k), &v).unwrap();
+                model.insert(key(k), v);
+            }
+            Action::Delete(k) => {
+                let existed = store.delete(&key(k)).unwrap();
+                prop_assert_eq!(existed, model.remove(&key(k)).is_some());
+            }
+            Action::Batch(items) => {
+                let keys: Vec<Vec<u8>> = items.iter().map(|(k, _)| key(*k)).collect();
+                let ops: Vec<Op<'_>> = items
+                    .iter()
+                    .zip(&keys)
+                    .map(|((_, v), k)| match v {
+                        Some(v) => Op::Put { key: k, value: v },
+                        None => Op::Delete { key: k },
+                    })
+                    .collect();
+                let c = store.write(&ops).unwrap();
+                for (i, ((_, v), k)) in items.iter().zip(&keys).enumerate() {
+                    let before = match v {
+                        Some(v) => model.insert(k.clone(), v.clone()),
+                        None => model.remove(k),
+                    };
+                    prop_assert_eq!(c.existed[i], before.is_some());
+                }
+            }
+            Action::Compact => {
+                let before = store.stats();
+                let r = store.compact().unwrap();
+                prop_assert_eq!(r.reclaimed_bytes, before.reclaimable_bytes);
+            }
+            Action::Reopen => {
+                drop(store);
+                store = opts().open(&path).unwrap();
+                prop_assert_eq!(store.recovery().dropped_tail_bytes, 0);
+            }
+            Action::Flush => store.flush().unwrap(),
+        }
+        check(&store, &model)?;
+    }
+    drop(store);
+    let store = opts().open(&path).unwrap();
+    check(&store, &model)
+}
+
+fn colliding(key: &[u8]) -> u64 {
+    // Three buckets for every key in the test.
+    key.len() as u64 % 3
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn store_matches_a_hashmap(actions in proptest::collection::vec(action(), 1..60)) {
+        run(actions, None)?;
+    }
+
+    #[test]
+    fn store_matches_a_hashmap_when_hashes_collide(actions in proptest::collection::vec(action(), 1..60)) {
+        run(actions, Some(colliding))?;
+    }
+}
+
+#[test]
+fn colliding_keys_each_read_their_own_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.srd");
+    let all_same: KeyHasher = |_| 42;
+    let s = StoreOptions::new().key_hasher(all_same).open(&path).unwrap();
+    for i in 0..200u32 {
+        s.put(format!("key-{i}").as_bytes(), &i.to_le_bytes()).unwrap();
+    }
+    for i in (0..200u32).step_by(3) {
+        assert!(s.delete(format!("key-{i}").as_bytes()).unwrap());
+    }
+    s.compact().unwrap();
+    drop(s);
+    let s = StoreOptions::new().key_hasher(all_same).open(&path).unwrap();
+    for i in 0..200u32 {
+        let got = s.get(format!("key-{i}").as_bytes()).unwrap();
+        if i % 3 == 0 {
+            assert!(got.is_none());
+        } else {
+            assert_eq!(&*got.unwrap(), &i.to_le_bytes());
+        }
+    }
+    assert!(s.get(b"key-200").unwrap().is_none());
+}

@@ -1,0 +1,238 @@
+//! Torn tails, zero-filled tails, bit flips and repair.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::*;
+use simd_r_drive::{repair, Error, Op, Store, StoreOptions};
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Writes a store of single puts, deletes and multi-entry batches. Returns the file's
+/// length after each commit and the model state at that point.
+fn build(p: &Path) -> Vec<(u64, Model)> {
+    let s = open(p);
+    let mut model = Model::new();
+    let mut points = vec![(64u64, model.clone())];
+    let mut commit = |ops: Vec<Op<'_>>, model: &mut Model| {
+        s.write(&ops).unwrap();
+        for op in ops {
+            match op {
+                Op::Put { key, value } => {
+                    model.insert(key.to_vec(), value.to_vec());
+                }
+                Op::Delete { key } => {
+                    model.remove(key);
+                }
+            }
+        }
+        points.push((s.stats().file_bytes, model.clone()));
+    };
+    let v: Vec<Vec<u8>> = (0..12).map(|i| bytes(i, (i as usize * 37) % 150)).collect();
+    commit(vec![Op::Put { key: b"alpha", value: &v[0] }], &mut model);
+    commit(vec![Op::Put { key: b"beta", value: &v[1] }], &mut model);
+    commit(
+        vec![
+            Op::Put { key: b"gamma", value: &v[2] },
+            Op::Put { key: b"alpha", value: &v[3] },
+            Op::Delete { key: b"beta" },
+        ],
+        &mut model,
+    );
+    commit(vec![Op::Put { key: b"delta", value: &v[4] }], &mut model);
+    commit(vec![Op::Delete { key: b"gamma" }], &mut model);
+    commit(
+        vec![
+            Op::Put { key: b"eps", value: &v[5] },
+            Op::Put { key: b"zeta", value: &v[6] },
+            Op::Put { key: b"eta", value: &v[7] },
+        ],
+        &mut model,
+    );
+    commit(vec![Op::Put { key: b"theta", value: &v[8] }], &mut model);
+    commit(
+        vec![Op::Put { key: b"iota", value: &v[9] }, Op::Put { key: b"alpha", value: &v[10] }],
+        &mut model,
+    );
+    points
+}
+
+fn contents(s: &Store) -> Model {
+    dump(s).into_iter().collect()
+}
+
+#[test]
+fn torn_tail_sweep_keeps_exactly_the_complete_commits() {
+    let d = Dir::new();
+    let src = d.path("src.srd");
+    let points = build(&src);
+    let full = std::fs::read(&src).unwrap();
+    assert_eq!(full.len() as u64, points.last().unwrap().0);
+    let copy = d.path("cut.srd");
+    // Every byte offset across the last several commits, boundaries included.
+    let from = points[points.len() - 6].0 as usize;
+    for cut in from..=full.len() {
+        for zeros in [0usize, 1, 8, 100, 4096] {
+            let mut bytes = full[..cut].to_vec();
+            bytes.resize(cut + zeros, 0);
+            // The last commit whose bytes are all there. (Zeros can complete an entry whose
+            // only missing bytes were its zero padding: then it is rightly kept.)
+            let (boundary, want) = points
+                .iter()
+                .rev()
+                .find(|(len, _)| *len as usize <= bytes.len() && bytes[..*len as usize] == full[..*len as usize])
+                .unwrap();
+            std::fs::write(&copy, &bytes).unwrap();
+            let s = open(&copy);
+            assert_eq!(&contents(&s), want, "cut {cut} zeros {zeros}");
+            assert_eq!(s.recovery().dropped_tail_bytes, (cut + zeros) as u64 - boundary);
+            drop(s);
+            // The writer truncated exactly the tail, nothing before it.
+            assert_eq!(std::fs::metadata(&copy).unwrap().len(), *boundary, "cut {cut} zeros {zeros}");
+            assert_eq!(std::fs::read(&copy).unwrap(), &full[..*boundary as usize]);
+            // And the store takes new writes after the cut.
+            let s = open(&copy);
+            s.put(b"after", b"crash").unwrap();
+            drop(s);
+            let s = open(&copy);
+            assert_eq!(&*s.get(b"after").unwrap().unwrap(), b"crash");
+            assert_eq!(contents(&s).len(), want.len() + 1 - want.contains_key(&b"after"[..]) as usize);
+        }
+    }
+}
+
+#[test]
+fn read_only_open_ignores_a_torn_tail_without_touching_it() {
+    let d = Dir::new();
+    let src = d.path("src.srd");
+    let points = build(&src);
+    let full = std::fs::read(&src).unwrap();
+    let cut = full.len() - 5;
+    std::fs::write(&src, &full[..cut]).unwrap();
+    let s = StoreOptions::new().read_only(true).open(&src).unwrap();
+    assert_eq!(contents(&s), points[points.len() - 2].1);
+    drop(s);
+    assert_eq!(std::fs::read(&src).unwrap(), &full[..cut]);
+}
+
+#[test]
+fn bit_flip_sweep_detects_every_flip() {
+    let d = Dir::new();
+    let src = d.path("src.srd");
+    let points = build(&src);
+    let full = std::fs::read(&src).unwrap();
+    let last_commit_start = points[points.len() - 2].0 as usize;
+    let copy = d.path("flip.srd");
+    let (mut corrupt, mut tail, mut header) = (0, 0, 0);
+    for byte in 0..full.len() {
+        for bit in 0..8 {
+            let mut bytes = full.clone();
+            bytes[byte] ^= 1 << bit;
+            std::fs::write(&copy, &bytes).unwrap();
+            let res = StoreOptions::new().open(&copy);
+            if byte < 64 {
+                header += 1;
+                let e = res.expect_err("a flipped header must not open");
+                assert!(
+                    matches!(e, Error::NotAStore { .. } | Error::Corrupt { offset: 0, .. } | Error::UnsupportedVersion { .. }),
+                    "byte {byte}: {e}"
+                );
+                continue;
+            }
+            if byte >= last_commit_start {
+                // Inside the last commit: that commit is an unfinished tail and is dropped.
+                let s = res.unwrap_or_else(|e| panic!("byte {byte} bit {bit}: {e}"));
+                assert_eq!(contents(&s), points[points.len() - 2].1, "byte {byte} bit {bit}");
+                tail += 1;
+            } else {
+                match res {
+                    Err(Error::Corrupt { offset, .. }) => {
+                        assert!(offset as usize <= byte, "byte {byte}: reported {offset}");
+                        corrupt += 1;
+                    }
+                    Err(e) => panic!("byte {byte} bit {bit}: unexpected {e}"),
+                    Ok(_) => panic!("byte {byte} bit {bit}: a flip before valid data went unnoticed"),
+                }
+                // A failed open leaves the file as it was.
+                assert_eq!(std::fs::read(&copy).unwrap(), bytes);
+            }
+        }
+    }
+    assert_eq!(header + tail + corrupt, full.len() * 8);
+    eprintln!("{header} header flips refused, {tail} tail flips dropped, {corrupt} flips reported corrupt");
+}
+
+#[test]
+fn repair_keeps_every_entry_that_verifies() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    for i in 0..50u32 {
+        s.put(format!("key{i}").as_bytes(), &bytes(i as u64, 40)).unwrap();
+    }
+    let victim_off = {
+        // Damage the value of key10.
+        s.get(b"key10").unwrap().unwrap().file_offset()
+    };
+    drop(s);
+    let mut b = std::fs::read(&p).unwrap();
+    b[victim_off as usize + 3] ^= 0xFF;
+    std::fs::write(&p, &b).unwrap();
+    let e = Store::open(&p).unwrap_err();
+    assert_eq!(e.code(), "ERR_STORE_CORRUPT");
+    let r = repair(&p, &StoreOptions::new()).unwrap();
+    assert_eq!(r.live_keys, 49);
+    assert_eq!(r.skipped.len(), 1);
+    let backup = r.backup.clone().unwrap();
+    assert_eq!(std::fs::read(&backup).unwrap(), b);
+    let s = open(&p);
+    assert_eq!(s.len(), 49);
+    assert!(s.get(b"key10").unwrap().is_none());
+    for i in (0..50u32).filter(|&i| i != 10) {
+        assert_eq!(&*s.get(format!("key{i}").as_bytes()).unwrap().unwrap(), &bytes(i as u64, 40)[..]);
+    }
+    s.verify().unwrap();
+}
+
+#[test]
+fn repair_refuses_files_that_are_not_stores() {
+    let d = Dir::new();
+    let p = d.path("x.bin");
+    std::fs::write(&p, b"definitely not a store, but long enough to have a header of sorts......").unwrap();
+    let before = std::fs::read(&p).unwrap();
+    assert!(matches!(repair(&p, &StoreOptions::new()), Err(Error::NotAStore { .. })));
+    assert_eq!(std::fs::read(&p).unwrap(), before);
+}
+
+#[test]
+fn verify_reports_the_first_bad_offset_of_an_open_store() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    s.put(b"a", &[1; 64]).unwrap();
+    s.put(b"b", &[2; 64]).unwrap();
+    let v = s.verify().unwrap();
+    assert_eq!(v.entries, 2);
+    // Damage the first entry on disk behind the store's back: the shared map sees it.
+    let off = s.get(b"a").unwrap().unwrap().file_offset();
+    let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &[9], off).unwrap();
+    match s.verify() {
+        Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, 64),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn leftover_temporary_files_are_removed_on_open() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    open(&p).put(b"k", b"v").unwrap();
+    let tmp = d.path("s.srd.compact");
+    std::fs::write(&tmp, b"half a compaction").unwrap();
+    let s = open(&p);
+    assert!(!tmp.exists());
+    assert_eq!(&*s.get(b"k").unwrap().unwrap(), b"v");
+}
