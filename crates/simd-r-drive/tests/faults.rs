@@ -1,0 +1,171 @@
+//! Fault injection through the storage seam: the N-th write, sync, rename or directory
+//! sync fails (or a write stops half way with ENOSPC). The failing call reports an error,
+//! the store refuses writes until reopened, and a reopen shows every acknowledged write:
+//! the state before the failed operation or after it, never anything in between.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use simd_r_drive::io::{FailAfter, Fault, IoOp, OsBackend};
+use simd_r_drive::{Error, Op, Store, StoreOptions};
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn apply(model: &mut Model, ops: &[(Vec<u8>, Option<Vec<u8>>)]) {
+    for (k, v) in ops {
+        match v {
+            Some(v) => model.insert(k.clone(), v.clone()),
+            None => model.remove(k),
+        };
+    }
+}
+
+/// The scripted workload. Each step is a batch of (key, Some(value) | None) or a
+/// compaction (empty batch). Returns the acknowledged model and, if a step failed, the
+/// step's operations and its error.
+#[allow(clippy::type_complexity)]
+fn workload(store: &Store) -> (Model, Option<(Vec<(Vec<u8>, Option<Vec<u8>>)>, Error)>) {
+    let mut steps: Vec<Vec<(Vec<u8>, Option<Vec<u8>>)>> = Vec::new();
+    for i in 0..6u32 {
+        steps.push(vec![(format!("a{i}").into_bytes(), Some(common::bytes(i as u64, 300)))]);
+    }
+    steps.push((0..5u32).map(|i| (format!("b{i}").into_bytes(), Some(vec![i as u8; 5000]))).collect());
+    steps.push(vec![(b"a1".to_vec(), None)]);
+    steps.push(vec![]); // compaction
+    steps.push(vec![(b"a2".to_vec(), Some(b"overwritten".to_vec())), (b"a3".to_vec(), None)]);
+    steps.push(vec![]); // compaction again
+    steps.push(vec![(b"c".to_vec(), Some(vec![7; 20_000]))]);
+
+    let mut acked = Model::new();
+    for step in steps {
+        let res = if step.is_empty() {
+            store.compact().map(|_| ())
+        } else {
+            let ops: Vec<Op<'_>> = step
+                .iter()
+                .map(|(k, v)| match v {
+                    Some(v) => Op::Put { key: k, value: v },
+                    None => Op::Delete { key: k },
+                })
+                .collect();
+            store.write(&ops).map(|_| ())
+        };
+        match res {
+            Ok(()) => apply(&mut acked, &step),
+            Err(e) => return (acked, Some((step, e))),
+        }
+    }
+    (acked, None)
+}
+
+fn contents(p: &Path) -> Model {
+    let s = Store::open(p).unwrap();
+    let m = common::dump(&s).into_iter().collect();
+    s.verify().unwrap();
+    m
+}
+
+fn sweep(ops: &[IoOp], fault: Fault, sync: bool) -> usize {
+    // Count the calls a clean run makes.
+    let d = common::Dir::new();
+    let counter = Arc::new(FailAfter::new(Arc::new(OsBackend), ops, u64::MAX, fault));
+    let s = StoreOptions::new().sync(sync).backend(counter.clone()).open(d.path("s.srd")).unwrap();
+    let (_, failed) = workload(&s);
+    assert!(failed.is_none());
+    let total = counter.calls();
+    drop(s);
+
+    for n in 0..total {
+        let d = common::Dir::new();
+        let p = d.path("s.srd");
+        let backend = Arc::new(FailAfter::new(Arc::new(OsBackend), ops, n, fault));
+        let opened = StoreOptions::new().sync(sync).backend(backend.clone()).open(&p);
+        let s = match opened {
+            Ok(s) => s,
+            Err(e) => {
+                // Creation failed: nothing was acknowledged; the path is absent or a store.
+                assert!(matches!(e, Error::Io { .. }), "{e}");
+                assert_eq!(contents(&p), Model::new());
+                continue;
+            }
+        };
+        let (acked, failed) = workload(&s);
+        let (step, err) = failed.unwrap_or_else(|| panic!("{ops:?} call {n} of {total} never failed"));
+        assert!(matches!(err, Error::Io { .. } | Error::Poisoned { .. }), "{err}");
+        if matches!(fault, Fault::PartialWrite(_)) && ops == [IoOp::Write] {
+            assert_eq!(err.code(), "ERR_STORE_DISK_FULL");
+        }
+        // Refuses further writes until reopened; reads still work.
+        let again = s.put(b"later", b"x").unwrap_err();
+        assert_eq!(again.code(), "ERR_STORE_POISONED", "{again}");
+        assert!(s.compact().is_err());
+        let mut after = acked.clone();
+        apply(&mut after, &step);
+        // A failed sync leaves the write applied in memory (it reached the OS), so a read
+        // sees the state before or after the failed step.
+        for k in acked.keys().chain(after.keys()) {
+            let got = s.get(k).unwrap().map(|v| v.to_vec());
+            assert!(got.as_ref() == acked.get(k) || got.as_ref() == after.get(k));
+        }
+        drop(s);
+        let got = contents(&p);
+        assert!(
+            got == acked || got == after,
+            "{ops:?} failing at call {n}: reopened store is neither the state before nor after the failed step"
+        );
+    }
+    total as usize
+}
+
+#[test]
+fn failed_writes_lose_nothing_acknowledged() {
+    let n = sweep(&[IoOp::Write], Fault::Errno(libc::EIO), false);
+    assert!(n > 10);
+}
+
+#[test]
+fn a_full_disk_mid_write_loses_nothing_acknowledged() {
+    sweep(&[IoOp::Write], Fault::PartialWrite(libc::ENOSPC), true);
+}
+
+#[test]
+fn failed_syncs_lose_nothing_acknowledged() {
+    let n = sweep(&[IoOp::Sync], Fault::Errno(libc::EIO), true);
+    assert!(n > 10);
+}
+
+#[test]
+fn failed_renames_and_directory_syncs_lose_nothing() {
+    assert!(sweep(&[IoOp::Rename], Fault::Errno(libc::EIO), false) >= 3);
+    assert!(sweep(&[IoOp::SyncDir], Fault::Errno(libc::EIO), false) >= 3);
+}
+
+#[test]
+fn any_failing_call_loses_nothing() {
+    sweep(
+        &[IoOp::Write, IoOp::Sync, IoOp::Rename, IoOp::SyncDir, IoOp::SetLen],
+        Fault::Errno(libc::ENOSPC),
+        true,
+    );
+}
+
+#[test]
+fn a_failed_tail_truncation_leaves_the_file_as_it_was() {
+    let d = common::Dir::new();
+    let p = d.path("s.srd");
+    let s = Store::open(&p).unwrap();
+    s.put(b"k", b"v").unwrap();
+    drop(s);
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes.extend_from_slice(&[1, 2, 3]);
+    std::fs::write(&p, &bytes).unwrap();
+    let b = Arc::new(FailAfter::new(Arc::new(OsBackend), &[IoOp::SetLen], 0, Fault::Errno(libc::EIO)));
+    let e = StoreOptions::new().backend(b).open(&p).unwrap_err();
+    assert_eq!(e.code(), "ERR_STORE_IO");
+    assert_eq!(std::fs::read(&p).unwrap(), bytes);
+    let s = Store::open(&p).unwrap();
+    assert_eq!(&*s.get(b"k").unwrap().unwrap(), b"v");
+}
