@@ -71,7 +71,13 @@ impl Output<'_> {
         Ok(())
     }
 
-    fn push(&mut self, kind: EntryKind, commit: bool, key: &[u8], value: &[u8]) -> std::io::Result<u64> {
+    fn push(
+        &mut self,
+        kind: EntryKind,
+        commit: bool,
+        key: &[u8],
+        value: &[u8],
+    ) -> std::io::Result<u64> {
         let off = format::encode_entry(&mut self.buf, self.written, kind, commit, key, value);
         if self.buf.len() >= CHUNK {
             self.flush()?;
@@ -138,11 +144,17 @@ impl Store {
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
             let new_off = out
-                .push(EntryKind::Put, true, &data[ks..ks + h.key_len], &data[vs..vs + h.value_len])
+                .push(
+                    EntryKind::Put,
+                    true,
+                    &data[ks..ks + h.key_len],
+                    &data[vs..vs + h.value_len],
+                )
                 .map_err(|e| io_err("writing the compaction file", e))?;
             index.insert_unique(hash, new_off, h.len());
         }
-        out.flush().map_err(|e| io_err("writing the compaction file", e))?;
+        out.flush()
+            .map_err(|e| io_err("writing the compaction file", e))?;
         drop(map);
 
         // 2. Catch up with what was written meanwhile, without stopping writers.
@@ -173,7 +185,8 @@ impl Store {
             tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
         }
         drop(m);
-        out.flush().map_err(|e| io_err("writing the compaction file", e))?;
+        out.flush()
+            .map_err(|e| io_err("writing the compaction file", e))?;
         self.backend
             .sync_data(&out.file)
             .map_err(|e| io_err("syncing the compaction file", e))?;
@@ -220,7 +233,14 @@ impl Store {
 
     /// Re-encodes the committed entries in `[from, to)` of the old file into `out`,
     /// keeping their batch boundaries, and applies them to `index`.
-    fn copy_tail(&self, out: &mut Output<'_>, index: &mut Index, map: &Mapping, from: u64, to: u64) -> Result<u64> {
+    fn copy_tail(
+        &self,
+        out: &mut Output<'_>,
+        index: &mut Index,
+        map: &Mapping,
+        from: u64,
+        to: u64,
+    ) -> Result<u64> {
         let tmp = out.path;
         let io_err = |op: &'static str, e: std::io::Error| self.poison_with(Error::io(op, tmp, e));
         let data = map.bytes(to);
@@ -232,14 +252,20 @@ impl Store {
             let h = format::read_header_trusted(&data[off as usize..]);
             if h.kind == EntryKind::Commit {
                 let start = batch_start.take().expect("a commit record closes a batch");
-                out.push_commit(start).map_err(|e| io_err("writing the compaction file", e))?;
+                out.push_commit(start)
+                    .map_err(|e| io_err("writing the compaction file", e))?;
                 off += h.len();
                 continue;
             }
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
             let new_off = out
-                .push(h.kind, h.commit, &data[ks..ks + h.key_len], &data[vs..vs + h.value_len])
+                .push(
+                    h.kind,
+                    h.commit,
+                    &data[ks..ks + h.key_len],
+                    &data[vs..vs + h.value_len],
+                )
                 .map_err(|e| io_err("writing the compaction file", e))?;
             if !h.commit && batch_start.is_none() {
                 batch_start = Some(new_off);
@@ -247,9 +273,10 @@ impl Store {
             placed.push((new_off, h));
             off += h.len();
         }
-        out.flush().map_err(|e| io_err("writing the compaction file", e))?;
-        let new_map =
-            Mapping::new(&out.file, out.end(), false).map_err(|e| io_err("mapping the compaction file", e))?;
+        out.flush()
+            .map_err(|e| io_err("writing the compaction file", e))?;
+        let new_map = Mapping::new(&out.file, out.end(), false)
+            .map_err(|e| io_err("mapping the compaction file", e))?;
         let new_data = new_map.bytes(out.end());
         for (new_off, h) in &placed {
             crate::store::apply_entry(index, new_data, self.hasher, *new_off, h);

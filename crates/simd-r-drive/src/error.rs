@@ -103,7 +103,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
+    pub(crate) fn corrupt(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::Corrupt {
             path: path.into(),
             offset,
@@ -147,7 +151,10 @@ impl fmt::Display for Error {
                  writer or open with read-only",
                 path.display()
             ),
-            Error::ReadOnly => write!(f, "the store was opened read-only; reopen it without read-only to write"),
+            Error::ReadOnly => write!(
+                f,
+                "the store was opened read-only; reopen it without read-only to write"
+            ),
             Error::Closed => write!(f, "the store is closed; open it again to use it"),
             Error::Poisoned { cause } => write!(
                 f,

@@ -35,7 +35,8 @@ impl Store {
             let s = self.state.read();
             (s.file.clone(), s.end, s.map.clone(), s.file_id)
         };
-        let on_disk = std::fs::metadata(&self.path).map_err(|e| Error::io("checking", &self.path, e))?;
+        let on_disk =
+            std::fs::metadata(&self.path).map_err(|e| Error::io("checking", &self.path, e))?;
         if file_id(&on_disk) != id {
             return self.follow_replacement();
         }
@@ -47,7 +48,10 @@ impl Store {
             return Ok(Refresh::Unchanged);
         }
         let map = if len > map.reserved() {
-            Arc::new(Mapping::new(&file, len, true).map_err(|e| Error::io("mapping the file", &self.path, e))?)
+            Arc::new(
+                Mapping::new(&file, len, true)
+                    .map_err(|e| Error::io("mapping the file", &self.path, e))?,
+            )
         } else {
             map
         };
@@ -73,9 +77,12 @@ impl Store {
     fn follow_replacement(&self) -> Result<Refresh> {
         let file = File::open(&self.path).map_err(|e| Error::io("opening", &self.path, e))?;
         lock::acquire_shared(&file, &self.path)?;
-        let meta = file.metadata().map_err(|e| Error::io("opening", &self.path, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io("opening", &self.path, e))?;
         let id = file_id(&meta);
-        let (index, map, _, outcome, _) = store::load(&file, &self.path, self.hasher, Mode::Follow, true)?;
+        let (index, map, _, outcome, _) =
+            store::load(&file, &self.path, self.hasher, Mode::Follow, true)?;
         let mut s = self.state.write();
         let old = std::mem::replace(
             &mut *s,

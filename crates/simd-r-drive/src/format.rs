@@ -115,7 +115,9 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), HeaderProblem> {
     let flags = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));
     let align = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
     if header_len as u64 != HEADER_LEN || align as u64 != ALIGN || flags != 0 {
-        return Err(HeaderProblem::Corrupt("the header has fields this version never writes"));
+        return Err(HeaderProblem::Corrupt(
+            "the header has fields this version never writes",
+        ));
     }
     Ok(())
 }
@@ -209,13 +211,16 @@ pub(crate) fn verify_entry(data: &[u8], offset: u64) -> Result<EntryHeader, BadE
     let key_len = u16::from_le_bytes([h[10], h[11]]) as usize;
     let value_len = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
     match kind {
-        EntryKind::Commit => {
-            if key_len != 0 || value_len != 8 || h[9] != 0 {
-                return Err(BadEntry::Header("a malformed commit record"));
-            }
+        EntryKind::Commit if key_len != 0 || value_len != 8 || h[9] != 0 => {
+            return Err(BadEntry::Header("a malformed commit record"));
         }
-        _ if key_len == 0 => return Err(BadEntry::Header("an empty key")),
-        EntryKind::Delete if value_len != 0 => return Err(BadEntry::Header("a tombstone with a value")),
+        EntryKind::Commit => {}
+        EntryKind::Put | EntryKind::Delete if key_len == 0 => {
+            return Err(BadEntry::Header("an empty key"))
+        }
+        EntryKind::Delete if value_len != 0 => {
+            return Err(BadEntry::Header("a tombstone with a value"))
+        }
         _ => {}
     }
     let len = entry_len(key_len, value_len);
@@ -273,7 +278,14 @@ pub(crate) fn encode_entry(
 
 /// Appends a commit record closing the batch whose first entry is at `batch_start`.
 pub(crate) fn encode_commit(buf: &mut Vec<u8>, base: u64, batch_start: u64) -> u64 {
-    encode_entry(buf, base, EntryKind::Commit, false, &[], &batch_start.to_le_bytes())
+    encode_entry(
+        buf,
+        base,
+        EntryKind::Commit,
+        false,
+        &[],
+        &batch_start.to_le_bytes(),
+    )
 }
 
 /// The batch start recorded in a verified commit record at `offset`.
@@ -298,14 +310,23 @@ mod tests {
     fn header_round_trips_and_rejects_strangers() {
         let h = encode_header();
         assert_eq!(check_header(&h), Ok(()));
-        assert_eq!(check_header(b"\x89PNG\r\n\x1a\n...."), Err(HeaderProblem::NotAStore));
-        assert_eq!(check_header(&h[..20]), Err(HeaderProblem::Corrupt("the header is truncated")));
+        assert_eq!(
+            check_header(b"\x89PNG\r\n\x1a\n...."),
+            Err(HeaderProblem::NotAStore)
+        );
+        assert_eq!(
+            check_header(&h[..20]),
+            Err(HeaderProblem::Corrupt("the header is truncated"))
+        );
         let mut newer = h;
         newer[8] = 2;
         assert_eq!(check_header(&newer), Err(HeaderProblem::Version(2)));
         let mut flipped = h;
         flipped[30] ^= 1;
-        assert!(matches!(check_header(&flipped), Err(HeaderProblem::Corrupt(_))));
+        assert!(matches!(
+            check_header(&flipped),
+            Err(HeaderProblem::Corrupt(_))
+        ));
     }
 
     #[test]
@@ -317,7 +338,10 @@ mod tests {
         assert_eq!(b, HEADER_LEN + entry_len(3, 11));
         assert_eq!(b % ALIGN, 0);
         let ha = verify_entry(&buf, a).unwrap();
-        assert_eq!((ha.kind, ha.commit, ha.key_len, ha.value_len), (EntryKind::Put, false, 3, 11));
+        assert_eq!(
+            (ha.kind, ha.commit, ha.key_len, ha.value_len),
+            (EntryKind::Put, false, 3, 11)
+        );
         assert_eq!((a + ha.value_start()) % ALIGN, 0);
         let hb = verify_entry(&buf, b).unwrap();
         assert_eq!((hb.kind, hb.commit), (EntryKind::Delete, true));

@@ -95,7 +95,8 @@ impl Index {
     /// Adds a key known not to be in the index yet (compaction copies distinct keys).
     pub fn insert_unique(&mut self, hash: u64, offset: u64, entry_len: u64) {
         self.live_bytes += entry_len;
-        self.table.insert_unique(hash, Slot { hash, offset }, |s| s.hash);
+        self.table
+            .insert_unique(hash, Slot { hash, offset }, |s| s.hash);
     }
 
     /// Removes `key`. Returns the offset of its live entry, if it had one.

@@ -105,7 +105,8 @@ pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<us
         #[cfg(unix)]
         let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[done..], offset + done as u64);
         #[cfg(windows)]
-        let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64);
+        let n =
+            std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64);
         match n {
             Ok(0) => break,
             Ok(n) => done += n,

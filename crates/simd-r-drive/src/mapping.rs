@@ -30,7 +30,10 @@ impl Mapping {
     /// the file's current length; on Unix the reservation is rounded up generously.
     pub(crate) fn new(file: &File, needed: u64, grow: bool) -> io::Result<Mapping> {
         let reserved = if cfg!(unix) && grow {
-            needed.max(MIN_RESERVE).next_power_of_two().max(needed.saturating_mul(2))
+            needed
+                .max(MIN_RESERVE)
+                .next_power_of_two()
+                .max(needed.saturating_mul(2))
         } else {
             needed
         };
@@ -40,8 +43,12 @@ impl Mapping {
                 reserved: 0,
             });
         }
-        let len = usize::try_from(reserved)
-            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "the store is larger than the address space"))?;
+        let len = usize::try_from(reserved).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "the store is larger than the address space",
+            )
+        })?;
         // SAFETY: the mapping is read-only and shared. The engine only reads bytes it has
         // verified and that lie below the file's length at the time they were verified; the
         // file never shrinks below a verified length while the store is open (the writer

@@ -41,7 +41,8 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         .map_err(|e| Error::io("opening", path, e))?;
     lock::acquire_exclusive(&file, path)?;
     let mut head = [0u8; HEADER_LEN as usize];
-    let n = crate::io::read_at(&file, &mut head, 0).map_err(|e| Error::io("reading the header", path, e))?;
+    let n = crate::io::read_at(&file, &mut head, 0)
+        .map_err(|e| Error::io("reading the header", path, e))?;
     match format::check_header(&head[..n]) {
         Err(format::HeaderProblem::NotAStore) => {
             return Err(Error::NotAStore {
@@ -58,8 +59,12 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         // A damaged header with intact magic is rewritten.
         _ => {}
     }
-    let len = file.metadata().map_err(|e| Error::io("opening", path, e))?.len();
-    let map = Mapping::new(&file, len, false).map_err(|e| Error::io("mapping the file", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("opening", path, e))?
+        .len();
+    let map =
+        Mapping::new(&file, len, false).map_err(|e| Error::io("mapping the file", path, e))?;
     let data = map.bytes(len);
     let mut index = Index::with_capacity(((len / 64) as usize).min(1 << 22));
     let outcome = scan::scan(data, HEADER_LEN.min(len), Mode::Salvage, |off, h| {
@@ -81,7 +86,14 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
             let h = format::read_header_trusted(&data[off as usize..]);
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
-            format::encode_entry(&mut buf, 0, EntryKind::Put, true, &data[ks..ks + h.key_len], &data[vs..vs + h.value_len]);
+            format::encode_entry(
+                &mut buf,
+                0,
+                EntryKind::Put,
+                true,
+                &data[ks..ks + h.key_len],
+                &data[vs..vs + h.value_len],
+            );
         }
         opts.backend
             .write_at(&out, &buf, 0)
@@ -98,7 +110,8 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
     } else {
         let b = lock::with_suffix(path, ".damaged");
         let _ = std::fs::remove_file(&b);
-        std::fs::hard_link(path, &b).map_err(|e| Error::io("keeping the damaged original", &b, e))?;
+        std::fs::hard_link(path, &b)
+            .map_err(|e| Error::io("keeping the damaged original", &b, e))?;
         Some(b)
     };
     opts.backend
@@ -142,6 +155,9 @@ impl Store {
         if let Some((at, why)) = outcome.tail {
             return Err(Error::corrupt(&self.path, at, why));
         }
-        Ok(VerifyReport { entries: count, bytes: end })
+        Ok(VerifyReport {
+            entries: count,
+            bytes: end,
+        })
     }
 }

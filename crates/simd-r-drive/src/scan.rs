@@ -51,13 +51,19 @@ pub(crate) struct Damage {
 }
 
 /// One step of the walk: an entry that verified, and whether (and where) it closes a batch.
-fn step(data: &[u8], pos: u64, pending_start: Option<u64>) -> Result<(EntryHeader, Option<u64>), BadEntry> {
+fn step(
+    data: &[u8],
+    pos: u64,
+    pending_start: Option<u64>,
+) -> Result<(EntryHeader, Option<u64>), BadEntry> {
     let h = format::verify_entry(data, pos)?;
     match h.kind {
         EntryKind::Commit => {
             let start = format::commit_batch_start(data, pos);
             if pending_start != Some(start) {
-                return Err(BadEntry::Header("a commit record that does not match its batch"));
+                return Err(BadEntry::Header(
+                    "a commit record that does not match its batch",
+                ));
             }
             Ok((h, Some(start)))
         }
@@ -180,7 +186,7 @@ fn valid_data_follows(data: &[u8], committed_end: u64, damage: u64) -> bool {
                         if batch_start != committed_end || batch_start > damage {
                             return true;
                         }
-                        return !matches!(next_valid(data, r, Some(budget)), None);
+                        return next_valid(data, r, Some(budget)).is_some();
                     }
                 }
                 Err(_) => {

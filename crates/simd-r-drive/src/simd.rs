@@ -74,7 +74,8 @@ pub fn selected() -> Kernel {
     if v != UNSET {
         return decode(v);
     }
-    let forced = std::env::var_os("SIMD_R_DRIVE_FORCE_SCALAR").is_some_and(|v| v != "0" && !v.is_empty());
+    let forced =
+        std::env::var_os("SIMD_R_DRIVE_FORCE_SCALAR").is_some_and(|v| v != "0" && !v.is_empty());
     let k = if forced { Kernel::Scalar } else { detected() };
     SELECTED.store(encode(k), Ordering::Relaxed);
     k

@@ -227,7 +227,8 @@ impl std::fmt::Debug for Store {
 
 fn check_header_of(file: &File, path: &Path) -> Result<()> {
     let mut head = [0u8; HEADER_LEN as usize];
-    let n = sio::read_at(file, &mut head, 0).map_err(|e| Error::io("reading the header", path, e))?;
+    let n =
+        sio::read_at(file, &mut head, 0).map_err(|e| Error::io("reading the header", path, e))?;
     match format::check_header(&head[..n]) {
         Ok(()) => Ok(()),
         Err(HeaderProblem::NotAStore) => Err(Error::NotAStore {
@@ -243,7 +244,13 @@ fn check_header_of(file: &File, path: &Path) -> Result<()> {
 }
 
 /// Adds a verified entry to `index`. `data` must contain the entry.
-pub(crate) fn apply_entry(index: &mut Index, data: &[u8], hasher: KeyHasher, off: u64, h: &EntryHeader) -> bool {
+pub(crate) fn apply_entry(
+    index: &mut Index,
+    data: &[u8],
+    hasher: KeyHasher,
+    off: u64,
+    h: &EntryHeader,
+) -> bool {
     let ks = (off + h.key_start()) as usize;
     let key = &data[ks..ks + h.key_len];
     let hash = hasher(key);
@@ -293,7 +300,9 @@ fn create_new(path: &Path, backend: &dyn Backend) -> Result<()> {
     backend
         .write_at(&f, &header, 0)
         .map_err(|e| Error::io("writing the header", &tmp, e))?;
-    backend.sync_data(&f).map_err(|e| Error::io("syncing the header", &tmp, e))?;
+    backend
+        .sync_data(&f)
+        .map_err(|e| Error::io("syncing the header", &tmp, e))?;
     backend
         .rename(&tmp, path)
         .map_err(|e| Error::io("creating the store file", path, e))?;
@@ -360,9 +369,15 @@ impl Store {
         if opts.read_only {
             lock::acquire_shared(&file, &path)?;
         }
-        let meta = file.metadata().map_err(|e| Error::io("opening", &path, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io("opening", &path, e))?;
         let id = file_id(&meta);
-        let mode = if opts.read_only { Mode::Follow } else { Mode::Strict };
+        let mode = if opts.read_only {
+            Mode::Follow
+        } else {
+            Mode::Strict
+        };
         let (index, mut map, _, outcome, len) = load(&file, &path, opts.hasher, mode, true)?;
         let end = outcome.committed_end;
         if !opts.read_only && end < len {
@@ -373,7 +388,10 @@ impl Store {
                 .and_then(|()| opts.backend.sync_data(&file))
                 .map_err(|e| Error::io("truncating the unfinished tail", &path, e))?;
             // The old mapping may cover the cut bytes; a fresh one does not need to.
-            map = Arc::new(Mapping::new(&file, end, true).map_err(|e| Error::io("mapping the file", &path, e))?);
+            map = Arc::new(
+                Mapping::new(&file, end, true)
+                    .map_err(|e| Error::io("mapping the file", &path, e))?,
+            );
         }
         let recovery = RecoveryReport {
             created,
@@ -446,7 +464,9 @@ impl Store {
             return Err(Error::ReadOnly);
         }
         if let Some(cause) = self.poison.get() {
-            return Err(Error::Poisoned { cause: cause.clone() });
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
         }
         Ok(())
     }
@@ -565,7 +585,10 @@ impl Store {
         self.check_open()?;
         let (map, offsets) = {
             let s = self.state.read();
-            (s.map.clone(), s.index.slots().map(|x| x.offset).collect::<Vec<u64>>())
+            (
+                s.map.clone(),
+                s.index.slots().map(|x| x.offset).collect::<Vec<u64>>(),
+            )
         };
         let mut offsets = offsets;
         offsets.sort_unstable();
@@ -645,7 +668,9 @@ impl Store {
         let map = if new_end > map.reserved() {
             match Mapping::new(&file, new_end, true) {
                 Ok(m) => Arc::new(m),
-                Err(e) => return Err(self.poison_with(Error::io("mapping the file", &self.path, e))),
+                Err(e) => {
+                    return Err(self.poison_with(Error::io("mapping the file", &self.path, e)))
+                }
             }
         } else {
             map
@@ -677,7 +702,10 @@ impl Store {
         debug_assert_eq!(off, new_end);
         st.end = new_end;
         st.seq += 1;
-        Ok(Commit { existed, seq: st.seq })
+        Ok(Commit {
+            existed,
+            seq: st.seq,
+        })
     }
 
     // ----- durability -----
@@ -697,7 +725,9 @@ impl Store {
             return Ok(());
         }
         if let Some(cause) = self.poison.get() {
-            return Err(Error::Poisoned { cause: cause.clone() });
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
         }
         let (file, target) = {
             let s = self.state.read();

@@ -148,7 +148,8 @@ mod scalar {
         for i in 0..8 {
             // SAFETY (caller): `input` and `secret` point at 64 readable bytes.
             let data = u64::from_le(unsafe { input.add(8 * i).cast::<u64>().read_unaligned() });
-            let key = data ^ u64::from_le(unsafe { secret.add(8 * i).cast::<u64>().read_unaligned() });
+            let key =
+                data ^ u64::from_le(unsafe { secret.add(8 * i).cast::<u64>().read_unaligned() });
             acc[i ^ 1] = acc[i ^ 1].wrapping_add(data);
             acc[i] = acc[i].wrapping_add((key & 0xFFFF_FFFF).wrapping_mul(key >> 32));
         }
@@ -361,7 +362,11 @@ mod tests {
             for seed in [0u64, 1, 0xdead_beef, u64::MAX] {
                 let want = xxh3_64_with_seed(&data[..len], seed);
                 for k in kernels() {
-                    assert_eq!(hash_long(&data[..len], seed, k), want, "len {len} seed {seed} {k:?}");
+                    assert_eq!(
+                        hash_long(&data[..len], seed, k),
+                        want,
+                        "len {len} seed {seed} {k:?}"
+                    );
                 }
             }
         }

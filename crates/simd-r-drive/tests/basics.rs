@@ -29,7 +29,10 @@ fn put_get_delete_and_reopen() {
     let s = open(&p);
     assert!(!s.recovery().created);
     assert_eq!(s.recovery().entries, 5); // 4 puts + 1 tombstone; deleting a missing key writes nothing
-    assert_eq!(dump(&s), vec![(b"b".to_vec(), b"".to_vec()), (b"c".to_vec(), vec![0u8])]);
+    assert_eq!(
+        dump(&s),
+        vec![(b"b".to_vec(), b"".to_vec()), (b"c".to_vec(), vec![0u8])]
+    );
 }
 
 #[test]
@@ -67,10 +70,19 @@ fn batches_apply_in_order_and_report_what_existed() {
     let s = open(&d.path("s.srd"));
     let c = s
         .write(&[
-            Op::Put { key: b"x", value: b"1" },
-            Op::Put { key: b"x", value: b"2" },
+            Op::Put {
+                key: b"x",
+                value: b"1",
+            },
+            Op::Put {
+                key: b"x",
+                value: b"2",
+            },
             Op::Delete { key: b"y" },
-            Op::Put { key: b"y", value: b"3" },
+            Op::Put {
+                key: b"y",
+                value: b"3",
+            },
             Op::Delete { key: b"x" },
         ])
         .unwrap();
@@ -85,12 +97,21 @@ fn bad_input_is_refused_and_writes_nothing() {
     let s = open(&d.path("s.srd"));
     s.put(b"ok", b"v").unwrap();
     let before = s.stats();
-    assert!(matches!(s.put(b"", b"v"), Err(Error::InvalidKey { len: 0 })));
+    assert!(matches!(
+        s.put(b"", b"v"),
+        Err(Error::InvalidKey { len: 0 })
+    ));
     let long = vec![1u8; simd_r_drive::MAX_KEY_LEN + 1];
     assert!(matches!(s.put(&long, b"v"), Err(Error::InvalidKey { .. })));
     // One bad op spoils the whole batch before anything is written.
     assert!(s
-        .write(&[Op::Put { key: b"fine", value: b"v" }, Op::Delete { key: b"" }])
+        .write(&[
+            Op::Put {
+                key: b"fine",
+                value: b"v"
+            },
+            Op::Delete { key: b"" }
+        ])
         .is_err());
     assert_eq!(s.stats(), before);
     assert!(s.get(b"fine").unwrap().is_none());
@@ -108,7 +129,8 @@ fn handles_outlive_writes_compaction_and_close() {
     s.put(b"k", b"first").unwrap();
     let h = s.get(b"k").unwrap().unwrap();
     for i in 0..2000u32 {
-        s.put(&i.to_le_bytes(), &common::bytes(i as u64, 500)).unwrap();
+        s.put(&i.to_le_bytes(), &common::bytes(i as u64, 500))
+            .unwrap();
     }
     s.put(b"k", b"second").unwrap();
     let h2 = s.get(b"k").unwrap().unwrap();
@@ -135,7 +157,9 @@ fn stats_track_live_and_reclaimable_bytes() {
     assert_eq!(st.live_bytes, simd_r_drive::entry_size(1, 100));
     assert_eq!(
         st.file_bytes,
-        64 + 2 * simd_r_drive::entry_size(1, 100) + simd_r_drive::entry_size(1, 10) + simd_r_drive::entry_size(1, 0)
+        64 + 2 * simd_r_drive::entry_size(1, 100)
+            + simd_r_drive::entry_size(1, 10)
+            + simd_r_drive::entry_size(1, 0)
     );
     assert_eq!(st.reclaimable_bytes, st.file_bytes - 64 - st.live_bytes);
     let r = s.compact().unwrap();
@@ -173,7 +197,10 @@ fn newer_format_versions_and_truncated_headers_are_refused() {
     bytes[8] = 9; // version 9
     std::fs::write(&p, &bytes).unwrap();
     let e = Store::open(&p).unwrap_err();
-    assert!(matches!(e, Error::UnsupportedVersion { found: 9, .. }), "{e}");
+    assert!(
+        matches!(e, Error::UnsupportedVersion { found: 9, .. }),
+        "{e}"
+    );
     assert_eq!(std::fs::read(&p).unwrap(), bytes);
 
     std::fs::write(&p, &bytes[..30]).unwrap();
@@ -237,11 +264,24 @@ fn large_values_round_trip() {
 #[test]
 fn sync_mode_and_flush_advance_durable_seq() {
     let d = Dir::new();
-    let s = StoreOptions::new().sync(true).open(d.path("s.srd")).unwrap();
-    let c = s.write(&[Op::Put { key: b"a", value: b"1" }]).unwrap();
+    let s = StoreOptions::new()
+        .sync(true)
+        .open(d.path("s.srd"))
+        .unwrap();
+    let c = s
+        .write(&[Op::Put {
+            key: b"a",
+            value: b"1",
+        }])
+        .unwrap();
     assert!(s.durable_seq() >= c.seq);
     let s2 = open(&d.path("t.srd"));
-    let c = s2.write(&[Op::Put { key: b"a", value: b"1" }]).unwrap();
+    let c = s2
+        .write(&[Op::Put {
+            key: b"a",
+            value: b"1",
+        }])
+        .unwrap();
     assert!(s2.durable_seq() < c.seq);
     s2.flush().unwrap();
     assert!(s2.durable_seq() >= c.seq);
@@ -249,12 +289,23 @@ fn sync_mode_and_flush_advance_durable_seq() {
 
 #[test]
 fn concurrent_sync_commits_share_fsyncs() {
-    use std::sync::Arc;
     use simd_r_drive::io::{FailAfter, Fault, IoOp, OsBackend};
+    use std::sync::Arc;
     let d = Dir::new();
     // A counting backend: FailAfter that never trips.
-    let counter = Arc::new(FailAfter::new(Arc::new(OsBackend), &[IoOp::Sync], u64::MAX, Fault::Errno(5)));
-    let s = Arc::new(StoreOptions::new().sync(true).backend(counter.clone()).open(d.path("s.srd")).unwrap());
+    let counter = Arc::new(FailAfter::new(
+        Arc::new(OsBackend),
+        &[IoOp::Sync],
+        u64::MAX,
+        Fault::Errno(5),
+    ));
+    let s = Arc::new(
+        StoreOptions::new()
+            .sync(true)
+            .backend(counter.clone())
+            .open(d.path("s.srd"))
+            .unwrap(),
+    );
     let before = counter.calls();
     let threads: Vec<_> = (0..8)
         .map(|t| {

@@ -30,12 +30,22 @@ fn apply(model: &mut Model, ops: &[(Vec<u8>, Option<Vec<u8>>)]) {
 fn workload(store: &Store) -> (Model, Option<(Vec<(Vec<u8>, Option<Vec<u8>>)>, Error)>) {
     let mut steps: Vec<Vec<(Vec<u8>, Option<Vec<u8>>)>> = Vec::new();
     for i in 0..6u32 {
-        steps.push(vec![(format!("a{i}").into_bytes(), Some(common::bytes(i as u64, 300)))]);
+        steps.push(vec![(
+            format!("a{i}").into_bytes(),
+            Some(common::bytes(i as u64, 300)),
+        )]);
     }
-    steps.push((0..5u32).map(|i| (format!("b{i}").into_bytes(), Some(vec![i as u8; 5000]))).collect());
+    steps.push(
+        (0..5u32)
+            .map(|i| (format!("b{i}").into_bytes(), Some(vec![i as u8; 5000])))
+            .collect(),
+    );
     steps.push(vec![(b"a1".to_vec(), None)]);
     steps.push(vec![]); // compaction
-    steps.push(vec![(b"a2".to_vec(), Some(b"overwritten".to_vec())), (b"a3".to_vec(), None)]);
+    steps.push(vec![
+        (b"a2".to_vec(), Some(b"overwritten".to_vec())),
+        (b"a3".to_vec(), None),
+    ]);
     steps.push(vec![]); // compaction again
     steps.push(vec![(b"c".to_vec(), Some(vec![7; 20_000]))]);
 
@@ -72,7 +82,11 @@ fn sweep(ops: &[IoOp], fault: Fault, sync: bool) -> usize {
     // Count the calls a clean run makes.
     let d = common::Dir::new();
     let counter = Arc::new(FailAfter::new(Arc::new(OsBackend), ops, u64::MAX, fault));
-    let s = StoreOptions::new().sync(sync).backend(counter.clone()).open(d.path("s.srd")).unwrap();
+    let s = StoreOptions::new()
+        .sync(sync)
+        .backend(counter.clone())
+        .open(d.path("s.srd"))
+        .unwrap();
     let (_, failed) = workload(&s);
     assert!(failed.is_none());
     let total = counter.calls();
@@ -82,7 +96,10 @@ fn sweep(ops: &[IoOp], fault: Fault, sync: bool) -> usize {
         let d = common::Dir::new();
         let p = d.path("s.srd");
         let backend = Arc::new(FailAfter::new(Arc::new(OsBackend), ops, n, fault));
-        let opened = StoreOptions::new().sync(sync).backend(backend.clone()).open(&p);
+        let opened = StoreOptions::new()
+            .sync(sync)
+            .backend(backend.clone())
+            .open(&p);
         let s = match opened {
             Ok(s) => s,
             Err(e) => {
@@ -93,8 +110,12 @@ fn sweep(ops: &[IoOp], fault: Fault, sync: bool) -> usize {
             }
         };
         let (acked, failed) = workload(&s);
-        let (step, err) = failed.unwrap_or_else(|| panic!("{ops:?} call {n} of {total} never failed"));
-        assert!(matches!(err, Error::Io { .. } | Error::Poisoned { .. }), "{err}");
+        let (step, err) =
+            failed.unwrap_or_else(|| panic!("{ops:?} call {n} of {total} never failed"));
+        assert!(
+            matches!(err, Error::Io { .. } | Error::Poisoned { .. }),
+            "{err}"
+        );
         if matches!(fault, Fault::PartialWrite(_)) && ops == [IoOp::Write] {
             assert_eq!(err.code(), "ERR_STORE_DISK_FULL");
         }
@@ -146,7 +167,13 @@ fn failed_renames_and_directory_syncs_lose_nothing() {
 #[test]
 fn any_failing_call_loses_nothing() {
     sweep(
-        &[IoOp::Write, IoOp::Sync, IoOp::Rename, IoOp::SyncDir, IoOp::SetLen],
+        &[
+            IoOp::Write,
+            IoOp::Sync,
+            IoOp::Rename,
+            IoOp::SyncDir,
+            IoOp::SetLen,
+        ],
         Fault::Errno(libc::ENOSPC),
         true,
     );
@@ -162,7 +189,12 @@ fn a_failed_tail_truncation_leaves_the_file_as_it_was() {
     let mut bytes = std::fs::read(&p).unwrap();
     bytes.extend_from_slice(&[1, 2, 3]);
     std::fs::write(&p, &bytes).unwrap();
-    let b = Arc::new(FailAfter::new(Arc::new(OsBackend), &[IoOp::SetLen], 0, Fault::Errno(libc::EIO)));
+    let b = Arc::new(FailAfter::new(
+        Arc::new(OsBackend),
+        &[IoOp::SetLen],
+        0,
+        Fault::Errno(libc::EIO),
+    ));
     let e = StoreOptions::new().backend(b).open(&p).unwrap_err();
     assert_eq!(e.code(), "ERR_STORE_IO");
     assert_eq!(std::fs::read(&p).unwrap(), bytes);

@@ -15,7 +15,9 @@ const CHILD_ENV: &str = "SRD_LOCK_CHILD";
 /// Runs in a child process (see `lock_conflicts_across_processes`); a no-op otherwise.
 #[test]
 fn child_process_entry() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else { return };
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let (mode, path) = spec.split_once(':').unwrap();
     match mode {
         "hold" => {
@@ -37,7 +39,12 @@ fn child_process_entry() {
 
 fn child(mode: &str, path: &std::path::Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_process_entry", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, format!("{mode}:{}", path.display()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -51,7 +58,10 @@ fn read_until(child: &mut std::process::Child, prefix: &str) -> String {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(r.read_line(&mut line).unwrap() > 0, "child exited before printing {prefix}");
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "child exited before printing {prefix}"
+        );
         // libtest prints "test child_process_entry ... " before the child's own output.
         if let Some(at) = line.find(prefix) {
             return line[at..].trim().to_string();
@@ -126,7 +136,10 @@ fn read_only_follower_sees_appends_and_survives_compaction() {
     assert_eq!(&*r.get(b"a").unwrap().unwrap(), b"1");
     w.put(b"b", b"2").unwrap();
     w.put(b"a", b"one").unwrap();
-    assert!(r.get(b"b").unwrap().is_none(), "followers catch up on refresh()");
+    assert!(
+        r.get(b"b").unwrap().is_none(),
+        "followers catch up on refresh()"
+    );
     assert_eq!(r.refresh().unwrap(), Refresh::Appended(2));
     assert_eq!(r.refresh().unwrap(), Refresh::Unchanged);
     assert_eq!(&*r.get(b"b").unwrap().unwrap(), b"2");
@@ -134,7 +147,8 @@ fn read_only_follower_sees_appends_and_survives_compaction() {
     assert_eq!(&*old, b"one");
     // Grow past the follower's mapping, then compact: the file is replaced.
     for i in 0..3000u32 {
-        w.put(&i.to_le_bytes(), &common::bytes(i as u64, 200)).unwrap();
+        w.put(&i.to_le_bytes(), &common::bytes(i as u64, 200))
+            .unwrap();
     }
     w.delete(b"b").unwrap();
     w.compact().unwrap();
@@ -142,7 +156,10 @@ fn read_only_follower_sees_appends_and_survives_compaction() {
     assert_eq!(r.refresh().unwrap(), Refresh::Replaced);
     assert!(r.get(b"b").unwrap().is_none());
     assert_eq!(&*r.get(b"after").unwrap().unwrap(), b"compaction");
-    assert_eq!(&*r.get(&7u32.to_le_bytes()).unwrap().unwrap(), &common::bytes(7, 200)[..]);
+    assert_eq!(
+        &*r.get(&7u32.to_le_bytes()).unwrap().unwrap(),
+        &common::bytes(7, 200)[..]
+    );
     assert_eq!(r.len(), w.len());
     assert_eq!(&*old, b"one");
     // A batch caught half-written is left for the next refresh.
@@ -161,7 +178,8 @@ fn many_threads_read_while_one_writes_and_compacts() {
     let d = Dir::new();
     let s = Arc::new(open(&d.path("s.srd")));
     for i in 0..500u32 {
-        s.put(&i.to_le_bytes(), &common::bytes(i as u64, 64)).unwrap();
+        s.put(&i.to_le_bytes(), &common::bytes(i as u64, 64))
+            .unwrap();
     }
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let readers: Vec<_> = (0..3)

@@ -51,11 +51,21 @@ fn check(store: &Store, model: &HashMap<Vec<u8>, Vec<u8>>) -> Result<(), TestCas
     for k in 0u8..48 {
         let key = key(k);
         let got = store.get(&key).unwrap().map(|v| v.to_vec());
-        prop_assert_eq!(got.as_ref(), model.get(&key), "key {:?}", String::from_utf8_lossy(&key));
+        prop_assert_eq!(
+            got.as_ref(),
+            model.get(&key),
+            "key {:?}",
+            String::from_utf8_lossy(&key)
+        );
     }
-    let mut it: Vec<(Vec<u8>, Vec<u8>)> = store.iter().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    let mut it: Vec<(Vec<u8>, Vec<u8>)> = store
+        .iter()
+        .unwrap()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
     it.sort();
-    let mut m: Vec<(Vec<u8>, Vec<u8>)> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut m: Vec<(Vec<u8>, Vec<u8>)> =
+        model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     m.sort();
     prop_assert_eq!(it, m);
     let st = store.stats();
@@ -147,16 +157,23 @@ fn colliding_keys_each_read_their_own_value() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.srd");
     let all_same: KeyHasher = |_| 42;
-    let s = StoreOptions::new().key_hasher(all_same).open(&path).unwrap();
+    let s = StoreOptions::new()
+        .key_hasher(all_same)
+        .open(&path)
+        .unwrap();
     for i in 0..200u32 {
-        s.put(format!("key-{i}").as_bytes(), &i.to_le_bytes()).unwrap();
+        s.put(format!("key-{i}").as_bytes(), &i.to_le_bytes())
+            .unwrap();
     }
     for i in (0..200u32).step_by(3) {
         assert!(s.delete(format!("key-{i}").as_bytes()).unwrap());
     }
     s.compact().unwrap();
     drop(s);
-    let s = StoreOptions::new().key_hasher(all_same).open(&path).unwrap();
+    let s = StoreOptions::new()
+        .key_hasher(all_same)
+        .open(&path)
+        .unwrap();
     for i in 0..200u32 {
         let got = s.get(format!("key-{i}").as_bytes()).unwrap();
         if i % 3 == 0 {

@@ -31,29 +31,77 @@ fn build(p: &Path) -> Vec<(u64, Model)> {
         points.push((s.stats().file_bytes, model.clone()));
     };
     let v: Vec<Vec<u8>> = (0..12).map(|i| bytes(i, (i as usize * 37) % 150)).collect();
-    commit(vec![Op::Put { key: b"alpha", value: &v[0] }], &mut model);
-    commit(vec![Op::Put { key: b"beta", value: &v[1] }], &mut model);
+    commit(
+        vec![Op::Put {
+            key: b"alpha",
+            value: &v[0],
+        }],
+        &mut model,
+    );
+    commit(
+        vec![Op::Put {
+            key: b"beta",
+            value: &v[1],
+        }],
+        &mut model,
+    );
     commit(
         vec![
-            Op::Put { key: b"gamma", value: &v[2] },
-            Op::Put { key: b"alpha", value: &v[3] },
+            Op::Put {
+                key: b"gamma",
+                value: &v[2],
+            },
+            Op::Put {
+                key: b"alpha",
+                value: &v[3],
+            },
             Op::Delete { key: b"beta" },
         ],
         &mut model,
     );
-    commit(vec![Op::Put { key: b"delta", value: &v[4] }], &mut model);
+    commit(
+        vec![Op::Put {
+            key: b"delta",
+            value: &v[4],
+        }],
+        &mut model,
+    );
     commit(vec![Op::Delete { key: b"gamma" }], &mut model);
     commit(
         vec![
-            Op::Put { key: b"eps", value: &v[5] },
-            Op::Put { key: b"zeta", value: &v[6] },
-            Op::Put { key: b"eta", value: &v[7] },
+            Op::Put {
+                key: b"eps",
+                value: &v[5],
+            },
+            Op::Put {
+                key: b"zeta",
+                value: &v[6],
+            },
+            Op::Put {
+                key: b"eta",
+                value: &v[7],
+            },
         ],
         &mut model,
     );
-    commit(vec![Op::Put { key: b"theta", value: &v[8] }], &mut model);
     commit(
-        vec![Op::Put { key: b"iota", value: &v[9] }, Op::Put { key: b"alpha", value: &v[10] }],
+        vec![Op::Put {
+            key: b"theta",
+            value: &v[8],
+        }],
+        &mut model,
+    );
+    commit(
+        vec![
+            Op::Put {
+                key: b"iota",
+                value: &v[9],
+            },
+            Op::Put {
+                key: b"alpha",
+                value: &v[10],
+            },
+        ],
         &mut model,
     );
     points
@@ -82,15 +130,24 @@ fn torn_tail_sweep_keeps_exactly_the_complete_commits() {
             let (boundary, want) = points
                 .iter()
                 .rev()
-                .find(|(len, _)| *len as usize <= bytes.len() && bytes[..*len as usize] == full[..*len as usize])
+                .find(|(len, _)| {
+                    *len as usize <= bytes.len() && bytes[..*len as usize] == full[..*len as usize]
+                })
                 .unwrap();
             std::fs::write(&copy, &bytes).unwrap();
             let s = open(&copy);
             assert_eq!(&contents(&s), want, "cut {cut} zeros {zeros}");
-            assert_eq!(s.recovery().dropped_tail_bytes, (cut + zeros) as u64 - boundary);
+            assert_eq!(
+                s.recovery().dropped_tail_bytes,
+                (cut + zeros) as u64 - boundary
+            );
             drop(s);
             // The writer truncated exactly the tail, nothing before it.
-            assert_eq!(std::fs::metadata(&copy).unwrap().len(), *boundary, "cut {cut} zeros {zeros}");
+            assert_eq!(
+                std::fs::metadata(&copy).unwrap().len(),
+                *boundary,
+                "cut {cut} zeros {zeros}"
+            );
             assert_eq!(std::fs::read(&copy).unwrap(), &full[..*boundary as usize]);
             // And the store takes new writes after the cut.
             let s = open(&copy);
@@ -98,7 +155,10 @@ fn torn_tail_sweep_keeps_exactly_the_complete_commits() {
             drop(s);
             let s = open(&copy);
             assert_eq!(&*s.get(b"after").unwrap().unwrap(), b"crash");
-            assert_eq!(contents(&s).len(), want.len() + 1 - want.contains_key(&b"after"[..]) as usize);
+            assert_eq!(
+                contents(&s).len(),
+                want.len() + 1 - want.contains_key(&b"after"[..]) as usize
+            );
         }
     }
 }
@@ -136,7 +196,12 @@ fn bit_flip_sweep_detects_every_flip() {
                 header += 1;
                 let e = res.expect_err("a flipped header must not open");
                 assert!(
-                    matches!(e, Error::NotAStore { .. } | Error::Corrupt { offset: 0, .. } | Error::UnsupportedVersion { .. }),
+                    matches!(
+                        e,
+                        Error::NotAStore { .. }
+                            | Error::Corrupt { offset: 0, .. }
+                            | Error::UnsupportedVersion { .. }
+                    ),
                     "byte {byte}: {e}"
                 );
                 continue;
@@ -144,7 +209,11 @@ fn bit_flip_sweep_detects_every_flip() {
             if byte >= last_commit_start {
                 // Inside the last commit: that commit is an unfinished tail and is dropped.
                 let s = res.unwrap_or_else(|e| panic!("byte {byte} bit {bit}: {e}"));
-                assert_eq!(contents(&s), points[points.len() - 2].1, "byte {byte} bit {bit}");
+                assert_eq!(
+                    contents(&s),
+                    points[points.len() - 2].1,
+                    "byte {byte} bit {bit}"
+                );
                 tail += 1;
             } else {
                 match res {
@@ -153,7 +222,9 @@ fn bit_flip_sweep_detects_every_flip() {
                         corrupt += 1;
                     }
                     Err(e) => panic!("byte {byte} bit {bit}: unexpected {e}"),
-                    Ok(_) => panic!("byte {byte} bit {bit}: a flip before valid data went unnoticed"),
+                    Ok(_) => {
+                        panic!("byte {byte} bit {bit}: a flip before valid data went unnoticed")
+                    }
                 }
                 // A failed open leaves the file as it was.
                 assert_eq!(std::fs::read(&copy).unwrap(), bytes);
@@ -170,7 +241,8 @@ fn repair_keeps_every_entry_that_verifies() {
     let p = d.path("s.srd");
     let s = open(&p);
     for i in 0..50u32 {
-        s.put(format!("key{i}").as_bytes(), &bytes(i as u64, 40)).unwrap();
+        s.put(format!("key{i}").as_bytes(), &bytes(i as u64, 40))
+            .unwrap();
     }
     let victim_off = {
         // Damage the value of key10.
@@ -191,7 +263,10 @@ fn repair_keeps_every_entry_that_verifies() {
     assert_eq!(s.len(), 49);
     assert!(s.get(b"key10").unwrap().is_none());
     for i in (0..50u32).filter(|&i| i != 10) {
-        assert_eq!(&*s.get(format!("key{i}").as_bytes()).unwrap().unwrap(), &bytes(i as u64, 40)[..]);
+        assert_eq!(
+            &*s.get(format!("key{i}").as_bytes()).unwrap().unwrap(),
+            &bytes(i as u64, 40)[..]
+        );
     }
     s.verify().unwrap();
 }
@@ -200,9 +275,16 @@ fn repair_keeps_every_entry_that_verifies() {
 fn repair_refuses_files_that_are_not_stores() {
     let d = Dir::new();
     let p = d.path("x.bin");
-    std::fs::write(&p, b"definitely not a store, but long enough to have a header of sorts......").unwrap();
+    std::fs::write(
+        &p,
+        b"definitely not a store, but long enough to have a header of sorts......",
+    )
+    .unwrap();
     let before = std::fs::read(&p).unwrap();
-    assert!(matches!(repair(&p, &StoreOptions::new()), Err(Error::NotAStore { .. })));
+    assert!(matches!(
+        repair(&p, &StoreOptions::new()),
+        Err(Error::NotAStore { .. })
+    ));
     assert_eq!(std::fs::read(&p).unwrap(), before);
 }
 

@@ -39,7 +39,11 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
 
 /// Every live (key, value) of a store, sorted.
 pub fn dump(s: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut v: Vec<_> = s.iter().unwrap().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    let mut v: Vec<_> = s
+        .iter()
+        .unwrap()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
     v.sort();
     v
 }
