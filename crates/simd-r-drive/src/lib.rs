@@ -35,6 +35,7 @@ mod repair;
 mod scan;
 pub mod simd;
 mod store;
+mod window;
 mod xxh3;
 
 pub use compact::CompactionReport;
@@ -44,6 +45,7 @@ pub use format::{EntryKind, ALIGN, FORMAT_VERSION, HEADER_LEN, MAX_KEY_LEN, MAX_
 pub use mapping::Value;
 pub use repair::{repair, RepairReport, VerifyReport};
 pub use store::{Commit, Iter, KeyHasher, Op, RecoveryReport, Stats, Store, StoreOptions};
+pub use window::{page_size, EntryRange, Located, PrivateMap, RangeSnapshot};
 
 /// Bytes an entry with these key and value lengths takes on disk (header, key, value and
 /// alignment padding).

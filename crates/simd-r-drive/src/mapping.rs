@@ -10,9 +10,11 @@
 use std::fs::File;
 use std::io;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use memmap2::{Mmap, MmapOptions};
+
+use crate::window::PrivateMap;
 
 /// The smallest reservation made for a writable store (address space, not memory).
 const MIN_RESERVE: u64 = 64 << 20;
@@ -23,6 +25,8 @@ pub struct Mapping {
     mmap: Option<Mmap>,
     /// Bytes of address space mapped (may exceed the file's length on Unix).
     reserved: u64,
+    /// A private mapping of the same file and length, made on first use by bindings.
+    private: OnceLock<Arc<PrivateMap>>,
 }
 
 impl Mapping {
@@ -41,6 +45,7 @@ impl Mapping {
             return Ok(Mapping {
                 mmap: None,
                 reserved: 0,
+                private: OnceLock::new(),
             });
         }
         let len = usize::try_from(reserved).map_err(|_| {
@@ -60,7 +65,20 @@ impl Mapping {
         Ok(Mapping {
             mmap: Some(mmap),
             reserved,
+            private: OnceLock::new(),
         })
+    }
+
+    /// The private (copy-on-write) twin of this mapping, made on first use. `file` must be
+    /// the file this mapping maps.
+    pub(crate) fn private(&self, file: &File) -> io::Result<&Arc<PrivateMap>> {
+        if let Some(p) = self.private.get() {
+            return Ok(p);
+        }
+        let made = Arc::new(PrivateMap::new(file, self.reserved)?);
+        // Two threads may race to make it; one wins and the other's is dropped.
+        let _ = self.private.set(made);
+        Ok(self.private.get().expect("set just above"))
     }
 
     /// Bytes of address space this mapping covers.

@@ -1,0 +1,57 @@
+'use strict'
+
+/**
+ * Errors of simd-r-drive. Every error it throws or rejects with is an `Error` (or a
+ * `TypeError`/`RangeError` for bad arguments, like Node's own) with a stable `code`.
+ * The native layer reports engine errors as `[CODE] message`; they are turned into
+ * proper errors here, in one place.
+ */
+
+const CODE = /^\[([A-Z0-9_]+)\] ([\s\S]*)$/
+
+function withCode (err, code) {
+  Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true })
+  return err
+}
+
+/** A `TypeError` with code `ERR_INVALID_ARG_TYPE`. */
+function invalidArgType (name, expected, actual) {
+  let got
+  if (actual === null) got = 'null'
+  else if (typeof actual === 'object') got = `an instance of ${actual.constructor ? actual.constructor.name : 'Object'}`
+  else got = `type ${typeof actual}`
+  return withCode(new TypeError(`The "${name}" argument must be ${expected}. Received ${got}`), 'ERR_INVALID_ARG_TYPE')
+}
+
+/** A `RangeError` with the given code. */
+function rangeError (code, message) {
+  return withCode(new RangeError(message), code)
+}
+
+/** An `Error` with the given code. */
+function coded (code, message) {
+  return withCode(new Error(message), code)
+}
+
+/** Converts an error thrown by the native layer; leaves other errors as they are. */
+function fromNative (err) {
+  if (err && typeof err.message === 'string' && !(err.code && String(err.code).startsWith('ERR_'))) {
+    const m = CODE.exec(err.message)
+    if (m) {
+      const e = coded(m[1], m[2])
+      if (err.stack) e.stack = `Error [${m[1]}]: ${m[2]}\n` + err.stack.split('\n').slice(1).join('\n')
+      return e
+    }
+  }
+  return err
+}
+
+function closed () {
+  return coded('ERR_STORE_CLOSED', 'The store is closed. Open it again to use it.')
+}
+
+function readOnly () {
+  return coded('ERR_STORE_READ_ONLY', 'The store was opened read-only; open it without readOnly to write.')
+}
+
+module.exports = { invalidArgType, rangeError, coded, fromNative, closed, readOnly }

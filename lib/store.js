@@ -1,0 +1,606 @@
+'use strict'
+
+const { constants: bufferConstants } = require('node:buffer')
+const native = require('../binding.js')
+const errors = require('./errors.js')
+
+/** Longest key, in bytes (UTF-8 for strings). */
+const MAX_KEY_BYTES = 65535
+/** Longest value, in bytes. */
+const MAX_VALUE_BYTES = Math.min(2 ** 32 - 1, bufferConstants.MAX_LENGTH) - MAX_KEY_BYTES - 8
+
+// Layout of the scratch buffer shared with the native layer (see src/lib.rs).
+const KEY_AT = 32
+const OUT_MAP_ID = 0
+const OUT_OFFSET = 1
+const OUT_LEN = 2
+const OUT_AUX = 3
+
+/** Batches larger than this are committed on the libuv threadpool. */
+const INLINE_MAX_BYTES = 1 << 20
+
+function positiveIntFromEnv (name, fallback) {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 4096) {
+    throw errors.rangeError('ERR_INVALID_ENV', `${name} must be an integer of at least 4096, got ${JSON.stringify(raw)}`)
+  }
+  return n
+}
+
+// Values are served as slices of "windows": external Buffers over a private mapping of
+// the store file, each covering STRIDE bytes plus OVERLAP bytes so that a value starting
+// in one stride is found whole in its window. A Buffer is limited to 4 GiB, so stores
+// larger than that use several windows. Tests shrink the stride to exercise many windows.
+const STRIDE = positiveIntFromEnv('SIMD_R_DRIVE_WINDOW_BYTES', 1024 * 1024 * 1024)
+const OVERLAP = Math.min(STRIDE, 64 * 1024 * 1024)
+
+/** Where external Buffers are not allowed (Electron), every value is copied. */
+let copyEverywhere = /^(1|true|yes)$/i.test(process.env.SIMD_R_DRIVE_COPY_VALUES || '')
+
+// One scratch buffer per JavaScript thread: the key goes in, the value's location comes out.
+const scratch = Buffer.allocUnsafeSlow(KEY_AT + MAX_KEY_BYTES)
+const out = new Float64Array(scratch.buffer, scratch.byteOffset, 4)
+const hasUtf8Write = typeof scratch.utf8Write === 'function'
+
+const OP_PUT = 1
+const OP_DELETE = 2
+const EMPTY = Buffer.alloc(0)
+
+function isBytes (v) {
+  return v instanceof Uint8Array
+}
+
+/** Encodes a key into the scratch buffer; returns its length in bytes. */
+function keyToScratch (key) {
+  let n
+  if (typeof key === 'string') {
+    if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw keyTooLong(key)
+    n = hasUtf8Write ? scratch.utf8Write(key, KEY_AT) : scratch.write(key, KEY_AT, 'utf8')
+  } else if (isBytes(key)) {
+    n = key.byteLength
+    if (n > MAX_KEY_BYTES) throw keyTooLong(key)
+    scratch.set(key, KEY_AT)
+  } else {
+    throw errors.invalidArgType('key', 'a string, Buffer or Uint8Array', key)
+  }
+  if (n === 0) throw errors.rangeError('ERR_INVALID_KEY', 'A key must not be empty.')
+  return n
+}
+
+function keyTooLong (key) {
+  const n = typeof key === 'string' ? Buffer.byteLength(key, 'utf8') : key.byteLength
+  return errors.rangeError('ERR_INVALID_KEY', `A key may be at most ${MAX_KEY_BYTES} bytes; this one is ${n}.`)
+}
+
+/** A key as bytes for staging: a Uint8Array, or a string (encoded while staging). */
+function checkKey (key) {
+  if (typeof key === 'string') {
+    if (key.length === 0) throw errors.rangeError('ERR_INVALID_KEY', 'A key must not be empty.')
+    if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw keyTooLong(key)
+    return key
+  }
+  if (isBytes(key)) {
+    if (key.byteLength === 0) throw errors.rangeError('ERR_INVALID_KEY', 'A key must not be empty.')
+    if (key.byteLength > MAX_KEY_BYTES) throw keyTooLong(key)
+    return key
+  }
+  throw errors.invalidArgType('key', 'a string, Buffer or Uint8Array', key)
+}
+
+/** A value as bytes for staging: a Uint8Array view, or a string. */
+function checkValue (value) {
+  let bytes
+  if (typeof value === 'string') {
+    if (value.length > MAX_VALUE_BYTES / 3 && Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) throw valueTooLarge(Buffer.byteLength(value, 'utf8'))
+    return value
+  }
+  if (isBytes(value)) bytes = value
+  else if (ArrayBuffer.isView(value)) bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  else throw errors.invalidArgType('value', 'a string, Buffer, TypedArray or DataView', value)
+  if (bytes.byteLength > MAX_VALUE_BYTES) throw valueTooLarge(bytes.byteLength)
+  if (bytes.buffer && bytes.buffer.detached === true) {
+    throw errors.invalidArgType('value', 'a view of an attached ArrayBuffer', value)
+  }
+  return bytes
+}
+
+function valueTooLarge (n) {
+  return errors.rangeError('ERR_VALUE_TOO_LARGE', `A value may be at most ${MAX_VALUE_BYTES} bytes; this one is ${n}.`)
+}
+
+function byteLength (v) {
+  return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.byteLength
+}
+
+/**
+ * Operations made in one tick, copied into one staging buffer (format in
+ * src/staging.rs) and committed together: one write, and with `sync` one fsync.
+ */
+class Batch {
+  constructor (buf) {
+    this.buf = buf === null ? Buffer.allocUnsafeSlow(4096) : buf
+    this.len = 0
+    this.count = 0
+    this.hasDelete = false
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+    // A put's caller gets this promise; nothing is unhandled if nobody awaits it.
+    this.promise.catch(() => {})
+  }
+
+  reserve (n) {
+    const need = this.len + n
+    if (need <= this.buf.length) return
+    let size = Math.max(need, this.buf.length * 2, 4096)
+    size = Math.min(size, bufferConstants.MAX_LENGTH)
+    if (size < need) throw errors.rangeError('ERR_VALUE_TOO_LARGE', 'This batch is larger than a Buffer can hold; split it.')
+    const grown = Buffer.allocUnsafeSlow(size)
+    this.buf.copy(grown, 0, 0, this.len)
+    this.buf = grown
+  }
+
+  add (kind, key, value) {
+    const keyLen = byteLength(key)
+    const valueLen = value === null ? 0 : byteLength(value)
+    this.reserve(8 + keyLen + valueLen)
+    const b = this.buf
+    let at = this.len
+    b[at] = kind
+    b[at + 1] = 0
+    b.writeUInt16LE(keyLen, at + 2)
+    b.writeUInt32LE(valueLen, at + 4)
+    at += 8
+    if (typeof key === 'string') at += b.write(key, at, keyLen, 'utf8')
+    else { b.set(key, at); at += keyLen }
+    if (value !== null) {
+      if (typeof value === 'string') at += b.write(value, at, valueLen, 'utf8')
+      else { b.set(value, at); at += valueLen }
+    }
+    this.len = at
+    if (kind === OP_DELETE) this.hasDelete = true
+    return this.count++
+  }
+}
+
+const registry = new FinalizationRegistry((h) => {
+  native.releaseStore(h)
+})
+
+function checkOptions (options) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object') throw errors.invalidArgType('options', 'an object', options)
+  for (const name of ['readOnly', 'sync', 'create', 'copyValues']) {
+    const v = options[name]
+    if (v !== undefined && typeof v !== 'boolean') throw errors.invalidArgType(`options.${name}`, 'a boolean', v)
+  }
+  return options
+}
+
+function checkPath (path) {
+  if (typeof path !== 'string' || path.length === 0) throw errors.invalidArgType('path', 'a non-empty string', path)
+  if (path.includes('\0')) throw errors.invalidArgType('path', 'a string without null bytes', path)
+}
+
+/**
+ * An open store. See index.d.ts for the documentation of every member.
+ */
+class Store {
+  /** @private Use `Store.open` or `Store.openSync`. */
+  constructor (token, h, path, options) {
+    if (token !== OPEN) throw new TypeError('Use Store.open() or Store.openSync() to open a store.')
+    this._h = h
+    this._path = path
+    this._readOnly = options.readOnly === true
+    this._sync = options.sync === true
+    this._copy = options.copyValues === true
+    this._mapId = -1
+    this._windows = []
+    this._batch = null
+    this._spare = Buffer.allocUnsafeSlow(4096)
+    this._ticket = 0
+    this._inflight = new Set()
+    this._asyncWrites = 0
+    this._compacting = 0
+    this._closing = null
+    this._flushBound = () => this._flushBatch()
+    registry.register(this, h, this)
+  }
+
+  static async open (path, options) {
+    checkPath(path)
+    const o = checkOptions(options)
+    let h
+    try {
+      h = await native.openStoreAsync(path, o.readOnly === true, o.create !== false)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+    return new Store(OPEN, h, path, o)
+  }
+
+  static openSync (path, options) {
+    checkPath(path)
+    const o = checkOptions(options)
+    let h
+    try {
+      h = native.openStore(path, o.readOnly === true, o.create !== false)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+    return new Store(OPEN, h, path, o)
+  }
+
+  get path () { return this._path }
+
+  get readOnly () { return this._readOnly }
+
+  get closed () { return this._h < 0 || this._closing !== null }
+
+  get size () {
+    return native.size(this._open())
+  }
+
+  _open () {
+    if (this._closing !== null || this._h < 0) throw errors.closed()
+    return this._h
+  }
+
+  _writable () {
+    const h = this._open()
+    if (this._readOnly) throw errors.readOnly()
+    return h
+  }
+
+  // ----- reads -----
+
+  get (key) {
+    const h = this._open()
+    const n = keyToScratch(key)
+    try {
+      if (copyEverywhere || this._copy) return native.getCopy(h, scratch, n)
+      const found = native.locate(h, scratch, n)
+      if (found === 0) return undefined
+      if (found === 2) return native.getCopy(h, scratch, n)
+      const off = out[OUT_OFFSET]
+      const len = out[OUT_LEN]
+      if (out[OUT_MAP_ID] === this._mapId) {
+        const w = this._windows[Math.floor(off / STRIDE)]
+        if (w !== undefined && off + len <= w.end) return w.buf.subarray(off - w.start, off - w.start + len)
+      }
+      return this._viewSlow(h, n)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+  }
+
+  /** The located value when no cached window holds it. */
+  _viewSlow (h, n) {
+    for (;;) {
+      const mapId = out[OUT_MAP_ID]
+      const off = out[OUT_OFFSET]
+      const len = out[OUT_LEN]
+      if (len === 0) return Buffer.alloc(0)
+      const buf = native.window(h, scratch, STRIDE, OVERLAP)
+      const start = out[OUT_AUX]
+      if (buf != null) {
+        if (mapId !== this._mapId) {
+          this._mapId = mapId
+          this._windows = []
+        }
+        if (buf.length !== len || start !== off) {
+          this._windows[Math.floor(start / STRIDE)] = { start, end: start + buf.length, buf }
+        }
+        return buf.subarray(off - start, off - start + len)
+      }
+      if (start === -2) {
+        copyEverywhere = true
+        return native.getCopy(h, scratch, n)
+      }
+      // The store moved to a new mapping meanwhile: look again.
+      const found = native.locate(h, scratch, n)
+      if (found === 0) return undefined
+      if (found === 2) return native.getCopy(h, scratch, n)
+    }
+  }
+
+  getCopy (key) {
+    const h = this._open()
+    const n = keyToScratch(key)
+    try {
+      return native.getCopy(h, scratch, n)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+  }
+
+  getMany (keys) {
+    if (!Array.isArray(keys)) throw errors.invalidArgType('keys', 'an array', keys)
+    const result = new Array(keys.length)
+    for (let i = 0; i < keys.length; i++) result[i] = this.get(keys[i])
+    return result
+  }
+
+  has (key) {
+    const h = this._open()
+    const n = keyToScratch(key)
+    try {
+      return native.contains(h, scratch, n)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+  }
+
+  stats () {
+    try {
+      return native.stats(this._open())
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+  }
+
+  refresh () {
+    try {
+      return native.refresh(this._open())
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+  }
+
+  // ----- writes -----
+
+  /** The batch of this tick, created (and its commit scheduled) on first use. */
+  _currentBatch () {
+    let b = this._batch
+    if (b === null) {
+      b = this._batch = new Batch(this._spare)
+      this._spare = null
+      queueMicrotask(this._flushBound)
+    }
+    return b
+  }
+
+  put (key, value) {
+    try {
+      this._writable()
+      const k = checkKey(key)
+      const v = checkValue(value)
+      const b = this._currentBatch()
+      b.add(OP_PUT, k, v)
+      return b.promise
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  delete (key) {
+    try {
+      this._writable()
+      const k = checkKey(key)
+      const b = this._currentBatch()
+      const i = b.add(OP_DELETE, k, null)
+      return b.promise.then((existed) => existed[i] === 1)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  putMany (entries) {
+    try {
+      this._writable()
+      const ops = collectEntries(entries)
+      const b = this._currentBatch()
+      for (const [k, v] of ops) b.add(OP_PUT, k, v)
+      return b.promise
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  putSync (key, value) {
+    this._writable()
+    const one = new Batch(EMPTY)
+    one.add(OP_PUT, checkKey(key), checkValue(value))
+    this._commitSync(one)
+  }
+
+  putManySync (entries) {
+    this._writable()
+    const ops = collectEntries(entries)
+    const b = new Batch(EMPTY)
+    for (const [k, v] of ops) b.add(OP_PUT, k, v)
+    if (b.count > 0) this._commitSync(b)
+  }
+
+  deleteSync (key) {
+    this._writable()
+    const b = new Batch(EMPTY)
+    b.add(OP_DELETE, checkKey(key), null)
+    return this._commitSync(b)[0] === 1
+  }
+
+  /** Commits `b` now, after everything issued before it; durable first with `sync`. */
+  _commitSync (b) {
+    // Whatever this tick already staged goes first, so writes land in call order.
+    if (this._batch !== null) this._flushBatch()
+    const existed = Buffer.alloc(b.count)
+    try {
+      native.writeBatch(this._h, this._ticket++, b.buf.subarray(0, b.len), b.count, existed)
+      if (this._sync) native.flushSync(this._h)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+    return existed
+  }
+
+  /** Commits the batch of this tick (a microtask, or an earlier sync write). */
+  _flushBatch () {
+    const b = this._batch
+    if (b === null) return
+    this._batch = null
+    if (this._h < 0) {
+      b.reject(errors.closed())
+      return
+    }
+    const ticket = this._ticket++
+    if (b.len > INLINE_MAX_BYTES || this._asyncWrites > 0 || this._compacting > 0) {
+      // Off the event loop: big batches, and any batch that could wait for a compaction
+      // or an earlier threadpool write to let go of the engine's writer lock.
+      this._asyncWrites++
+      let p
+      try {
+        p = native.writeBatchAsync(this._h, ticket, b.buf.subarray(0, b.len), b.count, this._sync)
+      } catch (e) {
+        this._asyncWrites--
+        this._ticket-- // never issued
+        b.reject(errors.fromNative(e))
+        return
+      }
+      this._track(p.then((existed) => {
+        this._asyncWrites--
+        b.resolve(existed)
+      }, (e) => {
+        this._asyncWrites--
+        b.reject(errors.fromNative(e))
+      }))
+      return
+    }
+    const existed = b.hasDelete ? Buffer.alloc(b.count) : EMPTY
+    let seq
+    try {
+      seq = native.writeBatch(this._h, ticket, b.buf.subarray(0, b.len), b.count, b.hasDelete ? existed : undefined)
+    } catch (e) {
+      b.reject(errors.fromNative(e))
+      return
+    } finally {
+      // The staging buffer was copied by the write: the next batch may reuse it.
+      if (b.buf.length <= INLINE_MAX_BYTES) this._spare = b.buf
+    }
+    if (!this._sync) {
+      b.resolve(existed)
+      return
+    }
+    this._track(native.waitDurable(this._h, seq).then(() => b.resolve(existed), (e) => b.reject(errors.fromNative(e))))
+  }
+
+  _track (p) {
+    this._inflight.add(p)
+    p.finally(() => this._inflight.delete(p)).catch(() => {})
+    return p
+  }
+
+  flush () {
+    try {
+      const h = this._open()
+      if (this._readOnly) return Promise.resolve()
+      if (this._batch !== null) this._flushBatch()
+      // Wait for threadpool writes issued before this call, then sync.
+      const before = Promise.allSettled([...this._inflight])
+      return this._track(before.then(() => native.flush(h))).then(() => {}, (e) => { throw errors.fromNative(e) })
+    } catch (e) {
+      return Promise.reject(errors.fromNative(e))
+    }
+  }
+
+  compact () {
+    try {
+      const h = this._writable()
+      if (this._batch !== null) this._flushBatch()
+      this._compacting++
+      const p = native.compact(h)
+      const done = p.finally(() => { this._compacting-- })
+      return this._track(done).catch((e) => { throw errors.fromNative(e) })
+    } catch (e) {
+      return Promise.reject(errors.fromNative(e))
+    }
+  }
+
+  close () {
+    if (this._closing !== null) return this._closing
+    if (this._h < 0) return Promise.resolve()
+    if (this._batch !== null) this._flushBatch()
+    this._closing = (async () => {
+      while (this._inflight.size > 0) await Promise.allSettled([...this._inflight])
+      const h = this._h
+      this._h = -1
+      registry.unregister(this)
+      this._windows = []
+      native.releaseStore(h)
+    })()
+    return this._closing
+  }
+
+  // ----- iteration -----
+
+  keys () { return iterate(this, 0) }
+
+  values () { return iterate(this, 1) }
+
+  entries () { return iterate(this, 2) }
+
+  [Symbol.iterator] () { return iterate(this, 2) }
+}
+
+const OPEN = Symbol('open')
+
+function collectEntries (entries) {
+  if (entries === null || entries === undefined || typeof entries[Symbol.iterator] !== 'function') {
+    throw errors.invalidArgType('entries', 'an iterable of [key, value] pairs', entries)
+  }
+  // Everything is checked before anything is staged: a bad entry writes nothing.
+  const ops = []
+  for (const e of entries) {
+    if (!Array.isArray(e) || e.length < 2) throw errors.invalidArgType('entries[' + ops.length + ']', 'a [key, value] pair', e)
+    ops.push([checkKey(e[0]), checkValue(e[1])])
+  }
+  return ops
+}
+
+const BATCH = 256
+
+/** Iterates a snapshot of the live entries: keys (0), values (1) or pairs (2). */
+function * iterate (store, what) {
+  const h = store._open()
+  let snap
+  try {
+    snap = native.snapshot(h)
+  } catch (e) {
+    throw errors.fromNative(e)
+  }
+  const copy = copyEverywhere || store._copy
+  const batch = Buffer.allocUnsafeSlow(32 * BATCH)
+  const f = new Float64Array(batch.buffer, batch.byteOffset, 4 * BATCH)
+  const own = Buffer.allocUnsafeSlow(KEY_AT)
+  const ownOut = new Float64Array(own.buffer, own.byteOffset, 4)
+  const windows = []
+  const view = (off, len) => {
+    if (len === 0) return Buffer.alloc(0)
+    if (!copy && !copyEverywhere) {
+      const w = windows[Math.floor(off / STRIDE)]
+      if (w !== undefined && off + len <= w.end) return w.buf.subarray(off - w.start, off - w.start + len)
+      const buf = snap.window(own, off, len, STRIDE, OVERLAP)
+      const start = ownOut[OUT_AUX]
+      if (buf != null) {
+        if (buf.length !== len || start !== off) windows[Math.floor(start / STRIDE)] = { start, end: start + buf.length, buf }
+        return buf.subarray(off - start, off - start + len)
+      }
+      if (start === -2) copyEverywhere = true
+    }
+    return snap.copy(off, len)
+  }
+  for (;;) {
+    const n = snap.nextBatch(batch)
+    if (n === 0) return
+    for (let i = 0; i < n; i++) {
+      const j = 4 * i
+      if (what === 0) yield view(f[j], f[j + 1])
+      else if (what === 1) yield view(f[j + 2], f[j + 3])
+      else yield [view(f[j], f[j + 1]), view(f[j + 2], f[j + 3])]
+    }
+  }
+}
+
+module.exports = { Store, MAX_KEY_BYTES, MAX_VALUE_BYTES }

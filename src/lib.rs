@@ -1,0 +1,583 @@
+//! The Node.js binding of simd-r-drive: thin N-API functions over the engine crate.
+//!
+//! The public JavaScript API (`Store`, in `lib/store.js`) is written in JavaScript on top
+//! of these functions so that the hot read path costs one call with integer arguments and
+//! a `subarray` of a cached window. Everything here converts arguments, maps errors and
+//! schedules work on the libuv threadpool; the storage logic lives in the engine.
+
+#![deny(clippy::all)]
+
+mod errors;
+mod registry;
+mod staging;
+mod views;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice};
+use napi::{CleanupEnvHook, Env, Task};
+use napi_derive::napi;
+use simd_r_drive::{PrivateMap, RangeSnapshot, Refresh};
+
+use errors::{coded, OrThrow};
+use views::{Raw, View};
+
+/// Scratch buffer layout shared with `lib/native.js`: result slots, then the key.
+const OUT_MAP_ID: usize = 0;
+const OUT_OFFSET: usize = 8;
+const OUT_LEN: usize = 16;
+const OUT_AUX: usize = 24;
+const KEY_AT: usize = 32;
+
+thread_local! {
+    /// Cleanup hooks of the handles opened on this JavaScript thread, so that a worker
+    /// that ends without closing its stores still releases them.
+    static HOOKS: RefCell<HashMap<u32, CleanupEnvHook<u32>>> = RefCell::new(HashMap::new());
+}
+
+fn put_f64(scratch: &mut [u8], at: usize, v: f64) {
+    scratch[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get_f64(scratch: &[u8], at: usize) -> f64 {
+    f64::from_le_bytes(scratch[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Splits the scratch buffer into the result slots and the key of `key_len` bytes.
+fn split_key(scratch: &mut [u8], key_len: u32) -> napi::Result<(&mut [u8], &[u8])> {
+    let end = KEY_AT + key_len as usize;
+    if scratch.len() < end {
+        return Err(coded("ERR_INTERNAL", "key longer than the scratch buffer"));
+    }
+    let (out, rest) = scratch.split_at_mut(KEY_AT);
+    Ok((out, &rest[..key_len as usize]))
+}
+
+fn register(env: &Env, id: u32) -> napi::Result<u32> {
+    let hook = env.add_env_cleanup_hook(id, |id| {
+        let _ = HOOKS.try_with(|h| h.borrow_mut().remove(&id));
+        registry::release(id);
+    });
+    match hook {
+        Ok(hook) => {
+            HOOKS.with(|h| h.borrow_mut().insert(id, hook));
+            Ok(id)
+        }
+        Err(e) => {
+            registry::release(id);
+            Err(e)
+        }
+    }
+}
+
+/// Opens (or creates) the store at `path` and returns a handle. Shares the engine if the
+/// path is already open in this process.
+#[napi]
+pub fn open_store(env: Env, path: String, read_only: bool, create: bool) -> napi::Result<u32> {
+    let id = registry::open(&path, read_only, create)?;
+    register(&env, id)
+}
+
+/// Opening on the libuv threadpool (recovery reads the whole file).
+pub struct OpenTask {
+    path: String,
+    read_only: bool,
+    create: bool,
+}
+
+impl Task for OpenTask {
+    type Output = u32;
+    type JsValue = u32;
+    fn compute(&mut self) -> napi::Result<u32> {
+        registry::open(&self.path, self.read_only, self.create)
+    }
+    fn resolve(&mut self, env: Env, id: u32) -> napi::Result<u32> {
+        register(&env, id)
+    }
+}
+
+/// Opens the store at `path` on the libuv threadpool.
+#[napi]
+pub fn open_store_async(path: String, read_only: bool, create: bool) -> AsyncTask<OpenTask> {
+    AsyncTask::new(OpenTask {
+        path,
+        read_only,
+        create,
+    })
+}
+
+/// Releases a handle; the engine closes when its last handle and task are gone.
+#[napi]
+pub fn release_store(env: Env, h: u32) {
+    if let Some(hook) = HOOKS.with(|m| m.borrow_mut().remove(&h)) {
+        let _ = env.remove_env_cleanup_hook(hook);
+    }
+    registry::release(h);
+}
+
+/// Looks up the key in `scratch` and writes where its value is into the result slots.
+/// Returns 0 if the key has no value, 1 if the value can be viewed in place, and 2 if it
+/// must be copied (it ends in the last, still growing page of the file).
+#[napi]
+pub fn locate(h: u32, mut scratch: BufferSlice, key_len: u32) -> napi::Result<u32> {
+    let handle = registry::borrow(h)?;
+    let (out, key) = split_key(&mut scratch, key_len)?;
+    handle
+        .store
+        .locate_private(key, |found| match found {
+            None => 0,
+            Some(at) => {
+                put_f64(out, OUT_MAP_ID, at.map.id() as f64);
+                put_f64(out, OUT_OFFSET, at.offset as f64);
+                put_f64(out, OUT_LEN, at.len as f64);
+                if at.offset + at.len as u64 <= at.stable_end {
+                    1
+                } else {
+                    2
+                }
+            }
+        })
+        .or_throw()
+}
+
+/// Makes a window (an external `Buffer`) over `map` that covers `[offset, offset + len)`:
+/// the window of `stride`-aligned start that reaches as far as the stable end allows (up
+/// to `stride + overlap` bytes), or, for a value that does not fit in it, a buffer over the
+/// value alone. Writes the window's start into the `OUT_AUX` slot.
+fn window_over(
+    env: &Env,
+    map: &Arc<PrivateMap>,
+    stable_end: u64,
+    scratch: &mut [u8],
+    offset: u64,
+    len: u64,
+    stride: u64,
+    overlap: u64,
+) -> napi::Result<Option<Raw>> {
+    let stride = stride.max(1);
+    let mut start = offset / stride * stride;
+    let mut end = (start + stride + overlap).min(stable_end);
+    if offset + len > end {
+        start = offset;
+        end = offset + len;
+    }
+    match views::view(env, map, start, (end - start) as usize)? {
+        View::Made(buf) => {
+            put_f64(scratch, OUT_AUX, start as f64);
+            Ok(Some(buf))
+        }
+        View::NotAllowed => {
+            put_f64(scratch, OUT_AUX, -2.0);
+            Ok(None)
+        }
+    }
+}
+
+/// After `locate` returned 1: makes a window of the store's current private mapping
+/// around the located value. Writes the window's start to `OUT_AUX`, or -1 if the store
+/// moved to another mapping meanwhile (locate again), or -2 if this runtime does not allow
+/// external buffers (copy instead).
+#[napi]
+pub fn window(
+    env: Env,
+    h: u32,
+    mut scratch: BufferSlice,
+    stride: f64,
+    overlap: f64,
+) -> napi::Result<Option<Raw>> {
+    let (map, stable_end) = registry::get(h)?.store.private_map().or_throw()?;
+    let map_id = get_f64(&scratch, OUT_MAP_ID);
+    let offset = get_f64(&scratch, OUT_OFFSET) as u64;
+    let len = get_f64(&scratch, OUT_LEN) as u64;
+    if map.id() as f64 != map_id || offset + len > stable_end {
+        put_f64(&mut scratch, OUT_AUX, -1.0);
+        return Ok(None);
+    }
+    window_over(
+        &env,
+        &map,
+        stable_end,
+        &mut scratch,
+        offset,
+        len,
+        stride as u64,
+        overlap as u64,
+    )
+}
+
+/// A copy of the value of the key in `scratch`, or `undefined`.
+#[napi]
+pub fn get_copy(
+    env: Env,
+    h: u32,
+    mut scratch: BufferSlice,
+    key_len: u32,
+) -> napi::Result<Option<Raw>> {
+    let handle = registry::borrow(h)?;
+    let (_, key) = split_key(&mut scratch, key_len)?;
+    match handle
+        .store
+        .get_with(key, |bytes| views::copy(&env, bytes))
+        .or_throw()?
+    {
+        Some(made) => made.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Whether the key in `scratch` has a value.
+#[napi]
+pub fn contains(h: u32, mut scratch: BufferSlice, key_len: u32) -> napi::Result<bool> {
+    let handle = registry::borrow(h)?;
+    let (_, key) = split_key(&mut scratch, key_len)?;
+    handle.store.contains(key).or_throw()
+}
+
+/// Number of live keys.
+#[napi]
+pub fn size(h: u32) -> napi::Result<u32> {
+    let handle = registry::borrow(h)?;
+    Ok(handle.store.len() as u32)
+}
+
+fn writable(handle: &registry::Handle) -> napi::Result<()> {
+    if handle.read_only {
+        return Err(errors::to_napi(simd_r_drive::Error::ReadOnly));
+    }
+    Ok(())
+}
+
+/// Commits `count` staged operations as one batch, on the calling thread, once every
+/// write with a smaller `ticket` has committed. Writes, for each
+/// operation, whether its key had a value before into `existed` (if given). Returns the
+/// commit's sequence number.
+#[napi]
+pub fn write_batch(
+    h: u32,
+    ticket: f64,
+    staging: BufferSlice,
+    count: u32,
+    existed: Option<BufferSlice>,
+) -> napi::Result<f64> {
+    let handle = registry::get(h)?;
+    let commit = handle.in_turn(ticket as u64, || {
+        writable(&handle)?;
+        let ops = staging::parse(&staging, count)?;
+        handle.store.write(&ops).or_throw()
+    })?;
+    if let Some(mut flags) = existed {
+        for (slot, e) in flags.iter_mut().zip(&commit.existed) {
+            *slot = *e as u8;
+        }
+    }
+    Ok(commit.seq as f64)
+}
+
+/// A batch committed on the libuv threadpool (large batches, or while compaction runs).
+pub struct WriteTask {
+    handle: Arc<registry::Handle>,
+    ticket: u64,
+    staging: Buffer,
+    count: u32,
+    sync: bool,
+}
+
+impl Task for WriteTask {
+    type Output = Vec<bool>;
+    type JsValue = Buffer;
+    fn compute(&mut self) -> napi::Result<Vec<bool>> {
+        let handle = &self.handle;
+        let commit = handle.in_turn(self.ticket, || {
+            writable(handle)?;
+            let ops = staging::parse(&self.staging, self.count)?;
+            handle.store.write(&ops).or_throw()
+        })?;
+        if self.sync {
+            self.handle.store.wait_durable(commit.seq).or_throw()?;
+        }
+        Ok(commit.existed)
+    }
+    fn resolve(&mut self, _env: Env, existed: Vec<bool>) -> napi::Result<Buffer> {
+        Ok(existed
+            .into_iter()
+            .map(u8::from)
+            .collect::<Vec<u8>>()
+            .into())
+    }
+}
+
+/// Commits `count` staged operations as one batch on the libuv threadpool, in ticket
+/// order with the other writes of the handle; with `sync`,
+/// resolves once the batch is durable. Resolves to one byte per operation: 1 if its key
+/// had a value before.
+#[napi(ts_return_type = "Promise<Buffer>")]
+pub fn write_batch_async(
+    h: u32,
+    ticket: f64,
+    staging: Buffer,
+    count: u32,
+    sync: bool,
+) -> napi::Result<AsyncTask<WriteTask>> {
+    // A closed handle fails here, before JavaScript counts the ticket as issued.
+    let handle = registry::get(h)?;
+    Ok(AsyncTask::new(WriteTask {
+        handle,
+        ticket: ticket as u64,
+        staging,
+        count,
+        sync,
+    }))
+}
+
+/// Waiting for durability on the libuv threadpool.
+pub struct DurableTask {
+    handle: Arc<registry::Handle>,
+    seq: Option<u64>,
+}
+
+impl Task for DurableTask {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> napi::Result<()> {
+        match self.seq {
+            Some(seq) => self.handle.store.wait_durable(seq).or_throw(),
+            None => self.handle.store.flush().or_throw(),
+        }
+    }
+    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
+/// Resolves once commit `seq` is durable (`fdatasync`, shared with concurrent callers).
+#[napi(ts_return_type = "Promise<void>")]
+pub fn wait_durable(h: u32, seq: f64) -> napi::Result<AsyncTask<DurableTask>> {
+    Ok(AsyncTask::new(DurableTask {
+        handle: registry::get(h)?,
+        seq: Some(seq as u64),
+    }))
+}
+
+/// Resolves once everything committed so far is durable.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn flush(h: u32) -> napi::Result<AsyncTask<DurableTask>> {
+    Ok(AsyncTask::new(DurableTask {
+        handle: registry::get(h)?,
+        seq: None,
+    }))
+}
+
+/// Makes everything committed so far durable, on the calling thread.
+#[napi]
+pub fn flush_sync(h: u32) -> napi::Result<()> {
+    registry::get(h)?.store.flush().or_throw()
+}
+
+/// What a compaction did.
+#[napi(object)]
+pub struct CompactResult {
+    /// File bytes in use before.
+    pub bytes_before: f64,
+    /// File bytes in use after.
+    pub bytes_after: f64,
+    /// Bytes reclaimed.
+    pub reclaimed_bytes: f64,
+    /// Live entries copied.
+    pub entries: f64,
+    /// Entries written by others while the compaction ran, copied at the end.
+    pub tail_entries: f64,
+    /// How long writers were held up at the end, in milliseconds.
+    pub writer_pause_ms: f64,
+    /// Total time taken, in milliseconds.
+    pub duration_ms: f64,
+}
+
+/// Compaction on the libuv threadpool.
+pub struct CompactTask {
+    handle: Arc<registry::Handle>,
+}
+
+impl Task for CompactTask {
+    type Output = simd_r_drive::CompactionReport;
+    type JsValue = CompactResult;
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        self.handle.store.compact().or_throw()
+    }
+    fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<CompactResult> {
+        Ok(CompactResult {
+            bytes_before: r.bytes_before as f64,
+            bytes_after: r.bytes_after as f64,
+            reclaimed_bytes: r.reclaimed_bytes as f64,
+            entries: r.entries as f64,
+            tail_entries: r.tail_entries as f64,
+            writer_pause_ms: r.writer_pause.as_secs_f64() * 1e3,
+            duration_ms: r.duration.as_secs_f64() * 1e3,
+        })
+    }
+}
+
+/// Rewrites the store without its dead entries, on the libuv threadpool.
+#[napi(ts_return_type = "Promise<CompactResult>")]
+pub fn compact(h: u32) -> napi::Result<AsyncTask<CompactTask>> {
+    let handle = registry::get(h)?;
+    writable(&handle)?;
+    Ok(AsyncTask::new(CompactTask { handle }))
+}
+
+/// Sizes and counts of a store.
+#[napi(object)]
+pub struct StoreStats {
+    /// Live keys.
+    pub entries: f64,
+    /// Bytes of the store file in use (header and every entry, live or not).
+    pub file_bytes: f64,
+    /// Bytes of the live entries.
+    pub live_bytes: f64,
+    /// Bytes that compaction would reclaim.
+    pub reclaimable_bytes: f64,
+    /// Heap bytes held by the in-memory index.
+    pub index_bytes: f64,
+    /// How many times compaction replaced the file since the engine was opened.
+    pub generation: f64,
+    /// Sequence number of the latest commit.
+    pub seq: f64,
+    /// Sequence number up to which commits are known to be durable.
+    pub durable_seq: f64,
+    /// The SIMD kernel in use for checksums: `avx2`, `sse2`, `neon` or `scalar`.
+    pub kernel: String,
+}
+
+/// Sizes and counts.
+#[napi]
+pub fn stats(h: u32) -> napi::Result<StoreStats> {
+    let handle = registry::borrow(h)?;
+    let s = handle.store.stats();
+    Ok(StoreStats {
+        entries: s.entries as f64,
+        file_bytes: s.file_bytes as f64,
+        live_bytes: s.live_bytes as f64,
+        reclaimable_bytes: s.reclaimable_bytes as f64,
+        index_bytes: s.index_bytes as f64,
+        generation: s.generation as f64,
+        seq: s.seq as f64,
+        durable_seq: handle.store.durable_seq() as f64,
+        kernel: format!("{:?}", simd_r_drive::simd::selected()).to_lowercase(),
+    })
+}
+
+/// Catches a read-only store up with its writer. Returns `unchanged`, `appended` or
+/// `replaced` (the writer compacted).
+#[napi]
+pub fn refresh(h: u32) -> napi::Result<String> {
+    let handle = registry::get(h)?;
+    Ok(match handle.store.refresh().or_throw()? {
+        Refresh::Unchanged => "unchanged",
+        Refresh::Appended(_) => "appended",
+        Refresh::Replaced => "replaced",
+    }
+    .to_string())
+}
+
+/// A point-in-time list of live entries, for iteration.
+#[napi]
+pub struct Snapshot {
+    inner: RangeSnapshot,
+    next: usize,
+}
+
+/// Takes a snapshot of the live entries of a store.
+#[napi]
+pub fn snapshot(h: u32) -> napi::Result<Snapshot> {
+    let handle = registry::get(h)?;
+    Ok(Snapshot {
+        inner: handle.store.snapshot_ranges().or_throw()?,
+        next: 0,
+    })
+}
+
+#[napi]
+impl Snapshot {
+    /// Identity of the mapping the entries point into.
+    #[napi(getter)]
+    pub fn map_id(&self) -> f64 {
+        self.inner.map.id() as f64
+    }
+
+    /// Entries in the snapshot.
+    #[napi(getter)]
+    pub fn length(&self) -> u32 {
+        self.inner.entries.len() as u32
+    }
+
+    /// Writes up to `out.length / 32` entries as `(keyOffset, keyLength, valueOffset,
+    /// valueLength)` doubles into `out` and returns how many it wrote (0 at the end).
+    #[napi]
+    pub fn next_batch(&mut self, mut out: BufferSlice) -> u32 {
+        let room = out.len() / 32;
+        let take = room.min(self.inner.entries.len() - self.next);
+        for (i, e) in self.inner.entries[self.next..self.next + take]
+            .iter()
+            .enumerate()
+        {
+            let at = i * 32;
+            put_f64(&mut out, at, e.key.0 as f64);
+            put_f64(&mut out, at + 8, e.key.1 as f64);
+            put_f64(&mut out, at + 16, e.value.0 as f64);
+            put_f64(&mut out, at + 24, e.value.1 as f64);
+        }
+        self.next += take;
+        take as u32
+    }
+
+    /// A window over the snapshot's mapping covering `[offset, offset + len)` (see
+    /// `window`), its start written to the `OUT_AUX` slot of `scratch`; `undefined` if the
+    /// range must be copied (`OUT_AUX` is -1) or external buffers are not allowed (-2).
+    #[napi]
+    pub fn window(
+        &self,
+        env: Env,
+        mut scratch: BufferSlice,
+        offset: f64,
+        len: f64,
+        stride: f64,
+        overlap: f64,
+    ) -> napi::Result<Option<Raw>> {
+        let (offset, len) = (offset as u64, len as u64);
+        if offset + len > self.inner.stable_end {
+            put_f64(&mut scratch, OUT_AUX, -1.0);
+            return Ok(None);
+        }
+        let map = &self.inner.map;
+        window_over(
+            &env,
+            map,
+            self.inner.stable_end,
+            &mut scratch,
+            offset,
+            len,
+            stride as u64,
+            overlap as u64,
+        )
+    }
+
+    /// A copy of `[offset, offset + len)` of the snapshot's file.
+    #[napi]
+    pub fn copy(&self, env: Env, offset: f64, len: f64) -> napi::Result<Raw> {
+        let (offset, len) = (offset as usize, len as usize);
+        let map = &self.inner.map;
+        assert!(offset + len <= map.len(), "copy out of the mapping");
+        // SAFETY: the range holds a live entry of the snapshot's file, so it lies inside
+        // the file; pages past the stable end were never handed to JavaScript, so nothing
+        // writes them while they are read.
+        let bytes = unsafe { std::slice::from_raw_parts(map.as_ptr().add(offset), len) };
+        views::copy(&env, bytes)
+    }
+}
+
+/// The SIMD kernel in use for checksums (`avx2`, `sse2`, `neon` or `scalar`).
+#[napi]
+pub fn kernel() -> String {
+    format!("{:?}", simd_r_drive::simd::selected()).to_lowercase()
+}
