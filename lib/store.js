@@ -100,10 +100,24 @@ function checkValue (value) {
   else if (ArrayBuffer.isView(value)) bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
   else throw errors.invalidArgType('value', 'a string, Buffer, TypedArray or DataView', value)
   if (bytes.byteLength > MAX_VALUE_BYTES) throw valueTooLarge(bytes.byteLength)
-  if (bytes.buffer && bytes.buffer.detached === true) {
+  if (bytes.byteLength === 0 && isDetached(bytes)) {
     throw errors.invalidArgType('value', 'a view of an attached ArrayBuffer', value)
   }
   return bytes
+}
+
+/** Whether a (zero-length) view's ArrayBuffer was transferred away. */
+function isDetached (view) {
+  try {
+    new Uint8Array(view.buffer, 0, 0) // eslint-disable-line no-new
+    return false
+  } catch {
+    return true
+  }
+}
+
+function copyOrUndefined (v) {
+  return v === null ? undefined : v
 }
 
 function valueTooLarge (n) {
@@ -261,10 +275,10 @@ class Store {
     const h = this._open()
     const n = keyToScratch(key)
     try {
-      if (copyEverywhere || this._copy) return native.getCopy(h, scratch, n)
+      if (copyEverywhere || this._copy) return copyOrUndefined(native.getCopy(h, scratch, n))
       const found = native.locate(h, scratch, n)
       if (found === 0) return undefined
-      if (found === 2) return native.getCopy(h, scratch, n)
+      if (found === 2) return copyOrUndefined(native.getCopy(h, scratch, n))
       const off = out[OUT_OFFSET]
       const len = out[OUT_LEN]
       if (out[OUT_MAP_ID] === this._mapId) {
@@ -298,12 +312,12 @@ class Store {
       }
       if (start === -2) {
         copyEverywhere = true
-        return native.getCopy(h, scratch, n)
+        return copyOrUndefined(native.getCopy(h, scratch, n))
       }
       // The store moved to a new mapping meanwhile: look again.
       const found = native.locate(h, scratch, n)
       if (found === 0) return undefined
-      if (found === 2) return native.getCopy(h, scratch, n)
+      if (found === 2) return copyOrUndefined(native.getCopy(h, scratch, n))
     }
   }
 
@@ -311,7 +325,7 @@ class Store {
     const h = this._open()
     const n = keyToScratch(key)
     try {
-      return native.getCopy(h, scratch, n)
+      return copyOrUndefined(native.getCopy(h, scratch, n))
     } catch (e) {
       throw errors.fromNative(e)
     }

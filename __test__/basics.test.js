@@ -1,0 +1,199 @@
+'use strict'
+const test = require('ava')
+const fs = require('node:fs')
+const { Store } = require('..')
+const { tmpStore } = require('./helpers.js')
+
+test('put, get, has, delete and size', async (t) => {
+  const s = await Store.open(tmpStore())
+  t.is(s.size, 0)
+  await s.put('a', 'one')
+  await s.put(Buffer.from('b'), new Uint8Array([1, 2, 3]))
+  t.is(s.get('a').toString(), 'one')
+  t.deepEqual([...s.get('b')], [1, 2, 3])
+  t.true(Buffer.isBuffer(s.get('a')))
+  t.true(s.has('a'))
+  t.is(s.get('missing'), undefined)
+  t.false(s.has('missing'))
+  t.is(s.size, 2)
+  t.true(await s.delete('a'))
+  t.false(await s.delete('a'))
+  t.is(s.get('a'), undefined)
+  t.is(s.size, 1)
+  await s.close()
+})
+
+test('string keys are UTF-8 and equal to their bytes', async (t) => {
+  const s = await Store.open(tmpStore())
+  await s.put('ключ-😀', 'v')
+  t.is(s.get(Buffer.from('ключ-😀', 'utf8')).toString(), 'v')
+  t.true(s.has(new Uint8Array(Buffer.from('ключ-😀'))))
+  await s.close()
+})
+
+test('the empty value and a single zero byte round-trip and are not deletes', async (t) => {
+  const p = tmpStore()
+  const s = await Store.open(p)
+  await s.put('empty', Buffer.alloc(0))
+  await s.put('zero', Buffer.from([0]))
+  await s.close()
+  const r = await Store.open(p)
+  t.is(r.get('empty').length, 0)
+  t.deepEqual([...r.get('zero')], [0])
+  t.is(r.size, 2)
+  await r.close()
+})
+
+test('typed array and DataView values store their own bytes only', async (t) => {
+  const s = await Store.open(tmpStore())
+  const big = new Float64Array([1.5, -2, 3])
+  await s.put('f64', big)
+  await s.put('view', new DataView(new Uint8Array([9, 8, 7, 6]).buffer, 1, 2))
+  t.deepEqual([...s.get('view')], [8, 7])
+  const v = s.get('f64')
+  t.is(v.length, 24)
+  t.deepEqual([...new Float64Array(v.buffer, v.byteOffset, 3)], [1.5, -2, 3])
+  await s.close()
+})
+
+test('writes of one tick are one commit; putMany is one atomic batch', async (t) => {
+  const s = await Store.open(tmpStore())
+  const before = s.stats().seq
+  const ps = []
+  for (let i = 0; i < 1000; i++) ps.push(s.put(`k${i}`, `v${i}`))
+  ps.push(s.delete('k5'))
+  await Promise.all(ps)
+  t.is(s.stats().seq, before + 1)
+  t.is(s.size, 999)
+  await s.putMany(new Map([['x', '1'], ['y', '2']]))
+  t.is(s.stats().seq, before + 2)
+  t.is(s.get('y').toString(), '2')
+  await s.close()
+})
+
+test('values are copied when put is called', async (t) => {
+  const s = await Store.open(tmpStore())
+  const v = Buffer.from('before')
+  const p = s.put('k', v)
+  v.write('after!')
+  await p
+  t.is(s.get('k').toString(), 'before')
+  await s.close()
+})
+
+test('sync twins commit at once and keep call order with staged writes', async (t) => {
+  const s = await Store.open(tmpStore())
+  const p = s.put('k', 'async-first')
+  s.putSync('k', 'sync-second')
+  await p
+  t.is(s.get('k').toString(), 'sync-second')
+  s.putManySync([['a', '1'], ['b', '2']])
+  t.is(s.size, 3)
+  t.true(s.deleteSync('a'))
+  t.false(s.deleteSync('a'))
+  t.false(s.has('a'))
+  await s.close()
+})
+
+test('getMany, iterators and snapshots', async (t) => {
+  const s = await Store.open(tmpStore())
+  const want = new Map()
+  for (let i = 0; i < 3000; i++) want.set(`key-${i}`, `value-${i}`.repeat(i % 7))
+  await s.putMany(want)
+  t.deepEqual(s.getMany(['key-1', 'nope', 'key-2']).map((b) => b && b.toString()), [want.get('key-1'), undefined, want.get('key-2')])
+  const seen = new Map()
+  for (const [k, v] of s) seen.set(k.toString(), v.toString())
+  t.deepEqual(seen, want)
+  t.is([...s.keys()].length, 3000)
+  t.deepEqual(new Set([...s.values()].map(String)), new Set(want.values()))
+  // Iteration is a snapshot: writes after it starts are not seen and are not blocked.
+  const it = s.entries()
+  it.next()
+  await s.put('late', 'x')
+  let n = 1
+  for (const _ of it) n++ // eslint-disable-line no-unused-vars
+  t.is(n, 3000)
+  let m = 0
+  for await (const [k] of s.entries()) { if (k.length) m++ }
+  t.is(m, 3001)
+  await s.close()
+})
+
+test('data survives close and reopen; stats add up', async (t) => {
+  const p = tmpStore()
+  const s = Store.openSync(p)
+  for (let i = 0; i < 100; i++) await s.put(`k${i}`, Buffer.alloc(100, i))
+  for (let i = 0; i < 50; i++) await s.put(`k${i}`, Buffer.alloc(100, 255 - i))
+  const st = s.stats()
+  t.is(st.entries, 100)
+  t.true(st.reclaimableBytes > 0)
+  t.is(st.fileBytes, fs.statSync(p).size)
+  t.is(st.fileBytes, 64 + st.liveBytes + st.reclaimableBytes)
+  await s.close()
+  const r = Store.openSync(p)
+  for (let i = 0; i < 100; i++) t.is(r.get(`k${i}`)[50], i < 50 ? 255 - i : i)
+  const c = await r.compact()
+  t.true(c.reclaimedBytes > 0)
+  t.is(r.stats().reclaimableBytes, 0)
+  t.is(r.get('k7')[0], 248)
+  await r.close()
+})
+
+test('sync mode: 1000 concurrent durable puts share one fsync', async (t) => {
+  const s = await Store.open(tmpStore(), { sync: true })
+  const before = s.stats()
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => s.put(`k${i}`, 'v')))
+  const after = s.stats()
+  t.is(after.seq - before.seq, 1)
+  t.is(after.durableSeq, after.seq)
+  await s.flush()
+  await s.close()
+})
+
+test('flush makes everything durable', async (t) => {
+  const s = await Store.open(tmpStore())
+  await s.put('a', '1')
+  t.true(s.stats().durableSeq < s.stats().seq)
+  await s.flush()
+  t.is(s.stats().durableSeq, s.stats().seq)
+  await s.close()
+})
+
+test('close waits for in-flight work, is idempotent, and later calls fail with ERR_STORE_CLOSED', async (t) => {
+  const s = await Store.open(tmpStore())
+  const big = Buffer.alloc(4 << 20, 7) // larger than the inline limit: goes to the threadpool
+  const w = s.put('big', big)
+  const c = s.compact()
+  const closing = s.close()
+  t.is(s.close(), closing)
+  await closing
+  await w
+  await c
+  t.true(s.closed)
+  t.throws(() => s.get('big'), { code: 'ERR_STORE_CLOSED' })
+  t.throws(() => s.size, { code: 'ERR_STORE_CLOSED' })
+  await t.throwsAsync(s.put('a', 'b'), { code: 'ERR_STORE_CLOSED' })
+  await t.throwsAsync(s.compact(), { code: 'ERR_STORE_CLOSED' })
+  await t.throwsAsync(s.flush(), { code: 'ERR_STORE_CLOSED' })
+  t.throws(() => s.putSync('a', 'b'), { code: 'ERR_STORE_CLOSED' })
+  t.throws(() => [...s.keys()], { code: 'ERR_STORE_CLOSED' })
+  const r = await Store.open(s.path)
+  t.is(r.get('big').length, 4 << 20)
+  await r.close()
+})
+
+test('two Stores on one path in one process share the engine', async (t) => {
+  const p = tmpStore()
+  const a = await Store.open(p)
+  const b = await Store.open(p)
+  await a.put('k', 'from a')
+  t.is(b.get('k').toString(), 'from a')
+  await a.close()
+  await b.put('k2', 'still open')
+  t.is(b.get('k2').toString(), 'still open')
+  const ro = await Store.open(p, { readOnly: true })
+  t.is(ro.get('k2').toString(), 'still open')
+  await t.throwsAsync(ro.put('x', 'y'), { code: 'ERR_STORE_READ_ONLY' })
+  await b.close()
+  await ro.close()
+})

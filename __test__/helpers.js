@@ -1,0 +1,51 @@
+'use strict'
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
+
+const made = []
+process.on('exit', () => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true })
+})
+
+/** A fresh directory for one test, removed when the process exits. */
+function tmpDir () {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'srd-test-'))
+  made.push(d)
+  return d
+}
+
+function tmpStore (name = 'store.srd') {
+  return path.join(tmpDir(), name)
+}
+
+/** Runs a fixture script in a child Node process; resolves with { code, signal, stdout, stderr }. */
+function runChild (script, args = [], env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--expose-gc', path.join(__dirname, 'fixtures', script), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => { stdout += d })
+    child.stderr.on('data', (d) => { stderr += d })
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+}
+
+/** Starts a fixture script and resolves once it prints `line`; returns the child. */
+function startChild (script, args, line) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    let buf = ''
+    child.stdout.on('data', (d) => {
+      buf += d
+      if (buf.includes(line)) resolve(child)
+    })
+    child.on('exit', (code) => reject(new Error(`child exited (${code}) before printing ${line}`)))
+  })
+}
+
+module.exports = { tmpDir, tmpStore, runChild, startChild }

@@ -1,0 +1,184 @@
+/// <reference types="node" />
+// Types of simd-r-drive. The member documentation follows the Rust `///` docs of the
+// engine (crates/simd-r-drive) and of the binding (src/lib.rs).
+
+/** A key: a string (encoded as UTF-8) or bytes. 1 to `MAX_KEY_BYTES` bytes. */
+export type Key = string | Buffer | Uint8Array
+
+/** A value: a string (encoded as UTF-8) or the bytes of any view. 0 to `MAX_VALUE_BYTES` bytes. */
+export type Value = string | Buffer | Uint8Array | ArrayBufferView
+
+/** Longest key, in bytes: 65535. */
+export declare const MAX_KEY_BYTES: number
+
+/** Longest value accepted from JavaScript, in bytes (just under 4 GiB). */
+export declare const MAX_VALUE_BYTES: number
+
+/** The SIMD kernel the checksums use on this CPU: `avx2`, `sse2`, `neon` or `scalar`. */
+export declare function kernel(): 'avx2' | 'sse2' | 'neon' | 'scalar'
+
+/** How to open a store. */
+export interface StoreOptions {
+  /**
+   * Open without writing: takes no writer lock, so it works beside a writer in another
+   * process, and sees that writer's appends after {@link Store.refresh}. Writes reject
+   * with `ERR_STORE_READ_ONLY`. Default `false`.
+   */
+  readOnly?: boolean
+  /**
+   * Make every commit durable (`fdatasync`) before its promise resolves. Commits issued
+   * together share one sync. Default `false`: a resolved write has reached the operating
+   * system (it survives a crash of the process, not a power loss); call
+   * {@link Store.flush} for durability.
+   */
+  sync?: boolean
+  /** Create the file if it does not exist. Default `true`. */
+  create?: boolean
+  /**
+   * Return copies instead of zero-copy views from reads. Also forced for the whole
+   * process by `SIMD_R_DRIVE_COPY_VALUES=1`, and automatically where the runtime does not
+   * allow external buffers (Electron). Default `false`.
+   */
+  copyValues?: boolean
+}
+
+/** What a compaction did. */
+export interface CompactResult {
+  /** File bytes in use before. */
+  bytesBefore: number
+  /** File bytes in use after. */
+  bytesAfter: number
+  /** Bytes reclaimed (0 if writes made meanwhile grew the file). */
+  reclaimedBytes: number
+  /** Live entries copied. */
+  entries: number
+  /** Entries written by others while the compaction ran, copied at the end. */
+  tailEntries: number
+  /** How long writers were held up at the end, in milliseconds. */
+  writerPauseMs: number
+  /** Total time taken, in milliseconds. */
+  durationMs: number
+}
+
+/** Sizes and counts of a store. */
+export interface StoreStats {
+  /** Live keys. */
+  entries: number
+  /** Bytes of the store file in use (header and every entry, live or not). */
+  fileBytes: number
+  /** Bytes of the live entries (what compaction keeps, without the header). */
+  liveBytes: number
+  /** Bytes that compaction would reclaim. */
+  reclaimableBytes: number
+  /** Heap bytes held by the in-memory index. */
+  indexBytes: number
+  /** How many times compaction replaced the file since the engine was opened. */
+  generation: number
+  /** Sequence number of the latest commit. */
+  seq: number
+  /** Sequence number up to which commits are known to be durable. */
+  durableSeq: number
+  /** The SIMD kernel in use for checksums. */
+  kernel: string
+}
+
+/** An iterator that also works with `for await`. */
+export interface StoreIterator<T> extends IterableIterator<T> {}
+
+/**
+ * An open store: one file of key → value entries with an in-memory index.
+ *
+ * Reads are synchronous and return `Buffer`s that view the file's memory map without
+ * copying. Writes made in the same tick are committed together as one batch (one write,
+ * and with `sync` one `fdatasync`). Compaction runs on the libuv threadpool.
+ *
+ * Errors have a stable `code`: `ERR_STORE_LOCKED`, `ERR_NOT_A_STORE`,
+ * `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
+ * `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, and for bad arguments
+ * `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY` and `ERR_VALUE_TOO_LARGE`
+ * (`RangeError`s).
+ */
+export declare class Store implements Iterable<[Buffer, Buffer]> {
+  private constructor()
+
+  /**
+   * Opens (or creates) the store at `path`, recovering it on the libuv threadpool.
+   * Opening a path that is already open in this process (in any thread) shares the one
+   * open store. A second writer in another process gets `ERR_STORE_LOCKED`.
+   */
+  static open(path: string, options?: StoreOptions): Promise<Store>
+  /** Like {@link Store.open}, on the calling thread. */
+  static openSync(path: string, options?: StoreOptions): Store
+
+  /** The path the store was opened with. */
+  readonly path: string
+  /** Whether the store was opened read-only. */
+  readonly readOnly: boolean
+  /** Whether {@link Store.close} was called. */
+  readonly closed: boolean
+  /** Number of live keys. */
+  readonly size: number
+
+  /**
+   * The value of `key`, or `undefined`. The `Buffer` views the store's memory map
+   * without copying (values in the last, still growing page of the file are copied) and
+   * stays valid after later writes, compaction and `close()`. Writing into it changes a
+   * private copy of that memory in this process only: never the file, never other
+   * processes; later reads of the same key in this process may see the change until the
+   * file is compacted. Use {@link Store.getCopy} for a buffer of your own.
+   */
+  get(key: Key): Buffer | undefined
+  /** A copy of the value of `key` that the caller owns, or `undefined`. */
+  getCopy(key: Key): Buffer | undefined
+  /** The values of `keys`, as {@link Store.get} returns them. */
+  getMany(keys: Key[]): (Buffer | undefined)[]
+  /** Whether `key` has a value. */
+  has(key: Key): boolean
+
+  /**
+   * Sets `key` to `value`. Puts, deletes and putMany calls made in the same tick are
+   * committed as one batch. The value is copied when `put` is called.
+   */
+  put(key: Key, value: Value): Promise<void>
+  /** Sets every `[key, value]` of `entries` atomically: after a crash all or none are there. */
+  putMany(entries: Iterable<readonly [Key, Value]>): Promise<void>
+  /** Deletes `key`; resolves to whether it had a value. */
+  delete(key: Key): Promise<boolean>
+  /** Like {@link Store.put}, committed before returning (after anything staged before it). */
+  putSync(key: Key, value: Value): void
+  /** Like {@link Store.putMany}, committed before returning. */
+  putManySync(entries: Iterable<readonly [Key, Value]>): void
+  /** Like {@link Store.delete}, committed before returning. */
+  deleteSync(key: Key): boolean
+  /** Resolves once everything written so far is durable (`fdatasync`). */
+  flush(): Promise<void>
+
+  /** The live keys, from a snapshot taken when iteration starts (zero-copy). */
+  keys(): StoreIterator<Buffer>
+  /** The live values, from a snapshot taken when iteration starts (zero-copy). */
+  values(): StoreIterator<Buffer>
+  /** The live `[key, value]` pairs, from a snapshot taken when iteration starts. */
+  entries(): StoreIterator<[Buffer, Buffer]>
+  /** Same as {@link Store.entries}. */
+  [Symbol.iterator](): StoreIterator<[Buffer, Buffer]>
+
+  /**
+   * Rewrites the store without its dead entries, on the libuv threadpool. Reads and
+   * writes go on meanwhile and writes made meanwhile are kept.
+   */
+  compact(): Promise<CompactResult>
+  /** Sizes and counts. */
+  stats(): StoreStats
+  /**
+   * Read-only stores: catches up with what a writer in another process appended, or
+   * follows it to the new file after it compacted. A store opened for writing (or sharing
+   * an engine with a writer in this process) is always current and returns `unchanged`.
+   */
+  refresh(): 'unchanged' | 'appended' | 'replaced'
+  /**
+   * Waits for in-flight writes and compaction, then closes this store. The file closes
+   * when the last `Store` of this process that has it open closes. Buffers returned by
+   * reads stay valid. Calling it again returns the same promise.
+   */
+  close(): Promise<void>
+}
