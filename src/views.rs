@@ -29,7 +29,14 @@ impl TypeName for Raw {
 unsafe extern "C" fn release_mapping(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
     // SAFETY: `hint` is the `Box<Arc<PrivateMap>>` leaked in `view` for this buffer, and
     // N-API calls this finalizer exactly once, after the buffer is gone.
-    drop(unsafe { Box::from_raw(hint.cast::<Arc<PrivateMap>>()) });
+    let map = unsafe { Box::from_raw(hint.cast::<Arc<PrivateMap>>()) };
+    if Arc::strong_count(&map) == 1 {
+        // The last view of a mapping: unmapping hundreds of megabytes of touched pages
+        // takes milliseconds, so it happens off the JavaScript thread.
+        let _ = std::thread::Builder::new()
+            .name("simd-r-drive-unmap".into())
+            .spawn(move || drop(map));
+    }
 }
 
 /// What [`view`] made.

@@ -1,0 +1,63 @@
+'use strict'
+const test = require('ava')
+const { monitorEventLoopDelay } = require('node:perf_hooks')
+const { Store } = require('..')
+const { tmpStore } = require('./helpers.js')
+
+// Size of the store rewritten while the event loop is watched. 256 MiB keeps CI quick;
+// COMPACTION_TEST_MIB=1024 reproduces the 1 GB measurement of the closing note.
+const MIB = Number(process.env.COMPACTION_TEST_MIB || 256)
+
+test('compaction runs off the event loop while reads and writes go on', async (t) => {
+  const p = tmpStore()
+  const s = await Store.open(p)
+  const value = Buffer.alloc(64 * 1024, 7)
+  const n = (MIB * 1024 * 1024) / value.length
+  for (let i = 0; i < n; i += 256) {
+    const batch = []
+    for (let j = i; j < Math.min(n, i + 256); j++) batch.push([`k${j}`, value])
+    await s.putMany(batch)
+  }
+  // Overwrite a quarter so there is something to reclaim.
+  for (let i = 0; i < n; i += 4) await s.put(`k${i}`, Buffer.alloc(64 * 1024, 9))
+  const held = s.get('k1')
+
+  let writes = 0
+  let reads = 0
+  // The same loop of writes and reads, first without compaction (the machine's own noise),
+  // then while compaction runs.
+  const watch = async (running) => {
+    const h = monitorEventLoopDelay({ resolution: 1 })
+    h.enable()
+    while (running()) {
+      await s.put(`during-${writes}`, `w${writes}`)
+      writes++
+      if (s.get(`k${(reads * 13) % n}`).length === 65536) reads++
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    h.disable()
+    return h
+  }
+  const baselineEnd = Date.now() + 500
+  const baseline = await watch(() => Date.now() < baselineEnd)
+  let compacting = true
+  const done = s.compact().finally(() => { compacting = false })
+  const h = await watch(() => compacting)
+  const r = await done
+  const worstMs = h.max / 1e6
+  t.log(`compacted ${(r.bytesBefore / 1048576).toFixed(0)} MiB -> ${(r.bytesAfter / 1048576).toFixed(0)} MiB in ${r.durationMs.toFixed(0)} ms ` +
+    `(${(r.bytesBefore / 1048576 / (r.durationMs / 1000)).toFixed(0)} MB/s read); event loop worst delay ${worstMs.toFixed(2)} ms, ` +
+    `p99 ${(h.percentile(99) / 1e6).toFixed(2)} ms (without compaction: worst ${(baseline.max / 1e6).toFixed(2)} ms, ` +
+    `p99 ${(baseline.percentile(99) / 1e6).toFixed(2)} ms); ${writes} writes and ${reads} reads in all`)
+  t.true(r.reclaimedBytes > 0)
+  t.true(writes > 0 && reads > 0)
+  // A generous bound: the loop must never stall on the compaction's I/O.
+  t.true(worstMs < 100, `event loop blocked for ${worstMs} ms`)
+  for (let i = 0; i < writes; i++) t.is(s.get(`during-${i}`).toString(), `w${i}`)
+  t.is(held[100], 7)
+  await s.close()
+  const again = await Store.open(p)
+  t.is(again.get(`during-${writes - 1}`).toString(), `w${writes - 1}`)
+  t.is(again.size, n + writes)
+  await again.close()
+})
