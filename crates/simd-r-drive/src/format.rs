@@ -166,6 +166,22 @@ pub(crate) fn read_header_trusted(bytes: &[u8]) -> EntryHeader {
     }
 }
 
+/// The key of the verified entry at `offset`.
+#[inline]
+pub(crate) fn key_at(data: &[u8], offset: u64) -> &[u8] {
+    let h = read_header_trusted(&data[offset as usize..]);
+    let start = (offset + h.key_start()) as usize;
+    &data[start..start + h.key_len]
+}
+
+/// The value of the verified entry at `offset`.
+#[inline]
+pub(crate) fn value_at(data: &[u8], offset: u64) -> &[u8] {
+    let h = read_header_trusted(&data[offset as usize..]);
+    let start = (offset + h.value_start()) as usize;
+    &data[start..start + h.value_len]
+}
+
 /// Why the bytes at some offset are not a valid entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BadEntry {

@@ -58,6 +58,17 @@ fn check(store: &Store, model: &HashMap<Vec<u8>, Vec<u8>>) -> Result<(), TestCas
             String::from_utf8_lossy(&key)
         );
     }
+    // The batched lookup agrees key by key, absent keys and duplicates included.
+    let keys: Vec<Vec<u8>> = (0u8..48).chain(0u8..48).map(key).collect();
+    let mut seen = 0;
+    store
+        .get_many_with(&keys, |i, v| {
+            assert_eq!(i, seen);
+            seen += 1;
+            assert_eq!(v, model.get(&keys[i]).map(|v| &v[..]), "key {i}");
+        })
+        .unwrap();
+    prop_assert_eq!(seen, keys.len());
     let mut it: Vec<(Vec<u8>, Vec<u8>)> = store
         .iter()
         .unwrap()
@@ -183,4 +194,14 @@ fn colliding_keys_each_read_their_own_value() {
         }
     }
     assert!(s.get(b"key-200").unwrap().is_none());
+    // Every key has the same hash: the batched lookup must compare keys, not hashes.
+    let keys: Vec<String> = (0..210u32).map(|i| format!("key-{i}")).collect();
+    let mut found = 0;
+    s.get_many_with(&keys, |i, v| {
+        let want = (i < 200 && i % 3 != 0).then(|| (i as u32).to_le_bytes());
+        assert_eq!(v, want.as_ref().map(|w| &w[..]), "{}", keys[i]);
+        found += v.is_some() as usize;
+    })
+    .unwrap();
+    assert_eq!(found, 200 - 67);
 }

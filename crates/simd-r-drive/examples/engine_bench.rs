@@ -1,0 +1,238 @@
+//! Single-threaded engine speed check.
+//!
+//! ```text
+//! cargo run --release --example engine_bench [-- ENTRIES]
+//! ```
+//!
+//! Measures, on one thread: bulk insert through `Store::write` in batches, random point
+//! lookups, reopening the store with a warm page cache, index memory per key, file size
+//! against the raw key and value bytes, and the checksum kernel (forced scalar against the
+//! detected one). Timed figures are the median of three runs.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use simd_r_drive::{simd, Op, Store};
+
+const KEY_LEN: usize = 16;
+const VALUE_LEN: usize = 100;
+const BATCH: usize = 1000;
+const RUNS: usize = 3;
+
+/// splitmix64: a small, fast, well-mixed generator for test data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let x = self.next().to_le_bytes();
+            chunk.copy_from_slice(&x[..chunk.len()]);
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    v[v.len() / 2]
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Keys: 8 random bytes then the entry number, so every key is distinct.
+fn make_keys(n: usize) -> Vec<[u8; KEY_LEN]> {
+    let mut rng = Rng(1);
+    (0..n as u64)
+        .map(|i| {
+            let mut k = [0u8; KEY_LEN];
+            k[..8].copy_from_slice(&rng.next().to_le_bytes());
+            k[8..].copy_from_slice(&i.to_le_bytes());
+            k
+        })
+        .collect()
+}
+
+fn bulk_insert(store: &Store, keys: &[[u8; KEY_LEN]], values: &[u8]) -> Duration {
+    let mut ops: Vec<Op<'_>> = Vec::with_capacity(BATCH);
+    let started = Instant::now();
+    for (b, chunk) in keys.chunks(BATCH).enumerate() {
+        ops.clear();
+        for (j, key) in chunk.iter().enumerate() {
+            let i = b * BATCH + j;
+            ops.push(Op::Put {
+                key,
+                value: &values[i * VALUE_LEN..(i + 1) * VALUE_LEN],
+            });
+        }
+        store.write(&ops).expect("write");
+    }
+    started.elapsed()
+}
+
+/// One `get_with` per key; the callback reads the value's first and last bytes.
+fn lookups(store: &Store, keys: &[[u8; KEY_LEN]]) -> (Duration, u64) {
+    let started = Instant::now();
+    let mut sum = 0u64;
+    for key in keys {
+        let got = store.get_with(key, |v| v[0] as u64 + v[VALUE_LEN - 1] as u64);
+        sum += got.expect("get").expect("present");
+    }
+    (started.elapsed(), black_box(sum))
+}
+
+/// The same lookups through `get_many_with`, `BATCH` keys per call.
+fn batched_lookups(store: &Store, keys: &[[u8; KEY_LEN]]) -> (Duration, u64) {
+    let started = Instant::now();
+    let mut sum = 0u64;
+    for chunk in keys.chunks(BATCH) {
+        store
+            .get_many_with(chunk, |_, v| {
+                let v = v.expect("present");
+                sum += v[0] as u64 + v[VALUE_LEN - 1] as u64;
+            })
+            .expect("get_many_with");
+    }
+    (started.elapsed(), black_box(sum))
+}
+
+fn checksum_rate(data: &[u8], scalar: bool) -> f64 {
+    simd::force_scalar(scalar);
+    let target = 256usize << 20; // bytes hashed per run
+    let reps = (target / data.len()).max(1);
+    let mut rates = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let mut acc = 0u64;
+        for r in 0..reps {
+            acc ^= simd::checksum(black_box(data), r as u64);
+        }
+        black_box(acc);
+        rates.push((reps * data.len()) as f64 / secs(started.elapsed()) / 1e9);
+    }
+    simd::force_scalar(false);
+    median(rates)
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().expect("ENTRIES must be a number"))
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    println!(
+        "engine_bench: {n} entries, {KEY_LEN}-byte keys, {VALUE_LEN}-byte random values, \
+         batches of {BATCH}, 1 thread, median of {RUNS} runs"
+    );
+    println!("dir: {}", dir.path().display());
+
+    let keys = make_keys(n);
+    let mut values = vec![0u8; n * VALUE_LEN];
+    Rng(2).fill(&mut values);
+
+    // Bulk insert: a fresh store per run; the last one is kept.
+    let mut rates = Vec::new();
+    let mut path = dir.path().join("bench.srd");
+    for run in 0..RUNS {
+        path = dir.path().join(format!("bench-{run}.srd"));
+        let store = Store::open(&path).expect("open");
+        let t = bulk_insert(&store, &keys, &values);
+        store.close().expect("close");
+        rates.push(n as f64 / secs(t));
+        if run + 1 < RUNS {
+            drop(store);
+            std::fs::remove_file(&path).expect("remove");
+        }
+    }
+    let bulk = median(rates);
+    println!("bulk insert:      {:>12.0} entries/s", bulk);
+
+    // Reopen with a warm page cache.
+    let mut open_ms = Vec::new();
+    let mut store = None;
+    for _ in 0..RUNS {
+        drop(store.take());
+        let started = Instant::now();
+        let s = Store::open(&path).expect("reopen");
+        open_ms.push(secs(started.elapsed()) * 1e3);
+        assert_eq!(s.len(), n);
+        store = Some(s);
+    }
+    let store = store.expect("opened");
+    let open = median(open_ms);
+    println!("open (warm):      {:>12.1} ms", open);
+
+    // Random point lookups: every key once, in a shuffled order.
+    let mut shuffled = keys.clone();
+    let mut rng = Rng(3);
+    for i in (1..shuffled.len()).rev() {
+        let j = (rng.next() % (i as u64 + 1)) as usize;
+        shuffled.swap(i, j);
+    }
+    let mut rates = Vec::new();
+    let mut batched = Vec::new();
+    for _ in 0..RUNS {
+        let (t, a) = lookups(&store, &shuffled);
+        rates.push(n as f64 / secs(t));
+        let (t, b) = batched_lookups(&store, &shuffled);
+        batched.push(n as f64 / secs(t));
+        assert_eq!(a, b, "both lookup paths read the same values");
+    }
+    let lookup = median(rates);
+    let lookup_batched = median(batched);
+    println!(
+        "random lookups:   {:>12.0} lookups/s (get_with, one key per call)",
+        lookup
+    );
+    println!(
+        "                  {:>12.0} lookups/s (get_many_with, {BATCH} keys per call)",
+        lookup_batched
+    );
+
+    let st = store.stats();
+    let index_per_key = st.index_bytes as f64 / st.entries as f64;
+    let raw = (n * (KEY_LEN + VALUE_LEN)) as f64;
+    let ratio = st.file_bytes as f64 / raw;
+    println!(
+        "index:            {:>12.1} bytes/key ({} bytes for {} keys)",
+        index_per_key, st.index_bytes, st.entries
+    );
+    println!(
+        "file / raw:       {:>12.3}x ({} bytes file, {} bytes of keys and values)",
+        ratio, st.file_bytes, raw as u64
+    );
+    drop(store);
+
+    println!("checksum kernels (detected: {:?}):", simd::detected());
+    let mut data = vec![0u8; 1 << 20];
+    Rng(4).fill(&mut data);
+    for (label, len) in [("4 KiB", 4usize << 10), ("1 MiB", 1 << 20)] {
+        let scalar = checksum_rate(&data[..len], true);
+        let detected = checksum_rate(&data[..len], false);
+        println!(
+            "  {label}: scalar {scalar:6.2} GB/s, {:?} {detected:6.2} GB/s ({:.2}x)",
+            simd::detected(),
+            detected / scalar
+        );
+    }
+
+    let checks = [
+        ("bulk insert >= 3M entries/s", bulk >= 3e6),
+        ("lookups >= 10M/s (get_with)", lookup >= 10e6),
+        ("lookups >= 10M/s (get_many_with)", lookup_batched >= 10e6),
+        ("open <= 100 ms", open <= 100.0),
+        ("index <= 40 B/key", index_per_key <= 40.0),
+        ("file <= 1.35x raw", ratio <= 1.35),
+    ];
+    for (what, ok) in checks {
+        println!("target {what}: {}", if ok { "met" } else { "MISSED" });
+    }
+}
