@@ -1,0 +1,401 @@
+//! The on-disk format as FORMAT.md describes it, checked from outside the engine: files
+//! the engine writes are decoded here with nothing but the document's rules and the
+//! reference XXH3 in `xxhash-rust`, and hand-made files are fed back to it.
+
+mod common;
+
+use common::*;
+use simd_r_drive::{Error, Op, Store, StoreOptions, MAX_KEY_LEN, MAX_VALUE_LEN};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+const SEED_MIX: u64 = 0x5352_4452_4956_4531;
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes(b[at..at + 2].try_into().unwrap())
+}
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+fn align8(n: usize) -> usize {
+    n.div_ceil(8) * 8
+}
+
+/// One entry decoded per FORMAT.md.
+#[derive(Debug, PartialEq, Eq)]
+struct Entry {
+    offset: usize,
+    kind: u8,
+    commit: bool,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+/// Decodes a whole file, checking every rule the document states.
+fn decode(b: &[u8]) -> Vec<Entry> {
+    assert_eq!(&b[0..8], b"SIMDRDRV", "magic");
+    assert_eq!(u16_at(b, 8), 1, "version");
+    assert_eq!(u16_at(b, 10), 64, "header_len");
+    assert_eq!(u32_at(b, 12), 0, "flags");
+    assert_eq!(u32_at(b, 16), 8, "align");
+    assert!(b[20..56].iter().all(|&x| x == 0), "reserved bytes are zero");
+    assert_eq!(
+        u64_at(b, 56),
+        xxh3_64_with_seed(&b[..56], 0),
+        "header checksum"
+    );
+    let mut out = Vec::new();
+    let mut pos = 64;
+    while pos < b.len() {
+        assert_eq!(pos % 8, 0);
+        let kind = b[pos + 8];
+        let flags = b[pos + 9];
+        let key_len = u16_at(b, pos + 10) as usize;
+        let value_len = u32_at(b, pos + 12) as usize;
+        let len = 16 + align8(key_len) + align8(value_len);
+        let end = pos + len;
+        assert_eq!(
+            u64_at(b, pos),
+            xxh3_64_with_seed(&b[pos + 8..end], pos as u64 ^ SEED_MIX),
+            "checksum of the entry at {pos}"
+        );
+        assert_eq!(flags & !1, 0, "only the commit flag is defined");
+        let key_start = pos + 16;
+        let value_start = key_start + align8(key_len);
+        assert_eq!(value_start % 8, 0);
+        assert!(
+            b[key_start + key_len..value_start].iter().all(|&x| x == 0),
+            "key padding"
+        );
+        assert!(
+            b[value_start + value_len..end].iter().all(|&x| x == 0),
+            "value padding"
+        );
+        match kind {
+            1 => assert!(key_len > 0),
+            2 => assert!(key_len > 0 && value_len == 0),
+            3 => assert!(key_len == 0 && value_len == 8 && flags == 0),
+            k => panic!("unknown kind {k} at {pos}"),
+        }
+        out.push(Entry {
+            offset: pos,
+            kind,
+            commit: flags & 1 != 0,
+            key: b[key_start..key_start + key_len].to_vec(),
+            value: b[value_start..value_start + value_len].to_vec(),
+        });
+        pos = end;
+    }
+    assert_eq!(pos, b.len());
+    out
+}
+
+#[test]
+fn the_worked_example_in_format_md_is_byte_exact() {
+    let d = Dir::new();
+    let p = d.path("a.srd");
+    let s = open(&p);
+    s.put(b"a", b"hi").unwrap();
+    s.write(&[
+        Op::Put {
+            key: b"b",
+            value: b"",
+        },
+        Op::Delete { key: b"a" },
+    ])
+    .unwrap();
+    drop(s);
+    let b = std::fs::read(&p).unwrap();
+    let hex = |r: std::ops::Range<usize>| {
+        b[r].iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(b.len(), 168);
+    assert_eq!(hex(0..8), "53 49 4d 44 52 44 52 56");
+    assert_eq!(
+        hex(8..24),
+        "01 00 40 00 00 00 00 00 08 00 00 00 00 00 00 00"
+    );
+    assert_eq!(hex(56..64), "c0 6a 3b c6 54 fc 78 52");
+    // put "a" = "hi", a batch of one: commit flag set.
+    assert_eq!(hex(64..72), "d6 0d 3f eb 0a 04 ed 85");
+    assert_eq!(
+        hex(72..96),
+        "01 01 01 00 02 00 00 00 61 00 00 00 00 00 00 00 68 69 00 00 00 00 00 00"
+    );
+    // put "b" = "" and delete "a": flags 0, then a commit record naming offset 96.
+    assert_eq!(
+        hex(104..120),
+        "01 00 01 00 00 00 00 00 62 00 00 00 00 00 00 00"
+    );
+    assert_eq!(
+        hex(128..144),
+        "02 00 01 00 00 00 00 00 61 00 00 00 00 00 00 00"
+    );
+    assert_eq!(
+        hex(152..168),
+        "03 00 00 00 08 00 00 00 60 00 00 00 00 00 00 00"
+    );
+    let e = decode(&b);
+    let shape: Vec<(usize, u8, bool)> = e.iter().map(|e| (e.offset, e.kind, e.commit)).collect();
+    assert_eq!(
+        shape,
+        vec![
+            (64, 1, true),
+            (96, 1, false),
+            (120, 2, false),
+            (144, 3, false)
+        ]
+    );
+}
+
+#[test]
+fn a_mixed_store_decodes_by_the_document_alone() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    s.put(b"empty", b"").unwrap();
+    s.put(b"zero", &[0]).unwrap();
+    s.put(b"long-key-of-13", &bytes(1, 300)).unwrap();
+    s.delete(b"zero").unwrap();
+    s.write(&[
+        Op::Put {
+            key: b"x",
+            value: b"1",
+        },
+        Op::Put {
+            key: b"y",
+            value: &bytes(2, 1000),
+        },
+        Op::Delete { key: b"empty" },
+    ])
+    .unwrap();
+    let file_bytes = s.stats().file_bytes;
+    drop(s);
+    let b = std::fs::read(&p).unwrap();
+    assert_eq!(b.len() as u64, file_bytes);
+    let e = decode(&b);
+    let kinds: Vec<(u8, bool, &[u8])> = e.iter().map(|e| (e.kind, e.commit, &e.key[..])).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (1, true, &b"empty"[..]),
+            (1, true, b"zero"),
+            (1, true, b"long-key-of-13"),
+            (2, true, b"zero"),
+            (1, false, b"x"),
+            (1, false, b"y"),
+            (2, false, b"empty"),
+            (3, false, b""),
+        ]
+    );
+    // The empty value and the one-byte value [0] are both ordinary puts.
+    assert_eq!(e[0].value, b"");
+    assert_eq!(e[1].value, [0]);
+    // The commit record's value is the offset of its batch's first entry.
+    assert_eq!(
+        u64::from_le_bytes(e[7].value[..].try_into().unwrap()),
+        e[4].offset as u64
+    );
+    // 16-byte key and 100-byte value: 136 bytes on disk.
+    assert_eq!(simd_r_drive::entry_size(16, 100), 136);
+}
+
+#[test]
+fn compaction_writes_one_committed_put_per_live_key() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    for i in 0..20u32 {
+        s.put(&i.to_le_bytes(), &bytes(i as u64, 50)).unwrap();
+    }
+    s.write(&[
+        Op::Delete {
+            key: &3u32.to_le_bytes(),
+        },
+        Op::Put {
+            key: &4u32.to_le_bytes(),
+            value: b"new",
+        },
+    ])
+    .unwrap();
+    s.compact().unwrap();
+    drop(s);
+    let e = decode(&std::fs::read(&p).unwrap());
+    assert_eq!(e.len(), 19);
+    assert!(e.iter().all(|e| e.kind == 1 && e.commit));
+    assert!(e
+        .iter()
+        .any(|e| e.key == 4u32.to_le_bytes() && e.value == b"new"));
+    assert!(!e.iter().any(|e| e.key == 3u32.to_le_bytes()));
+}
+
+/// A fresh store's header, to edit.
+fn header() -> Vec<u8> {
+    let d = Dir::new();
+    let p = d.path("h.srd");
+    drop(open(&p));
+    std::fs::read(&p).unwrap()
+}
+
+fn reseal(h: &mut [u8]) {
+    let sum = xxh3_64_with_seed(&h[..56], 0);
+    h[56..64].copy_from_slice(&sum.to_le_bytes());
+}
+
+#[test]
+fn headers_are_checked_field_by_field() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let try_open = |bytes: &[u8]| {
+        std::fs::write(&p, bytes).unwrap();
+        let r = Store::open(&p);
+        // Whatever the verdict, a refused file is left as it was.
+        if r.is_err() {
+            assert_eq!(std::fs::read(&p).unwrap(), bytes);
+        }
+        r
+    };
+    let h = header();
+    assert_eq!(h.len(), 64);
+    assert!(try_open(&h).is_ok());
+
+    // A newer version is refused as such, whatever its checksum says (later versions may
+    // lay out the rest of the header differently).
+    let mut v = h.clone();
+    v[8] = 2;
+    assert!(matches!(
+        try_open(&v),
+        Err(Error::UnsupportedVersion {
+            found: 2,
+            supported: 1,
+            ..
+        })
+    ));
+    reseal(&mut v);
+    assert!(matches!(
+        try_open(&v),
+        Err(Error::UnsupportedVersion { found: 2, .. })
+    ));
+
+    // Version 0, unknown flags, another alignment or header length: corrupt, even when
+    // the checksum is right.
+    for (at, val) in [(8usize, 0u8), (12, 1), (16, 16), (10, 128)] {
+        let mut x = h.clone();
+        x[at] = val;
+        reseal(&mut x);
+        assert!(
+            matches!(try_open(&x), Err(Error::Corrupt { offset: 0, .. })),
+            "byte {at}"
+        );
+    }
+    // The reserved bytes are covered by the checksum.
+    let mut x = h.clone();
+    x[30] = 1;
+    assert!(matches!(
+        try_open(&x),
+        Err(Error::Corrupt { offset: 0, .. })
+    ));
+    // No magic: not a store, even with a valid-looking rest.
+    let mut x = h.clone();
+    x[0] = b's';
+    reseal(&mut x);
+    assert!(matches!(try_open(&x), Err(Error::NotAStore { .. })));
+}
+
+#[test]
+fn entries_verify_only_at_their_own_offset_and_zeros_never_verify() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    s.put(b"k1", b"value one").unwrap();
+    drop(s);
+    let b = std::fs::read(&p).unwrap();
+    let entry = b[64..].to_vec();
+    // The same entry written again 8 bytes later (after a zeroed slot) does not verify
+    // there, so it is not data: a torn tail that recovery drops.
+    let mut moved = b.clone();
+    moved.extend_from_slice(&[0u8; 8]);
+    moved.extend_from_slice(&entry);
+    std::fs::write(&p, &moved).unwrap();
+    let s = open(&p);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s.recovery().dropped_tail_bytes, 8 + entry.len() as u64);
+    drop(s);
+    assert_eq!(std::fs::read(&p).unwrap(), b);
+    // A zero-filled region: kind 0 is no kind, so it is rejected before any hashing.
+    let mut z = b.clone();
+    z.resize(b.len() + (1 << 16), 0);
+    std::fs::write(&p, &z).unwrap();
+    let s = open(&p);
+    assert_eq!(s.recovery().tail_reason, Some("an unknown entry kind"));
+    assert_eq!(&*s.get(b"k1").unwrap().unwrap(), b"value one");
+}
+
+#[test]
+fn key_and_value_limits() {
+    assert_eq!(MAX_KEY_LEN, 65_535);
+    assert_eq!(MAX_VALUE_LEN as u64, (4u64 << 30) - 1);
+    assert!(Store::validate(&vec![1; MAX_KEY_LEN], Some(b"")).is_ok());
+    assert!(matches!(
+        Store::validate(&vec![1; MAX_KEY_LEN + 1], None),
+        Err(Error::InvalidKey { len: 65_536 })
+    ));
+    assert!(matches!(
+        Store::validate(b"", None),
+        Err(Error::InvalidKey { len: 0 })
+    ));
+    // A 4 GiB value, mapped but never touched: one byte over the limit.
+    let big = memmap2::MmapOptions::new()
+        .len(MAX_VALUE_LEN + 1)
+        .map_anon()
+        .expect("4 GiB of address space");
+    assert!(matches!(
+        Store::validate(b"k", Some(&big[..])),
+        Err(Error::ValueTooLarge { len }) if len == MAX_VALUE_LEN + 1
+    ));
+    assert!(Store::validate(b"k", Some(&big[..MAX_VALUE_LEN])).is_ok());
+    let d = Dir::new();
+    let s = open(&d.path("s.srd"));
+    let e = s.put(b"k", &big).unwrap_err();
+    assert_eq!(e.code(), "ERR_VALUE_TOO_LARGE");
+    assert_eq!(s.stats().file_bytes, 64);
+}
+
+#[test]
+fn side_files() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let side = |suffix: &str| d.path(&format!("s.srd{suffix}"));
+    let s = open(&p);
+    // The writer's lock file exists while it is open; creation left no temporary file.
+    assert!(side(".lock").exists());
+    assert!(!side(".init").exists());
+    s.put(b"k", b"v").unwrap();
+    s.compact().unwrap();
+    assert!(!side(".compact").exists());
+    drop(s);
+    // Leftovers of a crash: a read-only open leaves them, a writable open removes them.
+    for suffix in [".init", ".compact", ".repair"] {
+        std::fs::write(side(suffix), b"leftover").unwrap();
+    }
+    let r = StoreOptions::new().read_only(true).open(&p).unwrap();
+    assert!(side(".compact").exists());
+    drop(r);
+    let s = open(&p);
+    for suffix in [".init", ".compact", ".repair"] {
+        assert!(!side(suffix).exists(), "{suffix}");
+    }
+    assert_eq!(&*s.get(b"k").unwrap().unwrap(), b"v");
+    // Nothing else is ever created beside the store (repair's .damaged aside).
+    let mut names: Vec<String> = std::fs::read_dir(d.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["s.srd", "s.srd.lock"]);
+}
