@@ -12,8 +12,8 @@
 //! value also starts at a multiple of [`ALIGN`], so a value can be viewed as a typed array
 //! in place. An entry's checksum is XXH3-64 over every byte of the entry after the checksum
 //! field (header fields, key, value and the zero padding), seeded with the entry's own file
-//! offset, so an entry copied to another offset, or left over from an earlier file
-//! generation, never verifies.
+//! offset (mixed with a constant), so an entry's bytes found at any other offset do not
+//! verify there. The kind byte is never 0, so zero-filled bytes never verify either.
 
 use crate::simd;
 

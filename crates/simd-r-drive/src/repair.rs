@@ -1,6 +1,6 @@
 //! Offline verification and salvage.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -33,6 +33,10 @@ pub struct RepairReport {
 /// is not a store is never touched.
 pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairReport> {
     let path = path.as_ref();
+    // Refuse a file that is not a store (or is too new) before creating the lock file.
+    if let Ok(f) = File::open(path) {
+        refuse_foreign(&f, path)?;
+    }
     let _writer = lock::acquire_writer(path)?;
     let file = OpenOptions::new()
         .read(true)
@@ -40,25 +44,8 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         .open(path)
         .map_err(|e| Error::io("opening", path, e))?;
     lock::acquire_exclusive(&file, path)?;
-    let mut head = [0u8; HEADER_LEN as usize];
-    let n = crate::io::read_at(&file, &mut head, 0)
-        .map_err(|e| Error::io("reading the header", path, e))?;
-    match format::check_header(&head[..n]) {
-        Err(format::HeaderProblem::NotAStore) => {
-            return Err(Error::NotAStore {
-                path: path.to_path_buf(),
-            })
-        }
-        Err(format::HeaderProblem::Version(found)) => {
-            return Err(Error::UnsupportedVersion {
-                path: path.to_path_buf(),
-                found,
-                supported: format::FORMAT_VERSION,
-            })
-        }
-        // A damaged header with intact magic is rewritten.
-        _ => {}
-    }
+    // Again, now that nothing else can replace the file.
+    refuse_foreign(&file, path)?;
     let len = file
         .metadata()
         .map_err(|e| Error::io("opening", path, e))?
@@ -128,6 +115,25 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         skipped: outcome.skipped,
         backup,
     })
+}
+
+/// Fails if `file` is not a store or has a newer format version. A damaged header with
+/// intact magic passes: repair rewrites it.
+fn refuse_foreign(file: &File, path: &Path) -> Result<()> {
+    let mut head = [0u8; HEADER_LEN as usize];
+    let n = crate::io::read_at(file, &mut head, 0)
+        .map_err(|e| Error::io("reading the header", path, e))?;
+    match format::check_header(&head[..n]) {
+        Err(format::HeaderProblem::NotAStore) => Err(Error::NotAStore {
+            path: path.to_path_buf(),
+        }),
+        Err(format::HeaderProblem::Version(found)) => Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found,
+            supported: format::FORMAT_VERSION,
+        }),
+        Ok(()) | Err(format::HeaderProblem::Corrupt(_)) => Ok(()),
+    }
 }
 
 /// What [`Store::verify`] checked.

@@ -359,6 +359,15 @@ impl Store {
 
     fn open_with(path: &Path, opts: StoreOptions) -> Result<Store> {
         let path = path.to_path_buf();
+        if !opts.read_only {
+            // Refuse a file that is not a store (or is too new) before creating the lock
+            // file or removing anything beside it. Checked again below, under the lock.
+            if let Ok(f) = File::open(&path) {
+                if f.metadata().is_ok_and(|m| m.len() > 0) {
+                    check_header_of(&f, &path)?;
+                }
+            }
+        }
         let lock_file = if opts.read_only {
             None
         } else {

@@ -182,6 +182,9 @@ fn not_a_store_is_left_untouched() {
         assert_eq!(e.code(), "ERR_NOT_A_STORE");
     }
     assert_eq!(std::fs::read(&p).unwrap(), content);
+    // Nothing was created beside it either: no lock file, no temporary file.
+    let names: Vec<_> = std::fs::read_dir(d.dir.path()).unwrap().collect();
+    assert_eq!(names.len(), 1, "{names:?}");
     // Also a short file that happens to be text.
     std::fs::write(&p, b"hi").unwrap();
     assert!(matches!(Store::open(&p), Err(Error::NotAStore { .. })));

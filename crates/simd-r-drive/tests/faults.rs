@@ -132,6 +132,8 @@ fn sweep(ops: &[IoOp], fault: Fault, sync: bool) -> usize {
             assert!(got.as_ref() == acked.get(k) || got.as_ref() == after.get(k));
         }
         drop(s);
+        // A failed compaction removed its temporary file (or had already renamed it).
+        assert!(!d.path("s.srd.compact").exists());
         let got = contents(&p);
         assert!(
             got == acked || got == after,

@@ -286,6 +286,8 @@ fn repair_refuses_files_that_are_not_stores() {
         Err(Error::NotAStore { .. })
     ));
     assert_eq!(std::fs::read(&p).unwrap(), before);
+    // Not even a lock file was made beside it.
+    assert_eq!(std::fs::read_dir(d.dir.path()).unwrap().count(), 1);
 }
 
 #[test]
@@ -371,4 +373,31 @@ fn a_zeroed_hole_before_committed_data_is_corruption() {
             assert_eq!(std::fs::read(&copy).unwrap(), bytes);
         }
     }
+}
+
+#[test]
+fn a_tail_of_plausible_headers_exhausts_the_search_and_is_reported() {
+    // Every aligned word after the last commit reads as the start of a 1 MiB Put whose
+    // checksum fails: looking for valid data behind the damage would hash quadratically,
+    // so the search gives up and the open refuses to drop the tail.
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    open(&p).put(b"k", b"v").unwrap();
+    let good = std::fs::read(&p).unwrap();
+    let mut word = [1u8, 0, 1, 0, 0, 0, 0, 0];
+    word[4..].copy_from_slice(&(1u32 << 20).to_le_bytes());
+    let mut bytes = good.clone();
+    for _ in 0..(4 << 20) / 8 {
+        bytes.extend_from_slice(&word);
+    }
+    std::fs::write(&p, &bytes).unwrap();
+    let started = std::time::Instant::now();
+    match Store::open(&p) {
+        Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, good.len() as u64),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(std::fs::read(&p).unwrap(), bytes);
+    let r = StoreOptions::new().read_only(true).open(&p).unwrap();
+    assert_eq!(&*r.get(b"k").unwrap().unwrap(), b"v");
 }
