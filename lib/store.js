@@ -161,22 +161,64 @@ class Batch {
     const keyLen = byteLength(key)
     const valueLen = value === null ? 0 : byteLength(value)
     this.reserve(8 + keyLen + valueLen)
+    this.put(kind, key, keyLen, value, valueLen)
+    if (kind === OP_DELETE) this.hasDelete = true
+    return this.count++
+  }
+
+  /** Appends one operation whose lengths are known and whose room is reserved. */
+  put (kind, key, keyLen, value, valueLen) {
     const b = this.buf
     let at = this.len
     b[at] = kind
     b[at + 1] = 0
-    b.writeUInt16LE(keyLen, at + 2)
-    b.writeUInt32LE(valueLen, at + 4)
+    b[at + 2] = keyLen & 0xff
+    b[at + 3] = keyLen >>> 8
+    b[at + 4] = valueLen & 0xff
+    b[at + 5] = (valueLen >>> 8) & 0xff
+    b[at + 6] = (valueLen >>> 16) & 0xff
+    b[at + 7] = valueLen >>> 24
     at += 8
-    if (typeof key === 'string') at += b.write(key, at, keyLen, 'utf8')
+    if (typeof key === 'string') at += hasUtf8Write ? b.utf8Write(key, at, keyLen) : b.write(key, at, keyLen, 'utf8')
     else { b.set(key, at); at += keyLen }
-    if (value !== null) {
-      if (typeof value === 'string') at += b.write(value, at, valueLen, 'utf8')
+    if (valueLen > 0) {
+      if (typeof value === 'string') at += hasUtf8Write ? b.utf8Write(value, at, valueLen) : b.write(value, at, valueLen, 'utf8')
       else { b.set(value, at); at += valueLen }
     }
     this.len = at
-    if (kind === OP_DELETE) this.hasDelete = true
-    return this.count++
+  }
+
+  /**
+   * Stages every `[key, value]` of `entries`, all checked before anything is staged, so a
+   * bad entry leaves the batch as it was.
+   */
+  addAll (entries) {
+    if (entries === null || entries === undefined || typeof entries[Symbol.iterator] !== 'function') {
+      throw errors.invalidArgType('entries', 'an iterable of [key, value] pairs', entries)
+    }
+    const list = Array.isArray(entries) ? entries : Array.from(entries)
+    const n = list.length
+    const lengths = new Float64Array(2 * n)
+    let total = 0
+    for (let i = 0; i < n; i++) {
+      const e = list[i]
+      if (!Array.isArray(e) || e.length < 2) throw errors.invalidArgType(`entries[${i}]`, 'a [key, value] pair', e)
+      const k = checkKey(e[0])
+      const v = checkValue(e[1])
+      const kl = byteLength(k)
+      const vl = byteLength(v)
+      lengths[2 * i] = kl
+      lengths[2 * i + 1] = vl
+      total += 8 + kl + vl
+    }
+    this.reserve(total)
+    for (let i = 0; i < n; i++) {
+      const e = list[i]
+      const v = e[1]
+      this.put(OP_PUT, e[0], lengths[2 * i], isBytes(v) || typeof v === 'string' ? v : checkValue(v), lengths[2 * i + 1])
+    }
+    this.count += n
+    return n
   }
 }
 
@@ -405,10 +447,18 @@ class Store {
   putMany (entries) {
     try {
       this._writable()
-      const ops = collectEntries(entries)
-      const b = this._currentBatch()
-      for (const [k, v] of ops) b.add(OP_PUT, k, v)
-      return b.promise
+      // Checked before the tick's batch is touched: a bad entry stages nothing.
+      const b = this._batch === null ? null : this._batch
+      if (b !== null) {
+        b.addAll(entries)
+        return b.promise
+      }
+      const fresh = new Batch(this._spare)
+      fresh.addAll(entries)
+      this._spare = null
+      this._batch = fresh
+      queueMicrotask(this._flushBound)
+      return fresh.promise
     } catch (e) {
       return Promise.reject(e)
     }
@@ -423,9 +473,8 @@ class Store {
 
   putManySync (entries) {
     this._writable()
-    const ops = collectEntries(entries)
     const b = new Batch(EMPTY)
-    for (const [k, v] of ops) b.add(OP_PUT, k, v)
+    b.addAll(entries)
     if (b.count > 0) this._commitSync(b)
   }
 
@@ -559,19 +608,6 @@ class Store {
 }
 
 const OPEN = Symbol('open')
-
-function collectEntries (entries) {
-  if (entries === null || entries === undefined || typeof entries[Symbol.iterator] !== 'function') {
-    throw errors.invalidArgType('entries', 'an iterable of [key, value] pairs', entries)
-  }
-  // Everything is checked before anything is staged: a bad entry writes nothing.
-  const ops = []
-  for (const e of entries) {
-    if (!Array.isArray(e) || e.length < 2) throw errors.invalidArgType('entries[' + ops.length + ']', 'a [key, value] pair', e)
-    ops.push([checkKey(e[0]), checkValue(e[1])])
-  }
-  return ops
-}
 
 const BATCH = 256
 
