@@ -143,6 +143,11 @@ macro_rules! stripe_schedule {
 mod scalar {
     use super::*;
 
+    /// Folds one 64-byte stripe into the accumulators (portable code).
+    ///
+    /// # Safety
+    ///
+    /// `input` and `secret` must each point at 64 readable bytes.
     #[inline(always)]
     unsafe fn accumulate(acc: &mut [u64; 8], input: *const u8, secret: *const u8) {
         for i in 0..8 {
@@ -155,6 +160,11 @@ mod scalar {
         }
     }
 
+    /// Scrambles the accumulators at the end of a block (portable code).
+    ///
+    /// # Safety
+    ///
+    /// `secret` must point at 64 readable bytes.
     #[inline(always)]
     unsafe fn scramble(acc: &mut [u64; 8], secret: *const u8) {
         for (i, a) in acc.iter_mut().enumerate() {
@@ -181,6 +191,12 @@ mod x86 {
     use super::*;
     use std::arch::x86_64::*;
 
+    /// Folds one 64-byte stripe into the accumulators with AVX2.
+    ///
+    /// # Safety
+    ///
+    /// `input` and `secret` must each point at 64 readable bytes, and the CPU must
+    /// support AVX2.
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn acc_avx2(acc: &mut [u64; 8], input: *const u8, secret: *const u8) {
@@ -200,6 +216,11 @@ mod x86 {
         }
     }
 
+    /// Scrambles the accumulators at the end of a block with AVX2.
+    ///
+    /// # Safety
+    ///
+    /// `secret` must point at 64 readable bytes, and the CPU must support AVX2.
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn scramble_avx2(acc: &mut [u64; 8], secret: *const u8) {
@@ -220,6 +241,11 @@ mod x86 {
         }
     }
 
+    /// Runs the whole stripe schedule with AVX2.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn stripes_avx2(acc: &mut [u64; 8], input: &[u8], secret: &[u8; SECRET_LEN]) {
         let mut a = *acc;
@@ -228,6 +254,11 @@ mod x86 {
         *acc = a;
     }
 
+    /// Folds one 64-byte stripe into the accumulators with SSE2.
+    ///
+    /// # Safety
+    ///
+    /// `input` and `secret` must each point at 64 readable bytes.
     #[inline(always)]
     unsafe fn acc_sse2(acc: &mut [u64; 8], input: *const u8, secret: *const u8) {
         let a = acc.as_mut_ptr().cast::<__m128i>();
@@ -246,6 +277,11 @@ mod x86 {
         }
     }
 
+    /// Scrambles the accumulators at the end of a block with SSE2.
+    ///
+    /// # Safety
+    ///
+    /// `secret` must point at 64 readable bytes.
     #[inline(always)]
     unsafe fn scramble_sse2(acc: &mut [u64; 8], secret: *const u8) {
         let a = acc.as_mut_ptr().cast::<__m128i>();
@@ -265,6 +301,11 @@ mod x86 {
         }
     }
 
+    /// Runs the whole stripe schedule with SSE2.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support SSE2.
     pub(super) unsafe fn stripes_sse2(acc: &mut [u64; 8], input: &[u8], secret: &[u8; SECRET_LEN]) {
         let mut a = *acc;
         // SAFETY: whole stripes inside `input` and 64-byte windows inside the secret only.
@@ -280,6 +321,12 @@ mod arm {
     use super::*;
     use std::arch::aarch64::*;
 
+    /// Folds one 64-byte stripe into the accumulators with NEON.
+    ///
+    /// # Safety
+    ///
+    /// `input` and `secret` must each point at 64 readable bytes, and the CPU must
+    /// support NEON.
     #[inline]
     #[target_feature(enable = "neon")]
     unsafe fn acc_neon(acc: &mut [u64; 8], input: *const u8, secret: *const u8) {
@@ -298,6 +345,11 @@ mod arm {
         }
     }
 
+    /// Scrambles the accumulators at the end of a block with NEON.
+    ///
+    /// # Safety
+    ///
+    /// `secret` must point at 64 readable bytes, and the CPU must support NEON.
     #[inline]
     #[target_feature(enable = "neon")]
     unsafe fn scramble_neon(acc: &mut [u64; 8], secret: *const u8) {
@@ -317,6 +369,11 @@ mod arm {
         }
     }
 
+    /// Runs the whole stripe schedule with NEON.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support NEON.
     #[target_feature(enable = "neon")]
     pub(super) unsafe fn stripes_neon(acc: &mut [u64; 8], input: &[u8], secret: &[u8; SECRET_LEN]) {
         let mut a = *acc;
