@@ -151,10 +151,8 @@ fn window_over(
     map: &Arc<PrivateMap>,
     stable_end: u64,
     scratch: &mut [u8],
-    offset: u64,
-    len: u64,
-    stride: u64,
-    overlap: u64,
+    (offset, len): (u64, u64),
+    (stride, overlap): (u64, u64),
 ) -> napi::Result<Option<Raw>> {
     let stride = stride.max(1);
     let mut start = offset / stride * stride;
@@ -200,10 +198,8 @@ pub fn window(
         &map,
         stable_end,
         &mut scratch,
-        offset,
-        len,
-        stride as u64,
-        overlap as u64,
+        (offset, len),
+        (stride as u64, overlap as u64),
     )
 }
 
@@ -555,10 +551,8 @@ impl Snapshot {
             map,
             self.inner.stable_end,
             &mut scratch,
-            offset,
-            len,
-            stride as u64,
-            overlap as u64,
+            (offset, len),
+            (stride as u64, overlap as u64),
         )
     }
 

@@ -52,8 +52,11 @@ static HANDLES: RwLock<Table> = RwLock::new(Table {
     free: Vec::new(),
 });
 
-/// Engines by canonical path: `(writer, reader)`.
-static ENGINES: Mutex<Option<HashMap<PathBuf, (Weak<Store>, Weak<Store>)>>> = Mutex::new(None);
+/// The engines open for one path: the writer and the read-only follower, if open.
+type Engines = (Weak<Store>, Weak<Store>);
+
+/// Engines by canonical path.
+static ENGINES: Mutex<Option<HashMap<PathBuf, Engines>>> = Mutex::new(None);
 
 /// The canonical form of a store path that may not exist yet.
 fn canonical(path: &Path) -> PathBuf {

@@ -4,8 +4,9 @@
 //! 1. Under the state's read lock, note the end of the committed data and the offset of
 //!    every live entry; copy those entries into `<store>.compact` without holding any lock.
 //! 2. Copy the batches appended meanwhile (the tail), again without holding a lock.
-//! 3. Take the writer lock (writers wait from here on), copy the last of the tail, sync the
-//!    new file, rename it over the store file and sync the directory.
+//! 3. Sync what was copied so far (writers still run), then take the writer lock (writers
+//!    wait from here on), copy the last of the tail, sync the new file again (only that
+//!    tail is left to write out), rename it over the store file and sync the directory.
 //! 4. Swap the in-memory state to the new file. Values read before keep the old mapping,
 //!    and with it the old file's bytes, alive.
 //!
@@ -171,6 +172,14 @@ impl Store {
             tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
             copied = e;
         }
+
+        // Make the bulk of the new file durable now, while writers still run, so that the
+        // sync inside the final step only has the last few batches to write out.
+        out.flush()
+            .map_err(|e| io_err("writing the compaction file", e))?;
+        self.backend
+            .sync_data(&out.file)
+            .map_err(|e| io_err("syncing the compaction file", e))?;
 
         // 3. Final step: writers wait while the last of the tail is copied and the new
         // file replaces the old one.

@@ -43,8 +43,12 @@ impl PrivateMap {
     /// (address space is reserved, not memory); the pages past the end must never be
     /// touched.
     pub(crate) fn new(file: &File, len: u64) -> io::Result<PrivateMap> {
-        let len = usize::try_from(len.max(1))
-            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "the store is larger than the address space"))?;
+        let len = usize::try_from(len.max(1)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "the store is larger than the address space",
+            )
+        })?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         #[cfg(unix)]
         {
