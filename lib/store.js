@@ -179,11 +179,28 @@ class Batch {
     b[at + 6] = (valueLen >>> 16) & 0xff
     b[at + 7] = valueLen >>> 24
     at += 8
-    if (typeof key === 'string') at += hasUtf8Write ? b.utf8Write(key, at, keyLen) : b.write(key, at, keyLen, 'utf8')
-    else { b.set(key, at); at += keyLen }
+    if (typeof key === 'string') {
+      if (keyLen === key.length && keyLen <= 64) {
+        // ASCII (its UTF-8 length equals its length) and short: a loop beats a call.
+        for (let i = 0; i < keyLen; i++) b[at + i] = key.charCodeAt(i)
+        at += keyLen
+      } else {
+        at += hasUtf8Write ? b.utf8Write(key, at, keyLen) : b.write(key, at, keyLen, 'utf8')
+      }
+    } else {
+      b.set(key, at)
+      at += keyLen
+    }
     if (valueLen > 0) {
-      if (typeof value === 'string') at += hasUtf8Write ? b.utf8Write(value, at, valueLen) : b.write(value, at, valueLen, 'utf8')
-      else { b.set(value, at); at += valueLen }
+      if (typeof value === 'string') {
+        at += hasUtf8Write ? b.utf8Write(value, at, valueLen) : b.write(value, at, valueLen, 'utf8')
+      } else if (valueLen <= 32) {
+        for (let i = 0; i < valueLen; i++) b[at + i] = value[i]
+        at += valueLen
+      } else {
+        b.set(value, at)
+        at += valueLen
+      }
     }
     this.len = at
   }
