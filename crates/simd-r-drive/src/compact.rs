@@ -213,6 +213,8 @@ impl Store {
         let id = id.map_err(|e| io_err("reading the compacted file", e))?;
         {
             let mut s = self.state.write();
+            // The new file holds exactly the data: nothing preallocated yet.
+            self.allocated.store(new_end, std::sync::atomic::Ordering::Release);
             *s = State {
                 index,
                 map,

@@ -32,6 +32,7 @@ pub struct StoreOptions {
     pub(crate) create: bool,
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) hasher: KeyHasher,
+    pub(crate) preallocate: u64,
 }
 
 impl Default for StoreOptions {
@@ -42,6 +43,7 @@ impl Default for StoreOptions {
             create: true,
             backend: Arc::new(OsBackend),
             hasher: default_hasher,
+            preallocate: 0,
         }
     }
 }
@@ -63,6 +65,17 @@ impl StoreOptions {
     /// commits share one sync.
     pub fn sync(mut self, on: bool) -> Self {
         self.sync = on;
+        self
+    }
+
+    /// Extends the file with zeros `bytes` at a time ahead of the data (default 0: off).
+    ///
+    /// Appends then overwrite space the file already has, so an `fdatasync` does not also
+    /// have to commit a new file size to the file system's journal: durable commits get
+    /// cheaper. The zeros are not part of the store: recovery drops a zero-filled tail, and
+    /// [`Store::close`] trims it.
+    pub fn preallocate(mut self, bytes: u64) -> Self {
+        self.preallocate = bytes;
         self
     }
 
@@ -206,6 +219,11 @@ pub struct Store {
     /// Serialises `fdatasync` calls so that waiting committers share one.
     durability: Mutex<()>,
     durable_seq: AtomicU64,
+    /// Zeros to keep ahead of the data (see [`StoreOptions::preallocate`]).
+    preallocate: u64,
+    /// Length of the store file: the end of the data plus any preallocated zeros. Changed
+    /// only under the writer lock.
+    pub(crate) allocated: AtomicU64,
     /// One compaction at a time.
     pub(crate) compaction: Mutex<()>,
     closed: AtomicBool,
@@ -454,6 +472,8 @@ impl Store {
             writer: Mutex::new(Vec::new()),
             durability: Mutex::new(()),
             durable_seq: AtomicU64::new(0),
+            preallocate: if opts.read_only { 0 } else { opts.preallocate },
+            allocated: AtomicU64::new(end),
             compaction: Mutex::new(()),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),
@@ -821,10 +841,18 @@ impl Store {
         if !single {
             format::encode_commit(&mut buf, end, end);
         }
+        let data_len = buf.len() as u64;
+        let allocated = self.allocated.load(Ordering::Acquire);
+        if self.preallocate > 0 && end + data_len > allocated {
+            // Zeros up to the next multiple of the preallocation step, in the same write.
+            let target = (end + data_len).div_ceil(self.preallocate) * self.preallocate + self.preallocate;
+            buf.resize((target - end) as usize, 0);
+        }
         if let Err(e) = self.backend.write_at(&file, &buf, end) {
             return Err(self.poison_with(Error::io("writing", &self.path, e)));
         }
-        let new_end = end + buf.len() as u64;
+        self.allocated.fetch_max(end + buf.len() as u64, Ordering::AcqRel);
+        let new_end = end + data_len;
         let map = if new_end > map.reserved() {
             match Mapping::new(&file, new_end, true) {
                 Ok(m) => Arc::new(m),
@@ -926,6 +954,13 @@ impl Store {
         let _c = self.compaction.lock();
         let _w = self.writer.lock();
         let s = self.state.read();
+        if !self.read_only && self.poison.get().is_none() && self.allocated.load(Ordering::Acquire) > s.end {
+            // Trim the preallocated zeros. A crash before this lands is harmless: recovery
+            // drops a zero-filled tail.
+            if self.backend.set_len(&s.file, s.end).is_ok() {
+                self.allocated.store(s.end, Ordering::Release);
+            }
+        }
         if self.read_only {
             let _ = s.file.unlock();
         }

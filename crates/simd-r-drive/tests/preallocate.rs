@@ -1,0 +1,58 @@
+//! Preallocation: zeros kept ahead of the data are never part of the store.
+
+mod common;
+
+use common::*;
+use simd_r_drive::{Op, StoreOptions};
+
+#[test]
+fn preallocated_zeros_are_trimmed_on_close_and_dropped_after_a_crash() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = StoreOptions::new().preallocate(1 << 20).sync(true).open(&p).unwrap();
+    for i in 0..100u32 {
+        s.put(&i.to_le_bytes(), &bytes(i as u64, 300)).unwrap();
+    }
+    s.write(&[Op::Put { key: b"a", value: b"1" }, Op::Delete { key: &7u32.to_le_bytes() }])
+        .unwrap();
+    let data_len = s.stats().file_bytes;
+    let file_len = std::fs::metadata(&p).unwrap().len();
+    assert!(file_len >= data_len + (1 << 20), "{file_len} vs {data_len}");
+    assert_eq!(file_len % (1 << 20), 0);
+    // What a crash leaves: the data followed by zeros. Recovery drops the zeros.
+    let crashed = d.path("crashed.srd");
+    std::fs::copy(&p, &crashed).unwrap();
+    let c = open(&crashed);
+    assert_eq!(c.recovery().dropped_tail_bytes, file_len - data_len);
+    assert_eq!(dump(&c), dump(&s));
+    assert_eq!(std::fs::metadata(&crashed).unwrap().len(), data_len);
+    // Crossing the preallocated space extends it again, in whole steps.
+    s.put(b"big", &vec![7u8; 3 << 20]).unwrap();
+    let grown = std::fs::metadata(&p).unwrap().len();
+    assert!(grown > s.stats().file_bytes && grown % (1 << 20) == 0);
+    // Compaction writes a file of exactly the data; close trims what is preallocated.
+    s.compact().unwrap();
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), s.stats().file_bytes);
+    s.put(b"after", b"compaction").unwrap();
+    let expected = dump(&s);
+    let end = s.stats().file_bytes;
+    s.close().unwrap();
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), end);
+    let r = open(&p);
+    assert_eq!(r.recovery().dropped_tail_bytes, 0);
+    assert_eq!(dump(&r), expected);
+}
+
+#[test]
+fn a_read_only_follower_stops_at_the_preallocated_zeros() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let w = StoreOptions::new().preallocate(1 << 16).open(&p).unwrap();
+    w.put(b"k", b"v").unwrap();
+    let r = StoreOptions::new().read_only(true).open(&p).unwrap();
+    assert_eq!(&*r.get(b"k").unwrap().unwrap(), b"v");
+    w.put(b"k2", b"v2").unwrap();
+    r.refresh().unwrap();
+    assert_eq!(&*r.get(b"k2").unwrap().unwrap(), b"v2");
+    assert_eq!(r.len(), 2);
+}
