@@ -214,7 +214,8 @@ impl Store {
         {
             let mut s = self.state.write();
             // The new file holds exactly the data: nothing preallocated yet.
-            self.allocated.store(new_end, std::sync::atomic::Ordering::Release);
+            self.allocated
+                .store(new_end, std::sync::atomic::Ordering::Release);
             *s = State {
                 index,
                 map,

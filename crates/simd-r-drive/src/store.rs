@@ -845,13 +845,15 @@ impl Store {
         let allocated = self.allocated.load(Ordering::Acquire);
         if self.preallocate > 0 && end + data_len > allocated {
             // Zeros up to the next multiple of the preallocation step, in the same write.
-            let target = (end + data_len).div_ceil(self.preallocate) * self.preallocate + self.preallocate;
+            let target =
+                (end + data_len).div_ceil(self.preallocate) * self.preallocate + self.preallocate;
             buf.resize((target - end) as usize, 0);
         }
         if let Err(e) = self.backend.write_at(&file, &buf, end) {
             return Err(self.poison_with(Error::io("writing", &self.path, e)));
         }
-        self.allocated.fetch_max(end + buf.len() as u64, Ordering::AcqRel);
+        self.allocated
+            .fetch_max(end + buf.len() as u64, Ordering::AcqRel);
         let new_end = end + data_len;
         let map = if new_end > map.reserved() {
             match Mapping::new(&file, new_end, true) {
@@ -954,7 +956,10 @@ impl Store {
         let _c = self.compaction.lock();
         let _w = self.writer.lock();
         let s = self.state.read();
-        if !self.read_only && self.poison.get().is_none() && self.allocated.load(Ordering::Acquire) > s.end {
+        if !self.read_only
+            && self.poison.get().is_none()
+            && self.allocated.load(Ordering::Acquire) > s.end
+        {
             // Trim the preallocated zeros. A crash before this lands is harmless: recovery
             // drops a zero-filled tail.
             if self.backend.set_len(&s.file, s.end).is_ok() {

@@ -9,12 +9,24 @@ use simd_r_drive::{Op, StoreOptions};
 fn preallocated_zeros_are_trimmed_on_close_and_dropped_after_a_crash() {
     let d = Dir::new();
     let p = d.path("s.srd");
-    let s = StoreOptions::new().preallocate(1 << 20).sync(true).open(&p).unwrap();
+    let s = StoreOptions::new()
+        .preallocate(1 << 20)
+        .sync(true)
+        .open(&p)
+        .unwrap();
     for i in 0..100u32 {
         s.put(&i.to_le_bytes(), &bytes(i as u64, 300)).unwrap();
     }
-    s.write(&[Op::Put { key: b"a", value: b"1" }, Op::Delete { key: &7u32.to_le_bytes() }])
-        .unwrap();
+    s.write(&[
+        Op::Put {
+            key: b"a",
+            value: b"1",
+        },
+        Op::Delete {
+            key: &7u32.to_le_bytes(),
+        },
+    ])
+    .unwrap();
     let data_len = s.stats().file_bytes;
     let file_len = std::fs::metadata(&p).unwrap().len();
     assert!(file_len >= data_len + (1 << 20), "{file_len} vs {data_len}");
