@@ -95,6 +95,12 @@ impl Index {
         }
     }
 
+    /// Makes room for `additional` more keys at once, so that a large batch grows the table
+    /// once instead of doubling it step by step.
+    pub fn reserve(&mut self, additional: usize) {
+        self.table.reserve(additional, |s| s.hash);
+    }
+
     /// Returns memory the table does not need for its current keys, when the size guess
     /// made before a scan was too high.
     pub fn shrink_to_fit(&mut self) {

@@ -868,6 +868,9 @@ impl Store {
         let mut existed = Vec::with_capacity(ops.len());
         let mut s = self.state.write();
         let st = &mut *s;
+        if ops.len() > 64 {
+            st.index.reserve(ops.len());
+        }
         st.map = map;
         let data = st.map.bytes(new_end);
         let mut off = end;
