@@ -8,6 +8,7 @@
 #![deny(clippy::all)]
 
 mod errors;
+mod faults;
 mod registry;
 mod staging;
 mod views;

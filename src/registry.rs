@@ -103,7 +103,10 @@ pub fn open(path: &str, read_only: bool, create: bool) -> napi::Result<u32> {
         } else {
             // Space ahead of the data makes durable commits cheaper (no size change to
             // journal on each fdatasync); close() trims it.
-            let opts = StoreOptions::new().create(create).preallocate(PREALLOCATE);
+            let mut opts = StoreOptions::new().create(create).preallocate(PREALLOCATE);
+            if let Some(backend) = crate::faults::from_env()? {
+                opts = opts.backend(backend);
+            }
             let s = Arc::new(opts.open(path).or_throw()?);
             entry.0 = Arc::downgrade(&s);
             s

@@ -376,7 +376,14 @@ impl Store {
     }
 
     fn open_with(path: &Path, opts: StoreOptions) -> Result<Store> {
-        let path = path.to_path_buf();
+        // A store reached through a symbolic link is the link's target: its lock file and
+        // compaction's rename then act on the real file instead of replacing the link.
+        let path = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+            }
+            _ => path.to_path_buf(),
+        };
         if !opts.read_only {
             // Refuse a file that is not a store (or is too new) before creating the lock
             // file or removing anything beside it. Checked again below, under the lock.

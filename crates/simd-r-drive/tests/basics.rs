@@ -328,3 +328,30 @@ fn concurrent_sync_commits_share_fsyncs() {
     assert!(syncs <= 400, "{syncs} syncs for 400 commits");
     eprintln!("400 sync commits from 8 threads used {syncs} fdatasyncs");
 }
+
+#[test]
+fn a_store_opened_through_a_symlink_compacts_the_real_file() {
+    let d = Dir::new();
+    let real = d.path("real.srd");
+    let link = d.path("link.srd");
+    let s = open(&real);
+    s.put(b"k", b"v").unwrap();
+    drop(s);
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let s = open(&link);
+    s.put(b"k2", b"v2").unwrap();
+    s.delete(b"k").unwrap();
+    s.compact().unwrap();
+    s.put(b"after", b"x").unwrap();
+    drop(s);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    let r = open(&real);
+    assert!(r.get(b"k").unwrap().is_none());
+    assert_eq!(&*r.get(b"k2").unwrap().unwrap(), b"v2");
+    assert_eq!(&*r.get(b"after").unwrap().unwrap(), b"x");
+    drop(r);
+    // Both names take the same lock.
+    let a = open(&link);
+    assert!(matches!(Store::open(&real), Err(Error::Locked { .. })));
+    drop(a);
+}

@@ -1,0 +1,91 @@
+'use strict'
+// Files that are not what they seem: clear errors, no crash, and the file left as it was.
+const test = require('ava')
+const fs = require('node:fs')
+const path = require('node:path')
+const { Store } = require('..')
+const { tmpStore, tmpDir } = require('./helpers.js')
+
+async function storeWith (n, size = 100) {
+  const p = tmpStore()
+  const s = await Store.open(p)
+  for (let i = 0; i < n; i++) await s.put(`k${i}`, Buffer.alloc(size, i & 0xff))
+  await s.close()
+  return p
+}
+
+test('a truncated header is ERR_STORE_CORRUPT and the file is untouched', async (t) => {
+  const p = await storeWith(3)
+  const bytes = fs.readFileSync(p).subarray(0, 20)
+  fs.writeFileSync(p, bytes)
+  await t.throwsAsync(Store.open(p), { code: 'ERR_STORE_CORRUPT' })
+  t.throws(() => Store.openSync(p, { readOnly: true }), { code: 'ERR_STORE_CORRUPT' })
+  t.true(fs.readFileSync(p).equals(bytes))
+})
+
+test('a length field pointing past the end in the middle of the file is ERR_STORE_CORRUPT, file untouched', async (t) => {
+  const p = await storeWith(10)
+  const bytes = fs.readFileSync(p)
+  // The first entry starts at 64; its value length is the u32 at offset 12 of the entry.
+  bytes.writeUInt32LE(0xfffffff0, 64 + 12)
+  fs.writeFileSync(p, bytes)
+  const e = await t.throwsAsync(Store.open(p), { code: 'ERR_STORE_CORRUPT' })
+  t.regex(e.message, /64/)
+  t.true(fs.readFileSync(p).equals(bytes))
+})
+
+test('a length field pointing past the end in the last entry is a torn tail: read-only opens leave it, writers drop it', async (t) => {
+  const p = await storeWith(10)
+  const bytes = fs.readFileSync(p)
+  const entry = 16 + 8 + 104 // header, key "k9" padded to 8, value padded to 104
+  const last = bytes.length - entry
+  bytes.writeUInt32LE(0x7ffffff0, last + 12)
+  fs.writeFileSync(p, bytes)
+  const r = await Store.open(p, { readOnly: true })
+  t.is(r.size, 9)
+  t.is(r.get('k9'), undefined)
+  await r.close()
+  t.true(fs.readFileSync(p).equals(bytes), 'a read-only open changes nothing')
+  const w = await Store.open(p)
+  t.is(w.size, 9)
+  t.is(w.get('k8')[0], 8)
+  await w.close()
+  t.is(fs.statSync(p).size, last, 'the writer cut exactly the torn entry')
+})
+
+test('a store path that is a symlink to a file that is not a store: ERR_NOT_A_STORE, target untouched', async (t) => {
+  const d = tmpDir()
+  const target = path.join(d, 'notes.txt')
+  fs.writeFileSync(target, 'dear diary\n'.repeat(100))
+  const link = path.join(d, 'store.srd')
+  fs.symlinkSync(target, link)
+  await t.throwsAsync(Store.open(link), { code: 'ERR_NOT_A_STORE' })
+  t.is(fs.readFileSync(target, 'utf8'), 'dear diary\n'.repeat(100))
+  t.true(fs.lstatSync(link).isSymbolicLink())
+})
+
+test('a store replaced by a symlink to another store follows the link, and compaction keeps the link', async (t) => {
+  const real = await storeWith(20)
+  const d = tmpDir()
+  const link = path.join(d, 'link.srd')
+  fs.symlinkSync(real, link)
+  const s = await Store.open(link)
+  t.is(s.get('k5')[0], 5)
+  for (let i = 0; i < 20; i += 2) await s.delete(`k${i}`)
+  await s.compact()
+  await s.put('new', 'value')
+  await s.close()
+  t.true(fs.lstatSync(link).isSymbolicLink())
+  const r = await Store.open(real)
+  t.is(r.size, 11)
+  t.is(r.get('new').toString(), 'value')
+  await r.close()
+})
+
+test('a directory, or a path inside a file, gives ERR_STORE_IO', async (t) => {
+  const d = tmpDir()
+  await t.throwsAsync(Store.open(d), { code: 'ERR_STORE_IO' })
+  const f = path.join(d, 'file')
+  fs.writeFileSync(f, 'x')
+  await t.throwsAsync(Store.open(path.join(f, 'store.srd')), { code: 'ERR_STORE_IO' })
+})

@@ -1,0 +1,61 @@
+//! Fault injection for the JavaScript test suite, through the engine's storage seam.
+//!
+//! When `SIMD_R_DRIVE_TEST_FAULT` is set while a writable store is opened, the store's
+//! file-system calls go through [`simd_r_drive::io::FailAfter`]: `<call>:<n>:<errno>` lets
+//! `n` calls of that kind succeed and fails every later one, e.g. `write:3:ENOSPC` (a full
+//! disk: the failing write puts half of its bytes on disk first), `sync:0:EIO`,
+//! `rename:0:EIO`. For tests only; never set it in production.
+
+use std::sync::Arc;
+
+use simd_r_drive::io::{Backend, FailAfter, Fault, IoOp, OsBackend};
+
+use crate::errors::coded;
+
+/// The backend that `SIMD_R_DRIVE_TEST_FAULT` asks for, if it is set.
+pub fn from_env() -> napi::Result<Option<Arc<dyn Backend>>> {
+    let Ok(spec) = std::env::var("SIMD_R_DRIVE_TEST_FAULT") else {
+        return Ok(None);
+    };
+    if spec.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        coded(
+            "ERR_INVALID_ENV",
+            &format!("SIMD_R_DRIVE_TEST_FAULT must look like write:3:ENOSPC, got {spec:?}"),
+        )
+    };
+    let mut parts = spec.split(':');
+    let (Some(call), Some(n), Some(errno), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let op = match call {
+        "write" => IoOp::Write,
+        "sync" => IoOp::Sync,
+        "rename" => IoOp::Rename,
+        "syncdir" => IoOp::SyncDir,
+        "setlen" => IoOp::SetLen,
+        _ => return Err(bad()),
+    };
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let errno = match errno {
+        "ENOSPC" => libc::ENOSPC,
+        "EIO" => libc::EIO,
+        "EDQUOT" => libc::EDQUOT,
+        _ => return Err(bad()),
+    };
+    let fault = if op == IoOp::Write && errno == libc::ENOSPC {
+        Fault::PartialWrite(errno)
+    } else {
+        Fault::Errno(errno)
+    };
+    Ok(Some(Arc::new(FailAfter::new(
+        Arc::new(OsBackend),
+        &[op],
+        n,
+        fault,
+    ))))
+}
