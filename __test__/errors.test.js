@@ -97,6 +97,8 @@ test('corruption in the middle is ERR_STORE_CORRUPT naming the offset', async (t
   fs.writeFileSync(p, bytes)
   const err = await t.throwsAsync(Store.open(p), { code: 'ERR_STORE_CORRUPT' })
   t.regex(err.message, /offset 64\b/)
+  // A read-only open is as strict: the damage is reported, not silently hidden.
+  await t.throwsAsync(Store.open(p, { readOnly: true }), { code: 'ERR_STORE_CORRUPT' })
   t.true(fs.readFileSync(p).equals(bytes), 'the damaged file is left as it was')
 })
 

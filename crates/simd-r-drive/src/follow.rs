@@ -82,7 +82,7 @@ impl Store {
             .map_err(|e| Error::io("opening", &self.path, e))?;
         let id = file_id(&meta);
         let (index, map, _, outcome, _) =
-            store::load(&file, &self.path, self.hasher, Mode::Follow, true)?;
+            store::load(&file, &self.path, self.hasher, Mode::Strict, true)?;
         let mut s = self.state.write();
         let old = std::mem::replace(
             &mut *s,
