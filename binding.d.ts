@@ -122,6 +122,20 @@ export interface StoreStats {
   kernel: string
 }
 
+/**
+ * Re-reads every entry of the store file and checks its checksum, on the libuv
+ * threadpool. Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+ */
+export declare function verify(h: number): Promise<VerifyResult>
+
+/** What a verification checked. */
+export interface VerifyResult {
+  /** Entries whose checksums were checked (commit records included). */
+  entries: number
+  /** Bytes of the file checked. */
+  bytes: number
+}
+
 /** Resolves once commit `seq` is durable (`fdatasync`, shared with concurrent callers). */
 export declare function waitDurable(h: number, seq: number): Promise<void>
 

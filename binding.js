@@ -850,6 +850,7 @@ module.exports.releaseStore = nativeBinding.releaseStore
 module.exports.size = nativeBinding.size
 module.exports.snapshot = nativeBinding.snapshot
 module.exports.stats = nativeBinding.stats
+module.exports.verify = nativeBinding.verify
 module.exports.waitDurable = nativeBinding.waitDurable
 module.exports.window = nativeBinding.window
 module.exports.writeBatch = nativeBinding.writeBatch

@@ -82,6 +82,14 @@ export interface StoreStats {
   kernel: string
 }
 
+/** What {@link Store.verify} checked. */
+export interface VerifyResult {
+  /** Entries whose checksums were checked (commit records included). */
+  entries: number
+  /** Bytes of the file checked. */
+  bytes: number
+}
+
 /** An iterator that also works with `for await`. */
 export interface StoreIterator<T> extends IterableIterator<T> {}
 
@@ -169,6 +177,11 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   compact(): Promise<CompactResult>
   /** Sizes and counts. */
   stats(): StoreStats
+  /**
+   * Re-reads every entry of the file and checks its checksum, on the libuv threadpool.
+   * Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+   */
+  verify(): Promise<VerifyResult>
   /**
    * Read-only stores: catches up with what a writer in another process appended, or
    * follows it to the new file after it compacted. A store opened for writing (or sharing

@@ -415,6 +415,15 @@ class Store {
     }
   }
 
+  verify () {
+    try {
+      const h = this._open()
+      return this._track(native.verify(h)).catch((e) => { throw errors.fromNative(e) })
+    } catch (e) {
+      return Promise.reject(errors.fromNative(e))
+    }
+  }
+
   refresh () {
     try {
       return native.refresh(this._open())

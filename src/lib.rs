@@ -464,6 +464,43 @@ pub fn stats(h: u32) -> napi::Result<StoreStats> {
     })
 }
 
+/// What a verification checked.
+#[napi(object)]
+pub struct VerifyResult {
+    /// Entries whose checksums were checked (commit records included).
+    pub entries: f64,
+    /// Bytes of the file checked.
+    pub bytes: f64,
+}
+
+/// Verification on the libuv threadpool.
+pub struct VerifyTask {
+    handle: Arc<registry::Handle>,
+}
+
+impl Task for VerifyTask {
+    type Output = simd_r_drive::VerifyReport;
+    type JsValue = VerifyResult;
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        self.handle.store.verify().or_throw()
+    }
+    fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<VerifyResult> {
+        Ok(VerifyResult {
+            entries: r.entries as f64,
+            bytes: r.bytes as f64,
+        })
+    }
+}
+
+/// Re-reads every entry of the store file and checks its checksum, on the libuv
+/// threadpool. Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+#[napi(ts_return_type = "Promise<VerifyResult>")]
+pub fn verify(h: u32) -> napi::Result<AsyncTask<VerifyTask>> {
+    Ok(AsyncTask::new(VerifyTask {
+        handle: registry::get(h)?,
+    }))
+}
+
 /// Catches a read-only store up with its writer. Returns `unchanged`, `appended` or
 /// `replaced` (the writer compacted).
 #[napi]
