@@ -115,3 +115,20 @@ test('read-only stores refuse writes with ERR_STORE_READ_ONLY', async (t) => {
   t.is(r.get('k').toString(), 'v')
   await r.close()
 })
+
+test('verify() checks every checksum of an open store and names the first bad offset', async (t) => {
+  const p = tmpStore()
+  const s = await Store.open(p)
+  for (let i = 0; i < 20; i++) await s.put(`k${i}`, Buffer.alloc(100, i))
+  const ok = await s.verify()
+  t.true(ok.entries >= 20)
+  t.true(ok.bytes > 20 * 100)
+  // Damage the file behind the open store's back (bit rot, another program).
+  const fd = fs.openSync(p, 'r+')
+  fs.writeSync(fd, Buffer.from([0xff]), 0, 1, 64 + 40)
+  fs.closeSync(fd)
+  const e = await t.throwsAsync(s.verify(), { code: 'ERR_STORE_CORRUPT' })
+  t.regex(e.message, /offset 64\b/)
+  await s.close()
+  await t.throwsAsync(s.verify(), { code: 'ERR_STORE_CLOSED' })
+})
