@@ -280,69 +280,6 @@ pub(crate) fn apply_entry(
     }
 }
 
-/// Files at least this long are recovered by two threads.
-const PIPELINE_MIN_BYTES: u64 = 8 << 20;
-
-/// Entries handed from the verifying thread to the index-building thread at a time.
-const PIPELINE_CHUNK: usize = 8192;
-
-fn two_cores() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
-}
-
-/// Recovery on two threads: this one walks and verifies the entries (the checksums) and
-/// hashes their keys; a second one builds the index from the committed entries, in file
-/// order, as they arrive. The outcome is exactly that of the one-thread scan.
-fn scan_pipelined(
-    data: &[u8],
-    hasher: KeyHasher,
-    mode: Mode,
-    mut index: Index,
-) -> (std::result::Result<scan::Outcome, scan::Damage>, Index) {
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, u64, EntryHeader)>>(16);
-        let builder = scope.spawn(move || {
-            for chunk in rx {
-                for (hash, off, h) in chunk {
-                    apply_hashed(&mut index, data, hash, off, &h);
-                }
-            }
-            index
-        });
-        let mut chunk = Vec::with_capacity(PIPELINE_CHUNK);
-        let outcome = scan::scan(data, HEADER_LEN, mode, |off, h| {
-            let ks = (off + h.key_start()) as usize;
-            chunk.push((hasher(&data[ks..ks + h.key_len]), off, *h));
-            if chunk.len() == PIPELINE_CHUNK {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(PIPELINE_CHUNK));
-                // The builder only stops when this sender is dropped.
-                let _ = tx.send(full);
-            }
-        });
-        if !chunk.is_empty() {
-            let _ = tx.send(chunk);
-        }
-        drop(tx);
-        let index = builder.join().expect("the index builder does not panic");
-        (outcome, index)
-    })
-}
-
-/// Adds a verified entry whose key hash is known to `index`.
-fn apply_hashed(index: &mut Index, data: &[u8], hash: u64, off: u64, h: &EntryHeader) {
-    let ks = (off + h.key_start()) as usize;
-    let key = &data[ks..ks + h.key_len];
-    match h.kind {
-        EntryKind::Put => {
-            index.insert(data, hash, key, off);
-        }
-        EntryKind::Delete => {
-            index.remove(data, hash, key);
-        }
-        EntryKind::Commit => {}
-    }
-}
-
 /// Reads `file` (whose header was checked) into a fresh index. Returns the state pieces.
 pub(crate) fn load(
     file: &File,
@@ -358,16 +295,10 @@ pub(crate) fn load(
     let map = Mapping::new(file, len, grow).map_err(|e| Error::io("mapping the file", path, e))?;
     let data = map.bytes(len);
     // A first guess at the key count keeps rehashing down: about one key per 64 bytes.
-    let index = Index::with_capacity(((len / 128) as usize).min(1 << 22));
-    let (outcome, mut index) = if len >= PIPELINE_MIN_BYTES && two_cores() {
-        scan_pipelined(data, hasher, mode, index)
-    } else {
-        let mut index = index;
-        let outcome = scan::scan(data, HEADER_LEN, mode, |off, h| {
-            apply_entry(&mut index, data, hasher, off, h);
-        });
-        (outcome, index)
-    };
+    let mut index = Index::with_capacity(((len / 128) as usize).min(1 << 22));
+    let outcome = scan::scan(data, HEADER_LEN, mode, |off, h| {
+        apply_entry(&mut index, data, hasher, off, h);
+    });
     let outcome = outcome.map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
     index.shrink_to_fit();
     Ok((index, Arc::new(map), len, outcome, len))

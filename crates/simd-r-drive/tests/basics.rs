@@ -344,7 +344,10 @@ fn a_store_opened_through_a_symlink_compacts_the_real_file() {
     s.compact().unwrap();
     s.put(b"after", b"x").unwrap();
     drop(s);
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     let r = open(&real);
     assert!(r.get(b"k").unwrap().is_none());
     assert_eq!(&*r.get(b"k2").unwrap().unwrap(), b"v2");

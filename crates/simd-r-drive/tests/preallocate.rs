@@ -41,7 +41,7 @@ fn preallocated_zeros_are_trimmed_on_close_and_dropped_after_a_crash() {
     // Crossing the preallocated space extends it again, in whole steps.
     s.put(b"big", &vec![7u8; 3 << 20]).unwrap();
     let grown = std::fs::metadata(&p).unwrap().len();
-    assert!(grown > s.stats().file_bytes && grown % (1 << 20) == 0);
+    assert!(grown > s.stats().file_bytes && grown.is_multiple_of(1 << 20));
     // Compaction writes a file of exactly the data; close trims what is preallocated.
     s.compact().unwrap();
     assert_eq!(std::fs::metadata(&p).unwrap().len(), s.stats().file_bytes);
