@@ -91,6 +91,26 @@ export declare function refresh(h: number): string
 /** Releases a handle; the engine closes when its last handle and task are gone. */
 export declare function releaseStore(h: number): void
 
+/**
+ * Rebuilds the store at `path` from every entry that still verifies, skipping damaged
+ * ranges, on the libuv threadpool. The store must not be open anywhere.
+ */
+export declare function repair(path: string): Promise<RepairResult>
+
+/** What a repair did. */
+export interface RepairResult {
+  /** Entries that verified and were kept. */
+  entriesKept: number
+  /** Live keys in the repaired store. */
+  liveKeys: number
+  /** Damaged byte ranges `[start, end)` that were skipped. */
+  skipped: Array<Array<number>>
+  /** Bytes of unfinished tail dropped. */
+  droppedTailBytes: number
+  /** Where the damaged original was kept (`<path>.damaged`), if anything was skipped. */
+  backup?: string
+}
+
 /** Number of live keys. */
 export declare function size(h: number): number
 

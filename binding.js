@@ -847,6 +847,7 @@ module.exports.openStore = nativeBinding.openStore
 module.exports.openStoreAsync = nativeBinding.openStoreAsync
 module.exports.refresh = nativeBinding.refresh
 module.exports.releaseStore = nativeBinding.releaseStore
+module.exports.repair = nativeBinding.repair
 module.exports.size = nativeBinding.size
 module.exports.snapshot = nativeBinding.snapshot
 module.exports.stats = nativeBinding.stats

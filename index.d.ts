@@ -90,6 +90,20 @@ export interface VerifyResult {
   bytes: number
 }
 
+/** What {@link Store.repair} did. */
+export interface RepairResult {
+  /** Entries that verified and were kept. */
+  entriesKept: number
+  /** Live keys in the repaired store. */
+  liveKeys: number
+  /** Damaged byte ranges `[start, end)` that were skipped. */
+  skipped: [number, number][]
+  /** Bytes of unfinished tail dropped. */
+  droppedTailBytes: number
+  /** Where the damaged original was kept (`<path>.damaged`), if anything was skipped. */
+  backup?: string
+}
+
 /** An iterator that also works with `for await`. */
 export interface StoreIterator<T> extends IterableIterator<T> {}
 
@@ -117,6 +131,14 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   static open(path: string, options?: StoreOptions): Promise<Store>
   /** Like {@link Store.open}, on the calling thread. */
   static openSync(path: string, options?: StoreOptions): Store
+  /**
+   * Rebuilds the store at `path` from every entry that still verifies, skipping damaged
+   * ranges (what to do after `ERR_STORE_CORRUPT`), on the libuv threadpool. The store must
+   * not be open anywhere (`ERR_STORE_LOCKED` otherwise). When something was skipped, the
+   * damaged original stays reachable as `<path>.damaged`. A file that is not a store is
+   * never touched.
+   */
+  static repair(path: string): Promise<RepairResult>
 
   /** The path the store was opened with. */
   readonly path: string

@@ -132,6 +132,22 @@ Options:
     args: ['store'],
     run: compact
   },
+  repair: {
+    usage: 'repair <store> [--json]',
+    summary: 'rebuild a damaged store from every entry that verifies',
+    help: `What to do after ERR_STORE_CORRUPT: rebuilds the store from every entry whose
+checksum still verifies, skipping damaged ranges, and prints what it kept and skipped.
+When something was skipped, the damaged original stays as <store>.damaged. The store
+must not be open anywhere (ERR_STORE_LOCKED otherwise); a file that is not a store is
+never touched (ERR_NOT_A_STORE).
+
+Options:
+  --json   the result as one JSON object: entriesKept, liveKeys, skipped ([start, end)
+           byte ranges), droppedTailBytes, backup`,
+    options: { json: { type: 'boolean' } },
+    args: ['store'],
+    run: repair
+  },
   verify: {
     usage: 'verify <store>',
     summary: 'check every checksum',
@@ -435,6 +451,20 @@ async function keys ({ store: file }, opts) {
     }
     await out.flush()
   })
+  return OK
+}
+
+async function repair ({ store: file }, opts) {
+  if (!fs.existsSync(file)) throw new Failure(`error: ${file} does not exist`, FAILED)
+  const r = await srd().Store.repair(file)
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(r) + '\n')
+    return OK
+  }
+  const skipped = r.skipped.map(([a, b]) => `${a}..${b}`).join(', ')
+  process.stdout.write(`repaired: ${r.entriesKept} entries kept, ${r.liveKeys} live keys` +
+    (r.skipped.length ? `; skipped damaged bytes ${skipped}; the damaged original is ${r.backup}` : '; nothing was damaged') +
+    (r.droppedTailBytes ? `; dropped ${r.droppedTailBytes} bytes of an unfinished last write` : '') + '\n')
   return OK
 }
 

@@ -307,6 +307,15 @@ class Store {
     return new Store(OPEN, h, path, o)
   }
 
+  static async repair (path) {
+    checkPath(path)
+    try {
+      return await native.repair(path)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+  }
+
   get path () { return this._path }
 
   get readOnly () { return this._readOnly }

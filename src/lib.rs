@@ -501,6 +501,54 @@ pub fn verify(h: u32) -> napi::Result<AsyncTask<VerifyTask>> {
     }))
 }
 
+/// What a repair did.
+#[napi(object)]
+pub struct RepairResult {
+    /// Entries that verified and were kept.
+    pub entries_kept: f64,
+    /// Live keys in the repaired store.
+    pub live_keys: f64,
+    /// Damaged byte ranges `[start, end)` that were skipped.
+    pub skipped: Vec<Vec<f64>>,
+    /// Bytes of unfinished tail dropped.
+    pub dropped_tail_bytes: f64,
+    /// Where the damaged original was kept (`<path>.damaged`), if anything was skipped.
+    pub backup: Option<String>,
+}
+
+/// Repair on the libuv threadpool.
+pub struct RepairTask {
+    path: String,
+}
+
+impl Task for RepairTask {
+    type Output = simd_r_drive::RepairReport;
+    type JsValue = RepairResult;
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        simd_r_drive::repair(&self.path, &simd_r_drive::StoreOptions::new()).or_throw()
+    }
+    fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<RepairResult> {
+        Ok(RepairResult {
+            entries_kept: r.entries_kept as f64,
+            live_keys: r.live_keys as f64,
+            skipped: r
+                .skipped
+                .iter()
+                .map(|&(a, b)| vec![a as f64, b as f64])
+                .collect(),
+            dropped_tail_bytes: r.dropped_tail_bytes as f64,
+            backup: r.backup.map(|p| p.to_string_lossy().into_owned()),
+        })
+    }
+}
+
+/// Rebuilds the store at `path` from every entry that still verifies, skipping damaged
+/// ranges, on the libuv threadpool. The store must not be open anywhere.
+#[napi(ts_return_type = "Promise<RepairResult>")]
+pub fn repair(path: String) -> AsyncTask<RepairTask> {
+    AsyncTask::new(RepairTask { path })
+}
+
 /// Catches a read-only store up with its writer. Returns `unchanged`, `appended` or
 /// `replaced` (the writer compacted).
 #[napi]
