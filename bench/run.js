@@ -140,7 +140,7 @@ function main () {
     `Medians of ${sizes.REPS} runs (min–max in parentheses), each store × workload × run in its own process on a fresh directory, stores interleaved; ` +
       `${sizes.quick ? 'quick sizes (BENCH_QUICK=1)' : 'full sizes'}; took ${minutes} min. The last column is simd-r-drive's advantage over the best peer ` +
       '(above 1 = faster or smaller). "Default durability": each store\'s default (lmdb syncs every commit; simd-r-drive and classic-level hand writes to the OS; SQLite WAL with synchronous=NORMAL). ' +
-      'Reads touch the first and last byte of every value.',
+      'Reads touch the first and last byte of every value. R1 async: classic-level\'s `get` promise; simd-r-drive has no separate async read (reads never wait for I/O), so its row awaits the sync `get` inside an async function, as an async caller such as Keyv does.',
     ''
   ]
   const table = header.concat(lines).join('\n') + '\n'

@@ -23,7 +23,9 @@ const srd = {
       put: (k, v) => s.put(k, v),
       get: (k) => s.get(k),
       getFast: (k) => s.get(k), // get is already the zero-copy fast path
-      getAsync: null,
+      // No separate async read: reads never wait for I/O, so an async caller (Keyv, say)
+      // awaits the sync get.
+      getAsync: async (k) => s.get(k),
       scan (visit) { for (const [k, v] of s) visit(k, v) },
       compact: () => s.compact(),
       close: () => s.close()
