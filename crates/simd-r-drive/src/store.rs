@@ -366,6 +366,9 @@ fn prefetch_entry(data: &[u8], off: u64) {
     let _ = (data, off);
 }
 
+/// The encode buffer is kept between writes up to this capacity.
+const KEEP_WRITE_BUFFER: usize = 8 << 20;
+
 /// Names of the temporary files the engine may leave behind after a crash.
 pub(crate) const TEMP_SUFFIXES: [&str; 3] = [".init", ".compact", ".repair"];
 
@@ -861,6 +864,10 @@ impl Store {
         self.allocated
             .fetch_max(end + buf.len() as u64, Ordering::AcqRel);
         let new_end = end + data_len;
+        if buf.capacity() > KEEP_WRITE_BUFFER {
+            // A bulk load's buffer is as large as its batch: do not hold on to it.
+            *buf = Vec::new();
+        }
         let map = if new_end > map.reserved() {
             match Mapping::new(&file, new_end, true) {
                 Ok(m) => Arc::new(m),
