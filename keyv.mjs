@@ -1,0 +1,8 @@
+// simd-r-drive/keyv: the Keyv storage adapter (ES modules). Types and documentation: keyv.d.ts.
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const KeyvSimdRDrive = require('./keyv.js')
+
+export { KeyvSimdRDrive }
+export default KeyvSimdRDrive
