@@ -2,7 +2,7 @@
 
 // simd-r-drive: the public entry point (CommonJS). Types and documentation: index.d.ts.
 const { Store, MAX_KEY_BYTES, MAX_VALUE_BYTES } = require('./lib/store.js')
-const native = require('./binding.js')
+const native = require('./lib/native.js')
 
 module.exports = {
   Store,

@@ -26,6 +26,16 @@ function platformPackage () {
 function loadAlone () {
   const dir = tmpDir()
   fs.copyFileSync(path.join(ROOT, 'binding.js'), path.join(dir, 'binding.js'))
+  fs.mkdirSync(path.join(dir, 'lib'))
+  fs.copyFileSync(path.join(ROOT, 'lib', 'native.js'), path.join(dir, 'lib', 'native.js'))
+  fs.writeFileSync(path.join(dir, 'wrapped.js'), `
+try {
+  require('./lib/native.js')
+  console.log(JSON.stringify({ loaded: true }))
+} catch (err) {
+  console.log(JSON.stringify({ loaded: false, message: err.message, code: err.code, cause: err.cause && err.cause.message }))
+}
+`)
   const script = `
 try {
   require('./binding.js')
@@ -47,7 +57,7 @@ try {
       resolve({ code: err ? err.code : 0, stdout, stderr })
     })
   })
-  return Promise.all([run('load.js'), run('uncaught.js')])
+  return Promise.all([run('load.js'), run('uncaught.js'), run('wrapped.js')])
 }
 
 const results = loadAlone()
@@ -70,11 +80,14 @@ test('uncaught, the printed error shows the platform package', async (t) => {
   t.true(uncaught.stderr.includes(platformPackage()), uncaught.stderr)
 })
 
-// Known gap: the first line of the message is napi-rs's generic text (about an npm bug), and
-// the package to install appears only in the `cause` chain. Naming it there takes a wrapper
-// around `require('../binding.js')` in lib/ that rethrows with the package name (and the
-// original error as its cause); when that lands, make this an ordinary test.
-test.failing('the top-level message itself names the platform package', async (t) => {
-  const [caught] = await results
-  t.true(JSON.parse(caught.stdout).message.includes(platformPackage()))
+test('the package\'s loader names the platform package to install in its message', async (t) => {
+  const [, , wrapped] = await results
+  t.is(wrapped.code, 0, wrapped.stderr)
+  const r = JSON.parse(wrapped.stdout)
+  t.false(r.loaded)
+  t.is(r.code, 'ERR_NATIVE_BINDING_MISSING')
+  t.true(r.message.includes(platformPackage()), r.message)
+  t.regex(r.cause, /Cannot find native binding/)
+  // The loader computes the same name as this test.
+  t.is(require('../lib/native.js').platformPackage(), platformPackage())
 })

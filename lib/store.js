@@ -1,7 +1,7 @@
 'use strict'
 
 const { constants: bufferConstants } = require('node:buffer')
-const native = require('../binding.js')
+const native = require('./native.js')
 const errors = require('./errors.js')
 
 /** Longest key, in bytes (UTF-8 for strings). */
