@@ -83,6 +83,12 @@ export declare function openStore(path: string, readOnly: boolean, create: boole
 export declare function openStoreAsync(path: string, readOnly: boolean, create: boolean): Promise<unknown>
 
 /**
+ * Sets `key` to the contents of the staged file `file` without loading it into memory,
+ * in ticket order with the handle's other writes. Resolves to whether the key had a value.
+ */
+export declare function putFile(h: number, ticket: number, key: Buffer, file: string, sync: boolean): Promise<boolean>
+
+/**
  * Catches a read-only store up with its writer. Returns `unchanged`, `appended` or
  * `replaced` (the writer compacted).
  */

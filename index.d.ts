@@ -183,6 +183,21 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   /** Resolves once everything written so far is durable (`fdatasync`). */
   flush(): Promise<void>
 
+  /**
+   * A readable stream of the value of `key` as it is now, in zero-copy chunks of
+   * `highWaterMark` bytes (default 64 KiB). Errors with `ERR_KEY_NOT_FOUND` if the key has
+   * no value.
+   */
+  createReadStream(key: Key, options?: { highWaterMark?: number }): import('node:stream').Readable
+  /**
+   * A writable stream whose bytes become the value of `key` when it finishes, without
+   * holding the value in memory (it is staged in `<path>.upload-*` beside the store). The
+   * value appears atomically once the stream has finished (the 'finish' event), in order
+   * with the store's other writes; if the stream fails or is destroyed, nothing is
+   * written. Values are limited to 4 GiB - 1 bytes by the format.
+   */
+  createWriteStream(key: Key): import('node:stream').Writable
+
   /** The live keys, from a snapshot taken when iteration starts (zero-copy). */
   keys(): StoreIterator<Buffer>
   /** The live values, from a snapshot taken when iteration starts (zero-copy). */

@@ -1,6 +1,8 @@
 'use strict'
 
 const { constants: bufferConstants } = require('node:buffer')
+const fsp = require('node:fs/promises')
+const { Readable, Writable } = require('node:stream')
 const native = require('./native.js')
 const errors = require('./errors.js')
 
@@ -631,6 +633,83 @@ class Store {
     return this._closing
   }
 
+  // ----- streams -----
+
+  createReadStream (key, options) {
+    const chunk = streamChunk(options)
+    const value = this.get(key)
+    let pos = 0
+    return new Readable({
+      highWaterMark: chunk,
+      read () {
+        if (value === undefined) {
+          this.destroy(errors.coded('ERR_KEY_NOT_FOUND', `No value is stored under ${describeKey(key)}.`))
+          return
+        }
+        if (pos >= value.length) {
+          this.push(null)
+          return
+        }
+        // Zero-copy: each chunk is a slice of the value's view of the store.
+        this.push(value.subarray(pos, pos + chunk))
+        pos += chunk
+      }
+    })
+  }
+
+  createWriteStream (key) {
+    this._writable()
+    const k = checkKey(key)
+    const keyBytes = typeof k === 'string' ? Buffer.from(k, 'utf8') : Buffer.from(k)
+    const file = `${this._path}.upload-${process.pid}-${++uploads}`
+    const store = this
+    let fh = null
+    const drop = async () => {
+      if (fh !== null) {
+        const h = fh
+        fh = null
+        await h.close().catch(() => {})
+      }
+      await fsp.unlink(file).catch(() => {})
+    }
+    return new Writable({
+      construct (callback) {
+        fsp.open(file, 'wx').then((h) => { fh = h; callback() }, callback)
+      },
+      write (chunk, encoding, callback) {
+        fh.write(chunk).then(() => callback(), callback)
+      },
+      final (callback) {
+        const h = fh
+        fh = null
+        h.close()
+          .then(() => store._putFile(keyBytes, file))
+          .then(() => fsp.unlink(file).catch(() => {}))
+          .then(() => callback(), (e) => drop().then(() => callback(e)))
+      },
+      destroy (err, callback) {
+        drop().then(() => callback(err))
+      }
+    })
+  }
+
+  /** Commits a staged file as the value of `key`, in order with the other writes. */
+  _putFile (key, file) {
+    const h = this._writable()
+    if (this._batch !== null) this._flushBatch()
+    const ticket = this._ticket++
+    this._asyncWrites++
+    let p
+    try {
+      p = native.putFile(h, ticket, key, file, this._sync)
+    } catch (e) {
+      this._asyncWrites--
+      this._ticket--
+      return Promise.reject(errors.fromNative(e))
+    }
+    return this._track(p.finally(() => { this._asyncWrites-- })).catch((e) => { throw errors.fromNative(e) })
+  }
+
   // ----- iteration -----
 
   keys () { return iterate(this, 0) }
@@ -643,6 +722,21 @@ class Store {
 }
 
 const OPEN = Symbol('open')
+
+let uploads = 0
+
+function streamChunk (options) {
+  if (options === undefined || options === null) return 64 * 1024
+  if (typeof options !== 'object') throw errors.invalidArgType('options', 'an object', options)
+  const n = options.highWaterMark
+  if (n === undefined) return 64 * 1024
+  if (!Number.isSafeInteger(n) || n < 1) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.highWaterMark must be a positive integer, got ${n}`)
+  return n
+}
+
+function describeKey (key) {
+  return typeof key === 'string' ? JSON.stringify(key) : `a ${key.byteLength}-byte key`
+}
 
 const BATCH = 256
 

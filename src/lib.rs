@@ -328,6 +328,71 @@ pub fn write_batch_async(
     }))
 }
 
+/// A value streamed from a staged file, committed on the libuv threadpool.
+pub struct PutFileTask {
+    handle: Arc<registry::Handle>,
+    ticket: u64,
+    key: Vec<u8>,
+    file: String,
+    sync: bool,
+}
+
+impl Task for PutFileTask {
+    type Output = bool;
+    type JsValue = bool;
+    fn compute(&mut self) -> napi::Result<bool> {
+        let handle = &self.handle;
+        let commit = handle.in_turn(self.ticket, || {
+            writable(handle)?;
+            let mut f = std::fs::File::open(&self.file).map_err(|e| {
+                coded(
+                    "ERR_STORE_IO",
+                    &format!("opening the staged value {}: {e}", self.file),
+                )
+            })?;
+            let len = f
+                .metadata()
+                .map_err(|e| {
+                    coded(
+                        "ERR_STORE_IO",
+                        &format!("reading the staged value {}: {e}", self.file),
+                    )
+                })?
+                .len();
+            handle
+                .store
+                .put_from_reader(&self.key, len, &mut f)
+                .or_throw()
+        })?;
+        if self.sync {
+            handle.store.wait_durable(commit.seq).or_throw()?;
+        }
+        Ok(commit.existed[0])
+    }
+    fn resolve(&mut self, _env: Env, existed: bool) -> napi::Result<bool> {
+        Ok(existed)
+    }
+}
+
+/// Sets `key` to the contents of the staged file `file` without loading it into memory,
+/// in ticket order with the handle's other writes. Resolves to whether the key had a value.
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn put_file(
+    h: u32,
+    ticket: f64,
+    key: Buffer,
+    file: String,
+    sync: bool,
+) -> napi::Result<AsyncTask<PutFileTask>> {
+    Ok(AsyncTask::new(PutFileTask {
+        handle: registry::get(h)?,
+        ticket: ticket as u64,
+        key: key.to_vec(),
+        file,
+        sync,
+    }))
+}
+
 /// Waiting for durability on the libuv threadpool.
 pub struct DurableTask {
     handle: Arc<registry::Handle>,

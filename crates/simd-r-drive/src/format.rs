@@ -292,6 +292,27 @@ pub(crate) fn encode_entry(
     offset
 }
 
+/// The fixed fields and padded key of a single-entry Put batch whose `value_len`-byte value
+/// follows separately, with a zero checksum (see [`stream_checksum`]).
+pub(crate) fn encode_stream_head(key: &[u8], value_len: u64) -> Vec<u8> {
+    debug_assert!(!key.is_empty() && key.len() <= MAX_KEY_LEN && value_len <= MAX_VALUE_LEN as u64);
+    let mut buf = Vec::with_capacity(ENTRY_HEADER_LEN as usize + key.len() + 8);
+    buf.extend_from_slice(&[0u8; 8]);
+    buf.push(EntryKind::Put as u8);
+    buf.push(FLAG_COMMIT);
+    buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    buf.extend_from_slice(&(value_len as u32).to_le_bytes());
+    buf.extend_from_slice(key);
+    pad(&mut buf);
+    buf
+}
+
+/// A streaming checksum for the entry at `offset`: fed every byte after the checksum field,
+/// it gives what [`encode_entry`] computes in one call (XXH3-64 streamed and one-shot agree).
+pub(crate) fn stream_checksum(offset: u64) -> xxhash_rust::xxh3::Xxh3 {
+    xxhash_rust::xxh3::Xxh3::with_seed(checksum_seed(offset))
+}
+
 /// Appends a commit record closing the batch whose first entry is at `batch_start`.
 pub(crate) fn encode_commit(buf: &mut Vec<u8>, base: u64, batch_start: u64) -> u64 {
     encode_entry(

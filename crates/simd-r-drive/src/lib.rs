@@ -35,6 +35,7 @@ mod repair;
 mod scan;
 pub mod simd;
 mod store;
+mod stream;
 mod window;
 mod xxh3;
 

@@ -369,6 +369,29 @@ fn prefetch_entry(data: &[u8], off: u64) {
 /// The encode buffer is kept between writes up to this capacity.
 const KEEP_WRITE_BUFFER: usize = 8 << 20;
 
+/// Removes `<store>.upload-*` files, where bindings stage streamed values before
+/// [`Store::put_from_reader`]; any left when a writer opens belong to a crashed writer.
+fn remove_uploads(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut prefix = name.to_os_string();
+    prefix.push(".upload-");
+    let prefix = prefix.to_string_lossy().into_owned();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 /// Names of the temporary files the engine may leave behind after a crash.
 pub(crate) const TEMP_SUFFIXES: [&str; 3] = [".init", ".compact", ".repair"];
 
@@ -407,6 +430,7 @@ impl Store {
             for s in TEMP_SUFFIXES {
                 let _ = std::fs::remove_file(lock::with_suffix(&path, s));
             }
+            remove_uploads(&path);
             let exists = match std::fs::metadata(&path) {
                 Ok(m) => m.len() > 0,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,

@@ -1,0 +1,91 @@
+'use strict'
+const test = require('ava')
+const fs = require('node:fs')
+const path = require('node:path')
+const crypto = require('node:crypto')
+const { pipeline } = require('node:stream/promises')
+const { Readable } = require('node:stream')
+const { Store } = require('..')
+const { tmpStore } = require('./helpers.js')
+
+const copying = /^(1|true|yes)$/i.test(process.env.SIMD_R_DRIVE_COPY_VALUES || '')
+
+async function collect (stream) {
+  const chunks = []
+  for await (const c of stream) chunks.push(c)
+  return chunks
+}
+
+test('createReadStream yields the value in zero-copy chunks', async (t) => {
+  const s = await Store.open(tmpStore())
+  const value = crypto.randomBytes(300000)
+  await s.put('big', value)
+  await s.put('pad', Buffer.alloc(8192))
+  const chunks = await collect(s.createReadStream('big', { highWaterMark: 65536 }))
+  t.is(chunks.length, 5)
+  t.true(Buffer.concat(chunks).equals(value))
+  if (!copying) t.is(chunks[0].buffer, chunks[1].buffer, 'slices of one view, not copies')
+  const e = await t.throwsAsync(collect(s.createReadStream('missing')))
+  t.is(e.code, 'ERR_KEY_NOT_FOUND')
+  t.throws(() => s.createReadStream(42), { code: 'ERR_INVALID_ARG_TYPE' })
+  await s.close()
+})
+
+test('createWriteStream: the value appears atomically when the stream finishes', async (t) => {
+  const p = tmpStore()
+  const s = await Store.open(p)
+  await s.put('big', 'old')
+  const value = crypto.randomBytes(5 * 1024 * 1024 + 3)
+  const ws = s.createWriteStream('big')
+  let seenDuring = null
+  const source = Readable.from((function * () {
+    for (let i = 0; i < value.length; i += 100000) yield value.subarray(i, i + 100000)
+  })())
+  source.once('data', () => { seenDuring = s.get('big').toString() })
+  await pipeline(source, ws)
+  t.is(seenDuring, 'old', 'nothing shows before the stream finishes')
+  t.true(s.get('big').equals(value))
+  t.deepEqual(fs.readdirSync(path.dirname(p)).filter((f) => f.includes('.upload-')), [], 'the staging file is gone')
+  await s.put('after', 'x')
+  await s.close()
+  const r = await Store.open(p)
+  t.true(r.get('big').equals(value))
+  t.is(r.get('after').toString(), 'x')
+  await r.verify()
+  await r.close()
+})
+
+test('a destroyed or failing write stream writes nothing', async (t) => {
+  const p = tmpStore()
+  const s = await Store.open(p)
+  const ws = s.createWriteStream('k')
+  ws.write(Buffer.alloc(100000, 1))
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  ws.destroy()
+  await new Promise((resolve) => ws.once('close', resolve))
+  const failing = new Readable({
+    read () { this.destroy(new Error('source broke')) }
+  })
+  await t.throwsAsync(pipeline(failing, s.createWriteStream('k2')), { message: 'source broke' })
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.false(s.has('k'))
+  t.false(s.has('k2'))
+  t.deepEqual(fs.readdirSync(path.dirname(p)).filter((f) => f.includes('.upload-')), [])
+  await s.close()
+})
+
+test('a streamed value commits when its stream finishes, in order with other writes', async (t) => {
+  const p = tmpStore()
+  const s = await Store.open(p)
+  const ws = s.createWriteStream('k')
+  ws.end('streamed')
+  await s.put('k', 'put-while-streaming') // commits first: the stream has not finished
+  await new Promise((resolve, reject) => { ws.once('finish', resolve); ws.once('error', reject) })
+  t.is(s.get('k').toString(), 'streamed')
+  await s.put('k', 'later')
+  t.is(s.get('k').toString(), 'later')
+  await s.close()
+  const ro = await Store.open(p, { readOnly: true })
+  t.throws(() => ro.createWriteStream('x'), { code: 'ERR_STORE_READ_ONLY' })
+  await ro.close()
+})
