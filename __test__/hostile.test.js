@@ -89,3 +89,30 @@ test('a directory, or a path inside a file, gives ERR_STORE_IO', async (t) => {
   fs.writeFileSync(f, 'x')
   await t.throwsAsync(Store.open(path.join(f, 'store.srd')), { code: 'ERR_STORE_IO' })
 })
+
+test('a store made read-only on disk: a writer gets ERR_STORE_IO, readers still work, the file is untouched', async (t) => {
+  const { execFileSync } = require('node:child_process')
+  const p = await storeWith(5)
+  const before = fs.readFileSync(p)
+  // Root ignores file modes, so as root the file is made immutable instead.
+  const root = typeof process.getuid === 'function' && process.getuid() === 0
+  if (root) {
+    try {
+      execFileSync('chattr', ['+i', p], { stdio: 'ignore' })
+    } catch {
+      t.log('chattr is not available here: nothing can make the file read-only for root')
+      t.pass()
+      return
+    }
+    t.teardown(() => execFileSync('chattr', ['-i', p], { stdio: 'ignore' }))
+  } else {
+    fs.chmodSync(p, 0o444)
+  }
+  const e = await t.throwsAsync(Store.open(p))
+  t.is(e.code, 'ERR_STORE_IO')
+  t.regex(e.message, /permission|not permitted/i)
+  const r = await Store.open(p, { readOnly: true })
+  t.is(r.get('k3')[0], 3)
+  await r.close()
+  t.true(fs.readFileSync(p).equals(before))
+})
