@@ -25,9 +25,9 @@ export declare class Snapshot {
    * `window`), its start written to the `OUT_AUX` slot of `scratch`; `undefined` if the
    * range must be copied (`OUT_AUX` is -1) or external buffers are not allowed (-2).
    */
-  window(scratch: Buffer, offset: number, len: number, stride: number, overlap: number): Raw | null
+  window(scratch: Buffer, offset: number, len: number, stride: number, overlap: number): Buffer | null
   /** A copy of `[offset, offset + len)` of the snapshot's file. */
-  copy(offset: number, len: number): Raw
+  copy(offset: number, len: number): Buffer
 }
 
 /** Rewrites the store without its dead entries, on the libuv threadpool. */
@@ -61,7 +61,7 @@ export declare function flush(h: number): Promise<void>
 export declare function flushSync(h: number): void
 
 /** A copy of the value of the key in `scratch`, or `undefined`. */
-export declare function getCopy(h: number, scratch: Buffer, keyLen: number): Raw | null
+export declare function getCopy(h: number, scratch: Buffer, keyLen: number): Buffer | null
 
 /** The SIMD kernel in use for checksums (`avx2`, `sse2`, `neon` or `scalar`). */
 export declare function kernel(): string
@@ -171,7 +171,7 @@ export declare function waitDurable(h: number, seq: number): Promise<void>
  * moved to another mapping meanwhile (locate again), or -2 if this runtime does not allow
  * external buffers (copy instead).
  */
-export declare function window(h: number, scratch: Buffer, stride: number, overlap: number): Raw | null
+export declare function window(h: number, scratch: Buffer, stride: number, overlap: number): Buffer | null
 
 /**
  * Commits `count` staged operations as one batch, on the calling thread, once every

@@ -8,6 +8,10 @@ export type Key = string | Buffer | Uint8Array
 /** A value: a string (encoded as UTF-8) or the bytes of any view. 0 to `MAX_VALUE_BYTES` bytes. */
 export type Value = string | Buffer | Uint8Array | ArrayBufferView
 
+// Result types are generated from the binding's Rust `///` docs (src/lib.rs).
+import type { CompactResult, StoreStats, VerifyResult, RepairResult } from './binding'
+export type { CompactResult, StoreStats, VerifyResult, RepairResult }
+
 /** Longest key, in bytes: 65535. */
 export declare const MAX_KEY_BYTES: number
 
@@ -40,68 +44,6 @@ export interface StoreOptions {
    * allow external buffers (Electron). Default `false`.
    */
   copyValues?: boolean
-}
-
-/** What a compaction did. */
-export interface CompactResult {
-  /** File bytes in use before. */
-  bytesBefore: number
-  /** File bytes in use after. */
-  bytesAfter: number
-  /** Bytes reclaimed (0 if writes made meanwhile grew the file). */
-  reclaimedBytes: number
-  /** Live entries copied. */
-  entries: number
-  /** Entries written by others while the compaction ran, copied at the end. */
-  tailEntries: number
-  /** How long writers were held up at the end, in milliseconds. */
-  writerPauseMs: number
-  /** Total time taken, in milliseconds. */
-  durationMs: number
-}
-
-/** Sizes and counts of a store. */
-export interface StoreStats {
-  /** Live keys. */
-  entries: number
-  /** Bytes of the store file in use (header and every entry, live or not). */
-  fileBytes: number
-  /** Bytes of the live entries (what compaction keeps, without the header). */
-  liveBytes: number
-  /** Bytes that compaction would reclaim. */
-  reclaimableBytes: number
-  /** Heap bytes held by the in-memory index. */
-  indexBytes: number
-  /** How many times compaction replaced the file since the engine was opened. */
-  generation: number
-  /** Sequence number of the latest commit. */
-  seq: number
-  /** Sequence number up to which commits are known to be durable. */
-  durableSeq: number
-  /** The SIMD kernel in use for checksums. */
-  kernel: string
-}
-
-/** What {@link Store.verify} checked. */
-export interface VerifyResult {
-  /** Entries whose checksums were checked (commit records included). */
-  entries: number
-  /** Bytes of the file checked. */
-  bytes: number
-}
-
-/** What {@link Store.repair} did. */
-export interface RepairResult {
-  /** Entries that verified and were kept. */
-  entriesKept: number
-  /** Live keys in the repaired store. */
-  liveKeys: number
-  /** Damaged byte ranges `[start, end)` that were skipped. */
-  skipped: [number, number][]
-  /** Bytes of unfinished tail dropped. */
-  droppedTailBytes: number
-  /** Where the damaged original was kept (`<path>.damaged`), if anything was skipped. */
-  backup?: string
 }
 
 /** An iterator that also works with `for await`. */

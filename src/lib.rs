@@ -178,7 +178,7 @@ fn window_over(
 /// around the located value. Writes the window's start to `OUT_AUX`, or -1 if the store
 /// moved to another mapping meanwhile (locate again), or -2 if this runtime does not allow
 /// external buffers (copy instead).
-#[napi]
+#[napi(ts_return_type = "Buffer | null")]
 pub fn window(
     env: Env,
     h: u32,
@@ -205,7 +205,7 @@ pub fn window(
 }
 
 /// A copy of the value of the key in `scratch`, or `undefined`.
-#[napi]
+#[napi(ts_return_type = "Buffer | null")]
 pub fn get_copy(
     env: Env,
     h: u32,
@@ -681,7 +681,7 @@ impl Snapshot {
     /// A window over the snapshot's mapping covering `[offset, offset + len)` (see
     /// `window`), its start written to the `OUT_AUX` slot of `scratch`; `undefined` if the
     /// range must be copied (`OUT_AUX` is -1) or external buffers are not allowed (-2).
-    #[napi]
+    #[napi(ts_return_type = "Buffer | null")]
     pub fn window(
         &self,
         env: Env,
@@ -708,7 +708,7 @@ impl Snapshot {
     }
 
     /// A copy of `[offset, offset + len)` of the snapshot's file.
-    #[napi]
+    #[napi(ts_return_type = "Buffer")]
     pub fn copy(&self, env: Env, offset: f64, len: f64) -> napi::Result<Raw> {
         let (offset, len) = (offset as usize, len as usize);
         let map = &self.inner.map;
