@@ -48,13 +48,20 @@ pub(crate) fn acquire_writer(path: &Path) -> Result<File> {
 /// Takes a shared lock on an open store file, or fails with [`Error::Locked`] when
 /// something holds it exclusively (a repair).
 pub(crate) fn acquire_shared(file: &File, path: &Path) -> Result<()> {
-    match file.try_lock_shared() {
-        Ok(()) => Ok(()),
-        Err(TryLockError::WouldBlock) => Err(Error::Locked {
-            path: path.to_path_buf(),
-        }),
-        Err(TryLockError::Error(e)) => Err(Error::io("locking", path, e)),
+    // A writer holds the file exclusively only for a moment (while it trims its tail); a
+    // repair holds it for its whole run. Wait out the first, report the second.
+    for _ in 0..100 {
+        match file.try_lock_shared() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(1))
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io("locking", path, e)),
+        }
     }
+    Err(Error::Locked {
+        path: path.to_path_buf(),
+    })
 }
 
 /// Takes an exclusive lock on an open store file (no reader may hold it).
@@ -66,4 +73,10 @@ pub(crate) fn acquire_exclusive(file: &File, path: &Path) -> Result<()> {
         }),
         Err(TryLockError::Error(e)) => Err(Error::io("locking", path, e)),
     }
+}
+
+/// Takes an exclusive lock on an open store file if nobody holds it (no reader has the file
+/// open); the caller unlocks it when done. Returns whether it got the lock.
+pub(crate) fn try_exclusive(file: &File) -> bool {
+    file.try_lock().is_ok()
 }

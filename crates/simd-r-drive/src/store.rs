@@ -366,6 +366,18 @@ fn prefetch_entry(data: &[u8], off: u64) {
     let _ = (data, off);
 }
 
+/// Overwrites `[from, to)` of `file` with zeros, a megabyte at a time.
+fn zero_fill(backend: &dyn Backend, file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    let zeros = vec![0u8; (to - from).min(1 << 20) as usize];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(zeros.len() as u64) as usize;
+        backend.write_at(file, &zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
 /// The encode buffer is kept between writes up to this capacity.
 const KEEP_WRITE_BUFFER: usize = 8 << 20;
 
@@ -468,18 +480,31 @@ impl Store {
         let (index, mut map, _, outcome, len) =
             load(&file, &path, opts.hasher, Mode::Strict, true)?;
         let end = outcome.committed_end;
+        let mut allocated = end;
         if !opts.read_only && end < len {
-            // Drop the unfinished tail, and make the cut durable before anything is
-            // appended after it.
-            opts.backend
-                .set_len(&file, end)
-                .and_then(|()| opts.backend.sync_data(&file))
-                .map_err(|e| Error::io("truncating the unfinished tail", &path, e))?;
-            // The old mapping may cover the cut bytes; a fresh one does not need to.
-            map = Arc::new(
-                Mapping::new(&file, end, true)
-                    .map_err(|e| Error::io("mapping the file", &path, e))?,
-            );
+            if lock::try_exclusive(&file) {
+                // No reader has the file open: drop the unfinished tail, and make the cut
+                // durable before anything is appended after it.
+                let cut = opts
+                    .backend
+                    .set_len(&file, end)
+                    .and_then(|()| opts.backend.sync_data(&file));
+                let _ = file.unlock();
+                cut.map_err(|e| Error::io("truncating the unfinished tail", &path, e))?;
+                // The old mapping may cover the cut bytes; a fresh one does not need to.
+                map = Arc::new(
+                    Mapping::new(&file, end, true)
+                        .map_err(|e| Error::io("mapping the file", &path, e))?,
+                );
+            } else {
+                // Readers have the file mapped, and shrinking it under them would kill them
+                // with SIGBUS: overwrite the tail with zeros instead, which recovery and
+                // followers treat as not yet written, and which appends overwrite.
+                zero_fill(opts.backend.as_ref(), &file, end, len)
+                    .and_then(|()| opts.backend.sync_data(&file))
+                    .map_err(|e| Error::io("clearing the unfinished tail", &path, e))?;
+                allocated = len;
+            }
         }
         let recovery = RecoveryReport {
             created,
@@ -506,7 +531,7 @@ impl Store {
             durability: Mutex::new(()),
             durable_seq: AtomicU64::new(0),
             preallocate: if opts.read_only { 0 } else { opts.preallocate },
-            allocated: AtomicU64::new(end),
+            allocated: AtomicU64::new(allocated),
             compaction: Mutex::new(()),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),
@@ -1000,10 +1025,14 @@ impl Store {
             && self.poison.get().is_none()
             && self.allocated.load(Ordering::Acquire) > s.end
         {
-            // Trim the preallocated zeros. A crash before this lands is harmless: recovery
-            // drops a zero-filled tail.
-            if self.backend.set_len(&s.file, s.end).is_ok() {
-                self.allocated.store(s.end, Ordering::Release);
+            // Trim the preallocated zeros, unless readers have the file mapped (shrinking
+            // it under them would kill them with SIGBUS). Zeros left behind are harmless:
+            // recovery drops a zero-filled tail.
+            if lock::try_exclusive(&s.file) {
+                if self.backend.set_len(&s.file, s.end).is_ok() {
+                    self.allocated.store(s.end, Ordering::Release);
+                }
+                let _ = s.file.unlock();
             }
         }
         if self.read_only {

@@ -68,3 +68,38 @@ fn a_read_only_follower_stops_at_the_preallocated_zeros() {
     assert_eq!(&*r.get(b"k2").unwrap().unwrap(), b"v2");
     assert_eq!(r.len(), 2);
 }
+
+#[test]
+fn a_writer_never_shrinks_the_file_under_a_reader() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let w = StoreOptions::new().preallocate(1 << 20).open(&p).unwrap();
+    w.put(b"k", b"v").unwrap();
+    let r = StoreOptions::new().read_only(true).open(&p).unwrap();
+    let len = std::fs::metadata(&p).unwrap().len();
+    w.close().unwrap();
+    // The reader has the file mapped: the preallocated zeros stay.
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), len);
+    assert_eq!(&*r.get(b"k").unwrap().unwrap(), b"v");
+    drop(w);
+    // A writer that opens beside the reader clears an unfinished tail with zeros instead
+    // of cutting it off.
+    let f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+    std::io::Write::write_all(&mut &f, &[0xAB; 100]).unwrap();
+    drop(f);
+    let grown = std::fs::metadata(&p).unwrap().len();
+    let w2 = open(&p);
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), grown);
+    let bytes = std::fs::read(&p).unwrap();
+    assert!(bytes[w2.stats().file_bytes as usize..]
+        .iter()
+        .all(|&b| b == 0));
+    w2.put(b"k2", b"v2").unwrap();
+    assert_eq!(r.refresh().unwrap(), simd_r_drive::Refresh::Appended(1));
+    assert_eq!(&*r.get(b"k2").unwrap().unwrap(), b"v2");
+    // Once no reader is left, closing trims.
+    drop(r);
+    let end = w2.stats().file_bytes;
+    w2.close().unwrap();
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), end);
+}
