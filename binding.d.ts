@@ -30,6 +30,12 @@ export declare class Snapshot {
   copy(offset: number, len: number): Buffer
 }
 
+/**
+ * Whether the engine is compacting or copying a streamed value: a write made now could
+ * wait for it, so JavaScript sends writes to the threadpool meanwhile.
+ */
+export declare function busy(h: number): boolean
+
 /** Rewrites the store without its dead entries, on the libuv threadpool. */
 export declare function compact(h: number): Promise<CompactResult>
 

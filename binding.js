@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Snapshot = nativeBinding.Snapshot
+module.exports.busy = nativeBinding.busy
 module.exports.compact = nativeBinding.compact
 module.exports.contains = nativeBinding.contains
 module.exports.flush = nativeBinding.flush

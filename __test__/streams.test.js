@@ -89,3 +89,50 @@ test('a streamed value commits when its stream finishes, in order with other wri
   t.throws(() => ro.createWriteStream('x'), { code: 'ERR_STORE_READ_ONLY' })
   await ro.close()
 })
+
+test('close() waits for a write stream that was ended and destroys one that was not', async (t) => {
+  const p = tmpStore()
+  const s = await Store.open(p)
+  const ended = s.createWriteStream('ended')
+  ended.end(Buffer.alloc(200000, 5))
+  const open = s.createWriteStream('open')
+  open.write('partial')
+  const openErr = new Promise((resolve) => open.once('error', resolve))
+  await s.close()
+  t.is((await openErr).code, 'ERR_STORE_CLOSED')
+  const r = await Store.open(p)
+  t.is(r.get('ended').length, 200000)
+  t.false(r.has('open'))
+  t.deepEqual(fs.readdirSync(path.dirname(p)).filter((f) => f.includes('.upload-')), [])
+  await r.close()
+})
+
+test('write streams from several worker threads do not collide', async (t) => {
+  const { Worker } = require('node:worker_threads')
+  const p = tmpStore()
+  const s = await Store.open(p)
+  const code = `
+    const { workerData, parentPort } = require('node:worker_threads')
+    const { pipeline } = require('node:stream/promises')
+    const { Readable } = require('node:stream')
+    const { Store } = require(${JSON.stringify(path.join(__dirname, '..'))})
+    ;(async () => {
+      const s = await Store.open(workerData.path)
+      for (let i = 0; i < 5; i++) {
+        const v = Buffer.alloc(50000 + i, workerData.id)
+        await pipeline(Readable.from([v.subarray(0, 25000), v.subarray(25000)]), s.createWriteStream('w' + workerData.id + '-' + i))
+      }
+      await s.close()
+      parentPort.postMessage('done')
+    })().catch((e) => parentPort.postMessage('error ' + e.code + ' ' + e.message))
+  `
+  const runs = [1, 2, 3].map((id) => new Promise((resolve) => {
+    const w = new Worker(code, { eval: true, workerData: { path: p, id } })
+    w.once('message', resolve)
+  }))
+  t.deepEqual(await Promise.all(runs), ['done', 'done', 'done'])
+  for (const id of [1, 2, 3]) {
+    for (let i = 0; i < 5; i++) t.true(s.get(`w${id}-${i}`).equals(Buffer.alloc(50000 + i, id)))
+  }
+  await s.close()
+})

@@ -2,6 +2,7 @@
 
 const { constants: bufferConstants } = require('node:buffer')
 const fsp = require('node:fs/promises')
+const { randomUUID } = require('node:crypto')
 const { Readable, Writable } = require('node:stream')
 const native = require('./native.js')
 const errors = require('./errors.js')
@@ -25,8 +26,8 @@ function positiveIntFromEnv (name, fallback) {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
   const n = Number(raw)
-  if (!Number.isSafeInteger(n) || n < 4096) {
-    throw errors.rangeError('ERR_INVALID_ENV', `${name} must be an integer of at least 4096, got ${JSON.stringify(raw)}`)
+  if (!Number.isSafeInteger(n) || n < 4096 || n % 4096 !== 0) {
+    throw errors.rangeError('ERR_INVALID_ENV', `${name} must be a multiple of 4096, got ${JSON.stringify(raw)}`)
   }
   return n
 }
@@ -278,6 +279,7 @@ class Store {
     this._spare = Buffer.allocUnsafeSlow(4096)
     this._ticket = 0
     this._inflight = new Set()
+    this._streams = new Set()
     this._asyncWrites = 0
     this._compacting = 0
     this._closing = null
@@ -546,7 +548,7 @@ class Store {
       return
     }
     const ticket = this._ticket++
-    if (b.len > INLINE_MAX_BYTES || this._asyncWrites > 0 || this._compacting > 0) {
+    if (b.len > INLINE_MAX_BYTES || this._asyncWrites > 0 || this._compacting > 0 || native.busy(this._h)) {
       // Off the event loop: big batches, and any batch that could wait for a compaction
       // or an earlier threadpool write to let go of the engine's writer lock.
       this._asyncWrites++
@@ -623,6 +625,11 @@ class Store {
     if (this._h < 0) return Promise.resolve()
     if (this._batch !== null) this._flushBatch()
     this._closing = (async () => {
+      const streams = [...this._streams].map((ws) => {
+        if (!ws.writableEnded) ws.destroy(errors.closed())
+        return new Promise((resolve) => (ws.closed ? resolve() : ws.once('close', resolve)))
+      })
+      await Promise.all(streams)
       while (this._inflight.size > 0) await Promise.allSettled([...this._inflight])
       const h = this._h
       this._h = -1
@@ -661,7 +668,8 @@ class Store {
     this._writable()
     const k = checkKey(key)
     const keyBytes = typeof k === 'string' ? Buffer.from(k, 'utf8') : Buffer.from(k)
-    const file = `${this._path}.upload-${process.pid}-${++uploads}`
+    // Unique across processes and threads (each worker has its own counter).
+    const file = `${this._path}.upload-${process.pid}-${randomUUID()}`
     const store = this
     let fh = null
     const drop = async () => {
@@ -672,7 +680,7 @@ class Store {
       }
       await fsp.unlink(file).catch(() => {})
     }
-    return new Writable({
+    const ws = new Writable({
       construct (callback) {
         fsp.open(file, 'wx').then((h) => { fh = h; callback() }, callback)
       },
@@ -691,11 +699,17 @@ class Store {
         drop().then(() => callback(err))
       }
     })
+    // close() waits for streams that were ended and destroys the others.
+    this._streams.add(ws)
+    ws.once('close', () => this._streams.delete(ws))
+    return ws
   }
 
   /** Commits a staged file as the value of `key`, in order with the other writes. */
   _putFile (key, file) {
-    const h = this._writable()
+    // Allowed while closing: close() waits for streams that were ended before it.
+    if (this._h < 0) return Promise.reject(errors.closed())
+    const h = this._h
     if (this._batch !== null) this._flushBatch()
     const ticket = this._ticket++
     this._asyncWrites++
@@ -722,8 +736,6 @@ class Store {
 }
 
 const OPEN = Symbol('open')
-
-let uploads = 0
 
 function streamChunk (options) {
   if (options === undefined || options === null) return 64 * 1024
@@ -756,6 +768,13 @@ function * iterate (store, what) {
   const ownOut = new Float64Array(own.buffer, own.byteOffset, 4)
   const windows = []
   const view = (off, len) => {
+    try {
+      return viewRaw(off, len)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+  }
+  const viewRaw = (off, len) => {
     if (len === 0) return Buffer.alloc(0)
     if (!copy && !copyEverywhere) {
       const w = windows[Math.floor(off / STRIDE)]

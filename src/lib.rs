@@ -232,6 +232,13 @@ pub fn contains(h: u32, mut scratch: BufferSlice, key_len: u32) -> napi::Result<
     handle.store.contains(key).or_throw()
 }
 
+/// Whether the engine is compacting or copying a streamed value: a write made now could
+/// wait for it, so JavaScript sends writes to the threadpool meanwhile.
+#[napi]
+pub fn busy(h: u32) -> napi::Result<bool> {
+    Ok(registry::borrow(h)?.store.is_busy())
+}
+
 /// Number of live keys.
 #[napi]
 pub fn size(h: u32) -> napi::Result<u32> {

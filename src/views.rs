@@ -77,9 +77,9 @@ pub fn view(env: &Env, map: &Arc<PrivateMap>, start: u64, len: usize) -> napi::R
     if status == sys::Status::napi_no_external_buffers_allowed {
         return Ok(View::NotAllowed);
     }
-    Err(napi::Error::new(
-        napi::Status::GenericFailure,
-        format!("napi_create_external_buffer failed with status {status}"),
+    Err(crate::errors::coded(
+        "ERR_INTERNAL",
+        &format!("napi_create_external_buffer failed with status {status}"),
     ))
 }
 
@@ -98,9 +98,9 @@ pub fn copy(env: &Env, bytes: &[u8]) -> napi::Result<Raw> {
         )
     };
     if status != sys::Status::napi_ok {
-        return Err(napi::Error::new(
-            napi::Status::GenericFailure,
-            format!("napi_create_buffer_copy failed with status {status}"),
+        return Err(crate::errors::coded(
+            "ERR_INTERNAL",
+            &format!("napi_create_buffer_copy failed with status {status}"),
         ));
     }
     Ok(Raw(out))

@@ -100,6 +100,7 @@ impl Store {
     /// runs, and writes made meanwhile are kept. Returns what it reclaimed.
     pub fn compact(&self) -> Result<CompactionReport> {
         self.check_writable()?;
+        let _busy = self.long_op();
         let _one_at_a_time = self.compaction.lock();
         self.check_writable()?;
         let started = Instant::now();

@@ -89,7 +89,7 @@ impl Error {
             Error::InvalidKey { .. } => "ERR_INVALID_KEY",
             Error::ValueTooLarge { .. } => "ERR_VALUE_TOO_LARGE",
             Error::Io { source, .. } => match source.raw_os_error() {
-                Some(libc::ENOSPC) => "ERR_STORE_DISK_FULL",
+                Some(libc::ENOSPC) | Some(libc::EDQUOT) => "ERR_STORE_DISK_FULL",
                 _ => "ERR_STORE_IO",
             },
         }

@@ -226,6 +226,9 @@ pub struct Store {
     pub(crate) allocated: AtomicU64,
     /// One compaction at a time.
     pub(crate) compaction: Mutex<()>,
+    /// Long operations under way that hold (or will take) the writer lock for a while:
+    /// compactions and streamed values. See [`Store::is_busy`].
+    pub(crate) long_ops: AtomicU64,
     closed: AtomicBool,
     /// Set by the first failed write or sync; never cleared while open.
     poison: OnceLock<String>,
@@ -364,6 +367,15 @@ fn prefetch_entry(data: &[u8], off: u64) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (data, off);
+}
+
+/// Marks a long operation for [`Store::is_busy`] until dropped.
+pub(crate) struct LongOp<'a>(&'a Store);
+
+impl Drop for LongOp<'_> {
+    fn drop(&mut self) {
+        self.0.long_ops.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Overwrites `[from, to)` of `file` with zeros, a megabyte at a time.
@@ -533,6 +545,7 @@ impl Store {
             preallocate: if opts.read_only { 0 } else { opts.preallocate },
             allocated: AtomicU64::new(allocated),
             compaction: Mutex::new(()),
+            long_ops: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),
             lock_file: Mutex::new(lock_file),
@@ -558,6 +571,18 @@ impl Store {
     /// What recovery found when the store was opened.
     pub fn recovery(&self) -> &RecoveryReport {
         &self.recovery
+    }
+
+    /// Whether a compaction or a streamed value is under way: a write made now may wait for
+    /// it (bindings then write from a worker thread instead of an event loop).
+    pub fn is_busy(&self) -> bool {
+        self.long_ops.load(Ordering::Acquire) > 0
+    }
+
+    /// Counts a long operation for [`Store::is_busy`] while the guard lives.
+    pub(crate) fn long_op(&self) -> LongOp<'_> {
+        self.long_ops.fetch_add(1, Ordering::AcqRel);
+        LongOp(self)
     }
 
     /// Whether [`Store::close`] was called.

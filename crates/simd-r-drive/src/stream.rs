@@ -27,6 +27,7 @@ impl Store {
         }
         self.check_writable()?;
         let hash = self.hash(key);
+        let _busy = self.long_op();
         let _writer = self.writer.lock();
         self.check_writable()?;
         let (file, end, map) = {
@@ -53,6 +54,7 @@ impl Store {
             let want = chunk.len().min(left as usize);
             let n = match source.read(&mut chunk[..want]) {
                 Ok(0) => {
+                    self.clear_after_failed_stream(&file, end, at)?;
                     return Err(Error::io(
                         "reading the value",
                         &self.path,
@@ -60,11 +62,14 @@ impl Store {
                             std::io::ErrorKind::UnexpectedEof,
                             format!("the source ended {left} bytes short of the length given"),
                         ),
-                    ))
+                    ));
                 }
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("reading the value", &self.path, e)),
+                Err(e) => {
+                    self.clear_after_failed_stream(&file, end, at)?;
+                    return Err(Error::io("reading the value", &self.path, e));
+                }
             };
             sum.update(&chunk[..n]);
             write(&chunk[..n], at)?;
@@ -106,5 +111,20 @@ impl Store {
             existed: vec![prior.is_some()],
             seq,
         })
+    }
+
+    /// After a source failed, zeroes the bytes already written past the end of the data,
+    /// so that the file past its end holds only zeros again (as preallocation assumes).
+    fn clear_after_failed_stream(&self, file: &std::fs::File, from: u64, to: u64) -> Result<()> {
+        let zeros = vec![0u8; (to - from).min(1 << 20) as usize];
+        let mut at = from;
+        while at < to {
+            let n = (to - at).min(zeros.len() as u64) as usize;
+            self.backend
+                .write_at(file, &zeros[..n], at)
+                .map_err(|e| self.poison_with(Error::io("writing", &self.path, e)))?;
+            at += n as u64;
+        }
+        Ok(())
     }
 }

@@ -95,6 +95,12 @@ fn a_failing_or_short_source_leaves_the_store_as_it_was() {
         Err(Error::Io { .. })
     ));
     assert!(s.get(b"big").unwrap().is_none());
+    // What the failed streams wrote past the end of the data was zeroed again.
+    let end = s.stats().file_bytes as usize;
+    let file = std::fs::read(&p).unwrap();
+    assert!(file.len() > end + 50_000);
+    assert!(file[end..].iter().all(|&b| b == 0));
+    assert!(!s.is_busy());
     // Not poisoned: the failure was the source's, and later writes land where it began.
     s.put(b"b", b"2").unwrap();
     let expected = dump(&s);
