@@ -206,6 +206,9 @@ impl Store {
         // From here on the path names the new file, so the store must switch to it even
         // if the directory sync below fails.
         let new_end = out.end();
+        // The new file carries the writer's record lock from now on (nobody else can have
+        // it open yet, so this cannot fail for a lock conflict).
+        let _ = crate::lock::lock_file_itself(&out.file, &self.path);
         let map = Mapping::new(&out.file, new_end, true);
         let id = out.file.metadata().map(|m| file_id(&m));
         let dir = parent_dir(&self.path);

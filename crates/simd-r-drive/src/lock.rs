@@ -80,3 +80,64 @@ pub(crate) fn acquire_exclusive(file: &File, path: &Path) -> Result<()> {
 pub(crate) fn try_exclusive(file: &File) -> bool {
     file.try_lock().is_ok()
 }
+
+/// Byte of the store file on which a writer holds a record lock (far past any data: a
+/// lock needs no bytes to exist). The `.lock` file is keyed by the path; this lock is keyed
+/// by the file itself, so a second writer reaching the same file through a hard link is
+/// refused too.
+#[cfg(target_os = "linux")]
+const WRITER_BYTE: i64 = 1 << 62;
+
+#[cfg(target_os = "linux")]
+fn record_lock(file: &File, kind: libc::c_int) -> std::io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = WRITER_BYTE;
+    fl.l_len = 1;
+    // SAFETY: a valid descriptor and a pointer to an initialised `flock` that lives for the
+    // call. Open-file-description locks belong to this `File`, not to the process, so a
+    // second open in this process conflicts as one in another process does.
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &fl) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(false),
+        _ => Err(e),
+    }
+}
+
+/// Takes the writer's record lock on the store file, or fails with [`Error::Locked`].
+pub(crate) fn lock_file_itself(file: &File, path: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        match record_lock(file, libc::F_WRLCK as libc::c_int) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::Locked {
+                path: path.to_path_buf(),
+            }),
+            Err(e) => Err(Error::io("locking", path, e)),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (file, path);
+        Ok(())
+    }
+}
+
+/// Releases the writer's record lock on the store file.
+pub(crate) fn unlock_file_itself(file: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = record_lock(file, libc::F_UNLCK as libc::c_int);
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+    }
+}

@@ -479,6 +479,9 @@ impl Store {
         }
         .map_err(|e| Error::io("opening", &path, e))?;
         check_header_of(&file, &path)?;
+        if !opts.read_only {
+            lock::lock_file_itself(&file, &path)?;
+        }
         if opts.read_only {
             lock::acquire_shared(&file, &path)?;
         }
@@ -1062,6 +1065,8 @@ impl Store {
         }
         if self.read_only {
             let _ = s.file.unlock();
+        } else {
+            lock::unlock_file_itself(&s.file);
         }
         if let Some(f) = self.lock_file.lock().take() {
             let _ = f.unlock();

@@ -213,3 +213,28 @@ fn many_threads_read_while_one_writes_and_compacts() {
     let reads: u64 = readers.into_iter().map(|t| t.join().unwrap()).sum();
     assert!(reads > 0);
 }
+
+#[test]
+fn a_second_writer_through_a_hard_link_is_refused() {
+    let d = Dir::new();
+    let a = d.path("a.srd");
+    let b = d.path("b.srd");
+    let w = open(&a);
+    w.put(b"k", b"v").unwrap();
+    std::fs::hard_link(&a, &b).unwrap();
+    assert!(matches!(Store::open(&b), Err(Error::Locked { .. })));
+    // Readers are welcome through either name.
+    let r = StoreOptions::new().read_only(true).open(&b).unwrap();
+    assert_eq!(&*r.get(b"k").unwrap().unwrap(), b"v");
+    drop(r);
+    // After compaction the writer holds the new file the same way; the old name `b` now
+    // names the old file, which nobody writes any more.
+    w.compact().unwrap();
+    w.put(b"k2", b"v2").unwrap();
+    let other = d.path("c.srd");
+    std::fs::hard_link(&a, &other).unwrap();
+    assert!(matches!(Store::open(&other), Err(Error::Locked { .. })));
+    w.close().unwrap();
+    let again = open(&other);
+    assert_eq!(&*again.get(b"k2").unwrap().unwrap(), b"v2");
+}
