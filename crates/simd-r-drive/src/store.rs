@@ -379,7 +379,12 @@ impl Drop for LongOp<'_> {
 }
 
 /// Overwrites `[from, to)` of `file` with zeros, a megabyte at a time.
-fn zero_fill(backend: &dyn Backend, file: &File, from: u64, to: u64) -> std::io::Result<()> {
+pub(crate) fn zero_fill(
+    backend: &dyn Backend,
+    file: &File,
+    from: u64,
+    to: u64,
+) -> std::io::Result<()> {
     let zeros = vec![0u8; (to - from).min(1 << 20) as usize];
     let mut at = from;
     while at < to {

@@ -116,15 +116,7 @@ impl Store {
     /// After a source failed, zeroes the bytes already written past the end of the data,
     /// so that the file past its end holds only zeros again (as preallocation assumes).
     fn clear_after_failed_stream(&self, file: &std::fs::File, from: u64, to: u64) -> Result<()> {
-        let zeros = vec![0u8; (to - from).min(1 << 20) as usize];
-        let mut at = from;
-        while at < to {
-            let n = (to - at).min(zeros.len() as u64) as usize;
-            self.backend
-                .write_at(file, &zeros[..n], at)
-                .map_err(|e| self.poison_with(Error::io("writing", &self.path, e)))?;
-            at += n as u64;
-        }
-        Ok(())
+        crate::store::zero_fill(self.backend.as_ref(), file, from, to)
+            .map_err(|e| self.poison_with(Error::io("writing", &self.path, e)))
     }
 }
