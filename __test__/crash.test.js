@@ -2,7 +2,7 @@
 // kill -9 loop: a child writer is killed at random moments (also mid-batch and during
 // compaction); after each kill the store must hold exactly what was acknowledged, the
 // group in flight all or nothing, and accept new writes.
-//   CRASH_KILLS=5000 npx ava __test__/crash.test.js    long mode for release checks
+//   CRASH_KILLS=5000 npx ava --timeout=60m __test__/crash.test.js   long mode for release checks
 //   CRASH_SEED=1234 ...                                replays a failing run
 const test = require('ava')
 const path = require('node:path')
