@@ -400,3 +400,46 @@ test('repair rebuilds a corrupt store (exit 0), verify then passes; repair of a 
   const missing = await cli(['repair', p + '.nope'])
   t.is(missing.code, 1)
 })
+
+test('bench runs the benchmark from a source checkout (tiny sizes)', async (t) => {
+  const { execFile } = require('node:child_process')
+  const env = {
+    ...process.env,
+    BENCH_STORES: 'simd-r-drive',
+    BENCH_ONLY: 'r1,w2',
+    BENCH_N: '2000',
+    BENCH_READS: '5000',
+    BENCH_WRITES: '200',
+    BENCH_REPS: '1',
+    BENCH_DIR: tmpDir()
+  }
+  const r = await new Promise((resolve) => {
+    execFile(process.execPath, [BIN, 'bench'], { env }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }))
+  })
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /\| R1 random sync get, 100 B .*\| [\d.]+[kM]? \(/)
+  t.regex(r.stdout, /\| W2 200 awaited puts/)
+  t.regex(r.stdout, /Machine: /)
+})
+
+test('compact shows progress on a terminal and prints what it reclaimed', async (t) => {
+  const { execFileSync, execFile } = require('node:child_process')
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' })
+  } catch {
+    t.log('no `script` command here to give the CLI a terminal')
+    t.pass()
+    return
+  }
+  const p = tmpStore()
+  const s = await Store.open(p)
+  for (let i = 0; i < 2000; i++) await s.put(`k${i % 100}`, Buffer.alloc(1000, i & 0xff))
+  await s.close()
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} compact ${JSON.stringify(p)}`
+  const r = await new Promise((resolve) => {
+    execFile('script', ['-qec', cmd, '/dev/null'], (err, stdout) => resolve({ code: err ? err.code : 0, stdout }))
+  })
+  t.is(r.code, 0, r.stdout)
+  t.regex(r.stdout, /compacting /, 'the progress line is drawn on the terminal')
+  t.regex(r.stdout, /reclaimed .+ bytes: \d+ -> \d+ bytes/)
+})
