@@ -47,6 +47,30 @@ const scratch = Buffer.allocUnsafeSlow(KEY_AT + MAX_KEY_BYTES)
 const out = new Float64Array(scratch.buffer, scratch.byteOffset, 4)
 const hasUtf8Write = typeof scratch.utf8Write === 'function'
 
+/**
+ * The cached windows of one mapping, by stride index. A window made for one value alone (it
+ * did not fit in its stride's window) is not kept.
+ */
+class Windows {
+  constructor (mapId) {
+    this.mapId = mapId
+    this.byStride = []
+  }
+
+  /** `[off, off + len)` from a cached window, or undefined. */
+  hit (off, len) {
+    const w = this.byStride[Math.floor(off / STRIDE)]
+    if (w !== undefined && off + len <= w.end) return w.buf.subarray(off - w.start, off - w.start + len)
+    return undefined
+  }
+
+  /** Keeps a new window that starts at `start`, and returns `[off, off + len)` from it. */
+  keep (buf, start, off, len) {
+    if (buf.length !== len || start !== off) this.byStride[Math.floor(start / STRIDE)] = { start, end: start + buf.length, buf }
+    return buf.subarray(off - start, off - start + len)
+  }
+}
+
 const OP_PUT = 1
 const OP_DELETE = 2
 const EMPTY = Buffer.alloc(0)
@@ -273,8 +297,7 @@ class Store {
     this._readOnly = options.readOnly === true
     this._sync = options.sync === true
     this._copy = options.copyValues === true
-    this._mapId = -1
-    this._windows = []
+    this._windows = new Windows(-1)
     this._batch = null
     this._spare = Buffer.allocUnsafeSlow(4096)
     this._ticket = 0
@@ -351,11 +374,9 @@ class Store {
       const found = native.locate(h, scratch, n)
       if (found === 0) return undefined
       if (found === 2) return copyOrUndefined(native.getCopy(h, scratch, n))
-      const off = out[OUT_OFFSET]
-      const len = out[OUT_LEN]
-      if (out[OUT_MAP_ID] === this._mapId) {
-        const w = this._windows[Math.floor(off / STRIDE)]
-        if (w !== undefined && off + len <= w.end) return w.buf.subarray(off - w.start, off - w.start + len)
+      if (out[OUT_MAP_ID] === this._windows.mapId) {
+        const v = this._windows.hit(out[OUT_OFFSET], out[OUT_LEN])
+        if (v !== undefined) return v
       }
       return this._viewSlow(h, n)
     } catch (e) {
@@ -373,14 +394,8 @@ class Store {
       const buf = native.window(h, scratch, STRIDE, OVERLAP)
       const start = out[OUT_AUX]
       if (buf != null) {
-        if (mapId !== this._mapId) {
-          this._mapId = mapId
-          this._windows = []
-        }
-        if (buf.length !== len || start !== off) {
-          this._windows[Math.floor(start / STRIDE)] = { start, end: start + buf.length, buf }
-        }
-        return buf.subarray(off - start, off - start + len)
+        if (mapId !== this._windows.mapId) this._windows = new Windows(mapId)
+        return this._windows.keep(buf, start, off, len)
       }
       if (start === -2) {
         copyEverywhere = true
@@ -634,7 +649,7 @@ class Store {
       const h = this._h
       this._h = -1
       registry.unregister(this)
-      this._windows = []
+      this._windows = new Windows(-1)
       native.releaseStore(h)
     })()
     return this._closing
@@ -766,7 +781,7 @@ function * iterate (store, what) {
   const f = new Float64Array(batch.buffer, batch.byteOffset, 4 * BATCH)
   const own = Buffer.allocUnsafeSlow(KEY_AT)
   const ownOut = new Float64Array(own.buffer, own.byteOffset, 4)
-  const windows = []
+  const windows = new Windows(snap.mapId)
   const view = (off, len) => {
     try {
       return viewRaw(off, len)
@@ -777,14 +792,11 @@ function * iterate (store, what) {
   const viewRaw = (off, len) => {
     if (len === 0) return Buffer.alloc(0)
     if (!copy && !copyEverywhere) {
-      const w = windows[Math.floor(off / STRIDE)]
-      if (w !== undefined && off + len <= w.end) return w.buf.subarray(off - w.start, off - w.start + len)
+      const cached = windows.hit(off, len)
+      if (cached !== undefined) return cached
       const buf = snap.window(own, off, len, STRIDE, OVERLAP)
       const start = ownOut[OUT_AUX]
-      if (buf != null) {
-        if (buf.length !== len || start !== off) windows[Math.floor(start / STRIDE)] = { start, end: start + buf.length, buf }
-        return buf.subarray(off - start, off - start + len)
-      }
+      if (buf != null) return windows.keep(buf, start, off, len)
       if (start === -2) copyEverywhere = true
     }
     return snap.copy(off, len)
