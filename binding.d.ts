@@ -83,10 +83,10 @@ export declare function locate(h: number, scratch: Buffer, keyLen: number): numb
  * Opens (or creates) the store at `path` and returns a handle. Shares the engine if the
  * path is already open in this process.
  */
-export declare function openStore(path: string, readOnly: boolean, create: boolean): number
+export declare function openStore(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null): number
 
 /** Opens the store at `path` on the libuv threadpool. */
-export declare function openStoreAsync(path: string, readOnly: boolean, create: boolean): Promise<unknown>
+export declare function openStoreAsync(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null): Promise<unknown>
 
 /**
  * Sets `key` to the contents of the staged file `file` without loading it into memory,

@@ -280,6 +280,11 @@ function checkOptions (options) {
   return options
 }
 
+/** The fault-injection spec of the test suite (src/faults.rs), read when `open` is called. */
+function testFault () {
+  return process.env.SIMD_R_DRIVE_TEST_FAULT || undefined
+}
+
 function checkPath (path) {
   if (typeof path !== 'string' || path.length === 0) throw errors.invalidArgType('path', 'a non-empty string', path)
   if (path.includes('\0')) throw errors.invalidArgType('path', 'a string without null bytes', path)
@@ -315,7 +320,7 @@ class Store {
     const o = checkOptions(options)
     let h
     try {
-      h = await native.openStoreAsync(path, o.readOnly === true, o.create !== false)
+      h = await native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault())
     } catch (e) {
       throw errors.fromNative(e)
     }
@@ -327,7 +332,7 @@ class Store {
     const o = checkOptions(options)
     let h
     try {
-      h = native.openStore(path, o.readOnly === true, o.create !== false)
+      h = native.openStore(path, o.readOnly === true, o.create !== false, testFault())
     } catch (e) {
       throw errors.fromNative(e)
     }

@@ -1,6 +1,8 @@
 //! Fault injection for the JavaScript test suite, through the engine's storage seam.
 //!
-//! When `SIMD_R_DRIVE_TEST_FAULT` is set while a writable store is opened, the store's
+//! When `SIMD_R_DRIVE_TEST_FAULT` is set while a writable store is opened (JavaScript reads
+//! it when `open` is called and passes it along, so an open that completes later on the
+//! threadpool sees the value of its own call), the store's
 //! file-system calls go through [`simd_r_drive::io::FailAfter`]: `<call>:<n>:<errno>` lets
 //! `n` calls of that kind succeed and fails every later one, e.g. `write:3:ENOSPC` (a full
 //! disk: the failing write puts half of its bytes on disk first), `sync:0:EIO`,
@@ -12,14 +14,11 @@ use simd_r_drive::io::{Backend, FailAfter, Fault, IoOp, OsBackend};
 
 use crate::errors::coded;
 
-/// The backend that `SIMD_R_DRIVE_TEST_FAULT` asks for, if it is set.
-pub fn from_env() -> napi::Result<Option<Arc<dyn Backend>>> {
-    let Ok(spec) = std::env::var("SIMD_R_DRIVE_TEST_FAULT") else {
+/// The backend that a `SIMD_R_DRIVE_TEST_FAULT` value asks for, if any.
+pub fn from_spec(spec: Option<&str>) -> napi::Result<Option<Arc<dyn Backend>>> {
+    let Some(spec) = spec.filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    if spec.is_empty() {
-        return Ok(None);
-    }
     let bad = || {
         coded(
             "ERR_INVALID_ENV",

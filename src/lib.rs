@@ -76,8 +76,14 @@ fn register(env: &Env, id: u32) -> napi::Result<u32> {
 /// Opens (or creates) the store at `path` and returns a handle. Shares the engine if the
 /// path is already open in this process.
 #[napi]
-pub fn open_store(env: Env, path: String, read_only: bool, create: bool) -> napi::Result<u32> {
-    let id = registry::open(&path, read_only, create)?;
+pub fn open_store(
+    env: Env,
+    path: String,
+    read_only: bool,
+    create: bool,
+    fault: Option<String>,
+) -> napi::Result<u32> {
+    let id = registry::open(&path, read_only, create, fault.as_deref())?;
     register(&env, id)
 }
 
@@ -86,13 +92,19 @@ pub struct OpenTask {
     path: String,
     read_only: bool,
     create: bool,
+    fault: Option<String>,
 }
 
 impl Task for OpenTask {
     type Output = u32;
     type JsValue = u32;
     fn compute(&mut self) -> napi::Result<u32> {
-        registry::open(&self.path, self.read_only, self.create)
+        registry::open(
+            &self.path,
+            self.read_only,
+            self.create,
+            self.fault.as_deref(),
+        )
     }
     fn resolve(&mut self, env: Env, id: u32) -> napi::Result<u32> {
         register(&env, id)
@@ -101,11 +113,17 @@ impl Task for OpenTask {
 
 /// Opens the store at `path` on the libuv threadpool.
 #[napi]
-pub fn open_store_async(path: String, read_only: bool, create: bool) -> AsyncTask<OpenTask> {
+pub fn open_store_async(
+    path: String,
+    read_only: bool,
+    create: bool,
+    fault: Option<String>,
+) -> AsyncTask<OpenTask> {
     AsyncTask::new(OpenTask {
         path,
         read_only,
         create,
+        fault,
     })
 }
 

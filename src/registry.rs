@@ -83,7 +83,7 @@ fn canonical(path: &Path) -> PathBuf {
 
 /// Opens the store at `path` (or shares the engine already open for it) and returns a
 /// new handle.
-pub fn open(path: &str, read_only: bool, create: bool) -> napi::Result<u32> {
+pub fn open(path: &str, read_only: bool, create: bool, fault: Option<&str>) -> napi::Result<u32> {
     let key = canonical(Path::new(path));
     let store = {
         let mut engines = ENGINES.lock();
@@ -104,7 +104,7 @@ pub fn open(path: &str, read_only: bool, create: bool) -> napi::Result<u32> {
             // Space ahead of the data makes durable commits cheaper (no size change to
             // journal on each fdatasync); close() trims it.
             let mut opts = StoreOptions::new().create(create).preallocate(PREALLOCATE);
-            if let Some(backend) = crate::faults::from_env()? {
+            if let Some(backend) = crate::faults::from_spec(fault)? {
                 opts = opts.backend(backend);
             }
             let s = Arc::new(opts.open(path).or_throw()?);
