@@ -228,6 +228,10 @@ impl Store {
                 seq,
                 generation: generation + 1,
                 file_id: id,
+                // The new file was synced whole before the rename.
+                durable_end: new_end,
+                marked_end: HEADER_LEN,
+                sync_marks: true,
             };
         }
         drop(buf);
@@ -266,6 +270,11 @@ impl Store {
         let mut batch_start = None;
         while off < to {
             let h = format::read_header_trusted(&data[off as usize..]);
+            if h.kind == EntryKind::SyncMark {
+                // Offsets in the old file: meaningless in the new one.
+                off += h.len();
+                continue;
+            }
             if h.kind == EntryKind::Commit {
                 let start = batch_start.take().expect("a commit record closes a batch");
                 out.push_commit(start)

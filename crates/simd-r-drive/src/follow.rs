@@ -94,6 +94,9 @@ impl Store {
                 seq: 0,
                 generation: 0,
                 file_id: id,
+                durable_end: 0,
+                marked_end: crate::format::HEADER_LEN,
+                sync_marks: true,
             },
         );
         s.seq = old.seq + 1;

@@ -20,7 +20,9 @@ use crate::simd;
 /// Magic bytes at offset 0 of every store file.
 pub const MAGIC: [u8; 8] = *b"SIMDRDRV";
 /// The newest on-disk format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
+/// The first format version with sync marks ([`EntryKind::SyncMark`]).
+pub(crate) const SYNC_MARKS_SINCE: u16 = 2;
 /// Length of the file header; the first entry starts here.
 pub const HEADER_LEN: u64 = 64;
 /// Alignment of every entry and every value, in bytes.
@@ -45,10 +47,17 @@ pub enum EntryKind {
     /// Commit record closing a batch of two or more entries: no key, and an 8-byte value
     /// holding the file offset of the batch's first entry.
     Commit = 3,
+    /// Sync mark (format version 2): a batch of its own with no key and an 8-byte value
+    /// holding a file offset up to which every byte had been made durable (`fdatasync`)
+    /// before the mark was written. Recovery uses it to tell damage in data that a power
+    /// loss may tear (after the last sync) from damage in data that was durable.
+    SyncMark = 4,
 }
 
 /// Length of a commit record.
 pub(crate) const COMMIT_RECORD_LEN: u64 = ENTRY_HEADER_LEN + 8;
+/// Length of a sync mark.
+pub(crate) const SYNC_MARK_LEN: u64 = ENTRY_HEADER_LEN + 8;
 
 /// Rounds `n` up to a multiple of [`ALIGN`].
 #[inline]
@@ -92,8 +101,9 @@ pub(crate) enum HeaderProblem {
     Corrupt(&'static str),
 }
 
-/// Checks a file header. `bytes` is the start of the file (any length).
-pub(crate) fn check_header(bytes: &[u8]) -> Result<(), HeaderProblem> {
+/// Checks a file header. `bytes` is the start of the file (any length). Returns the file's
+/// format version.
+pub(crate) fn check_header(bytes: &[u8]) -> Result<u16, HeaderProblem> {
     if bytes.len() < MAGIC.len() || bytes[..8] != MAGIC {
         return Err(HeaderProblem::NotAStore);
     }
@@ -119,7 +129,7 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), HeaderProblem> {
             "the header has fields this version never writes",
         ));
     }
-    Ok(())
+    Ok(version)
 }
 
 /// A verified entry's fixed fields.
@@ -156,6 +166,7 @@ pub(crate) fn read_header_trusted(bytes: &[u8]) -> EntryHeader {
     let kind = match bytes[8] {
         2 => EntryKind::Delete,
         3 => EntryKind::Commit,
+        4 => EntryKind::SyncMark,
         _ => EntryKind::Put,
     };
     EntryHeader {
@@ -219,6 +230,7 @@ pub(crate) fn verify_entry(data: &[u8], offset: u64) -> Result<EntryHeader, BadE
         1 => EntryKind::Put,
         2 => EntryKind::Delete,
         3 => EntryKind::Commit,
+        4 => EntryKind::SyncMark,
         _ => return Err(BadEntry::Header("an unknown entry kind")),
     };
     if h[9] & !FLAG_COMMIT != 0 {
@@ -231,6 +243,10 @@ pub(crate) fn verify_entry(data: &[u8], offset: u64) -> Result<EntryHeader, BadE
             return Err(BadEntry::Header("a malformed commit record"));
         }
         EntryKind::Commit => {}
+        EntryKind::SyncMark if key_len != 0 || value_len != 8 || h[9] != FLAG_COMMIT => {
+            return Err(BadEntry::Header("a malformed sync mark"));
+        }
+        EntryKind::SyncMark => {}
         EntryKind::Put | EntryKind::Delete if key_len == 0 => {
             return Err(BadEntry::Header("an empty key"))
         }
@@ -271,6 +287,7 @@ pub(crate) fn encode_entry(
         EntryKind::Put => !key.is_empty(),
         EntryKind::Delete => !key.is_empty() && value.is_empty(),
         EntryKind::Commit => key.is_empty() && value.len() == 8 && !commit,
+        EntryKind::SyncMark => key.is_empty() && value.len() == 8 && commit,
     });
     let start = buf.len();
     debug_assert_eq!(start as u64 % ALIGN, 0);
@@ -325,6 +342,23 @@ pub(crate) fn encode_commit(buf: &mut Vec<u8>, base: u64, batch_start: u64) -> u
     )
 }
 
+/// Appends a sync mark saying that every byte before `durable_end` is durable.
+pub(crate) fn encode_sync_mark(buf: &mut Vec<u8>, base: u64, durable_end: u64) -> u64 {
+    encode_entry(
+        buf,
+        base,
+        EntryKind::SyncMark,
+        true,
+        &[],
+        &durable_end.to_le_bytes(),
+    )
+}
+
+/// The durable end recorded in a verified sync mark at `offset`.
+pub(crate) fn sync_mark_end(data: &[u8], offset: u64) -> u64 {
+    commit_batch_start(data, offset)
+}
+
 /// The batch start recorded in a verified commit record at `offset`.
 pub(crate) fn commit_batch_start(data: &[u8], offset: u64) -> u64 {
     let at = (offset + ENTRY_HEADER_LEN) as usize;
@@ -346,7 +380,13 @@ mod tests {
     #[test]
     fn header_round_trips_and_rejects_strangers() {
         let h = encode_header();
-        assert_eq!(check_header(&h), Ok(()));
+        assert_eq!(check_header(&h), Ok(FORMAT_VERSION));
+        // A version 1 header (no sync marks) is still read.
+        let mut v1 = h;
+        v1[8] = 1;
+        let sum = simd::checksum(&v1[..56], 0);
+        v1[56..64].copy_from_slice(&sum.to_le_bytes());
+        assert_eq!(check_header(&v1), Ok(1));
         assert_eq!(
             check_header(b"\x89PNG\r\n\x1a\n...."),
             Err(HeaderProblem::NotAStore)
@@ -356,8 +396,8 @@ mod tests {
             Err(HeaderProblem::Corrupt("the header is truncated"))
         );
         let mut newer = h;
-        newer[8] = 2;
-        assert_eq!(check_header(&newer), Err(HeaderProblem::Version(2)));
+        newer[8] = 3;
+        assert_eq!(check_header(&newer), Err(HeaderProblem::Version(3)));
         let mut flipped = h;
         flipped[30] ^= 1;
         assert!(matches!(

@@ -132,7 +132,7 @@ fn refuse_foreign(file: &File, path: &Path) -> Result<()> {
             found,
             supported: format::FORMAT_VERSION,
         }),
-        Ok(()) | Err(format::HeaderProblem::Corrupt(_)) => Ok(()),
+        Ok(_) | Err(format::HeaderProblem::Corrupt(_)) => Ok(()),
     }
 }
 

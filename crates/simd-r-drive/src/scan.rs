@@ -13,8 +13,12 @@
 //! - what verifies after `p` only completes the very batch that `p` is part of, and nothing
 //!   verifies after that batch's commit: the last batch was torn (a crash wrote its pages
 //!   out of order); it is dropped as an unfinished tail;
-//! - otherwise valid, committed data follows the damage: that is corruption, and the scan
-//!   reports it instead of dropping the data after it.
+//! - otherwise valid, committed data follows the damage. If a sync mark after the damage
+//!   says that the damaged bytes had been made durable, that is corruption, and the scan
+//!   reports it instead of dropping the data after it. If no sync mark covers them, they
+//!   were written after the last sync, where a power loss may have written pages back in
+//!   any order: the damage starts an unsynced tail, dropped like an unfinished one (the
+//!   writer keeps a copy of the dropped bytes, see `Store::open`).
 
 use crate::format::{self, BadEntry, EntryHeader, EntryKind, ALIGN, ENTRY_HEADER_LEN};
 
@@ -41,6 +45,9 @@ pub(crate) struct Outcome {
     pub tail: Option<(u64, &'static str)>,
     /// Damaged byte ranges skipped (salvage only).
     pub skipped: Vec<(u64, u64)>,
+    /// Strict mode only: the tail was dropped although valid data follows the damage,
+    /// because no sync mark covers the damaged bytes (see the module docs).
+    pub unsynced_damage: bool,
 }
 
 /// Damage found before valid data (strict mode only).
@@ -57,6 +64,9 @@ fn step(
     pending_start: Option<u64>,
 ) -> Result<(EntryHeader, Option<u64>), BadEntry> {
     let h = format::verify_entry(data, pos)?;
+    if h.kind == EntryKind::SyncMark && format::sync_mark_end(data, pos) > pos {
+        return Err(BadEntry::Header("a sync mark past its own offset"));
+    }
     match h.kind {
         EntryKind::Commit => {
             let start = format::commit_batch_start(data, pos);
@@ -102,7 +112,7 @@ pub(crate) fn scan(
         }
         match step(data, pos, pending.first().map(|p| p.0)) {
             Ok((h, closes)) => {
-                if h.kind != EntryKind::Commit {
+                if matches!(h.kind, EntryKind::Put | EntryKind::Delete) {
                     pending.push((pos, h));
                 }
                 pos += h.len();
@@ -121,10 +131,19 @@ pub(crate) fn scan(
                 }
                 Mode::Strict => {
                     if valid_data_follows(data, out.committed_end, pos) {
-                        return Err(Damage {
-                            offset: pos,
-                            reason: bad.describe(),
-                        });
+                        if synced_past(data, pos) {
+                            return Err(Damage {
+                                offset: pos,
+                                reason: bad.describe(),
+                            });
+                        }
+                        out.unsynced_damage = true;
+                        out.tail = Some((
+                            out.committed_end,
+                            "damage in data written after the last sync (a power loss can \
+                             write such data back out of order)",
+                        ));
+                        break;
                     }
                     out.tail = Some((out.committed_end, bad.describe()));
                     break;
@@ -196,6 +215,32 @@ fn valid_data_follows(data: &[u8], committed_end: u64, damage: u64) -> bool {
                 }
             }
         }
+    }
+}
+
+/// Whether a sync mark after `damage` says that the bytes at `damage` had been made durable
+/// before the mark was written: then the damage is not what a power loss does to unsynced
+/// data. Runs out of budget as `true` (the safe answer: report, do not drop).
+fn synced_past(data: &[u8], damage: u64) -> bool {
+    let len = data.len() as u64;
+    let budget = 2 * (len - damage) + (1 << 20);
+    let mut from = damage + ALIGN;
+    loop {
+        let mut r = match next_valid(data, from, Some(budget)) {
+            None => return false,
+            Some(Found::Exhausted) => return true,
+            Some(Found::At(q)) => q,
+        };
+        while let Ok(h) = format::verify_entry(data, r) {
+            if h.kind == EntryKind::SyncMark {
+                let durable_end = format::sync_mark_end(data, r);
+                if durable_end > damage && durable_end <= r {
+                    return true;
+                }
+            }
+            r += h.len();
+        }
+        from = r + ALIGN;
     }
 }
 

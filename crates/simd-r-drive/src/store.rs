@@ -151,6 +151,11 @@ pub struct RecoveryReport {
     pub dropped_tail_bytes: u64,
     /// Why the tail was unfinished, if there was one.
     pub tail_reason: Option<&'static str>,
+    /// Where the writer saved a copy of the dropped bytes before truncating them, when
+    /// valid entries followed the damage (damage in data written after the last sync,
+    /// which a power loss can leave out of order). `simd_r_drive::repair` on a copy of the
+    /// file can still salvage entries from it.
+    pub saved_tail: Option<PathBuf>,
 }
 
 /// Sizes and counts, from [`Store::stats`].
@@ -185,6 +190,44 @@ pub(crate) struct State {
     pub generation: u64,
     /// Identity of the file (device, inode) for noticing replacement.
     pub file_id: FileId,
+    /// Every byte of the file before this offset is known to be durable (an `fdatasync`
+    /// covering it returned).
+    pub durable_end: u64,
+    /// The durable end the log already records in a sync mark. When `durable_end` is
+    /// past it, the next append writes a mark first.
+    pub marked_end: u64,
+    /// Whether this file's format version has sync marks (version 1 files get none, so
+    /// that older builds can still read them; compaction upgrades the file).
+    pub sync_marks: bool,
+}
+
+impl State {
+    /// The durable end a sync mark should record before the next append, if the log does
+    /// not record it yet.
+    pub(crate) fn pending_mark(&self) -> Option<u64> {
+        (self.sync_marks && self.durable_end > self.marked_end).then_some(self.durable_end)
+    }
+}
+
+/// Copies `bytes` (a tail that recovery is about to drop) to a new side file
+/// `<store>.torn-<n>` and makes it durable. Returns its path.
+fn save_tail(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    let mut n = 1u32;
+    let (copy, mut f) = loop {
+        let copy = lock::with_suffix(path, &format!(".torn-{n}"));
+        match OpenOptions::new().write(true).create_new(true).open(&copy) {
+            Ok(f) => break (copy, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    if let Ok(dir) = File::open(parent_dir(path)) {
+        let _ = dir.sync_all();
+    }
+    Ok(copy)
 }
 
 /// Identity of a file on disk.
@@ -247,12 +290,12 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn check_header_of(file: &File, path: &Path) -> Result<()> {
+fn check_header_of(file: &File, path: &Path) -> Result<u16> {
     let mut head = [0u8; HEADER_LEN as usize];
     let n =
         sio::read_at(file, &mut head, 0).map_err(|e| Error::io("reading the header", path, e))?;
     match format::check_header(&head[..n]) {
-        Ok(()) => Ok(()),
+        Ok(version) => Ok(version),
         Err(HeaderProblem::NotAStore) => Err(Error::NotAStore {
             path: path.to_path_buf(),
         }),
@@ -279,7 +322,7 @@ pub(crate) fn apply_entry(
     match h.kind {
         EntryKind::Put => index.insert(data, hash, key, off).is_some(),
         EntryKind::Delete => index.remove(data, hash, key).is_some(),
-        EntryKind::Commit => false,
+        EntryKind::Commit | EntryKind::SyncMark => false,
     }
 }
 
@@ -483,7 +526,7 @@ impl Store {
             OpenOptions::new().read(true).write(true).open(&path)
         }
         .map_err(|e| Error::io("opening", &path, e))?;
-        check_header_of(&file, &path)?;
+        let version = check_header_of(&file, &path)?;
         if !opts.read_only {
             lock::lock_file_itself(&file, &path)?;
         }
@@ -501,6 +544,15 @@ impl Store {
             load(&file, &path, opts.hasher, Mode::Strict, true)?;
         let end = outcome.committed_end;
         let mut allocated = end;
+        let mut saved_tail = None;
+        if !opts.read_only && outcome.unsynced_damage {
+            // Valid entries follow the damage, in data written after the last sync: keep
+            // a copy of everything about to be dropped, so nothing is silently destroyed.
+            let copy = save_tail(&path, &map.bytes(len)[end as usize..])
+                .map_err(|e| Error::io("saving the dropped tail", &path, e))?;
+            saved_tail = Some(copy);
+        }
+        let synced_at_open = !opts.read_only && end < len;
         if !opts.read_only && end < len {
             if lock::try_exclusive(&file) {
                 // No reader has the file open: drop the unfinished tail, and make the cut
@@ -526,11 +578,19 @@ impl Store {
                 allocated = len;
             }
         }
+        if !opts.read_only && !synced_at_open && !created {
+            // What earlier sessions wrote may still be only in the page cache. Make it
+            // durable now, so that the sync mark the first append writes is true.
+            opts.backend
+                .sync_data(&file)
+                .map_err(|e| Error::io("fdatasync", &path, e))?;
+        }
         let recovery = RecoveryReport {
             created,
             entries: outcome.entries,
             dropped_tail_bytes: len - end,
             tail_reason: outcome.tail.map(|t| t.1),
+            saved_tail,
         };
         Ok(Store {
             path,
@@ -546,6 +606,9 @@ impl Store {
                 seq: 0,
                 generation: 0,
                 file_id: id,
+                durable_end: if opts.read_only { 0 } else { end },
+                marked_end: HEADER_LEN,
+                sync_marks: version >= format::SYNC_MARKS_SINCE,
             }),
             writer: Mutex::new(Vec::new()),
             durability: Mutex::new(()),
@@ -914,11 +977,17 @@ impl Store {
         let mut buf = self.writer.lock();
         // Re-check under the writer lock: close() and failures take it too.
         self.check_writable()?;
-        let (file, end, map) = {
+        let (file, end, map, mark) = {
             let s = self.state.read();
-            (s.file.clone(), s.end, s.map.clone())
+            (s.file.clone(), s.end, s.map.clone(), s.pending_mark())
         };
         buf.clear();
+        // A sync mark goes first when a sync has made more of the file durable since the
+        // last mark; it is a batch of its own.
+        if let Some(durable_end) = mark {
+            format::encode_sync_mark(&mut buf, end, durable_end);
+        }
+        let batch_start = end + buf.len() as u64;
         // A lone entry carries its own commit flag; a longer batch ends with a commit
         // record naming its first offset.
         let single = ops.len() == 1;
@@ -930,7 +999,7 @@ impl Store {
             format::encode_entry(&mut buf, end, kind, single, key, value);
         }
         if !single {
-            format::encode_commit(&mut buf, end, end);
+            format::encode_commit(&mut buf, end, batch_start);
         }
         let data_len = buf.len() as u64;
         let allocated = self.allocated.load(Ordering::Acquire);
@@ -968,7 +1037,10 @@ impl Store {
         }
         st.map = map;
         let data = st.map.bytes(new_end);
-        let mut off = end;
+        let mut off = batch_start;
+        if let Some(durable_end) = mark {
+            st.marked_end = durable_end;
+        }
         for (op, &hash) in ops.iter().zip(hashes) {
             let key = op.key();
             let prior = match op {
@@ -1017,14 +1089,18 @@ impl Store {
                 cause: cause.clone(),
             });
         }
-        let (file, target) = {
+        let (file, target, end, generation) = {
             let s = self.state.read();
-            (s.file.clone(), s.seq)
+            (s.file.clone(), s.seq, s.end, s.generation)
         };
         if let Err(e) = self.backend.sync_data(&file) {
             return Err(self.poison_with(Error::io("fdatasync", &self.path, e)));
         }
         self.durable_seq.fetch_max(target, Ordering::AcqRel);
+        let mut s = self.state.write();
+        if s.generation == generation && end > s.durable_end {
+            s.durable_end = end;
+        }
         Ok(())
     }
 

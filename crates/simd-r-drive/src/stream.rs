@@ -30,9 +30,9 @@ impl Store {
         let _busy = self.long_op();
         let _writer = self.writer.lock();
         self.check_writable()?;
-        let (file, end, map) = {
+        let (file, mut end, map, mark) = {
             let s = self.state.read();
-            (s.file.clone(), s.end, s.map.clone())
+            (s.file.clone(), s.end, s.map.clone(), s.pending_mark())
         };
         let write = |bytes: &[u8], at: u64| {
             self.backend
@@ -42,6 +42,13 @@ impl Store {
                 .fetch_max(at + bytes.len() as u64, Ordering::AcqRel);
             Ok::<(), Error>(())
         };
+        if let Some(durable_end) = mark {
+            // A sync mark first (see `Store::write`), as a batch of its own.
+            let mut m = Vec::with_capacity(format::SYNC_MARK_LEN as usize);
+            format::encode_sync_mark(&mut m, end, durable_end);
+            write(&m, end)?;
+            end += m.len() as u64;
+        }
         // The entry's fixed fields and key, with a zero checksum for now.
         let head = format::encode_stream_head(key, len);
         let mut sum = format::stream_checksum(end);
@@ -100,6 +107,9 @@ impl Store {
         st.map = map;
         let data = st.map.bytes(new_end);
         let prior = st.index.insert(data, hash, key, end);
+        if let Some(durable_end) = mark {
+            st.marked_end = durable_end;
+        }
         st.end = new_end;
         st.seq += 1;
         let seq = st.seq;

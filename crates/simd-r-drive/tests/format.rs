@@ -36,7 +36,7 @@ struct Entry {
 /// Decodes a whole file, checking every rule the document states.
 fn decode(b: &[u8]) -> Vec<Entry> {
     assert_eq!(&b[0..8], b"SIMDRDRV", "magic");
-    assert_eq!(u16_at(b, 8), 1, "version");
+    assert_eq!(u16_at(b, 8), 2, "version");
     assert_eq!(u16_at(b, 10), 64, "header_len");
     assert_eq!(u32_at(b, 12), 0, "flags");
     assert_eq!(u32_at(b, 16), 8, "align");
@@ -77,6 +77,13 @@ fn decode(b: &[u8]) -> Vec<Entry> {
             1 => assert!(key_len > 0),
             2 => assert!(key_len > 0 && value_len == 0),
             3 => assert!(key_len == 0 && value_len == 8 && flags == 0),
+            4 => {
+                assert!(
+                    key_len == 0 && value_len == 8 && flags == 1,
+                    "sync mark fields"
+                );
+                assert!(u64_at(b, value_start) as usize <= pos, "a mark looks back");
+            }
             k => panic!("unknown kind {k} at {pos}"),
         }
         out.push(Entry {
@@ -118,9 +125,9 @@ fn the_worked_example_in_format_md_is_byte_exact() {
     assert_eq!(hex(0..8), "53 49 4d 44 52 44 52 56");
     assert_eq!(
         hex(8..24),
-        "01 00 40 00 00 00 00 00 08 00 00 00 00 00 00 00"
+        "02 00 40 00 00 00 00 00 08 00 00 00 00 00 00 00"
     );
-    assert_eq!(hex(56..64), "c0 6a 3b c6 54 fc 78 52");
+    assert_eq!(hex(56..64), "21 f4 9e b4 cd 62 db d5");
     // put "a" = "hi", a batch of one: commit flag set.
     assert_eq!(hex(64..72), "d6 0d 3f eb 0a 04 ed 85");
     assert_eq!(
@@ -267,19 +274,19 @@ fn headers_are_checked_field_by_field() {
     // A newer version is refused as such, whatever its checksum says (later versions may
     // lay out the rest of the header differently).
     let mut v = h.clone();
-    v[8] = 2;
+    v[8] = 3;
     assert!(matches!(
         try_open(&v),
         Err(Error::UnsupportedVersion {
-            found: 2,
-            supported: 1,
+            found: 3,
+            supported: 2,
             ..
         })
     ));
     reseal(&mut v);
     assert!(matches!(
         try_open(&v),
-        Err(Error::UnsupportedVersion { found: 2, .. })
+        Err(Error::UnsupportedVersion { found: 3, .. })
     ));
 
     // Version 0, unknown flags, another alignment or header length: corrupt, even when
@@ -398,4 +405,79 @@ fn side_files() {
         .collect();
     names.sort();
     assert_eq!(names, ["s.srd", "s.srd.lock"]);
+}
+
+/// FORMAT.md, "Sync marks": the first append after a sync starts with a mark recording how
+/// far the file was durable; appends without a sync in between write none.
+#[test]
+fn a_sync_mark_precedes_the_first_append_after_each_sync() {
+    let d = Dir::new();
+    let p = d.path("m.srd");
+    let s = open(&p);
+    s.put(b"a", b"1").unwrap(); // a new store: the header is durable, nothing to mark
+    s.flush().unwrap();
+    s.put(b"b", b"2").unwrap(); // mark(96), then b
+    s.put(b"c", b"3").unwrap(); // no sync since: no mark
+    drop(s);
+    let s = open(&p); // the open syncs what is there
+    s.write(&[
+        Op::Put {
+            key: b"d",
+            value: b"4",
+        },
+        Op::Delete { key: b"a" },
+    ])
+    .unwrap();
+    drop(s);
+    let b = std::fs::read(&p).unwrap();
+    let e = decode(&b);
+    let kinds: Vec<u8> = e.iter().map(|x| x.kind).collect();
+    assert_eq!(kinds, [1, 4, 1, 1, 4, 1, 2, 3]);
+    assert_eq!(e[1].offset, 96);
+    assert_eq!(
+        e[1].value,
+        96u64.to_le_bytes(),
+        "durable up to the end of a"
+    );
+    assert!(e[1].commit);
+    assert_eq!(e[4].value, (e[4].offset as u64).to_le_bytes());
+    // The batch's commit record names its first entry, after the mark.
+    assert_eq!(e[7].value, (e[5].offset as u64).to_le_bytes());
+    let s = open(&p);
+    assert_eq!(s.len(), 3);
+    assert!(s.get(b"a").unwrap().is_none());
+}
+
+/// A version 1 file (no sync marks) still opens and takes writes, which add no mark, so
+/// that older builds can still read it; compaction rewrites it as version 2.
+#[test]
+fn version_1_files_get_no_marks_until_compaction() {
+    let d = Dir::new();
+    let p = d.path("v1.srd");
+    drop(open(&p));
+    let mut b = std::fs::read(&p).unwrap();
+    b[8] = 1;
+    reseal(&mut b);
+    std::fs::write(&p, &b).unwrap();
+    let s = open(&p);
+    s.put(b"a", b"1").unwrap();
+    s.flush().unwrap();
+    s.put(b"b", b"2").unwrap();
+    drop(s);
+    let b = std::fs::read(&p).unwrap();
+    assert_eq!(u16_at(&b, 8), 1);
+    let mut v2 = b.clone();
+    v2[8] = 2;
+    reseal(&mut v2);
+    assert_eq!(
+        decode(&v2).iter().map(|x| x.kind).collect::<Vec<_>>(),
+        [1, 1]
+    );
+    let s = open(&p);
+    s.compact().unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let b = std::fs::read(&p).unwrap();
+    assert_eq!(u16_at(&b, 8), 2);
+    assert_eq!(decode(&b).len(), 2);
 }

@@ -409,9 +409,6 @@ fn preallocated_stores_survive_a_power_loss_at_every_sync_point() {
 /// byte)`; the power loss keeps only the last unsynced page (holding `b`), and the page
 /// holding the start of `a` reads as zeros.
 #[test]
-#[ignore = "bug: a power loss that writes back unflushed batches out of order (a later \
-            batch whole, a page of an earlier one lost) makes the writable open fail with \
-            ERR_STORE_CORRUPT instead of dropping the unsynced tail; see the doc comment"]
 fn unflushed_batches_torn_out_of_order_do_not_stop_the_store_from_opening() {
     let d = common::Dir::new();
     let backend = Arc::new(CrashBackend::new(d.dir.path()).unwrap());

@@ -12,12 +12,22 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// Writes a store of single puts, deletes and multi-entry batches. Returns the file's
 /// length after each commit and the model state at that point.
+/// A store whose every commit was flushed: each later append starts with a sync mark, so
+/// damage anywhere before the last append lies in data known to be durable.
 fn build(p: &Path) -> Vec<(u64, Model)> {
+    build_with(p, true)
+}
+
+/// The store of [`build`]; `flush` says whether each commit is made durable.
+fn build_with(p: &Path, flush: bool) -> Vec<(u64, Model)> {
     let s = open(p);
     let mut model = Model::new();
     let mut points = vec![(64u64, model.clone())];
     let mut commit = |ops: Vec<Op<'_>>, model: &mut Model| {
         s.write(&ops).unwrap();
+        if flush {
+            s.flush().unwrap();
+        }
         for op in ops {
             match op {
                 Op::Put { key, value } => {
@@ -134,6 +144,17 @@ fn torn_tail_sweep_keeps_exactly_the_complete_commits() {
                     *len as usize <= bytes.len() && bytes[..*len as usize] == full[..*len as usize]
                 })
                 .unwrap();
+            // An append after a flush starts with a sync mark, a batch of its own: when the
+            // cut leaves it whole, it is kept too (it changes no key).
+            let mut boundary = *boundary;
+            let b = boundary as usize;
+            if full.get(b + 8) == Some(&4)
+                && bytes.len() >= b + 24
+                && bytes[b..b + 24] == full[b..b + 24]
+            {
+                boundary += 24;
+            }
+            let boundary = &boundary;
             std::fs::write(&copy, &bytes).unwrap();
             let s = open(&copy);
             assert_eq!(&contents(&s), want, "cut {cut} zeros {zeros}");
@@ -244,6 +265,10 @@ fn repair_keeps_every_entry_that_verifies() {
         s.put(format!("key{i}").as_bytes(), &bytes(i as u64, 40))
             .unwrap();
     }
+    // Make them durable: the next append records that in a sync mark, so the damage below
+    // is corruption rather than an unsynced tail.
+    s.flush().unwrap();
+    s.put(b"later", b"x").unwrap();
     let victim_off = {
         // Damage the value of key10.
         s.get(b"key10").unwrap().unwrap().file_offset()
@@ -255,12 +280,12 @@ fn repair_keeps_every_entry_that_verifies() {
     let e = Store::open(&p).unwrap_err();
     assert_eq!(e.code(), "ERR_STORE_CORRUPT");
     let r = repair(&p, &StoreOptions::new()).unwrap();
-    assert_eq!(r.live_keys, 49);
+    assert_eq!(r.live_keys, 50);
     assert_eq!(r.skipped.len(), 1);
     let backup = r.backup.clone().unwrap();
     assert_eq!(std::fs::read(&backup).unwrap(), b);
     let s = open(&p);
-    assert_eq!(s.len(), 49);
+    assert_eq!(s.len(), 50);
     assert!(s.get(b"key10").unwrap().is_none());
     for i in (0..50u32).filter(|&i| i != 10) {
         assert_eq!(
@@ -406,4 +431,64 @@ fn a_tail_of_plausible_headers_exhausts_the_search_and_is_reported() {
         Err(Error::Corrupt { .. })
     ));
     assert_eq!(std::fs::read(&p).unwrap(), bytes);
+}
+
+/// Without syncs, a power loss may write pages back in any order, so damage followed by
+/// valid data is what it can leave (FORMAT.md, recovery case 5): the open drops everything
+/// from the damaged batch on, keeps a copy of the dropped bytes, and loses nothing durable.
+#[test]
+fn damage_in_unsynced_data_drops_the_tail_and_keeps_a_copy() {
+    let d = Dir::new();
+    let src = d.path("src.srd");
+    let points = build_with(&src, false);
+    let full = std::fs::read(&src).unwrap();
+    let copy = d.path("unsynced.srd");
+    // Inside the three-entry batch (commit 3) and inside a single put (commit 4).
+    for k in [2usize, 3] {
+        let start = points[k].0 as usize;
+        let mut bytes = full.clone();
+        bytes[start + 8..start + 16].fill(0);
+        std::fs::write(&copy, &bytes).unwrap();
+        // A read-only open shows the same state and changes nothing.
+        let r = StoreOptions::new().read_only(true).open(&copy).unwrap();
+        assert_eq!(contents(&r), points[k].1);
+        drop(r);
+        assert_eq!(std::fs::read(&copy).unwrap(), bytes);
+
+        let s = open(&copy);
+        assert_eq!(contents(&s), points[k].1, "commit {k}");
+        let rec = s.recovery().clone();
+        assert_eq!(rec.dropped_tail_bytes, (full.len() - start) as u64);
+        let saved = rec.saved_tail.expect("a copy of the dropped bytes");
+        assert_eq!(std::fs::read(&saved).unwrap(), &bytes[start..]);
+        // The store takes writes again, and they survive a reopen.
+        s.put(b"after", b"1").unwrap();
+        drop(s);
+        let s = open(&copy);
+        assert_eq!(s.get(b"after").unwrap().as_deref(), Some(&b"1"[..]));
+        drop(s);
+        std::fs::remove_file(&saved).unwrap();
+        let _ = std::fs::remove_file(&copy);
+    }
+}
+
+/// Once a flush has made the damaged bytes durable, the same damage is corruption again,
+/// because the first append after the flush recorded that in a sync mark.
+#[test]
+fn damage_before_a_sync_mark_is_corruption() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    s.put(b"a", &[1; 100]).unwrap();
+    s.put(b"b", &[2; 100]).unwrap();
+    let a_off = s.get(b"a").unwrap().unwrap().file_offset();
+    s.flush().unwrap();
+    s.put(b"c", &[3; 100]).unwrap();
+    drop(s);
+    let mut b = std::fs::read(&p).unwrap();
+    b[a_off as usize] ^= 1;
+    std::fs::write(&p, &b).unwrap();
+    let e = Store::open(&p).unwrap_err();
+    assert_eq!(e.code(), "ERR_STORE_CORRUPT");
+    assert_eq!(std::fs::read(&p).unwrap(), b, "left untouched");
 }

@@ -116,7 +116,9 @@ fn kind(data: &[u8]) -> Kind {
         Kind::Empty
     } else if data.len() < 8 || &data[..8] != MAGIC {
         Kind::Foreign
-    } else if data.len() >= 64 && u16::from_le_bytes([data[8], data[9]]) > 1 {
+    } else if data.len() >= 64
+        && u16::from_le_bytes([data[8], data[9]]) > simd_r_drive::FORMAT_VERSION
+    {
         Kind::Newer
     } else {
         Kind::Candidate
