@@ -18,6 +18,19 @@ pub(crate) struct Slot {
     pub offset: u64,
 }
 
+/// A Put or Delete that recovery read, waiting to be applied to the index.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recovered {
+    pub hash: u64,
+    pub offset: u64,
+    /// The entry's length for a Put; 0 for a Delete (no Put entry is shorter than 24).
+    pub put_len: u64,
+}
+
+/// Bytes of table that one partition of [`Index::apply_recovered`] covers: small enough to
+/// stay in the CPU's L2 cache while its operations are applied.
+const PARTITION_BYTES: usize = 128 << 10;
+
 /// The index plus the bookkeeping that stats need.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
@@ -112,6 +125,83 @@ impl Index {
         self.live_bytes += entry_len;
         self.table
             .insert_unique(hash, Slot { hash, offset }, |s| s.hash);
+    }
+
+    /// Applies `ops` (recovered Puts and Deletes, in file order) and empties it. The result is
+    /// the same as applying them one by one in file order, but the operations are first
+    /// grouped (stably) by the region of the table their hash starts probing in, so that
+    /// the table is walked from one end to the other instead of at random: at one million
+    /// keys that makes building the index several times faster than random inserts. Keys
+    /// are read from the file only to tell apart two entries with the same 64-bit hash, and
+    /// entry headers only when a live entry is replaced or deleted. `scratch` is reused
+    /// memory for the grouping.
+    pub fn apply_recovered(
+        &mut self,
+        data: &[u8],
+        ops: &mut Vec<Recovered>,
+        scratch: &mut Vec<Recovered>,
+    ) {
+        let puts = ops.iter().filter(|r| r.put_len != 0).count();
+        self.table.reserve(puts, |s| s.hash);
+        // hashbrown keeps 7/8 of a power-of-two number of buckets usable, and starts the
+        // probe for a hash at bucket `hash & (buckets - 1)`. Only locality depends on this
+        // estimate, never correctness.
+        let buckets = (self.table.capacity() * 8 / 7).next_power_of_two().max(1);
+        let table_bytes = buckets * (std::mem::size_of::<Slot>() + 1);
+        let parts = (table_bytes / PARTITION_BYTES).next_power_of_two();
+        if parts > 1 && ops.len() >= parts * 4 {
+            let shift = buckets.trailing_zeros() - parts.trailing_zeros();
+            let part = |h: u64| ((h as usize) & (buckets - 1)) >> shift;
+            let mut starts = vec![0usize; parts + 1];
+            for r in ops.iter() {
+                starts[part(r.hash) + 1] += 1;
+            }
+            for i in 1..=parts {
+                starts[i] += starts[i - 1];
+            }
+            scratch.clear();
+            scratch.resize(
+                ops.len(),
+                Recovered {
+                    hash: 0,
+                    offset: 0,
+                    put_len: 0,
+                },
+            );
+            for r in ops.iter() {
+                let p = part(r.hash);
+                scratch[starts[p]] = *r;
+                starts[p] += 1;
+            }
+            std::mem::swap(ops, scratch);
+        }
+        for r in ops.drain(..) {
+            self.apply_one(data, r);
+        }
+    }
+
+    fn apply_one(&mut self, data: &[u8], r: Recovered) {
+        let Recovered {
+            hash,
+            offset,
+            put_len,
+        } = r;
+        let same_key = |s: &Slot| s.hash == hash && key_at(data, s.offset) == key_at(data, offset);
+        if put_len != 0 {
+            self.live_bytes += put_len;
+            match self.table.entry(hash, same_key, |s| s.hash) {
+                hashbrown::hash_table::Entry::Occupied(mut e) => {
+                    self.live_bytes -= header_at(data, e.get().offset).len();
+                    e.get_mut().offset = offset;
+                }
+                hashbrown::hash_table::Entry::Vacant(v) => {
+                    v.insert(Slot { hash, offset });
+                }
+            }
+        } else if let Ok(e) = self.table.find_entry(hash, same_key) {
+            let (slot, _) = e.remove();
+            self.live_bytes -= header_at(data, slot.offset).len();
+        }
     }
 
     /// Removes `key`. Returns the offset of its live entry, if it had one.

@@ -9,7 +9,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
 use crate::format::{self, EntryHeader, EntryKind, HeaderProblem, HEADER_LEN};
-use crate::index::Index;
+use crate::index::{Index, Recovered};
 use crate::io::{self as sio, Backend, OsBackend};
 use crate::lock;
 use crate::mapping::{Mapping, Value};
@@ -340,11 +340,29 @@ pub(crate) fn load(
         .len();
     let map = Mapping::new(file, len, grow).map_err(|e| Error::io("mapping the file", path, e))?;
     let data = map.bytes(len);
-    // A first guess at the key count keeps rehashing down: about one key per 64 bytes.
-    let mut index = Index::with_capacity(((len / 128) as usize).min(1 << 22));
+    // Operations are collected (in file order) and applied to the index in chunks, each
+    // grouped by table region (see `Index::apply_recovered`).
+    const CHUNK: usize = 1 << 20;
+    let mut index = Index::with_capacity(0);
+    let mut ops = Vec::with_capacity(((len / 128) as usize).min(CHUNK));
+    let mut scratch = Vec::new();
     let outcome = scan::scan(data, HEADER_LEN, mode, |off, h| {
-        apply_entry(&mut index, data, hasher, off, h);
+        let ks = (off + h.key_start()) as usize;
+        let put_len = match h.kind {
+            EntryKind::Put => h.len(),
+            _ => 0,
+        };
+        ops.push(Recovered {
+            hash: hasher(&data[ks..ks + h.key_len]),
+            offset: off,
+            put_len,
+        });
+        if ops.len() == CHUNK {
+            index.apply_recovered(data, &mut ops, &mut scratch);
+        }
     });
+    index.apply_recovered(data, &mut ops, &mut scratch);
+    drop(scratch);
     let outcome = outcome.map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
     index.shrink_to_fit();
     Ok((index, Arc::new(map), len, outcome, len))
