@@ -18,16 +18,19 @@ pub(crate) struct Slot {
     pub offset: u64,
 }
 
-/// A Put or Delete that recovery read, waiting to be applied to the index.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Recovered {
+/// A Put or Delete in the log, waiting to be applied to the index by
+/// [`Index::apply_grouped`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LogOp {
     pub hash: u64,
     pub offset: u64,
     /// The entry's length for a Put; 0 for a Delete (no Put entry is shorter than 24).
     pub put_len: u64,
+    /// Position of the operation in its batch, for reporting whether its key existed.
+    pub pos: u32,
 }
 
-/// Bytes of table that one partition of [`Index::apply_recovered`] covers: small enough to
+/// Bytes of table that one partition of [`Index::apply_grouped`] covers: small enough to
 /// stay in the CPU's L2 cache while its operations are applied.
 const PARTITION_BYTES: usize = 128 << 10;
 
@@ -127,19 +130,21 @@ impl Index {
             .insert_unique(hash, Slot { hash, offset }, |s| s.hash);
     }
 
-    /// Applies `ops` (recovered Puts and Deletes, in file order) and empties it. The result is
+    /// Applies `ops` (Puts and Deletes, in file order) and empties it. The result is
     /// the same as applying them one by one in file order, but the operations are first
     /// grouped (stably) by the region of the table their hash starts probing in, so that
     /// the table is walked from one end to the other instead of at random: at one million
     /// keys that makes building the index several times faster than random inserts. Keys
     /// are read from the file only to tell apart two entries with the same 64-bit hash, and
     /// entry headers only when a live entry is replaced or deleted. `scratch` is reused
-    /// memory for the grouping.
-    pub fn apply_recovered(
+    /// memory for the grouping. When `existed` is given, `existed[op.pos]` is set to whether
+    /// the operation's key had a value just before it.
+    pub fn apply_grouped(
         &mut self,
         data: &[u8],
-        ops: &mut Vec<Recovered>,
-        scratch: &mut Vec<Recovered>,
+        ops: &mut Vec<LogOp>,
+        scratch: &mut Vec<LogOp>,
+        mut existed: Option<&mut [bool]>,
     ) {
         let puts = ops.iter().filter(|r| r.put_len != 0).count();
         self.table.reserve(puts, |s| s.hash);
@@ -160,14 +165,7 @@ impl Index {
                 starts[i] += starts[i - 1];
             }
             scratch.clear();
-            scratch.resize(
-                ops.len(),
-                Recovered {
-                    hash: 0,
-                    offset: 0,
-                    put_len: 0,
-                },
-            );
+            scratch.resize(ops.len(), LogOp::default());
             for r in ops.iter() {
                 let p = part(r.hash);
                 scratch[starts[p]] = *r;
@@ -176,15 +174,20 @@ impl Index {
             std::mem::swap(ops, scratch);
         }
         for r in ops.drain(..) {
-            self.apply_one(data, r);
+            let had = self.apply_one(data, r);
+            if let Some(e) = existed.as_deref_mut() {
+                e[r.pos as usize] = had;
+            }
         }
     }
 
-    fn apply_one(&mut self, data: &[u8], r: Recovered) {
-        let Recovered {
+    /// Applies one operation; returns whether its key had a value.
+    fn apply_one(&mut self, data: &[u8], r: LogOp) -> bool {
+        let LogOp {
             hash,
             offset,
             put_len,
+            ..
         } = r;
         let same_key = |s: &Slot| s.hash == hash && key_at(data, s.offset) == key_at(data, offset);
         if put_len != 0 {
@@ -193,14 +196,19 @@ impl Index {
                 hashbrown::hash_table::Entry::Occupied(mut e) => {
                     self.live_bytes -= header_at(data, e.get().offset).len();
                     e.get_mut().offset = offset;
+                    true
                 }
                 hashbrown::hash_table::Entry::Vacant(v) => {
                     v.insert(Slot { hash, offset });
+                    false
                 }
             }
         } else if let Ok(e) = self.table.find_entry(hash, same_key) {
             let (slot, _) = e.remove();
             self.live_bytes -= header_at(data, slot.offset).len();
+            true
+        } else {
+            false
         }
     }
 

@@ -9,7 +9,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
 use crate::format::{self, EntryHeader, EntryKind, HeaderProblem, HEADER_LEN};
-use crate::index::{Index, Recovered};
+use crate::index::{Index, LogOp};
 use crate::io::{self as sio, Backend, OsBackend};
 use crate::lock;
 use crate::mapping::{Mapping, Value};
@@ -230,6 +230,10 @@ fn save_tail(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     Ok(copy)
 }
 
+/// Batches of at least this many operations update the index grouped by table region
+/// (`Index::apply_grouped`) rather than one operation at a time in batch order.
+const GROUPED_BATCH: usize = 4096;
+
 /// Identity of a file on disk.
 pub(crate) type FileId = (u64, u64);
 
@@ -341,7 +345,7 @@ pub(crate) fn load(
     let map = Mapping::new(file, len, grow).map_err(|e| Error::io("mapping the file", path, e))?;
     let data = map.bytes(len);
     // Operations are collected (in file order) and applied to the index in chunks, each
-    // grouped by table region (see `Index::apply_recovered`).
+    // grouped by table region (see `Index::apply_grouped`).
     const CHUNK: usize = 1 << 20;
     let mut index = Index::with_capacity(0);
     let mut ops = Vec::with_capacity(((len / 128) as usize).min(CHUNK));
@@ -352,16 +356,17 @@ pub(crate) fn load(
             EntryKind::Put => h.len(),
             _ => 0,
         };
-        ops.push(Recovered {
+        ops.push(LogOp {
             hash: hasher(&data[ks..ks + h.key_len]),
             offset: off,
             put_len,
+            pos: 0,
         });
         if ops.len() == CHUNK {
-            index.apply_recovered(data, &mut ops, &mut scratch);
+            index.apply_grouped(data, &mut ops, &mut scratch, None);
         }
     });
-    index.apply_recovered(data, &mut ops, &mut scratch);
+    index.apply_grouped(data, &mut ops, &mut scratch, None);
     drop(scratch);
     let outcome = outcome.map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
     index.shrink_to_fit();
@@ -1047,10 +1052,30 @@ impl Store {
         } else {
             map
         };
+        // Entry offsets, in batch order (staged before taking the state lock).
+        let mut log_ops = Vec::new();
+        if ops.len() >= GROUPED_BATCH {
+            let mut off = batch_start;
+            log_ops.reserve_exact(ops.len());
+            for (i, (op, &hash)) in ops.iter().zip(hashes).enumerate() {
+                let (key, value_len) = match op {
+                    Op::Put { key, value } => (*key, Some(value.len())),
+                    Op::Delete { key } => (*key, None),
+                };
+                let len = format::entry_len(key.len(), value_len.unwrap_or(0));
+                log_ops.push(LogOp {
+                    hash,
+                    offset: off,
+                    put_len: if value_len.is_some() { len } else { 0 },
+                    pos: i as u32,
+                });
+                off += len;
+            }
+        }
         let mut existed = Vec::with_capacity(ops.len());
         let mut s = self.state.write();
         let st = &mut *s;
-        if ops.len() > 64 {
+        if ops.len() > 64 && log_ops.is_empty() {
             st.index.reserve(ops.len());
         }
         st.map = map;
@@ -1058,6 +1083,18 @@ impl Store {
         let mut off = batch_start;
         if let Some(durable_end) = mark {
             st.marked_end = durable_end;
+        }
+        if !log_ops.is_empty() {
+            // A large batch: apply it grouped by table region (see `Index::apply_grouped`).
+            existed.resize(ops.len(), false);
+            st.index
+                .apply_grouped(data, &mut log_ops, &mut Vec::new(), Some(&mut existed));
+            st.end = new_end;
+            st.seq += 1;
+            return Ok(Commit {
+                existed,
+                seq: st.seq,
+            });
         }
         for (op, &hash) in ops.iter().zip(hashes) {
             let key = op.key();

@@ -1,7 +1,8 @@
 //! Reopening rebuilds the index from the log. Large stores are rebuilt in an order grouped
-//! by table region rather than in file order (`Index::apply_recovered`); these tests check
+//! by table region rather than in file order (`Index::apply_grouped`); these tests check
 //! that the result is exactly what applying the log in file order gives, with overwrites,
 //! deletes, re-puts after deletes and hash collisions, at sizes where the grouping is used.
+//! Large batches (`Store::write`) update the index the same way.
 
 mod common;
 
@@ -86,4 +87,59 @@ fn a_large_churned_store_reopens_to_exactly_its_model() {
 #[test]
 fn a_large_store_with_colliding_hashes_reopens_to_exactly_its_model() {
     churn(Some(few_hashes), 30_000, 60);
+}
+
+/// A batch large enough to be applied grouped by table region reports, for every
+/// operation, whether its key existed just before it, exactly as batch order says, and the
+/// store then reads as the model does (before and after a reopen).
+#[test]
+fn a_large_batch_reports_what_existed_in_batch_order() {
+    for hasher in [None, Some(few_hashes as simd_r_drive::KeyHasher)] {
+        let d = Dir::new();
+        let p = d.path("s.srd");
+        let opts = || {
+            let o = StoreOptions::new();
+            match hasher {
+                Some(h) => o.key_hasher(h),
+                None => o,
+            }
+        };
+        let s = opts().open(&p).unwrap();
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        // Some keys exist before the batch.
+        for i in 0..3000u64 {
+            let k = format!("key-{i}").into_bytes();
+            s.put(&k, b"old").unwrap();
+            model.insert(k, b"old".to_vec());
+        }
+        let mut owned = Vec::new();
+        for i in 0..20_000u64 {
+            let k = format!("key-{}", (i * 7919) % 6000).into_bytes();
+            owned.push((k, (i % 3 != 0).then(|| bytes(i, (i % 17) as usize))));
+        }
+        let ops: Vec<Op<'_>> = owned
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => Op::Put { key: k, value: v },
+                None => Op::Delete { key: k },
+            })
+            .collect();
+        let commit = s.write(&ops).unwrap();
+        let mut want_existed = Vec::new();
+        for (k, v) in &owned {
+            want_existed.push(model.contains_key(k));
+            match v {
+                Some(v) => model.insert(k.clone(), v.clone()),
+                None => model.remove(k),
+            };
+        }
+        assert_eq!(commit.existed, want_existed);
+        let want: Vec<_> = model.into_iter().collect();
+        assert_eq!(dump(&s), want);
+        let live = s.stats().live_bytes;
+        drop(s);
+        let s = opts().open(&p).unwrap();
+        assert_eq!(dump(&s), want);
+        assert_eq!(s.stats().live_bytes, live);
+    }
 }
