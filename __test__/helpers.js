@@ -48,4 +48,15 @@ function startChild (script, args, line) {
   })
 }
 
-module.exports = { tmpDir, tmpStore, runChild, startChild }
+/**
+ * The bytes of a cleanly closed store as a crash before `close()` would have left them:
+ * without the 24-byte sync mark that `close()` appends (FORMAT.md, "Sync marks"). Tests
+ * that simulate a torn last write start from these.
+ */
+function withoutClosingMark (bytes) {
+  const at = bytes.length - 24
+  if (at < 64 || bytes[at + 8] !== 4 || bytes[at + 9] !== 1) throw new Error('no closing sync mark at the end')
+  return Buffer.from(bytes.subarray(0, at))
+}
+
+module.exports = { tmpDir, tmpStore, runChild, startChild, withoutClosingMark }

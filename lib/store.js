@@ -652,10 +652,23 @@ class Store {
       await Promise.all(streams)
       while (this._inflight.size > 0) await Promise.allSettled([...this._inflight])
       const h = this._h
+      // Make everything durable (on the threadpool) and record that in the file, so a
+      // later open reports damage to it instead of taking it for a torn unsynced tail.
+      // A poisoned store has nothing more to sync: it refuses writes until reopened.
+      let failure = null
+      if (!this._readOnly) {
+        try {
+          await native.flush(h)
+        } catch (e) {
+          const err = errors.fromNative(e)
+          if (err.code !== 'ERR_STORE_POISONED' && err.code !== 'ERR_STORE_CLOSED') failure = err
+        }
+      }
       this._h = -1
       registry.unregister(this)
       this._windows = new Windows(-1)
       native.releaseStore(h)
+      if (failure !== null) throw failure
     })()
     return this._closing
   }

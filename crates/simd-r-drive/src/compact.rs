@@ -195,6 +195,12 @@ impl Store {
             tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
         }
         drop(m);
+        // The file ends with a sync mark recording that everything before it is durable:
+        // true whenever this file is the store, since the rename below follows the sync.
+        // Damage to compacted data is then reported by later opens, never taken for a torn
+        // unsynced tail (FORMAT.md, recovery case 4).
+        let at = out.end();
+        format::encode_sync_mark(&mut out.buf, out.written, at);
         out.flush()
             .map_err(|e| io_err("writing the compaction file", e))?;
         self.backend
@@ -228,9 +234,9 @@ impl Store {
                 seq,
                 generation: generation + 1,
                 file_id: id,
-                // The new file was synced whole before the rename.
+                // The new file was synced whole before the rename, and ends with its mark.
                 durable_end: new_end,
-                marked_end: HEADER_LEN,
+                marked_end: new_end,
                 sync_marks: true,
             };
         }

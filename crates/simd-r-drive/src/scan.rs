@@ -48,6 +48,8 @@ pub(crate) struct Outcome {
     /// Strict mode only: the tail was dropped although valid data follows the damage,
     /// because no sync mark covers the damaged bytes (see the module docs).
     pub unsynced_damage: bool,
+    /// The last sync mark among the complete batches: its offset and recorded durable end.
+    pub last_mark: Option<(u64, u64)>,
 }
 
 /// Damage found before valid data (strict mode only).
@@ -114,6 +116,8 @@ pub(crate) fn scan(
             Ok((h, closes)) => {
                 if matches!(h.kind, EntryKind::Put | EntryKind::Delete) {
                     pending.push((pos, h));
+                } else if h.kind == EntryKind::SyncMark {
+                    out.last_mark = Some((pos, format::sync_mark_end(data, pos)));
                 }
                 pos += h.len();
                 if closes.is_some() {

@@ -167,7 +167,8 @@ pub struct Stats {
     pub file_bytes: u64,
     /// Bytes of the live entries (what compaction would keep, without the header).
     pub live_bytes: u64,
-    /// Bytes compaction would reclaim.
+    /// Bytes compaction would reclaim: the file less what compaction writes (the header,
+    /// the live entries and one sync mark), or 0.
     pub reclaimable_bytes: u64,
     /// Heap bytes held by the index.
     pub index_bytes: u64,
@@ -608,6 +609,14 @@ impl Store {
                 .sync_data(&file)
                 .map_err(|e| Error::io("fdatasync", &path, e))?;
         }
+        // A store closed cleanly ends with a mark that records everything before it: no new
+        // mark is due until more is written and synced.
+        let marked_end = match outcome.last_mark {
+            Some((at, durable_end)) if durable_end == at && at + format::SYNC_MARK_LEN == end => {
+                end
+            }
+            _ => HEADER_LEN,
+        };
         let recovery = RecoveryReport {
             created,
             entries: outcome.entries,
@@ -630,7 +639,7 @@ impl Store {
                 generation: 0,
                 file_id: id,
                 durable_end: if opts.read_only { 0 } else { end },
-                marked_end: HEADER_LEN,
+                marked_end,
                 sync_marks: version >= format::SYNC_MARKS_SINCE,
             }),
             writer: Mutex::new(Vec::new()),
@@ -928,7 +937,9 @@ impl Store {
             entries: s.index.len() as u64,
             file_bytes: s.end,
             live_bytes: live,
-            reclaimable_bytes: s.end - HEADER_LEN - live,
+            reclaimable_bytes: s
+                .end
+                .saturating_sub(HEADER_LEN + live + format::SYNC_MARK_LEN),
             index_bytes: s.index.allocation_size() as u64,
             generation: s.generation,
             seq: s.seq,
@@ -1159,14 +1170,21 @@ impl Store {
         Ok(())
     }
 
-    /// Makes every commit acknowledged so far durable.
+    /// Makes every commit acknowledged so far durable, then appends a sync mark recording
+    /// that (FORMAT.md, "Sync marks"), so that damage to those bytes found by a later open is
+    /// reported as corruption instead of being taken for a torn unsynced tail.
     pub fn flush(&self) -> Result<()> {
         self.check_open()?;
         if self.read_only {
             return Ok(());
         }
         let seq = self.state.read().seq;
-        self.wait_durable(seq)
+        self.wait_durable(seq)?;
+        let _w = self.writer.lock();
+        if self.poison.get().is_none() {
+            self.append_mark();
+        }
+        Ok(())
     }
 
     pub(crate) fn mark_durable(&self, seq: u64) {
@@ -1175,15 +1193,30 @@ impl Store {
 
     // ----- lifecycle -----
 
-    /// Closes the store: waits for in-flight writes and compaction, then releases the
-    /// locks. Handles returned by reads stay valid. Closing twice is fine. Data already
-    /// acknowledged is with the OS; call [`Store::flush`] first for durability.
+    /// Closes the store: waits for in-flight writes and compaction, makes every commit
+    /// durable (`fdatasync`), then releases the locks. Handles returned by reads stay
+    /// valid. Closing twice is fine. The store is closed even when the sync fails; the
+    /// error is returned then. (Dropping a store without `close` skips the sync: what was
+    /// acknowledged is with the OS, as after a crash of the process.)
     pub fn close(&self) -> Result<()> {
+        self.close_with(true)
+    }
+
+    fn close_with(&self, sync: bool) -> Result<()> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         let _c = self.compaction.lock();
         let _w = self.writer.lock();
+        let mut result = Ok(());
+        if sync && !self.read_only && self.poison.get().is_none() {
+            let seq = self.state.read().seq;
+            result = self.wait_durable(seq);
+            if result.is_ok() {
+                // As in `flush`: record what the sync made durable.
+                self.append_mark();
+            }
+        }
         let s = self.state.read();
         if !self.read_only
             && self.poison.get().is_none()
@@ -1207,13 +1240,34 @@ impl Store {
         if let Some(f) = self.lock_file.lock().take() {
             let _ = f.unlock();
         }
-        Ok(())
+        result
+    }
+
+    /// Appends a sync mark on its own if one is due (the writer lock must be held). The mark
+    /// is not synced itself: losing it loses no data. A failed write poisons nothing: the
+    /// next append writes the mark again (it is still due), and a mark only informs
+    /// recovery.
+    fn append_mark(&self) {
+        let (file, end, mark) = {
+            let s = self.state.read();
+            (s.file.clone(), s.end, s.pending_mark())
+        };
+        let Some(durable_end) = mark else { return };
+        let mut buf = Vec::with_capacity(format::SYNC_MARK_LEN as usize);
+        format::encode_sync_mark(&mut buf, end, durable_end);
+        if self.backend.write_at(&file, &buf, end).is_ok() {
+            let new_end = end + buf.len() as u64;
+            self.allocated.fetch_max(new_end, Ordering::AcqRel);
+            let mut s = self.state.write();
+            s.end = new_end;
+            s.marked_end = new_end;
+        }
     }
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
-        let _ = self.close();
+        let _ = self.close_with(false);
     }
 }
 

@@ -232,8 +232,12 @@ fn compaction_writes_one_committed_put_per_live_key() {
     .unwrap();
     s.compact().unwrap();
     drop(s);
-    let e = decode(&std::fs::read(&p).unwrap());
-    assert_eq!(e.len(), 19);
+    let mut e = decode(&std::fs::read(&p).unwrap());
+    assert_eq!(e.len(), 20);
+    // The compacted file ends with a sync mark recording that all of it is durable.
+    let mark = e.pop().unwrap();
+    assert_eq!((mark.kind, mark.commit), (4, true));
+    assert_eq!(mark.value, (mark.offset as u64).to_le_bytes());
     assert!(e.iter().all(|e| e.kind == 1 && e.commit));
     assert!(e
         .iter()
@@ -407,16 +411,17 @@ fn side_files() {
     assert_eq!(names, ["s.srd", "s.srd.lock"]);
 }
 
-/// FORMAT.md, "Sync marks": the first append after a sync starts with a mark recording how
-/// far the file was durable; appends without a sync in between write none.
+/// FORMAT.md, "Sync marks": `flush` appends a mark recording how far the file is durable;
+/// after the sync a writable open makes, the first append starts with one; appends
+/// without a sync in between write none.
 #[test]
 fn a_sync_mark_precedes_the_first_append_after_each_sync() {
     let d = Dir::new();
     let p = d.path("m.srd");
     let s = open(&p);
     s.put(b"a", b"1").unwrap(); // a new store: the header is durable, nothing to mark
-    s.flush().unwrap();
-    s.put(b"b", b"2").unwrap(); // mark(96), then b
+    s.flush().unwrap(); // mark(96)
+    s.put(b"b", b"2").unwrap();
     s.put(b"c", b"3").unwrap(); // no sync since: no mark
     drop(s);
     let s = open(&p); // the open syncs what is there
@@ -479,5 +484,9 @@ fn version_1_files_get_no_marks_until_compaction() {
     drop(s);
     let b = std::fs::read(&p).unwrap();
     assert_eq!(u16_at(&b, 8), 2);
-    assert_eq!(decode(&b).len(), 2);
+    // Version 2 now: the flush after the compaction is recorded in a sync mark.
+    assert_eq!(
+        decode(&b).iter().map(|x| x.kind).collect::<Vec<_>>(),
+        [1, 1, 4]
+    );
 }

@@ -49,7 +49,8 @@ fn preallocated_zeros_are_trimmed_on_close_and_dropped_after_a_crash() {
     let expected = dump(&s);
     let end = s.stats().file_bytes;
     s.close().unwrap();
-    assert_eq!(std::fs::metadata(&p).unwrap().len(), end);
+    // Close syncs, then appends a 24-byte sync mark recording that, and trims the rest.
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), end + 24);
     let r = open(&p);
     assert_eq!(r.recovery().dropped_tail_bytes, 0);
     assert_eq!(dump(&r), expected);
@@ -101,5 +102,9 @@ fn a_writer_never_shrinks_the_file_under_a_reader() {
     drop(r);
     let end = w2.stats().file_bytes;
     w2.close().unwrap();
-    assert_eq!(std::fs::metadata(&p).unwrap().len(), end);
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().len(),
+        end + 24,
+        "data and the closing mark"
+    );
 }

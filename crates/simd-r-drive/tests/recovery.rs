@@ -12,8 +12,9 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// Writes a store of single puts, deletes and multi-entry batches. Returns the file's
 /// length after each commit and the model state at that point.
-/// A store whose every commit was flushed: each later append starts with a sync mark, so
-/// damage anywhere before the last append lies in data known to be durable.
+/// A store whose every commit but the last was flushed: a sync mark follows each of them,
+/// so damage anywhere before the last commit lies in data known to be durable. Each point
+/// is the end of a commit's own entries (its mark counts as the start of the next one).
 fn build(p: &Path) -> Vec<(u64, Model)> {
     build_with(p, true)
 }
@@ -24,10 +25,10 @@ fn build_with(p: &Path, flush: bool) -> Vec<(u64, Model)> {
     let mut model = Model::new();
     let mut points = vec![(64u64, model.clone())];
     let mut commit = |ops: Vec<Op<'_>>, model: &mut Model| {
-        s.write(&ops).unwrap();
-        if flush {
+        if flush && points.len() > 1 {
             s.flush().unwrap();
         }
+        s.write(&ops).unwrap();
         for op in ops {
             match op {
                 Op::Put { key, value } => {
@@ -144,8 +145,8 @@ fn torn_tail_sweep_keeps_exactly_the_complete_commits() {
                     *len as usize <= bytes.len() && bytes[..*len as usize] == full[..*len as usize]
                 })
                 .unwrap();
-            // An append after a flush starts with a sync mark, a batch of its own: when the
-            // cut leaves it whole, it is kept too (it changes no key).
+            // A flush appends a sync mark, a batch of its own: when the cut leaves it whole,
+            // it is kept too (it changes no key).
             let mut boundary = *boundary;
             let b = boundary as usize;
             if full.get(b + 8) == Some(&4)
@@ -487,6 +488,34 @@ fn damage_before_a_sync_mark_is_corruption() {
     drop(s);
     let mut b = std::fs::read(&p).unwrap();
     b[a_off as usize] ^= 1;
+    std::fs::write(&p, &b).unwrap();
+    let e = Store::open(&p).unwrap_err();
+    assert_eq!(e.code(), "ERR_STORE_CORRUPT");
+    assert_eq!(std::fs::read(&p).unwrap(), b, "left untouched");
+}
+
+/// `close()` syncs and ends the file with a sync mark: damage anywhere in a cleanly closed
+/// store is reported, and reopening and closing again without writing adds nothing.
+#[test]
+fn a_cleanly_closed_store_reports_damage_anywhere_and_does_not_grow_when_idle() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    for i in 0..20u32 {
+        s.put(format!("k{i}").as_bytes(), &bytes(i.into(), 300))
+            .unwrap();
+    }
+    let off = s.get(b"k3").unwrap().unwrap().file_offset();
+    s.close().unwrap();
+    let closed_len = std::fs::metadata(&p).unwrap().len();
+    for _ in 0..3 {
+        let s = open(&p);
+        assert_eq!(s.len(), 20);
+        s.close().unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), closed_len);
+    }
+    let mut b = std::fs::read(&p).unwrap();
+    b[off as usize] ^= 0x40;
     std::fs::write(&p, &b).unwrap();
     let e = Store::open(&p).unwrap_err();
     assert_eq!(e.code(), "ERR_STORE_CORRUPT");
