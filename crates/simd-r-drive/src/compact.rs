@@ -221,26 +221,35 @@ impl Store {
         let dir_synced = self.backend.sync_dir(&dir);
         let map = Arc::new(map.map_err(|e| io_err("mapping the compacted file", e))?);
         let id = id.map_err(|e| io_err("reading the compacted file", e))?;
-        {
+        let old = {
             let mut s = self.state.write();
             // The new file holds exactly the data: nothing preallocated yet.
             self.allocated
                 .store(new_end, std::sync::atomic::Ordering::Release);
-            *s = State {
-                index,
-                map,
-                file: Arc::new(out.file),
-                end: new_end,
-                seq,
-                generation: generation + 1,
-                file_id: id,
-                // The new file was synced whole before the rename, and ends with its mark.
-                durable_end: new_end,
-                marked_end: new_end,
-                sync_marks: true,
-            };
-        }
+            std::mem::replace(
+                &mut *s,
+                State {
+                    index,
+                    map,
+                    file: Arc::new(out.file),
+                    end: new_end,
+                    seq,
+                    generation: generation + 1,
+                    file_id: id,
+                    // The new file was synced whole before the rename, and ends with its mark.
+                    durable_end: new_end,
+                    marked_end: new_end,
+                    sync_marks: true,
+                },
+            )
+        };
+        let writer_pause = pause.elapsed();
         drop(buf);
+        // Released with no lock held: when nothing else maps the old file any more, this
+        // unmaps it and closes its last descriptor, and the kernel then frees the replaced
+        // file's pages, which takes about a second per GB here. Readers (the event loop's
+        // thread among them) must not wait for that.
+        drop(old);
         if let Err(e) = dir_synced {
             return Err(self.poison_with(Error::io("syncing the directory", dir, e)));
         }
@@ -252,7 +261,7 @@ impl Store {
             reclaimed_bytes: bytes_before.saturating_sub(new_end),
             entries: slots.len() as u64,
             tail_entries,
-            writer_pause: pause.elapsed(),
+            writer_pause,
             duration: started.elapsed(),
         })
     }

@@ -101,7 +101,10 @@ impl Store {
         );
         s.seq = old.seq + 1;
         s.generation = old.generation + 1;
+        drop(s);
+        // Unlocked first: freeing a replaced file's mapping can take a while (see compact).
         let _ = old.file.unlock();
+        drop(old);
         Ok(Refresh::Replaced)
     }
 }
