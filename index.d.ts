@@ -1,6 +1,7 @@
 /// <reference types="node" />
-// Types of simd-r-drive. The member documentation follows the Rust `///` docs of the
-// engine (crates/simd-r-drive) and of the binding (src/lib.rs).
+// Types of simd-r-drive. Every JSDoc block below is generated from the `# JavaScript:`
+// sections of the Rust docs in src/lib.rs: edit those, then run `npm run docs`
+// (node scripts/sync-docs.js). __test__/docs.test.js fails when this file drifts from them.
 
 /** A key: a string (encoded as UTF-8) or bytes. 1 to `MAX_KEY_BYTES` bytes. */
 export type Key = string | Buffer | Uint8Array
@@ -122,7 +123,10 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   putManySync(entries: Iterable<readonly [Key, Value]>): void
   /** Like {@link Store.delete}, committed before returning. */
   deleteSync(key: Key): boolean
-  /** Resolves once everything written so far is durable (`fdatasync`). */
+  /**
+   * Resolves once everything written so far is durable (`fdatasync`). On a read-only
+   * store it resolves at once.
+   */
   flush(): Promise<void>
 
   /**
@@ -151,7 +155,8 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
 
   /**
    * Rewrites the store without its dead entries, on the libuv threadpool. Reads and
-   * writes go on meanwhile and writes made meanwhile are kept.
+   * writes go on meanwhile and writes made meanwhile are kept. Rejects with
+   * `ERR_STORE_READ_ONLY` on a read-only store.
    */
   compact(): Promise<CompactResult>
   /** Sizes and counts. */
@@ -168,9 +173,11 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    */
   refresh(): 'unchanged' | 'appended' | 'replaced'
   /**
-   * Waits for in-flight writes and compaction, then closes this store. The file closes
-   * when the last `Store` of this process that has it open closes. Buffers returned by
-   * reads stay valid. Calling it again returns the same promise.
+   * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
+   * destroyed), makes everything written durable (`fdatasync`), then closes this store. The
+   * file closes when the last `Store` of this process that has it open closes. Buffers
+   * returned by reads stay valid. If the sync fails, the store is closed all the same and
+   * the promise rejects with that error. Calling it again returns the same promise.
    */
   close(): Promise<void>
 }

@@ -4,6 +4,86 @@
 //! of these functions so that the hot read path costs one call with integer arguments and
 //! a `subarray` of a cached window. Everything here converts arguments, maps errors and
 //! schedules work on the libuv threadpool; the storage logic lives in the engine.
+//!
+//! The documentation of that JavaScript API lives in this file too, in sections headed
+//! `# JavaScript: <name>`: a member of `Store` is documented on the native function its
+//! JavaScript code calls, and the items below (types, options, constants, and members that
+//! call no native function) here. `scripts/sync-docs.js` (`npm run docs`) writes these
+//! sections into `index.d.ts` as its JSDoc, and `__test__/docs.test.js` fails when
+//! `index.d.ts` differs from them or a member has none.
+//!
+//! # JavaScript: `Key`
+//!
+//! A key: a string (encoded as UTF-8) or bytes. 1 to `MAX_KEY_BYTES` bytes.
+//!
+//! # JavaScript: `Value`
+//!
+//! A value: a string (encoded as UTF-8) or the bytes of any view. 0 to `MAX_VALUE_BYTES` bytes.
+//!
+//! # JavaScript: `MAX_KEY_BYTES`
+//!
+//! Longest key, in bytes: 65535.
+//!
+//! # JavaScript: `MAX_VALUE_BYTES`
+//!
+//! Longest value accepted from JavaScript, in bytes (just under 4 GiB).
+//!
+//! # JavaScript: `StoreOptions`
+//!
+//! How to open a store.
+//!
+//! # JavaScript: `StoreOptions.readOnly`
+//!
+//! Open without writing: takes no writer lock, so it works beside a writer in another
+//! process, and sees that writer's appends after {@link Store.refresh}. Writes reject
+//! with `ERR_STORE_READ_ONLY`. Default `false`.
+//!
+//! # JavaScript: `StoreOptions.sync`
+//!
+//! Make every commit durable (`fdatasync`) before its promise resolves. Commits issued
+//! together share one sync. Default `false`: a resolved write has reached the operating
+//! system (it survives a crash of the process, not a power loss); call
+//! {@link Store.flush} for durability.
+//!
+//! # JavaScript: `StoreOptions.create`
+//!
+//! Create the file if it does not exist. Default `true`.
+//!
+//! # JavaScript: `StoreOptions.copyValues`
+//!
+//! Return copies instead of zero-copy views from reads. Also forced for the whole
+//! process by `SIMD_R_DRIVE_COPY_VALUES=1`, and automatically where the runtime does not
+//! allow external buffers (Electron). Default `false`.
+//!
+//! # JavaScript: `StoreIterator`
+//!
+//! An iterator that also works with `for await`.
+//!
+//! # JavaScript: `Store`
+//!
+//! An open store: one file of key → value entries with an in-memory index.
+//!
+//! Reads are synchronous and return `Buffer`s that view the file's memory map without
+//! copying. Writes made in the same tick are committed together as one batch (one write,
+//! and with `sync` one `fdatasync`). Compaction runs on the libuv threadpool.
+//!
+//! Errors have a stable `code`: `ERR_STORE_LOCKED`, `ERR_NOT_A_STORE`,
+//! `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
+//! `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, and for bad arguments
+//! `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY` and `ERR_VALUE_TOO_LARGE`
+//! (`RangeError`s).
+//!
+//! # JavaScript: `Store.path`
+//!
+//! The path the store was opened with.
+//!
+//! # JavaScript: `Store.readOnly`
+//!
+//! Whether the store was opened read-only.
+//!
+//! # JavaScript: `Store.closed`
+//!
+//! Whether {@link Store.close} was called.
 
 #![deny(clippy::all)]
 
@@ -75,6 +155,10 @@ fn register(env: &Env, id: u32) -> napi::Result<u32> {
 
 /// Opens (or creates) the store at `path` and returns a handle. Shares the engine if the
 /// path is already open in this process.
+///
+/// # JavaScript: `Store.openSync`
+///
+/// Like {@link Store.open}, on the calling thread.
 #[napi]
 pub fn open_store(
     env: Env,
@@ -112,6 +196,12 @@ impl Task for OpenTask {
 }
 
 /// Opens the store at `path` on the libuv threadpool.
+///
+/// # JavaScript: `Store.open`
+///
+/// Opens (or creates) the store at `path`, recovering it on the libuv threadpool.
+/// Opening a path that is already open in this process (in any thread) shares the one
+/// open store. A second writer in another process gets `ERR_STORE_LOCKED`.
 #[napi]
 pub fn open_store_async(
     path: String,
@@ -128,6 +218,14 @@ pub fn open_store_async(
 }
 
 /// Releases a handle; the engine closes when its last handle and task are gone.
+///
+/// # JavaScript: `Store.close`
+///
+/// Waits for in-flight writes, compaction and ended write streams (unfinished ones are
+/// destroyed), makes everything written durable (`fdatasync`), then closes this store. The
+/// file closes when the last `Store` of this process that has it open closes. Buffers
+/// returned by reads stay valid. If the sync fails, the store is closed all the same and
+/// the promise rejects with that error. Calling it again returns the same promise.
 #[napi]
 pub fn release_store(env: Env, h: u32) {
     if let Some(hook) = HOOKS.with(|m| m.borrow_mut().remove(&h)) {
@@ -139,6 +237,25 @@ pub fn release_store(env: Env, h: u32) {
 /// Looks up the key in `scratch` and writes where its value is into the result slots.
 /// Returns 0 if the key has no value, 1 if the value can be viewed in place, and 2 if it
 /// must be copied (it ends in the last, still growing page of the file).
+///
+/// # JavaScript: `Store.get`
+///
+/// The value of `key`, or `undefined`. The `Buffer` views the store's memory map
+/// without copying (values in the last, still growing page of the file are copied) and
+/// stays valid after later writes, compaction and `close()`. Writing into it changes a
+/// private copy of that memory in this process only: never the file, never other
+/// processes; later reads of the same key in this process may see the change until the
+/// file is compacted. Use {@link Store.getCopy} for a buffer of your own.
+///
+/// # JavaScript: `Store.getMany`
+///
+/// The values of `keys`, as {@link Store.get} returns them.
+///
+/// # JavaScript: `Store.createReadStream`
+///
+/// A readable stream of the value of `key` as it is now, in zero-copy chunks of
+/// `highWaterMark` bytes (default 64 KiB). Errors with `ERR_KEY_NOT_FOUND` if the key has
+/// no value.
 #[napi]
 pub fn locate(h: u32, mut scratch: BufferSlice, key_len: u32) -> napi::Result<u32> {
     let handle = registry::borrow(h)?;
@@ -223,6 +340,10 @@ pub fn window(
 }
 
 /// A copy of the value of the key in `scratch`, or `undefined`.
+///
+/// # JavaScript: `Store.getCopy`
+///
+/// A copy of the value of `key` that the caller owns, or `undefined`.
 #[napi(ts_return_type = "Buffer | null")]
 pub fn get_copy(
     env: Env,
@@ -243,6 +364,10 @@ pub fn get_copy(
 }
 
 /// Whether the key in `scratch` has a value.
+///
+/// # JavaScript: `Store.has`
+///
+/// Whether `key` has a value.
 #[napi]
 pub fn contains(h: u32, mut scratch: BufferSlice, key_len: u32) -> napi::Result<bool> {
     let handle = registry::borrow(h)?;
@@ -257,6 +382,10 @@ pub fn busy(h: u32) -> napi::Result<bool> {
     Ok(registry::borrow(h)?.store.is_busy())
 }
 
+/// Number of live keys.
+///
+/// # JavaScript: `Store.size`
+///
 /// Number of live keys.
 #[napi]
 pub fn size(h: u32) -> napi::Result<u32> {
@@ -275,6 +404,31 @@ fn writable(handle: &registry::Handle) -> napi::Result<()> {
 /// write with a smaller `ticket` has committed. Writes, for each
 /// operation, whether its key had a value before into `existed` (if given). Returns the
 /// commit's sequence number.
+///
+/// # JavaScript: `Store.put`
+///
+/// Sets `key` to `value`. Puts, deletes and putMany calls made in the same tick are
+/// committed as one batch. The value is copied when `put` is called.
+///
+/// # JavaScript: `Store.putMany`
+///
+/// Sets every `[key, value]` of `entries` atomically: after a crash all or none are there.
+///
+/// # JavaScript: `Store.delete`
+///
+/// Deletes `key`; resolves to whether it had a value.
+///
+/// # JavaScript: `Store.putSync`
+///
+/// Like {@link Store.put}, committed before returning (after anything staged before it).
+///
+/// # JavaScript: `Store.putManySync`
+///
+/// Like {@link Store.putMany}, committed before returning.
+///
+/// # JavaScript: `Store.deleteSync`
+///
+/// Like {@link Store.delete}, committed before returning.
 #[napi]
 pub fn write_batch(
     h: u32,
@@ -334,6 +488,8 @@ impl Task for WriteTask {
 /// order with the other writes of the handle; with `sync`,
 /// resolves once the batch is durable. Resolves to one byte per operation: 1 if its key
 /// had a value before.
+/// (The JavaScript write methods, which commit through either, are documented on
+/// `write_batch`.)
 #[napi(ts_return_type = "Promise<Buffer>")]
 pub fn write_batch_async(
     h: u32,
@@ -401,6 +557,14 @@ impl Task for PutFileTask {
 
 /// Sets `key` to the contents of the staged file `file` without loading it into memory,
 /// in ticket order with the handle's other writes. Resolves to whether the key had a value.
+///
+/// # JavaScript: `Store.createWriteStream`
+///
+/// A writable stream whose bytes become the value of `key` when it finishes, without
+/// holding the value in memory (it is staged in `<path>.upload-*` beside the store). The
+/// value appears atomically once the stream has finished (the 'finish' event), in order
+/// with the store's other writes; if the stream fails or is destroyed, nothing is
+/// written. Values are limited to 4 GiB - 1 bytes by the format.
 #[napi(ts_return_type = "Promise<boolean>")]
 pub fn put_file(
     h: u32,
@@ -448,6 +612,11 @@ pub fn wait_durable(h: u32, seq: f64) -> napi::Result<AsyncTask<DurableTask>> {
 }
 
 /// Resolves once everything committed so far is durable.
+///
+/// # JavaScript: `Store.flush`
+///
+/// Resolves once everything written so far is durable (`fdatasync`). On a read-only
+/// store it resolves at once.
 #[napi(ts_return_type = "Promise<void>")]
 pub fn flush(h: u32) -> napi::Result<AsyncTask<DurableTask>> {
     Ok(AsyncTask::new(DurableTask {
@@ -506,6 +675,12 @@ impl Task for CompactTask {
 }
 
 /// Rewrites the store without its dead entries, on the libuv threadpool.
+///
+/// # JavaScript: `Store.compact`
+///
+/// Rewrites the store without its dead entries, on the libuv threadpool. Reads and
+/// writes go on meanwhile and writes made meanwhile are kept. Rejects with
+/// `ERR_STORE_READ_ONLY` on a read-only store.
 #[napi(ts_return_type = "Promise<CompactResult>")]
 pub fn compact(h: u32) -> napi::Result<AsyncTask<CompactTask>> {
     let handle = registry::get(h)?;
@@ -536,6 +711,10 @@ pub struct StoreStats {
     pub kernel: String,
 }
 
+/// Sizes and counts.
+///
+/// # JavaScript: `Store.stats`
+///
 /// Sizes and counts.
 #[napi]
 pub fn stats(h: u32) -> napi::Result<StoreStats> {
@@ -584,6 +763,11 @@ impl Task for VerifyTask {
 
 /// Re-reads every entry of the store file and checks its checksum, on the libuv
 /// threadpool. Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+///
+/// # JavaScript: `Store.verify`
+///
+/// Re-reads every entry of the file and checks its checksum, on the libuv threadpool.
+/// Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
 #[napi(ts_return_type = "Promise<VerifyResult>")]
 pub fn verify(h: u32) -> napi::Result<AsyncTask<VerifyTask>> {
     Ok(AsyncTask::new(VerifyTask {
@@ -634,6 +818,14 @@ impl Task for RepairTask {
 
 /// Rebuilds the store at `path` from every entry that still verifies, skipping damaged
 /// ranges, on the libuv threadpool. The store must not be open anywhere.
+///
+/// # JavaScript: `Store.repair`
+///
+/// Rebuilds the store at `path` from every entry that still verifies, skipping damaged
+/// ranges (what to do after `ERR_STORE_CORRUPT`), on the libuv threadpool. The store must
+/// not be open anywhere (`ERR_STORE_LOCKED` otherwise). When something was skipped, the
+/// damaged original stays reachable as `<path>.damaged`. A file that is not a store is
+/// never touched.
 #[napi(ts_return_type = "Promise<RepairResult>")]
 pub fn repair(path: String) -> AsyncTask<RepairTask> {
     AsyncTask::new(RepairTask { path })
@@ -641,6 +833,12 @@ pub fn repair(path: String) -> AsyncTask<RepairTask> {
 
 /// Catches a read-only store up with its writer. Returns `unchanged`, `appended` or
 /// `replaced` (the writer compacted).
+///
+/// # JavaScript: `Store.refresh`
+///
+/// Read-only stores: catches up with what a writer in another process appended, or
+/// follows it to the new file after it compacted. A store opened for writing (or sharing
+/// an engine with a writer in this process) is always current and returns `unchanged`.
 #[napi]
 pub fn refresh(h: u32) -> napi::Result<String> {
     let handle = registry::get(h)?;
@@ -660,6 +858,22 @@ pub struct Snapshot {
 }
 
 /// Takes a snapshot of the live entries of a store.
+///
+/// # JavaScript: `Store.keys`
+///
+/// The live keys, from a snapshot taken when iteration starts (zero-copy).
+///
+/// # JavaScript: `Store.values`
+///
+/// The live values, from a snapshot taken when iteration starts (zero-copy).
+///
+/// # JavaScript: `Store.entries`
+///
+/// The live `[key, value]` pairs, from a snapshot taken when iteration starts.
+///
+/// # JavaScript: `Store[Symbol.iterator]`
+///
+/// Same as {@link Store.entries}.
 #[napi]
 pub fn snapshot(h: u32) -> napi::Result<Snapshot> {
     let handle = registry::get(h)?;
@@ -747,6 +961,10 @@ impl Snapshot {
 }
 
 /// The SIMD kernel in use for checksums (`avx2`, `sse2`, `neon` or `scalar`).
+///
+/// # JavaScript: `kernel`
+///
+/// The SIMD kernel the checksums use on this CPU: `avx2`, `sse2`, `neon` or `scalar`.
 #[napi]
 pub fn kernel() -> String {
     format!("{:?}", simd_r_drive::simd::selected()).to_lowercase()
