@@ -36,7 +36,15 @@ export declare class Snapshot {
  */
 export declare function busy(h: number): boolean
 
-/** Rewrites the store without its dead entries, on the libuv threadpool. */
+/**
+ * Rewrites the store without its dead entries, on the libuv threadpool.
+ *
+ * # JavaScript: `Store.compact`
+ *
+ * Rewrites the store without its dead entries, on the libuv threadpool. Reads and
+ * writes go on meanwhile and writes made meanwhile are kept. Rejects with
+ * `ERR_STORE_READ_ONLY` on a read-only store.
+ */
 export declare function compact(h: number): Promise<CompactResult>
 
 /** What a compaction did. */
@@ -57,55 +65,143 @@ export interface CompactResult {
   durationMs: number
 }
 
-/** Whether the key in `scratch` has a value. */
+/**
+ * Whether the key in `scratch` has a value.
+ *
+ * # JavaScript: `Store.has`
+ *
+ * Whether `key` has a value.
+ */
 export declare function contains(h: number, scratch: Buffer, keyLen: number): boolean
 
-/** Resolves once everything committed so far is durable. */
+/**
+ * Resolves once everything committed so far is durable.
+ *
+ * # JavaScript: `Store.flush`
+ *
+ * Resolves once everything written so far is durable (`fdatasync`). On a read-only
+ * store it resolves at once.
+ */
 export declare function flush(h: number): Promise<void>
 
 /** Makes everything committed so far durable, on the calling thread. */
 export declare function flushSync(h: number): void
 
-/** A copy of the value of the key in `scratch`, or `undefined`. */
+/**
+ * A copy of the value of the key in `scratch`, or `undefined`.
+ *
+ * # JavaScript: `Store.getCopy`
+ *
+ * A copy of the value of `key` that the caller owns, or `undefined`.
+ */
 export declare function getCopy(h: number, scratch: Buffer, keyLen: number): Buffer | null
 
-/** The SIMD kernel in use for checksums (`avx2`, `sse2`, `neon` or `scalar`). */
+/**
+ * The SIMD kernel in use for checksums (`avx2`, `sse2`, `neon` or `scalar`).
+ *
+ * # JavaScript: `kernel`
+ *
+ * The SIMD kernel the checksums use on this CPU: `avx2`, `sse2`, `neon` or `scalar`.
+ */
 export declare function kernel(): string
 
 /**
  * Looks up the key in `scratch` and writes where its value is into the result slots.
  * Returns 0 if the key has no value, 1 if the value can be viewed in place, and 2 if it
  * must be copied (it ends in the last, still growing page of the file).
+ *
+ * # JavaScript: `Store.get`
+ *
+ * The value of `key`, or `undefined`. The `Buffer` views the store's memory map
+ * without copying (values in the last, still growing page of the file are copied) and
+ * stays valid after later writes, compaction and `close()`. Writing into it changes a
+ * private copy of that memory in this process only: never the file, never other
+ * processes; later reads of the same key in this process may see the change until the
+ * file is compacted. Use {@link Store.getCopy} for a buffer of your own.
+ *
+ * # JavaScript: `Store.getMany`
+ *
+ * The values of `keys`, as {@link Store.get} returns them.
+ *
+ * # JavaScript: `Store.createReadStream`
+ *
+ * A readable stream of the value of `key` as it is now, in zero-copy chunks of
+ * `highWaterMark` bytes (default 64 KiB). Errors with `ERR_KEY_NOT_FOUND` if the key has
+ * no value.
  */
 export declare function locate(h: number, scratch: Buffer, keyLen: number): number
 
 /**
  * Opens (or creates) the store at `path` and returns a handle. Shares the engine if the
  * path is already open in this process.
+ *
+ * # JavaScript: `Store.openSync`
+ *
+ * Like {@link Store.open}, on the calling thread.
  */
 export declare function openStore(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null): number
 
-/** Opens the store at `path` on the libuv threadpool. */
+/**
+ * Opens the store at `path` on the libuv threadpool.
+ *
+ * # JavaScript: `Store.open`
+ *
+ * Opens (or creates) the store at `path`, recovering it on the libuv threadpool.
+ * Opening a path that is already open in this process (in any thread) shares the one
+ * open store. A second writer in another process gets `ERR_STORE_LOCKED`.
+ */
 export declare function openStoreAsync(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null): Promise<unknown>
 
 /**
  * Sets `key` to the contents of the staged file `file` without loading it into memory,
  * in ticket order with the handle's other writes. Resolves to whether the key had a value.
+ *
+ * # JavaScript: `Store.createWriteStream`
+ *
+ * A writable stream whose bytes become the value of `key` when it finishes, without
+ * holding the value in memory (it is staged in `<path>.upload-*` beside the store). The
+ * value appears atomically once the stream has finished (the 'finish' event), in order
+ * with the store's other writes; if the stream fails or is destroyed, nothing is
+ * written. Values are limited to 4 GiB - 1 bytes by the format.
  */
 export declare function putFile(h: number, ticket: number, key: Buffer, file: string, sync: boolean): Promise<boolean>
 
 /**
  * Catches a read-only store up with its writer. Returns `unchanged`, `appended` or
  * `replaced` (the writer compacted).
+ *
+ * # JavaScript: `Store.refresh`
+ *
+ * Read-only stores: catches up with what a writer in another process appended, or
+ * follows it to the new file after it compacted. A store opened for writing (or sharing
+ * an engine with a writer in this process) is always current and returns `unchanged`.
  */
 export declare function refresh(h: number): string
 
-/** Releases a handle; the engine closes when its last handle and task are gone. */
+/**
+ * Releases a handle; the engine closes when its last handle and task are gone.
+ *
+ * # JavaScript: `Store.close`
+ *
+ * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
+ * destroyed), makes everything written durable (`fdatasync`), then closes this store. The
+ * file closes when the last `Store` of this process that has it open closes. Buffers
+ * returned by reads stay valid. If the sync fails, the store is closed all the same and
+ * the promise rejects with that error. Calling it again returns the same promise.
+ */
 export declare function releaseStore(h: number): void
 
 /**
  * Rebuilds the store at `path` from every entry that still verifies, skipping damaged
  * ranges, on the libuv threadpool. The store must not be open anywhere.
+ *
+ * # JavaScript: `Store.repair`
+ *
+ * Rebuilds the store at `path` from every entry that still verifies, skipping damaged
+ * ranges (what to do after `ERR_STORE_CORRUPT`), on the libuv threadpool. The store must
+ * not be open anywhere (`ERR_STORE_LOCKED` otherwise). When something was skipped, the
+ * damaged original stays reachable as `<path>.damaged`. A file that is not a store is
+ * never touched.
  */
 export declare function repair(path: string): Promise<RepairResult>
 
@@ -123,13 +219,43 @@ export interface RepairResult {
   backup?: string
 }
 
-/** Number of live keys. */
+/**
+ * Number of live keys.
+ *
+ * # JavaScript: `Store.size`
+ *
+ * Number of live keys.
+ */
 export declare function size(h: number): number
 
-/** Takes a snapshot of the live entries of a store. */
+/**
+ * Takes a snapshot of the live entries of a store.
+ *
+ * # JavaScript: `Store.keys`
+ *
+ * The live keys, from a snapshot taken when iteration starts (zero-copy).
+ *
+ * # JavaScript: `Store.values`
+ *
+ * The live values, from a snapshot taken when iteration starts (zero-copy).
+ *
+ * # JavaScript: `Store.entries`
+ *
+ * The live `[key, value]` pairs, from a snapshot taken when iteration starts.
+ *
+ * # JavaScript: `Store[Symbol.iterator]`
+ *
+ * Same as {@link Store.entries}.
+ */
 export declare function snapshot(h: number): Snapshot
 
-/** Sizes and counts. */
+/**
+ * Sizes and counts.
+ *
+ * # JavaScript: `Store.stats`
+ *
+ * Sizes and counts.
+ */
 export declare function stats(h: number): StoreStats
 
 /** Sizes and counts of a store. */
@@ -157,6 +283,11 @@ export interface StoreStats {
 /**
  * Re-reads every entry of the store file and checks its checksum, on the libuv
  * threadpool. Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+ *
+ * # JavaScript: `Store.verify`
+ *
+ * Re-reads every entry of the file and checks its checksum, on the libuv threadpool.
+ * Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
  */
 export declare function verify(h: number): Promise<VerifyResult>
 
@@ -184,6 +315,31 @@ export declare function window(h: number, scratch: Buffer, stride: number, overl
  * write with a smaller `ticket` has committed. Writes, for each
  * operation, whether its key had a value before into `existed` (if given). Returns the
  * commit's sequence number.
+ *
+ * # JavaScript: `Store.put`
+ *
+ * Sets `key` to `value`. Puts, deletes and putMany calls made in the same tick are
+ * committed as one batch. The value is copied when `put` is called.
+ *
+ * # JavaScript: `Store.putMany`
+ *
+ * Sets every `[key, value]` of `entries` atomically: after a crash all or none are there.
+ *
+ * # JavaScript: `Store.delete`
+ *
+ * Deletes `key`; resolves to whether it had a value.
+ *
+ * # JavaScript: `Store.putSync`
+ *
+ * Like {@link Store.put}, committed before returning (after anything staged before it).
+ *
+ * # JavaScript: `Store.putManySync`
+ *
+ * Like {@link Store.putMany}, committed before returning.
+ *
+ * # JavaScript: `Store.deleteSync`
+ *
+ * Like {@link Store.delete}, committed before returning.
  */
 export declare function writeBatch(h: number, ticket: number, staging: Buffer, count: number, existed?: Buffer | undefined | null): number
 
@@ -192,5 +348,7 @@ export declare function writeBatch(h: number, ticket: number, staging: Buffer, c
  * order with the other writes of the handle; with `sync`,
  * resolves once the batch is durable. Resolves to one byte per operation: 1 if its key
  * had a value before.
+ * (The JavaScript write methods, which commit through either, are documented on
+ * `write_batch`.)
  */
 export declare function writeBatchAsync(h: number, ticket: number, staging: Buffer, count: number, sync: boolean): Promise<Buffer>
