@@ -70,19 +70,26 @@ impl Store {
             store::apply_entry(&mut st.index, data, self.hasher, *off, h);
         }
         st.end = outcome.committed_end;
+        if outcome.entries == 0 {
+            // Only sync marks were appended (a flush or close): no key changed.
+            return Ok(Refresh::Unchanged);
+        }
         st.seq += 1;
         Ok(Refresh::Appended(outcome.entries))
     }
 
     fn follow_replacement(&self) -> Result<Refresh> {
         let file = File::open(&self.path).map_err(|e| Error::io("opening", &self.path, e))?;
+        // The writer may be a newer build that wrote a newer format: refuse it as an open
+        // would, instead of misreading it.
+        let version = store::check_header_of(&file, &self.path)?;
         lock::acquire_shared(&file, &self.path)?;
         let meta = file
             .metadata()
             .map_err(|e| Error::io("opening", &self.path, e))?;
         let id = file_id(&meta);
         let (index, map, _, outcome, _) =
-            store::load(&file, &self.path, self.hasher, Mode::Strict, true)?;
+            store::load(&file, &self.path, self.hasher, store::strict(version), true)?;
         let mut s = self.state.write();
         let old = std::mem::replace(
             &mut *s,

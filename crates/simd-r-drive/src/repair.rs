@@ -147,9 +147,19 @@ pub struct VerifyReport {
 
 impl Store {
     /// Re-reads every entry of the store file and checks its checksum. Fails with
-    /// [`Error::Corrupt`] naming the first bad offset.
+    /// [`Error::Corrupt`] naming the first bad offset, also when a read-only open found
+    /// damage in unsynced data that it left aside (a writable open would drop it).
     pub fn verify(&self) -> Result<VerifyReport> {
         self.check_open()?;
+        if let (true, Some(at)) = (self.read_only, self.recovery().unsynced_damage_at) {
+            return Err(Error::corrupt(
+                &self.path,
+                at,
+                "damage in data written after the last sync, with valid entries after it; \
+                 the next writable open keeps the store as it was before the damaged batch \
+                 and saves the rest to <store>.torn-N",
+            ));
+        }
         let (map, end) = {
             let s = self.state.read();
             (s.map.clone(), s.end)

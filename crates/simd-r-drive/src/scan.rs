@@ -25,8 +25,10 @@ use crate::format::{self, BadEntry, EntryHeader, EntryKind, ALIGN, ENTRY_HEADER_
 /// How a scan treats an entry that fails to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Opening a store: damage before valid data is an error.
-    Strict,
+    /// Opening a store: damage before valid data is an error, unless `marks` (the file's
+    /// version has sync marks) and no sync mark covers the damage (an unsynced tail).
+    /// Version 1 files cannot say what was synced, so all such damage is an error there.
+    Strict { marks: bool },
     /// A read-only follower reading what a live writer appends: stop at the first entry
     /// that does not verify (it may still be being written) and try again later.
     Follow,
@@ -45,9 +47,9 @@ pub(crate) struct Outcome {
     pub tail: Option<(u64, &'static str)>,
     /// Damaged byte ranges skipped (salvage only).
     pub skipped: Vec<(u64, u64)>,
-    /// Strict mode only: the tail was dropped although valid data follows the damage,
-    /// because no sync mark covers the damaged bytes (see the module docs).
-    pub unsynced_damage: bool,
+    /// Strict mode only: where the damage is when the tail was dropped although valid data
+    /// follows it, because no sync mark covers the damaged bytes (see the module docs).
+    pub unsynced_damage: Option<u64>,
     /// The last sync mark among the complete batches: its offset and recorded durable end.
     pub last_mark: Option<(u64, u64)>,
 }
@@ -133,15 +135,15 @@ pub(crate) fn scan(
                     out.tail = Some((out.committed_end, bad.describe()));
                     break;
                 }
-                Mode::Strict => {
+                Mode::Strict { marks } => {
                     if valid_data_follows(data, out.committed_end, pos) {
-                        if synced_past(data, pos) {
+                        if !marks || synced_past(data, pos) {
                             return Err(Damage {
                                 offset: pos,
                                 reason: bad.describe(),
                             });
                         }
-                        out.unsynced_damage = true;
+                        out.unsynced_damage = Some(pos);
                         out.tail = Some((
                             out.committed_end,
                             "damage in data written after the last sync (a power loss can \

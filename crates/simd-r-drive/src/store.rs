@@ -153,9 +153,13 @@ pub struct RecoveryReport {
     pub tail_reason: Option<&'static str>,
     /// Where the writer saved a copy of the dropped bytes before truncating them, when
     /// valid entries followed the damage (damage in data written after the last sync,
-    /// which a power loss can leave out of order). `simd_r_drive::repair` on a copy of the
-    /// file can still salvage entries from it.
+    /// which a power loss can leave out of order). The copy is a store image:
+    /// [`crate::repair`] turns it into a store of the entries that still verify.
     pub saved_tail: Option<PathBuf>,
+    /// Where that damage is (recovery case 5 of FORMAT.md), for writable and read-only
+    /// opens alike. A read-only open leaves the file as it is, and [`Store::verify`] then
+    /// reports the damage.
+    pub unsynced_damage_at: Option<u64>,
 }
 
 /// Sizes and counts, from [`Store::stats`].
@@ -210,25 +214,55 @@ impl State {
     }
 }
 
-/// Copies `bytes` (a tail that recovery is about to drop) to a new side file
-/// `<store>.torn-<n>` and makes it durable. Returns its path.
-fn save_tail(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    use std::io::Write;
-    let mut n = 1u32;
-    let (copy, mut f) = loop {
+/// Saves `bytes`, the tail from offset `start` that recovery is about to drop, as a store
+/// image `<store>.torn-N`: a header, a hole up to `start`, then the bytes at their own
+/// offsets, where their checksums verify. `repair` on that file (or the CLI's `repair`)
+/// turns it into a store of the entries that still verify. An identical image left by an
+/// earlier attempt (a crash between the copy and the cut) is reused. Returns its path.
+fn save_tail(path: &Path, start: u64, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    for n in 1..=1000u32 {
         let copy = lock::with_suffix(path, &format!(".torn-{n}"));
         match OpenOptions::new().write(true).create_new(true).open(&copy) {
-            Ok(f) => break (copy, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Ok(f) => {
+                sio::write_all_at(&f, &format::encode_header(), 0)?;
+                sio::write_all_at(&f, bytes, start)?;
+                f.sync_all()?;
+                if let Ok(dir) = File::open(parent_dir(path)) {
+                    let _ = dir.sync_all();
+                }
+                return Ok(copy);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if same_image(&copy, start, bytes) {
+                    return Ok(copy);
+                }
+            }
             Err(e) => return Err(e),
         }
-    };
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    if let Ok(dir) = File::open(parent_dir(path)) {
-        let _ = dir.sync_all();
     }
-    Ok(copy)
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "1000 .torn-N copies exist beside the store: move them away",
+    ))
+}
+
+/// Whether `copy` is already the image [`save_tail`] would write.
+fn same_image(copy: &Path, start: u64, bytes: &[u8]) -> bool {
+    let Ok(f) = File::open(copy) else {
+        return false;
+    };
+    if f.metadata().map(|m| m.len()).ok() != Some(start + bytes.len() as u64) {
+        return false;
+    }
+    let mut back = vec![0u8; bytes.len()];
+    sio::read_at(&f, &mut back, start).is_ok_and(|n| n == bytes.len()) && back == bytes
+}
+
+/// How an open reads a file of format `version`.
+pub(crate) fn strict(version: u16) -> Mode {
+    Mode::Strict {
+        marks: version >= format::SYNC_MARKS_SINCE,
+    }
 }
 
 /// Batches of at least this many operations update the index grouped by table region
@@ -295,7 +329,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn check_header_of(file: &File, path: &Path) -> Result<u16> {
+pub(crate) fn check_header_of(file: &File, path: &Path) -> Result<u16> {
     let mut head = [0u8; HEADER_LEN as usize];
     let n =
         sio::read_at(file, &mut head, 0).map_err(|e| Error::io("reading the header", path, e))?;
@@ -565,14 +599,14 @@ impl Store {
         // reported, never silently hidden. A batch a live writer is still writing is a torn
         // last batch, which strict mode leaves aside without an error.
         let (index, mut map, _, outcome, len) =
-            load(&file, &path, opts.hasher, Mode::Strict, true)?;
+            load(&file, &path, opts.hasher, strict(version), true)?;
         let end = outcome.committed_end;
         let mut allocated = end;
         let mut saved_tail = None;
-        if !opts.read_only && outcome.unsynced_damage {
+        if !opts.read_only && outcome.unsynced_damage.is_some() {
             // Valid entries follow the damage, in data written after the last sync: keep
             // a copy of everything about to be dropped, so nothing is silently destroyed.
-            let copy = save_tail(&path, &map.bytes(len)[end as usize..])
+            let copy = save_tail(&path, end, &map.bytes(len)[end as usize..])
                 .map_err(|e| Error::io("saving the dropped tail", &path, e))?;
             saved_tail = Some(copy);
         }
@@ -623,6 +657,7 @@ impl Store {
             dropped_tail_bytes: len - end,
             tail_reason: outcome.tail.map(|t| t.1),
             saved_tail,
+            unsynced_damage_at: outcome.unsynced_damage,
         };
         Ok(Store {
             path,

@@ -363,3 +363,18 @@ fn a_store_opened_through_a_symlink_compacts_the_real_file() {
     assert!(matches!(Store::open(&real), Err(Error::Locked { .. })));
     drop(a);
 }
+
+/// A flush appends only a sync mark: a read-only follower's refresh sees no change.
+#[test]
+fn a_flush_alone_is_no_change_for_a_follower() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let w = open(&p);
+    w.put(b"a", b"1").unwrap();
+    let r = StoreOptions::new().read_only(true).open(&p).unwrap();
+    w.flush().unwrap();
+    assert_eq!(r.refresh().unwrap(), simd_r_drive::Refresh::Unchanged);
+    w.put(b"b", b"2").unwrap();
+    assert_eq!(r.refresh().unwrap(), simd_r_drive::Refresh::Appended(1));
+    assert_eq!(r.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
+}

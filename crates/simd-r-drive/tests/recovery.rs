@@ -450,9 +450,15 @@ fn damage_in_unsynced_data_drops_the_tail_and_keeps_a_copy() {
         let mut bytes = full.clone();
         bytes[start + 8..start + 16].fill(0);
         std::fs::write(&copy, &bytes).unwrap();
-        // A read-only open shows the same state and changes nothing.
+        // A read-only open shows the same state and changes nothing, and its verify()
+        // reports the damage it left aside.
         let r = StoreOptions::new().read_only(true).open(&copy).unwrap();
         assert_eq!(contents(&r), points[k].1);
+        assert_eq!(r.recovery().unsynced_damage_at, Some(start as u64));
+        match r.verify() {
+            Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, start as u64),
+            other => panic!("verify: {other:?}"),
+        }
         drop(r);
         assert_eq!(std::fs::read(&copy).unwrap(), bytes);
 
@@ -461,7 +467,20 @@ fn damage_in_unsynced_data_drops_the_tail_and_keeps_a_copy() {
         let rec = s.recovery().clone();
         assert_eq!(rec.dropped_tail_bytes, (full.len() - start) as u64);
         let saved = rec.saved_tail.expect("a copy of the dropped bytes");
-        assert_eq!(std::fs::read(&saved).unwrap(), &bytes[start..]);
+        // A store image: the header, a hole, and the dropped bytes at their own offsets.
+        let image = std::fs::read(&saved).unwrap();
+        assert_eq!(&image[..64], &full[..64]);
+        assert_eq!(&image[start..], &bytes[start..]);
+        assert!(image[64..start].iter().all(|&b| b == 0));
+        // Repair turns it into a store of what still verifies: the later batches are there.
+        let salvage = d.path(&format!("salvage-{k}.srd"));
+        std::fs::copy(&saved, &salvage).unwrap();
+        repair(&salvage, &StoreOptions::new()).unwrap();
+        let got = contents(&open(&salvage));
+        let last = &points[points.len() - 1].1;
+        for key in [&b"theta"[..], &b"iota"[..]] {
+            assert_eq!(got.get(key), last.get(key), "{key:?} salvaged");
+        }
         // The store takes writes again, and they survive a reopen.
         s.put(b"after", b"1").unwrap();
         drop(s);
@@ -518,6 +537,32 @@ fn a_cleanly_closed_store_reports_damage_anywhere_and_does_not_grow_when_idle() 
     b[off as usize] ^= 0x40;
     std::fs::write(&p, &b).unwrap();
     let e = Store::open(&p).unwrap_err();
+    assert_eq!(e.code(), "ERR_STORE_CORRUPT");
+    assert_eq!(std::fs::read(&p).unwrap(), b, "left untouched");
+}
+
+/// Version 1 files carry no sync marks, so they cannot tell unsynced damage from damage to
+/// durable data: damage followed by valid data stays corruption there, as it always was.
+#[test]
+fn version_1_files_report_damage_before_valid_data() {
+    let d = Dir::new();
+    let p = d.path("v1.srd");
+    let s = open(&p);
+    for i in 0..50u32 {
+        s.put(format!("k{i}").as_bytes(), &bytes(i.into(), 40))
+            .unwrap();
+    }
+    let off = s.get(b"k10").unwrap().unwrap().file_offset();
+    drop(s); // no close: no marks, as a version 1 build would leave it
+    let mut b = std::fs::read(&p).unwrap();
+    b[8] = 1;
+    let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&b[..56], 0);
+    b[56..64].copy_from_slice(&sum.to_le_bytes());
+    b[off as usize] ^= 1;
+    std::fs::write(&p, &b).unwrap();
+    let e = Store::open(&p).unwrap_err();
+    assert_eq!(e.code(), "ERR_STORE_CORRUPT");
+    let e = StoreOptions::new().read_only(true).open(&p).unwrap_err();
     assert_eq!(e.code(), "ERR_STORE_CORRUPT");
     assert_eq!(std::fs::read(&p).unwrap(), b, "left untouched");
 }
