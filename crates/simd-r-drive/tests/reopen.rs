@@ -17,16 +17,18 @@ fn few_hashes(key: &[u8]) -> u64 {
     (h & 0xfff).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// Default options, with `hasher` as the index's key hash if given.
+fn options(hasher: Option<simd_r_drive::KeyHasher>) -> StoreOptions {
+    match hasher {
+        Some(h) => StoreOptions::new().key_hasher(h),
+        None => StoreOptions::new(),
+    }
+}
+
 fn churn(hasher: Option<simd_r_drive::KeyHasher>, keys: u64, rounds: u64) {
     let d = Dir::new();
     let p = d.path("s.srd");
-    let opts = || {
-        let o = StoreOptions::new();
-        match hasher {
-            Some(h) => o.key_hasher(h),
-            None => o,
-        }
-    };
+    let opts = || options(hasher);
     let s = opts().open(&p).unwrap();
     let mut model = BTreeMap::new();
     let mut x = 0x1234_5678_9abc_def1u64;
@@ -97,13 +99,7 @@ fn a_large_batch_reports_what_existed_in_batch_order() {
     for hasher in [None, Some(few_hashes as simd_r_drive::KeyHasher)] {
         let d = Dir::new();
         let p = d.path("s.srd");
-        let opts = || {
-            let o = StoreOptions::new();
-            match hasher {
-                Some(h) => o.key_hasher(h),
-                None => o,
-            }
-        };
+        let opts = || options(hasher);
         let s = opts().open(&p).unwrap();
         let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         // Some keys exist before the batch.
