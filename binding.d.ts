@@ -167,6 +167,38 @@ export declare function openStoreAsync(path: string, readOnly: boolean, create: 
 export declare function putFile(h: number, ticket: number, key: Buffer, file: string, sync: boolean): Promise<boolean>
 
 /**
+ * What recovery did when the engine opened the file.
+ *
+ * # JavaScript: `Store.recovery`
+ *
+ * What recovery did when this store's file was opened (by the first `Store` of this
+ * process that opened it): entries read, bytes of an unfinished or torn tail left aside
+ * and why, and, after damage in unsynced data (a power loss), where the dropped bytes were
+ * saved (`savedTail`, a store image for `Store.repair`).
+ */
+export declare function recovery(h: number): RecoveryReport
+
+/** What recovery did when the store's file was opened. */
+export interface RecoveryReport {
+  /** The open created the store file. */
+  created: boolean
+  /** Entries read back (all complete batches). */
+  entries: number
+  /** Bytes after the last complete batch that the open left aside (a writer dropped them). */
+  droppedTailBytes: number
+  /** Why those bytes were left aside, if there were any. */
+  tailReason?: string
+  /**
+   * Where a writer saved the bytes it dropped when valid entries followed damage in
+   * unsynced data (a power loss): a store image that `Store.repair` turns into a store
+   * of the entries that still verify.
+   */
+  savedTail?: string
+  /** Offset of that damage, for writable and read-only opens alike. */
+  unsyncedDamageAt?: number
+}
+
+/**
  * Catches a read-only store up with its writer. Returns `unchanged`, `appended` or
  * `replaced` (the writer compacted).
  *

@@ -10,8 +10,8 @@ export type Key = string | Buffer | Uint8Array
 export type Value = string | Buffer | Uint8Array | ArrayBufferView
 
 // Result types are generated from the binding's Rust `///` docs (src/lib.rs).
-import type { CompactResult, StoreStats, VerifyResult, RepairResult } from './binding'
-export type { CompactResult, StoreStats, VerifyResult, RepairResult }
+import type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport } from './binding'
+export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport }
 
 /** Longest key, in bytes: 65535. */
 export declare const MAX_KEY_BYTES: number
@@ -161,6 +161,13 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   compact(): Promise<CompactResult>
   /** Sizes and counts. */
   stats(): StoreStats
+  /**
+   * What recovery did when this store's file was opened (by the first `Store` of this
+   * process that opened it): entries read, bytes of an unfinished or torn tail left aside
+   * and why, and, after damage in unsynced data (a power loss), where the dropped bytes were
+   * saved (`savedTail`, a store image for `Store.repair`).
+   */
+  recovery(): RecoveryReport
   /**
    * Re-reads every entry of the file and checks its checksum, on the libuv threadpool.
    * Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.

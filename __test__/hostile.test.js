@@ -121,3 +121,41 @@ test('a store made read-only on disk: a writer gets ERR_STORE_IO, readers still 
   await r.close()
   t.true(fs.readFileSync(p).equals(before))
 })
+
+test('damage in unsynced data before valid entries: the open keeps what came before, saves the rest, and recovery() says so', async (t) => {
+  const p = await storeWith(10)
+  // As a power loss could leave a store that was never synced: no sync mark, and a page
+  // of an early write lost while later ones reached the disk.
+  const bytes = withoutClosingMark(fs.readFileSync(p))
+  const entry = 16 + 8 + 104
+  const k1 = 64 + entry
+  bytes.fill(0, k1 + 24, k1 + 40) // inside the value of k1
+  fs.writeFileSync(p, bytes)
+
+  const r = await Store.open(p, { readOnly: true })
+  t.is(r.size, 1)
+  t.is(r.recovery().unsyncedDamageAt, k1)
+  await t.throwsAsync(r.verify(), { code: 'ERR_STORE_CORRUPT' })
+  await r.close()
+  t.true(fs.readFileSync(p).equals(bytes), 'a read-only open changes nothing')
+
+  const w = await Store.open(p)
+  const rec = w.recovery()
+  t.is(w.size, 1)
+  t.is(rec.droppedTailBytes, bytes.length - k1)
+  t.is(rec.unsyncedDamageAt, k1)
+  t.is(typeof rec.savedTail, 'string')
+  await w.put('after', 'x')
+  await w.close()
+  // The saved image repairs into a store of the entries that still verify: k2..k9.
+  const salvage = rec.savedTail
+  await Store.repair(salvage)
+  const s = await Store.open(salvage)
+  t.is(s.size, 8)
+  t.is(s.get('k9')[0], 9)
+  t.is(s.get('k1'), undefined)
+  await s.close()
+  const again = await Store.open(p)
+  t.deepEqual([...again.keys()].map(String).sort(), ['after', 'k0'])
+  await again.close()
+})

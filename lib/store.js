@@ -448,6 +448,14 @@ class Store {
     }
   }
 
+  recovery () {
+    try {
+      return native.recovery(this._open())
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+  }
+
   verify () {
     try {
       const h = this._open()

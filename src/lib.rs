@@ -688,6 +688,50 @@ pub fn compact(h: u32) -> napi::Result<AsyncTask<CompactTask>> {
     Ok(AsyncTask::new(CompactTask { handle }))
 }
 
+/// What recovery did when the store's file was opened.
+#[napi(object)]
+pub struct RecoveryReport {
+    /// The open created the store file.
+    pub created: bool,
+    /// Entries read back (all complete batches).
+    pub entries: f64,
+    /// Bytes after the last complete batch that the open left aside (a writer dropped them).
+    pub dropped_tail_bytes: f64,
+    /// Why those bytes were left aside, if there were any.
+    pub tail_reason: Option<String>,
+    /// Where a writer saved the bytes it dropped when valid entries followed damage in
+    /// unsynced data (a power loss): a store image that `Store.repair` turns into a store
+    /// of the entries that still verify.
+    pub saved_tail: Option<String>,
+    /// Offset of that damage, for writable and read-only opens alike.
+    pub unsynced_damage_at: Option<f64>,
+}
+
+/// What recovery did when the engine opened the file.
+///
+/// # JavaScript: `Store.recovery`
+///
+/// What recovery did when this store's file was opened (by the first `Store` of this
+/// process that opened it): entries read, bytes of an unfinished or torn tail left aside
+/// and why, and, after damage in unsynced data (a power loss), where the dropped bytes were
+/// saved (`savedTail`, a store image for `Store.repair`).
+#[napi]
+pub fn recovery(h: u32) -> napi::Result<RecoveryReport> {
+    let handle = registry::borrow(h)?;
+    let r = handle.store.recovery();
+    Ok(RecoveryReport {
+        created: r.created,
+        entries: r.entries as f64,
+        dropped_tail_bytes: r.dropped_tail_bytes as f64,
+        tail_reason: r.tail_reason.map(str::to_owned),
+        saved_tail: r
+            .saved_tail
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned()),
+        unsynced_damage_at: r.unsynced_damage_at.map(|o| o as f64),
+    })
+}
+
 /// Sizes and counts of a store.
 #[napi(object)]
 pub struct StoreStats {
