@@ -847,6 +847,7 @@ module.exports.locate = nativeBinding.locate
 module.exports.openStore = nativeBinding.openStore
 module.exports.openStoreAsync = nativeBinding.openStoreAsync
 module.exports.putFile = nativeBinding.putFile
+module.exports.recovery = nativeBinding.recovery
 module.exports.refresh = nativeBinding.refresh
 module.exports.releaseStore = nativeBinding.releaseStore
 module.exports.repair = nativeBinding.repair
