@@ -37,6 +37,13 @@ export declare class Snapshot {
 export declare function busy(h: number): boolean
 
 /**
+ * Makes everything committed so far durable, then saves the index beside the store
+ * (`<store>.idx`) if the store is large enough for that to speed up the next open
+ * (`StoreOptions::checkpoint_min_keys` in the engine). `close()` calls it.
+ */
+export declare function checkpoint(h: number): Promise<void>
+
+/**
  * Rewrites the store without its dead entries, on the libuv threadpool.
  *
  * # JavaScript: `Store.compact`
@@ -173,8 +180,9 @@ export declare function putFile(h: number, ticket: number, key: Buffer, file: st
  *
  * What recovery did when this store's file was opened (by the first `Store` of this
  * process that opened it): entries read, bytes of an unfinished or torn tail left aside
- * and why, and, after damage in unsynced data (a power loss), where the dropped bytes were
- * saved (`savedTail`, a store image for `Store.repair`).
+ * and why, after damage in unsynced data (a power loss) where the dropped bytes were
+ * saved (`savedTail`, a store image for `Store.repair`), and how many keys came from the
+ * index checkpoint that `close()` saved (`checkpointKeys`).
  */
 export declare function recovery(h: number): RecoveryReport
 
@@ -196,6 +204,13 @@ export interface RecoveryReport {
   savedTail?: string
   /** Offset of that damage, for writable and read-only opens alike. */
   unsyncedDamageAt?: number
+  /**
+   * Keys read from the index checkpoint `<store>.idx` that the last `close()` saved
+   * (stores of 50,000 keys or more), when it matched the file: the open then read only
+   * the log written after it, and did not re-verify the checksums of the entries before
+   * it (`Store.verify` does). Absent when the whole log was read.
+   */
+  checkpointKeys?: number
 }
 
 /**
@@ -216,7 +231,9 @@ export declare function refresh(h: number): string
  * # JavaScript: `Store.close`
  *
  * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
- * destroyed), makes everything written durable (`fdatasync`), then closes this store. The
+ * destroyed), makes everything written durable (`fdatasync`), saves the index beside a
+ * store of 50,000 keys or more (`<path>.idx`, so that the next open need not read the
+ * whole file), then closes this store. The
  * file closes when the last `Store` of this process that has it open closes. Buffers
  * returned by reads stay valid. If the sync fails, the store is closed all the same and
  * the promise rejects with that error. Calling it again returns the same promise.
@@ -318,8 +335,9 @@ export interface StoreStats {
  *
  * # JavaScript: `Store.verify`
  *
- * Re-reads every entry of the file and checks its checksum, on the libuv threadpool.
- * Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+ * Re-reads every entry of the file and checks its checksum, on the libuv threadpool,
+ * and checks that the index in memory is the one the file gives (when nothing was written
+ * meanwhile). Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
  */
 export declare function verify(h: number): Promise<VerifyResult>
 

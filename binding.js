@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Snapshot = nativeBinding.Snapshot
 module.exports.busy = nativeBinding.busy
+module.exports.checkpoint = nativeBinding.checkpoint
 module.exports.compact = nativeBinding.compact
 module.exports.contains = nativeBinding.contains
 module.exports.flush = nativeBinding.flush

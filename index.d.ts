@@ -164,13 +164,15 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   /**
    * What recovery did when this store's file was opened (by the first `Store` of this
    * process that opened it): entries read, bytes of an unfinished or torn tail left aside
-   * and why, and, after damage in unsynced data (a power loss), where the dropped bytes were
-   * saved (`savedTail`, a store image for `Store.repair`).
+   * and why, after damage in unsynced data (a power loss) where the dropped bytes were
+   * saved (`savedTail`, a store image for `Store.repair`), and how many keys came from the
+   * index checkpoint that `close()` saved (`checkpointKeys`).
    */
   recovery(): RecoveryReport
   /**
-   * Re-reads every entry of the file and checks its checksum, on the libuv threadpool.
-   * Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+   * Re-reads every entry of the file and checks its checksum, on the libuv threadpool,
+   * and checks that the index in memory is the one the file gives (when nothing was written
+   * meanwhile). Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
    */
   verify(): Promise<VerifyResult>
   /**
@@ -181,7 +183,9 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   refresh(): 'unchanged' | 'appended' | 'replaced'
   /**
    * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
-   * destroyed), makes everything written durable (`fdatasync`), then closes this store. The
+   * destroyed), makes everything written durable (`fdatasync`), saves the index beside a
+   * store of 50,000 keys or more (`<path>.idx`, so that the next open need not read the
+   * whole file), then closes this store. The
    * file closes when the last `Store` of this process that has it open closes. Buffers
    * returned by reads stay valid. If the sync fails, the store is closed all the same and
    * the promise rejects with that error. Calling it again returns the same promise.

@@ -661,12 +661,13 @@ class Store {
       while (this._inflight.size > 0) await Promise.allSettled([...this._inflight])
       const h = this._h
       // Make everything durable (on the threadpool) and record that in the file, so a
-      // later open reports damage to it instead of taking it for a torn unsynced tail.
+      // later open reports damage to it instead of taking it for a torn unsynced tail;
+      // then save the index beside a large store, so the next open need not scan the log.
       // A poisoned store has nothing more to sync: it refuses writes until reopened.
       let failure = null
       if (!this._readOnly) {
         try {
-          await native.flush(h)
+          await native.checkpoint(h)
         } catch (e) {
           const err = errors.fromNative(e)
           if (err.code !== 'ERR_STORE_POISONED' && err.code !== 'ERR_STORE_CLOSED') failure = err

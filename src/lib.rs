@@ -222,7 +222,9 @@ pub fn open_store_async(
 /// # JavaScript: `Store.close`
 ///
 /// Waits for in-flight writes, compaction and ended write streams (unfinished ones are
-/// destroyed), makes everything written durable (`fdatasync`), then closes this store. The
+/// destroyed), makes everything written durable (`fdatasync`), saves the index beside a
+/// store of 50,000 keys or more (`<path>.idx`, so that the next open need not read the
+/// whole file), then closes this store. The
 /// file closes when the last `Store` of this process that has it open closes. Buffers
 /// returned by reads stay valid. If the sync fails, the store is closed all the same and
 /// the promise rejects with that error. Calling it again returns the same promise.
@@ -582,19 +584,31 @@ pub fn put_file(
     }))
 }
 
+/// What a [`DurableTask`] waits for.
+enum Durable {
+    /// Commit `seq` is durable.
+    Commit(u64),
+    /// Everything committed so far is durable.
+    All,
+    /// As `All`, then the index checkpoint is saved if one is due.
+    Checkpoint,
+}
+
 /// Waiting for durability on the libuv threadpool.
 pub struct DurableTask {
     handle: Arc<registry::Handle>,
-    seq: Option<u64>,
+    what: Durable,
 }
 
 impl Task for DurableTask {
     type Output = ();
     type JsValue = ();
     fn compute(&mut self) -> napi::Result<()> {
-        match self.seq {
-            Some(seq) => self.handle.store.wait_durable(seq).or_throw(),
-            None => self.handle.store.flush().or_throw(),
+        let store = &self.handle.store;
+        match self.what {
+            Durable::Commit(seq) => store.wait_durable(seq).or_throw(),
+            Durable::All => store.flush().or_throw(),
+            Durable::Checkpoint => store.checkpoint().map(drop).or_throw(),
         }
     }
     fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
@@ -607,7 +621,7 @@ impl Task for DurableTask {
 pub fn wait_durable(h: u32, seq: f64) -> napi::Result<AsyncTask<DurableTask>> {
     Ok(AsyncTask::new(DurableTask {
         handle: registry::get(h)?,
-        seq: Some(seq as u64),
+        what: Durable::Commit(seq as u64),
     }))
 }
 
@@ -621,7 +635,18 @@ pub fn wait_durable(h: u32, seq: f64) -> napi::Result<AsyncTask<DurableTask>> {
 pub fn flush(h: u32) -> napi::Result<AsyncTask<DurableTask>> {
     Ok(AsyncTask::new(DurableTask {
         handle: registry::get(h)?,
-        seq: None,
+        what: Durable::All,
+    }))
+}
+
+/// Makes everything committed so far durable, then saves the index beside the store
+/// (`<store>.idx`) if the store is large enough for that to speed up the next open
+/// (`StoreOptions::checkpoint_min_keys` in the engine). `close()` calls it.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn checkpoint(h: u32) -> napi::Result<AsyncTask<DurableTask>> {
+    Ok(AsyncTask::new(DurableTask {
+        handle: registry::get(h)?,
+        what: Durable::Checkpoint,
     }))
 }
 
@@ -705,6 +730,11 @@ pub struct RecoveryReport {
     pub saved_tail: Option<String>,
     /// Offset of that damage, for writable and read-only opens alike.
     pub unsynced_damage_at: Option<f64>,
+    /// Keys read from the index checkpoint `<store>.idx` that the last `close()` saved
+    /// (stores of 50,000 keys or more), when it matched the file: the open then read only
+    /// the log written after it, and did not re-verify the checksums of the entries before
+    /// it (`Store.verify` does). Absent when the whole log was read.
+    pub checkpoint_keys: Option<f64>,
 }
 
 /// What recovery did when the engine opened the file.
@@ -713,8 +743,9 @@ pub struct RecoveryReport {
 ///
 /// What recovery did when this store's file was opened (by the first `Store` of this
 /// process that opened it): entries read, bytes of an unfinished or torn tail left aside
-/// and why, and, after damage in unsynced data (a power loss), where the dropped bytes were
-/// saved (`savedTail`, a store image for `Store.repair`).
+/// and why, after damage in unsynced data (a power loss) where the dropped bytes were
+/// saved (`savedTail`, a store image for `Store.repair`), and how many keys came from the
+/// index checkpoint that `close()` saved (`checkpointKeys`).
 #[napi]
 pub fn recovery(h: u32) -> napi::Result<RecoveryReport> {
     let handle = registry::borrow(h)?;
@@ -729,6 +760,7 @@ pub fn recovery(h: u32) -> napi::Result<RecoveryReport> {
             .as_ref()
             .map(|p| p.to_string_lossy().into_owned()),
         unsynced_damage_at: r.unsynced_damage_at.map(|o| o as f64),
+        checkpoint_keys: r.checkpoint_keys.map(|k| k as f64),
     })
 }
 
@@ -810,8 +842,9 @@ impl Task for VerifyTask {
 ///
 /// # JavaScript: `Store.verify`
 ///
-/// Re-reads every entry of the file and checks its checksum, on the libuv threadpool.
-/// Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+/// Re-reads every entry of the file and checks its checksum, on the libuv threadpool,
+/// and checks that the index in memory is the one the file gives (when nothing was written
+/// meanwhile). Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
 #[napi(ts_return_type = "Promise<VerifyResult>")]
 pub fn verify(h: u32) -> napi::Result<AsyncTask<VerifyTask>> {
     Ok(AsyncTask::new(VerifyTask {

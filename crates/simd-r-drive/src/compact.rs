@@ -240,9 +240,12 @@ impl Store {
                     durable_end: new_end,
                     marked_end: new_end,
                     sync_marks: true,
+                    checkpoint_end: 0,
                 },
             )
         };
+        // A checkpoint of the old file no longer matches (and would only be ignored).
+        let _ = std::fs::remove_file(crate::checkpoint::path_for(&self.path));
         let writer_pause = pause.elapsed();
         drop(buf);
         // Released with no lock held: when nothing else maps the old file any more, this

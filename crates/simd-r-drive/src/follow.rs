@@ -88,8 +88,13 @@ impl Store {
             .metadata()
             .map_err(|e| Error::io("opening", &self.path, e))?;
         let id = file_id(&meta);
-        let (index, map, _, outcome, _) =
-            store::load(&file, &self.path, self.hasher, store::strict(version), true)?;
+        let store::Loaded {
+            index,
+            map,
+            outcome,
+            checkpoint,
+            ..
+        } = store::load(&file, &self.path, self.hasher, store::strict(version), true)?;
         let mut s = self.state.write();
         let old = std::mem::replace(
             &mut *s,
@@ -104,6 +109,7 @@ impl Store {
                 durable_end: 0,
                 marked_end: crate::format::HEADER_LEN,
                 sync_marks: true,
+                checkpoint_end: checkpoint.map_or(0, |c| c.0),
             },
         );
         s.seq = old.seq + 1;

@@ -177,10 +177,15 @@ pub(crate) fn read_header_trusted(bytes: &[u8]) -> EntryHeader {
     }
 }
 
-/// The key of the verified entry at `offset`.
+/// The key of the verified entry at `offset`, or the empty slice (which is no key) if
+/// the entry would not fit in `data`. Lookups compare keys through this, so an index entry
+/// found by a lookup always lies inside `data`, whatever the index says.
 #[inline]
 pub(crate) fn key_at(data: &[u8], offset: u64) -> &[u8] {
     let h = read_header_trusted(&data[offset as usize..]);
+    if offset + h.len() > data.len() as u64 {
+        return &[];
+    }
     let start = (offset + h.key_start()) as usize;
     &data[start..start + h.key_len]
 }

@@ -100,7 +100,7 @@ impl Index {
         ) {
             hashbrown::hash_table::Entry::Occupied(mut e) => {
                 let old = e.get().offset;
-                self.live_bytes -= header_at(data, old).len();
+                self.live_bytes = self.live_bytes.saturating_sub(header_at(data, old).len());
                 e.get_mut().offset = offset;
                 Some(old)
             }
@@ -121,6 +121,17 @@ impl Index {
     /// made before a scan was too high.
     pub fn shrink_to_fit(&mut self) {
         self.table.shrink_to_fit(|s| s.hash);
+    }
+
+    /// An index of `n` distinct keys with `live_bytes` of live entries, from an index
+    /// checkpoint. Slots in the order of a table of about the same size are inserted front
+    /// to back, which is several times faster than inserting them at random.
+    pub fn from_checkpoint(n: usize, live_bytes: u64, slots: impl Iterator<Item = Slot>) -> Index {
+        let mut table = HashTable::with_capacity(n);
+        for s in slots {
+            table.insert_unique(s.hash, s, |s: &Slot| s.hash);
+        }
+        Index { table, live_bytes }
     }
 
     /// Adds a key known not to be in the index yet (compaction copies distinct keys).
@@ -194,7 +205,9 @@ impl Index {
             self.live_bytes += put_len;
             match self.table.entry(hash, same_key, |s| s.hash) {
                 hashbrown::hash_table::Entry::Occupied(mut e) => {
-                    self.live_bytes -= header_at(data, e.get().offset).len();
+                    self.live_bytes = self
+                        .live_bytes
+                        .saturating_sub(header_at(data, e.get().offset).len());
                     e.get_mut().offset = offset;
                     true
                 }
@@ -205,7 +218,9 @@ impl Index {
             }
         } else if let Ok(e) = self.table.find_entry(hash, same_key) {
             let (slot, _) = e.remove();
-            self.live_bytes -= header_at(data, slot.offset).len();
+            self.live_bytes = self
+                .live_bytes
+                .saturating_sub(header_at(data, slot.offset).len());
             true
         } else {
             false
@@ -220,7 +235,9 @@ impl Index {
         {
             Ok(e) => {
                 let (slot, _) = e.remove();
-                self.live_bytes -= header_at(data, slot.offset).len();
+                self.live_bytes = self
+                    .live_bytes
+                    .saturating_sub(header_at(data, slot.offset).len());
                 Some(slot.offset)
             }
             Err(_) => None,

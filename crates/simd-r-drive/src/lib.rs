@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+mod checkpoint;
 mod compact;
 mod error;
 mod follow;

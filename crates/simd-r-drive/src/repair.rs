@@ -2,6 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::format::{self, EntryKind, HEADER_LEN};
@@ -104,6 +105,8 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
     opts.backend
         .rename(&tmp, path)
         .map_err(|e| Error::io("replacing the store with its repair", path, e))?;
+    // A checkpoint of the replaced file no longer matches (and would only be ignored).
+    let _ = std::fs::remove_file(crate::checkpoint::path_for(path));
     opts.backend
         .sync_dir(&parent_dir(path))
         .map_err(|e| Error::io("syncing the directory", parent_dir(path), e))?;
@@ -165,14 +168,45 @@ impl Store {
             (s.map.clone(), s.end)
         };
         let data = map.bytes(end);
-        let mut count = 0;
-        let outcome = scan::scan(data, HEADER_LEN, Mode::Follow, |_, _| count += 1)
+        let mut rebuilt = Index::with_capacity(0);
+        let outcome = store::index_log(data, HEADER_LEN, Mode::Follow, self.hasher, &mut rebuilt)
             .map_err(|d| Error::corrupt(&self.path, d.offset, d.reason))?;
         if let Some((at, why)) = outcome.tail {
             return Err(Error::corrupt(&self.path, at, why));
         }
+        // The index in memory must be the one the log gives (it may have come from an index
+        // checkpoint). Compared only if nothing was written while the log was read.
+        let want = rebuilt.offsets_sorted();
+        drop(rebuilt);
+        let have = {
+            let s = self.state.read();
+            (s.end == end && Arc::ptr_eq(&s.map, &map)).then(|| {
+                s.index
+                    .slots()
+                    .map(|slot| slot.offset)
+                    .collect::<Vec<u64>>()
+            })
+        };
+        if let Some(mut have) = have {
+            have.sort_unstable();
+            if have != want {
+                let at = have
+                    .iter()
+                    .zip(&want)
+                    .find(|(a, b)| a != b)
+                    .map(|(a, b)| *a.min(b))
+                    .or_else(|| have.get(want.len()).or(want.get(have.len())).copied())
+                    .unwrap_or(HEADER_LEN);
+                return Err(Error::corrupt(
+                    &self.path,
+                    at,
+                    "the index in memory does not match the log; it was read from a stale or \
+                     damaged index checkpoint (<store>.idx): delete that file and reopen",
+                ));
+            }
+        }
         Ok(VerifyReport {
-            entries: count,
+            entries: outcome.entries,
             bytes: end,
         })
     }

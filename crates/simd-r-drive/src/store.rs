@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::format::{self, EntryHeader, EntryKind, HeaderProblem, HEADER_LEN};
 use crate::index::{Index, LogOp};
@@ -33,6 +34,7 @@ pub struct StoreOptions {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) hasher: KeyHasher,
     pub(crate) preallocate: u64,
+    pub(crate) checkpoint_min_keys: usize,
 }
 
 impl Default for StoreOptions {
@@ -44,6 +46,7 @@ impl Default for StoreOptions {
             backend: Arc::new(OsBackend),
             hasher: default_hasher,
             preallocate: 0,
+            checkpoint_min_keys: DEFAULT_CHECKPOINT_MIN_KEYS,
         }
     }
 }
@@ -79,6 +82,16 @@ impl StoreOptions {
         self
     }
 
+    /// Saves the index beside the store (`<store>.idx`) when it is closed with at least
+    /// `keys` live keys (default 50,000), so that the next open reads the index from there
+    /// and scans only the log written after it, instead of the whole log. At one million
+    /// keys that makes opening several times faster. `usize::MAX` turns checkpoints off;
+    /// opens still use one that is there and matches.
+    pub fn checkpoint_min_keys(mut self, keys: usize) -> Self {
+        self.checkpoint_min_keys = keys;
+        self
+    }
+
     /// Whether a missing file is created (default `true`).
     pub fn create(mut self, on: bool) -> Self {
         self.create = on;
@@ -104,6 +117,9 @@ impl StoreOptions {
         Store::open_with(path.as_ref(), self.clone())
     }
 }
+
+/// Below this many live keys a store opens in a few milliseconds without a checkpoint.
+const DEFAULT_CHECKPOINT_MIN_KEYS: usize = 50_000;
 
 /// One operation of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +176,11 @@ pub struct RecoveryReport {
     /// opens alike. A read-only open leaves the file as it is, and [`Store::verify`] then
     /// reports the damage.
     pub unsynced_damage_at: Option<u64>,
+    /// Keys read from the index checkpoint `<store>.idx` (see
+    /// [`StoreOptions::checkpoint_min_keys`]), when one matched the file: recovery then
+    /// scanned only the log after it, and did not verify the checksums of the entries
+    /// before it ([`Store::verify`] does).
+    pub checkpoint_keys: Option<u64>,
 }
 
 /// Sizes and counts, from [`Store::stats`].
@@ -204,6 +225,8 @@ pub(crate) struct State {
     /// Whether this file's format version has sync marks (version 1 files get none, so
     /// that older builds can still read them; compaction upgrades the file).
     pub sync_marks: bool,
+    /// The end of the log that the index checkpoint on disk describes (0: none known).
+    pub checkpoint_end: u64,
 }
 
 impl State {
@@ -303,6 +326,8 @@ pub struct Store {
     durable_seq: AtomicU64,
     /// Zeros to keep ahead of the data (see [`StoreOptions::preallocate`]).
     preallocate: u64,
+    /// See [`StoreOptions::checkpoint_min_keys`].
+    checkpoint_min_keys: usize,
     /// Length of the store file: the end of the data plus any preallocated zeros. Changed
     /// only under the writer lock.
     pub(crate) allocated: AtomicU64,
@@ -365,27 +390,84 @@ pub(crate) fn apply_entry(
     }
 }
 
-/// Reads `file` (whose header was checked) into a fresh index. Returns the state pieces.
+/// A store file read into memory by [`load`].
+pub(crate) struct Loaded {
+    pub index: Index,
+    pub map: Arc<Mapping>,
+    /// The file's length when it was read.
+    pub len: u64,
+    pub outcome: scan::Outcome,
+    /// The end of the log and the number of keys that an index checkpoint supplied
+    /// (the log was scanned only from that end on), if one matched the file.
+    pub checkpoint: Option<(u64, u64)>,
+}
+
+/// Reads `file` (whose header was checked) into a fresh index: from its index checkpoint
+/// and the log after it, when a checkpoint matches the file and `mode` is strict, else
+/// from the whole log.
 pub(crate) fn load(
     file: &File,
     path: &Path,
     hasher: KeyHasher,
     mode: Mode,
     grow: bool,
-) -> Result<(Index, Arc<Mapping>, u64, scan::Outcome, u64)> {
-    let len = file
+) -> Result<Loaded> {
+    let meta = file
         .metadata()
-        .map_err(|e| Error::io("reading the file size", path, e))?
-        .len();
+        .map_err(|e| Error::io("reading the file size", path, e))?;
+    let len = meta.len();
     let map = Mapping::new(file, len, grow).map_err(|e| Error::io("mapping the file", path, e))?;
     let data = map.bytes(len);
-    // Operations are collected (in file order) and applied to the index in chunks, each
-    // grouped by table region (see `Index::apply_grouped`).
+    let saved = match mode {
+        Mode::Strict { marks: true } => checkpoint::read(&checkpoint::StoreFile {
+            path,
+            inode: file_id(&meta).1,
+            data,
+            hasher,
+        }),
+        _ => None,
+    };
+    let (mut index, start, checkpoint) = match saved {
+        Some(c) => {
+            let keys = c.index.len() as u64;
+            (c.index, c.end, Some((c.end, keys)))
+        }
+        None => (Index::with_capacity(0), HEADER_LEN, None),
+    };
+    let outcome = index_log(data, start, mode, hasher, &mut index);
+    let mut outcome = outcome.map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
+    if let (Some((end, _)), None) = (checkpoint, outcome.last_mark) {
+        // The checkpoint's end is the end of a sync mark recording everything before it.
+        let at = end - format::SYNC_MARK_LEN;
+        outcome.last_mark = Some((at, at));
+    }
+    if checkpoint.is_none() {
+        index.shrink_to_fit();
+    }
+    Ok(Loaded {
+        index,
+        map: Arc::new(map),
+        len,
+        outcome,
+        checkpoint,
+    })
+}
+
+/// Scans the log in `data` from `start` and applies each complete batch to `index`.
+/// Operations are collected (in file order) and applied in chunks, each grouped by table
+/// region (see `Index::apply_grouped`).
+pub(crate) fn index_log(
+    data: &[u8],
+    start: u64,
+    mode: Mode,
+    hasher: KeyHasher,
+    index: &mut Index,
+) -> std::result::Result<scan::Outcome, scan::Damage> {
     const CHUNK: usize = 1 << 20;
-    let mut index = Index::with_capacity(0);
-    let mut ops = Vec::with_capacity(((len / 128) as usize).min(CHUNK));
+    let len = data.len() as u64;
+    let mut ops = Vec::with_capacity(((len.saturating_sub(start) / 128) as usize).min(CHUNK));
     let mut scratch = Vec::new();
-    let outcome = scan::scan(data, HEADER_LEN, mode, |off, h| {
+    let outcome = scan::scan(data, start, mode, |off, h| {
         let ks = (off + h.key_start()) as usize;
         let put_len = match h.kind {
             EntryKind::Put => h.len(),
@@ -402,10 +484,7 @@ pub(crate) fn load(
         }
     });
     index.apply_grouped(data, &mut ops, &mut scratch, None);
-    drop(scratch);
-    let outcome = outcome.map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
-    index.shrink_to_fit();
-    Ok((index, Arc::new(map), len, outcome, len))
+    outcome
 }
 
 /// Creates a new, empty store file at `path` atomically: the header is written to a
@@ -523,7 +602,8 @@ fn remove_uploads(path: &Path) {
 }
 
 /// Names of the temporary files the engine may leave behind after a crash.
-pub(crate) const TEMP_SUFFIXES: [&str; 3] = [".init", ".compact", ".repair"];
+pub(crate) const TEMP_SUFFIXES: [&str; 4] =
+    [".init", ".compact", ".repair", checkpoint::TEMP_SUFFIX];
 
 impl Store {
     /// Opens (or creates) a writable store at `path` with default options.
@@ -598,8 +678,13 @@ impl Store {
         // Read-only opens check as strictly as writers: damage followed by valid data is
         // reported, never silently hidden. A batch a live writer is still writing is a torn
         // last batch, which strict mode leaves aside without an error.
-        let (index, mut map, _, outcome, len) =
-            load(&file, &path, opts.hasher, strict(version), true)?;
+        let Loaded {
+            index,
+            mut map,
+            len,
+            outcome,
+            checkpoint,
+        } = load(&file, &path, opts.hasher, strict(version), true)?;
         let end = outcome.committed_end;
         let mut allocated = end;
         let mut saved_tail = None;
@@ -658,6 +743,7 @@ impl Store {
             tail_reason: outcome.tail.map(|t| t.1),
             saved_tail,
             unsynced_damage_at: outcome.unsynced_damage,
+            checkpoint_keys: checkpoint.map(|c| c.1),
         };
         Ok(Store {
             path,
@@ -676,11 +762,13 @@ impl Store {
                 durable_end: if opts.read_only { 0 } else { end },
                 marked_end,
                 sync_marks: version >= format::SYNC_MARKS_SINCE,
+                checkpoint_end: checkpoint.map_or(0, |c| c.0),
             }),
             writer: Mutex::new(Vec::new()),
             durability: Mutex::new(()),
             durable_seq: AtomicU64::new(0),
             preallocate: if opts.read_only { 0 } else { opts.preallocate },
+            checkpoint_min_keys: opts.checkpoint_min_keys,
             allocated: AtomicU64::new(allocated),
             compaction: Mutex::new(()),
             long_ops: AtomicU64::new(0),
@@ -1222,6 +1310,56 @@ impl Store {
         Ok(())
     }
 
+    /// Makes everything written so far durable, as [`Store::flush`] does, then saves the
+    /// index beside the store (`<store>.idx`) if the store has at least
+    /// [`StoreOptions::checkpoint_min_keys`] live keys and the checkpoint there is not
+    /// already up to date, so that the next open does not have to scan the whole log.
+    /// [`Store::close`] does this too. Returns whether a checkpoint was written; failing to
+    /// write one is not an error (opens then scan the log, as without one).
+    pub fn checkpoint(&self) -> Result<bool> {
+        self.check_writable()?;
+        let _w = self.writer.lock();
+        let seq = self.state.read().seq;
+        self.wait_durable(seq)?;
+        if self.poison.get().is_some() {
+            return Ok(false);
+        }
+        self.append_mark();
+        Ok(self.save_checkpoint())
+    }
+
+    /// Writes the index checkpoint if one is due (the writer lock must be held, and the
+    /// log must just have been synced and marked). Returns whether it wrote one.
+    fn save_checkpoint(&self) -> bool {
+        let end = {
+            let s = self.state.read();
+            if !s.sync_marks
+                || s.checkpoint_end == s.end
+                || s.index.len() < self.checkpoint_min_keys
+                || !checkpoint::ends_with_full_mark(s.map.bytes(s.end), s.end)
+            {
+                return false;
+            }
+            // Readers go on meanwhile; writers wait on the writer lock held by the caller.
+            let saved = checkpoint::write(
+                &checkpoint::StoreFile {
+                    path: &self.path,
+                    inode: s.file_id.1,
+                    data: s.map.bytes(s.end),
+                    hasher: self.hasher,
+                },
+                s.end,
+                &s.index,
+            );
+            if saved.is_err() {
+                return false;
+            }
+            s.end
+        };
+        self.state.write().checkpoint_end = end;
+        true
+    }
+
     pub(crate) fn mark_durable(&self, seq: u64) {
         self.durable_seq.fetch_max(seq, Ordering::AcqRel);
     }
@@ -1250,6 +1388,7 @@ impl Store {
             if result.is_ok() {
                 // As in `flush`: record what the sync made durable.
                 self.append_mark();
+                self.save_checkpoint();
             }
         }
         let s = self.state.read();

@@ -16,6 +16,9 @@ enum Action {
     Batch(Vec<(u8, Option<Vec<u8>>)>),
     Compact,
     Reopen,
+    /// Close (which saves an index checkpoint), then reopen (which reads it).
+    CloseReopen,
+    Checkpoint,
     Flush,
 }
 
@@ -42,6 +45,8 @@ fn action() -> impl Strategy<Value = Action> {
         2 => proptest::collection::vec((0u8..48, proptest::option::of(value())), 1..6).prop_map(Action::Batch),
         1 => Just(Action::Compact),
         1 => Just(Action::Reopen),
+        1 => Just(Action::CloseReopen),
+        1 => Just(Action::Checkpoint),
         1 => Just(Action::Flush),
     ]
 }
@@ -91,7 +96,8 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.srd");
     let opts = || {
-        let o = StoreOptions::new();
+        // Every close saves an index checkpoint, so that reopens read one.
+        let o = StoreOptions::new().checkpoint_min_keys(0);
         match hasher {
             Some(h) => o.key_hasher(h),
             None => o,
@@ -137,6 +143,24 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
                 drop(store);
                 store = opts().open(&path).unwrap();
                 prop_assert_eq!(store.recovery().dropped_tail_bytes, 0);
+                // The index, from a checkpoint and the log after it or from the whole log,
+                // is the one the whole log gives.
+                store.verify().unwrap();
+            }
+            Action::CloseReopen => {
+                store.close().unwrap();
+                drop(store);
+                store = opts().open(&path).unwrap();
+                prop_assert_eq!(store.recovery().dropped_tail_bytes, 0);
+                // Only a store that was never written to has no sync mark to anchor one.
+                if store.stats().file_bytes > 64 {
+                    prop_assert_eq!(store.recovery().checkpoint_keys, Some(model.len() as u64));
+                }
+                prop_assert_eq!(store.recovery().entries, 0);
+                store.verify().unwrap();
+            }
+            Action::Checkpoint => {
+                store.checkpoint().unwrap();
             }
             Action::Flush => store.flush().unwrap(),
         }

@@ -1,0 +1,166 @@
+//! The index checkpoint `<store>.idx`: the index saved beside the store when it is closed,
+//! so that the next open reads it instead of scanning the whole log.
+//!
+//! A checkpoint describes the log up to an offset `E` where the store ended with a sync
+//! mark recording everything before it. An open uses it only if everything still matches:
+//! its own checksum, the store file's identity (inode), the sync mark at `E - 24`, a hash
+//! of the store's last 64 KiB before `E`, and the key hash function. The open then scans
+//! only what was appended after `E`, with the usual recovery rules. Anything that does not
+//! match is ignored, and the open scans the whole log as it would without a checkpoint: a
+//! checkpoint can make an open faster, never different. `FORMAT.md` documents the layout.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::format::{self, EntryKind, ALIGN, ENTRY_HEADER_LEN, HEADER_LEN, SYNC_MARK_LEN};
+use crate::index::{Index, Slot};
+use crate::lock;
+use crate::store::KeyHasher;
+
+/// Suffix of the checkpoint's file name, after the store's.
+pub(crate) const SUFFIX: &str = ".idx";
+/// Suffix of the temporary file a checkpoint is written to before it is renamed.
+pub(crate) const TEMP_SUFFIX: &str = ".idx.tmp";
+/// Magic bytes at offset 0 of a checkpoint.
+const MAGIC: [u8; 8] = *b"SRDINDEX";
+/// The checkpoint layout version this build writes and reads.
+const VERSION: u16 = 1;
+/// Length of the checkpoint's header.
+const HEADER: usize = 64;
+/// Bytes per live key: its hash and its entry's offset.
+const SLOT: usize = 16;
+/// Bytes of the store before `E` whose hash identifies the store's contents.
+const FINGERPRINT_BYTES: u64 = 64 << 10;
+/// Key hashed to tell whether a checkpoint's hashes came from the same hash function.
+const HASHER_PROBE: &[u8] = b"simd-r-drive index checkpoint";
+
+/// Where the checkpoint of the store at `path` lives.
+pub(crate) fn path_for(store: &Path) -> PathBuf {
+    lock::with_suffix(store, SUFFIX)
+}
+
+/// Hash of the store's bytes just before `end` (at most 64 KiB of them, never the header).
+fn fingerprint(data: &[u8], end: u64) -> u64 {
+    let from = end.saturating_sub(FINGERPRINT_BYTES).max(HEADER_LEN);
+    xxhash_rust::xxh3::xxh3_64(&data[from as usize..end as usize])
+}
+
+/// Whether `data` (the store's bytes) ends at `end` with a sync mark that records
+/// everything before it: the state a checkpoint describes.
+pub(crate) fn ends_with_full_mark(data: &[u8], end: u64) -> bool {
+    if end < HEADER_LEN + SYNC_MARK_LEN || end > data.len() as u64 {
+        return false;
+    }
+    let at = end - SYNC_MARK_LEN;
+    matches!(format::verify_entry(&data[..end as usize], at),
+        Ok(h) if h.kind == EntryKind::SyncMark && h.len() == SYNC_MARK_LEN)
+        && format::sync_mark_end(data, at) == at
+}
+
+/// What the store file looks like to a checkpoint.
+pub(crate) struct StoreFile<'a> {
+    pub path: &'a Path,
+    /// The file's inode (from its identity).
+    pub inode: u64,
+    /// The file's bytes (from offset 0).
+    pub data: &'a [u8],
+    pub hasher: KeyHasher,
+}
+
+/// Writes the checkpoint of `index`, which must describe the store's log up to `end`
+/// exactly, where the log ends with a full sync mark ([`ends_with_full_mark`]). The file is
+/// written beside the store under a temporary name and renamed into place; it is not
+/// synced, because its checksum tells a torn checkpoint from a whole one.
+pub(crate) fn write(store: &StoreFile<'_>, end: u64, index: &Index) -> std::io::Result<()> {
+    let n = index.len();
+    let mut buf = Vec::with_capacity(HEADER + n * SLOT + 8);
+    buf.extend_from_slice(&MAGIC);
+    buf.extend_from_slice(&VERSION.to_le_bytes());
+    buf.extend_from_slice(&[0u8; 6]);
+    for v in [
+        end,
+        n as u64,
+        index.live_bytes(),
+        store.inode,
+        (store.hasher)(HASHER_PROBE),
+        fingerprint(store.data, end),
+    ] {
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+    debug_assert_eq!(buf.len(), HEADER);
+    // In the table's own order, which is nearly the order of the table a reader builds for
+    // the same number of keys: reading it back then fills that table front to back.
+    for s in index.slots() {
+        buf.extend_from_slice(&s.hash.to_le_bytes());
+        buf.extend_from_slice(&s.offset.to_le_bytes());
+    }
+    let sum = xxhash_rust::xxh3::xxh3_64(&buf);
+    buf.extend_from_slice(&sum.to_le_bytes());
+    let tmp = lock::with_suffix(store.path, TEMP_SUFFIX);
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(&buf))
+        .and_then(|()| std::fs::rename(&tmp, path_for(store.path)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// A checkpoint that matched the store.
+pub(crate) struct Loaded {
+    pub index: Index,
+    /// The end of the log it describes.
+    pub end: u64,
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Reads the checkpoint beside `store` if there is one and it matches the store file;
+/// `None` otherwise (the caller then scans the whole log).
+pub(crate) fn read(store: &StoreFile<'_>) -> Option<Loaded> {
+    let bytes = std::fs::read(path_for(store.path)).ok()?;
+    parse(store, &bytes)
+}
+
+fn parse(store: &StoreFile<'_>, bytes: &[u8]) -> Option<Loaded> {
+    if bytes.len() < HEADER + 8 || bytes[..8] != MAGIC {
+        return None;
+    }
+    if u16::from_le_bytes([bytes[8], bytes[9]]) != VERSION {
+        return None;
+    }
+    let keys = u64_at(bytes, 24);
+    let body = usize::try_from(keys).ok()?.checked_mul(SLOT)?;
+    if bytes.len() != HEADER.checked_add(body)?.checked_add(8)? {
+        return None;
+    }
+    let (content, sum) = bytes.split_at(bytes.len() - 8);
+    if xxhash_rust::xxh3::xxh3_64(content) != u64_at(sum, 0) {
+        return None;
+    }
+    let end = u64_at(bytes, 16);
+    if u64_at(bytes, 40) != store.inode
+        || u64_at(bytes, 48) != (store.hasher)(HASHER_PROBE)
+        || !ends_with_full_mark(store.data, end)
+        || u64_at(bytes, 56) != fingerprint(store.data, end)
+    {
+        return None;
+    }
+    // Every offset must lie inside the described log where an entry can start, so that no
+    // lookup reads outside the file whatever the checkpoint says.
+    let last_start = end - SYNC_MARK_LEN - ENTRY_HEADER_LEN;
+    let slots = content[HEADER..].chunks_exact(SLOT).map(|c| Slot {
+        hash: u64_at(c, 0),
+        offset: u64_at(c, 8),
+    });
+    if !slots
+        .clone()
+        .all(|s| s.offset >= HEADER_LEN && s.offset <= last_start && s.offset % ALIGN == 0)
+    {
+        return None;
+    }
+    let index = Index::from_checkpoint(keys as usize, u64_at(bytes, 32), slots);
+    Some(Loaded { index, end })
+}
