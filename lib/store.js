@@ -1,9 +1,12 @@
 'use strict'
 
 const { constants: bufferConstants } = require('node:buffer')
-const fsp = require('node:fs/promises')
-const { randomUUID } = require('node:crypto')
-const { Readable, Writable } = require('node:stream')
+// node:fs/promises, node:crypto and node:stream are loaded on first use by the stream
+// methods: together they take longer to load than opening a large store does.
+const lazy = (id) => { let m = null; return () => (m ??= require(id)) }
+const fsp = lazy('node:fs/promises')
+const crypto = lazy('node:crypto')
+const stream = lazy('node:stream')
 const native = require('./native.js')
 const errors = require('./errors.js')
 
@@ -688,7 +691,7 @@ class Store {
     const chunk = streamChunk(options)
     const value = this.get(key)
     let pos = 0
-    return new Readable({
+    return new (stream().Readable)({
       highWaterMark: chunk,
       read () {
         if (value === undefined) {
@@ -711,7 +714,7 @@ class Store {
     const k = checkKey(key)
     const keyBytes = typeof k === 'string' ? Buffer.from(k, 'utf8') : Buffer.from(k)
     // Unique across processes and threads (each worker has its own counter).
-    const file = `${this._path}.upload-${process.pid}-${randomUUID()}`
+    const file = `${this._path}.upload-${process.pid}-${crypto().randomUUID()}`
     const store = this
     let fh = null
     const drop = async () => {
@@ -720,11 +723,11 @@ class Store {
         fh = null
         await h.close().catch(() => {})
       }
-      await fsp.unlink(file).catch(() => {})
+      await fsp().unlink(file).catch(() => {})
     }
-    const ws = new Writable({
+    const ws = new (stream().Writable)({
       construct (callback) {
-        fsp.open(file, 'wx').then((h) => { fh = h; callback() }, callback)
+        fsp().open(file, 'wx').then((h) => { fh = h; callback() }, callback)
       },
       write (chunk, encoding, callback) {
         fh.write(chunk).then(() => callback(), callback)
@@ -734,7 +737,7 @@ class Store {
         fh = null
         h.close()
           .then(() => store._putFile(keyBytes, file))
-          .then(() => fsp.unlink(file).catch(() => {}))
+          .then(() => fsp().unlink(file).catch(() => {}))
           .then(() => callback(), (e) => drop().then(() => callback(e)))
       },
       destroy (err, callback) {
