@@ -155,20 +155,38 @@ fn main() {
     let bulk = median(rates);
     println!("bulk insert:      {:>12.0} entries/s", bulk);
 
-    // Reopen with a warm page cache.
-    let mut open_ms = Vec::new();
+    // Reopen with a warm page cache: from the whole log (the index checkpoint that close()
+    // saved moved aside), then from the checkpoint, interleaved.
+    let idx = dir.path().join(format!("bench-{}.srd.idx", RUNS - 1));
+    let aside = dir.path().join("aside.idx");
+    let (mut open_ms, mut scan_ms) = (Vec::new(), Vec::new());
     let mut store = None;
     for _ in 0..RUNS {
-        drop(store.take());
-        let started = Instant::now();
-        let s = Store::open(&path).expect("reopen");
-        open_ms.push(secs(started.elapsed()) * 1e3);
-        assert_eq!(s.len(), n);
-        store = Some(s);
+        for from_checkpoint in [false, true] {
+            drop(store.take());
+            if from_checkpoint {
+                std::fs::rename(&aside, &idx).expect("checkpoint back");
+            } else {
+                std::fs::rename(&idx, &aside).expect("checkpoint aside");
+            }
+            let started = Instant::now();
+            let s = Store::open(&path).expect("reopen");
+            let ms = secs(started.elapsed()) * 1e3;
+            assert_eq!(s.len(), n);
+            assert_eq!(s.recovery().checkpoint_keys.is_some(), from_checkpoint);
+            if from_checkpoint {
+                &mut open_ms
+            } else {
+                &mut scan_ms
+            }
+            .push(ms);
+            store = Some(s);
+        }
     }
     let store = store.expect("opened");
     let open = median(open_ms);
-    println!("open (warm):      {:>12.1} ms", open);
+    println!("open (warm, log): {:>12.1} ms", median(scan_ms));
+    println!("open (warm, idx): {:>12.1} ms", open);
 
     // Random point lookups: every key once, in a shuffled order.
     let mut shuffled = keys.clone();
