@@ -246,6 +246,11 @@ impl Store {
         };
         // A checkpoint of the old file no longer matches (and would only be ignored).
         let _ = std::fs::remove_file(crate::checkpoint::path_for(&self.path));
+        // Poisoned before writers may go on: a commit acknowledged after this point, even a
+        // synced one, would be in a file whose name may not survive a power loss.
+        let dir_failed = dir_synced
+            .err()
+            .map(|e| self.poison_with(Error::io("syncing the directory", dir, e)));
         let writer_pause = pause.elapsed();
         drop(buf);
         // Released with no lock held: when nothing else maps the old file any more, this
@@ -253,8 +258,8 @@ impl Store {
         // file's pages, which takes about a second per GB here. Readers (the event loop's
         // thread among them) must not wait for that.
         drop(old);
-        if let Err(e) = dir_synced {
-            return Err(self.poison_with(Error::io("syncing the directory", dir, e)));
+        if let Some(e) = dir_failed {
+            return Err(e);
         }
         // The new file was synced with every commit up to `seq` in it.
         self.mark_durable(seq);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use simd_r_drive::io::{FailAfter, Fault, IoOp, OsBackend};
+use simd_r_drive::io::{Backend, FailAfter, Fault, IoOp, OsBackend};
 use simd_r_drive::{Error, Op, Store, StoreOptions};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -202,4 +202,69 @@ fn a_failed_tail_truncation_leaves_the_file_as_it_was() {
     assert_eq!(std::fs::read(&p).unwrap(), bytes);
     let s = Store::open(&p).unwrap();
     assert_eq!(&*s.get(b"k").unwrap().unwrap(), b"v");
+}
+
+/// Fails every directory sync after telling the test it started and giving a writer time
+/// to queue up behind the compaction's writer lock.
+#[derive(Debug)]
+struct SlowFailingDirSync {
+    entered: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+impl Backend for SlowFailingDirSync {
+    fn write_at(&self, file: &std::fs::File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        OsBackend.write_at(file, buf, offset)
+    }
+    fn sync_data(&self, file: &std::fs::File) -> std::io::Result<()> {
+        OsBackend.sync_data(file)
+    }
+    fn set_len(&self, file: &std::fs::File, len: u64) -> std::io::Result<()> {
+        OsBackend.set_len(file, len)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        OsBackend.rename(from, to)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        match self.entered.lock().unwrap().take() {
+            Some(tx) => {
+                tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                Err(std::io::Error::from_raw_os_error(libc::EIO))
+            }
+            None => OsBackend.sync_dir(dir),
+        }
+    }
+}
+
+#[test]
+fn a_write_waiting_on_a_compaction_whose_directory_sync_fails_is_refused() {
+    let d = common::Dir::new();
+    let p = d.path("s.srd");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let backend = Arc::new(SlowFailingDirSync {
+        entered: std::sync::Mutex::new(None),
+    });
+    let s = Arc::new(
+        StoreOptions::new()
+            .sync(true)
+            .backend(backend.clone())
+            .open(&p)
+            .unwrap(),
+    );
+    s.put(b"before", b"1").unwrap();
+    *backend.entered.lock().unwrap() = Some(tx);
+    let compactor = {
+        let s = s.clone();
+        std::thread::spawn(move || s.compact())
+    };
+    rx.recv().unwrap();
+    // Compaction holds the writer lock in its directory sync: this write waits for it, and
+    // must then be refused, since the compacted file's name may not be durable.
+    let put = s.put(b"after", b"2");
+    assert!(matches!(compactor.join().unwrap(), Err(Error::Io { .. })));
+    assert!(matches!(put, Err(Error::Poisoned { .. })), "{put:?}");
+    drop(s);
+    let s = Store::open(&p).unwrap();
+    assert_eq!(s.get(b"before").unwrap().unwrap().to_vec(), b"1");
+    assert!(s.get(b"after").unwrap().is_none());
 }
