@@ -120,8 +120,16 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Reads the checkpoint beside `store` if there is one and it matches the store file;
 /// `None` otherwise (the caller then scans the whole log).
 pub(crate) fn read(store: &StoreFile<'_>) -> Option<Loaded> {
-    let bytes = std::fs::read(path_for(store.path)).ok()?;
-    parse(store, &bytes)
+    let file = std::fs::File::open(path_for(store.path)).ok()?;
+    // Mapped rather than read: a fresh process would otherwise fault in and copy into a new
+    // buffer as many bytes as the checkpoint has (16 MB per million keys), which took a
+    // third of the time of an open here.
+    // SAFETY: the mapping is read-only and lives only for this call. The engine never
+    // writes into an existing checkpoint (each is written to a new file renamed into
+    // place), so its bytes do not change while they are read; a program that truncates the
+    // file meanwhile would fault the process, as it would by truncating the store itself.
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    parse(store, &map)
 }
 
 fn parse(store: &StoreFile<'_>, bytes: &[u8]) -> Option<Loaded> {
