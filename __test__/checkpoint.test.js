@@ -21,7 +21,7 @@ async function bigStore (p) {
 test('close() saves the index of a large store and the next open reads it', async (t) => {
   const p = tmpStore()
   await bigStore(p)
-  t.true(fs.existsSync(`${p}.idx`))
+  t.true(fs.existsSync(`${p}.srd-index`))
   const s = await Store.open(p)
   const rec = s.recovery()
   t.is(rec.checkpointKeys, KEYS)
@@ -35,7 +35,7 @@ test('close() saves the index of a large store and the next open reads it', asyn
   const small = await Store.open(q)
   await small.put('a', '1')
   await small.close()
-  t.false(fs.existsSync(`${q}.idx`))
+  t.false(fs.existsSync(`${q}.srd-index`))
 })
 
 test('writes after the checkpoint survive a kill -9 and are read from the log', async (t) => {
@@ -61,12 +61,12 @@ test('compaction removes the checkpoint of the replaced file; a damaged one is i
   await bigStore(p)
   const s = await Store.open(p)
   await s.compact()
-  t.false(fs.existsSync(`${p}.idx`))
+  t.false(fs.existsSync(`${p}.srd-index`))
   await s.close()
-  t.true(fs.existsSync(`${p}.idx`))
-  const idx = fs.readFileSync(`${p}.idx`)
+  t.true(fs.existsSync(`${p}.srd-index`))
+  const idx = fs.readFileSync(`${p}.srd-index`)
   idx[idx.length >> 1] ^= 0xff
-  fs.writeFileSync(`${p}.idx`, idx)
+  fs.writeFileSync(`${p}.srd-index`, idx)
   const again = await Store.open(p)
   t.is(again.recovery().checkpointKeys, undefined)
   t.is(again.recovery().entries, KEYS)

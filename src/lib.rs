@@ -223,7 +223,7 @@ pub fn open_store_async(
 ///
 /// Waits for in-flight writes, compaction and ended write streams (unfinished ones are
 /// destroyed), makes everything written durable (`fdatasync`), saves the index beside a
-/// store of 50,000 keys or more (`<path>.idx`, so that the next open need not read the
+/// store of 50,000 keys or more (`<path>.srd-index`, so that the next open need not read the
 /// whole file), then closes this store. The
 /// file closes when the last `Store` of this process that has it open closes. Buffers
 /// returned by reads stay valid. If the sync fails, the store is closed all the same and
@@ -640,7 +640,7 @@ pub fn flush(h: u32) -> napi::Result<AsyncTask<DurableTask>> {
 }
 
 /// Makes everything committed so far durable, then saves the index beside the store
-/// (`<store>.idx`) if the store is large enough for that to speed up the next open
+/// (`<store>.srd-index`) if the store is large enough for that to speed up the next open
 /// (`StoreOptions::checkpoint_min_keys` in the engine). `close()` calls it.
 #[napi(ts_return_type = "Promise<void>")]
 pub fn checkpoint(h: u32) -> napi::Result<AsyncTask<DurableTask>> {
@@ -718,7 +718,8 @@ pub fn compact(h: u32) -> napi::Result<AsyncTask<CompactTask>> {
 pub struct RecoveryReport {
     /// The open created the store file.
     pub created: bool,
-    /// Entries read back (all complete batches).
+    /// Entries read back from the log (of all complete batches; when the index checkpoint
+    /// was used, only of those written after it).
     pub entries: f64,
     /// Bytes after the last complete batch that the open left aside (a writer dropped them).
     pub dropped_tail_bytes: f64,
@@ -730,7 +731,7 @@ pub struct RecoveryReport {
     pub saved_tail: Option<String>,
     /// Offset of that damage, for writable and read-only opens alike.
     pub unsynced_damage_at: Option<f64>,
-    /// Keys read from the index checkpoint `<store>.idx` that the last `close()` saved
+    /// Keys read from the index checkpoint `<store>.srd-index` that the last `close()` saved
     /// (stores of 50,000 keys or more), when it matched the file: the open then read only
     /// the log written after it, and did not re-verify the checksums of the entries before
     /// it (`Store.verify` does). Absent when the whole log was read.

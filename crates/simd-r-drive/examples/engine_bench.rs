@@ -157,7 +157,7 @@ fn main() {
 
     // Reopen with a warm page cache: from the whole log (the index checkpoint that close()
     // saved moved aside), then from the checkpoint, interleaved.
-    let idx = dir.path().join(format!("bench-{}.srd.idx", RUNS - 1));
+    let idx = dir.path().join(format!("bench-{}.srd.srd-index", RUNS - 1));
     let aside = dir.path().join("aside.idx");
     let (mut open_ms, mut scan_ms) = (Vec::new(), Vec::new());
     let mut store = None;

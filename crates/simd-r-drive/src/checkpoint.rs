@@ -1,16 +1,19 @@
-//! The index checkpoint `<store>.idx`: the index saved beside the store when it is closed,
+//! The index checkpoint `<store>.srd-index`: the index saved beside the store when it is closed,
 //! so that the next open reads it instead of scanning the whole log.
 //!
 //! A checkpoint describes the log up to an offset `E` where the store ended with a sync
 //! mark recording everything before it. An open uses it only if everything still matches:
 //! its own checksum, the store file's identity (inode), the sync mark at `E - 24`, a hash
-//! of the store's last 64 KiB before `E`, and the key hash function. The open then scans
+//! of every byte of the log before `E`, and the key hash function. The open then scans
 //! only what was appended after `E`, with the usual recovery rules. Anything that does not
-//! match is ignored, and the open scans the whole log as it would without a checkpoint: a
-//! checkpoint can make an open faster, never different. `FORMAT.md` documents the layout.
+//! match is ignored, and the open scans the whole log as it would without a checkpoint
+//! (which reports damage before `E` as it always does): a checkpoint can make an open
+//! faster, never different. Hashing the log costs far less than scanning it, and runs on
+//! two threads while the index is built. `FORMAT.md` documents the layout.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::format::{self, EntryKind, ALIGN, ENTRY_HEADER_LEN, HEADER_LEN, SYNC_MARK_LEN};
 use crate::index::{Index, Slot};
@@ -18,9 +21,9 @@ use crate::lock;
 use crate::store::KeyHasher;
 
 /// Suffix of the checkpoint's file name, after the store's.
-pub(crate) const SUFFIX: &str = ".idx";
+pub(crate) const SUFFIX: &str = ".srd-index";
 /// Suffix of the temporary file a checkpoint is written to before it is renamed.
-pub(crate) const TEMP_SUFFIX: &str = ".idx.tmp";
+pub(crate) const TEMP_SUFFIX: &str = ".srd-index.tmp";
 /// Magic bytes at offset 0 of a checkpoint.
 const MAGIC: [u8; 8] = *b"SRDINDEX";
 /// The checkpoint layout version this build writes and reads.
@@ -29,8 +32,8 @@ const VERSION: u16 = 1;
 const HEADER: usize = 64;
 /// Bytes per live key: its hash and its entry's offset.
 const SLOT: usize = 16;
-/// Bytes of the store before `E` whose hash identifies the store's contents.
-const FINGERPRINT_BYTES: u64 = 64 << 10;
+/// The log before `E` is hashed in pieces of this size, which two threads share.
+const HASH_CHUNK: u64 = 4 << 20;
 /// Key hashed to tell whether a checkpoint's hashes came from the same hash function.
 const HASHER_PROBE: &[u8] = b"simd-r-drive index checkpoint";
 
@@ -39,10 +42,39 @@ pub(crate) fn path_for(store: &Path) -> PathBuf {
     lock::with_suffix(store, SUFFIX)
 }
 
-/// Hash of the store's bytes just before `end` (at most 64 KiB of them, never the header).
-fn fingerprint(data: &[u8], end: u64) -> u64 {
-    let from = end.saturating_sub(FINGERPRINT_BYTES).max(HEADER_LEN);
-    xxhash_rust::xxh3::xxh3_64(&data[from as usize..end as usize])
+/// Hash of the log `[64, end)`: XXH3-64 of the little-endian XXH3-64s of its 4 MiB pieces.
+/// `data` must hold at least `end` bytes. The pieces are hashed by the calling thread and
+/// one helper; the helper first runs `first` and the result is returned with the hash.
+fn log_hash<R: Send>(data: &[u8], end: u64, first: impl FnOnce() -> R + Send) -> (u64, R) {
+    let pieces = (end - HEADER_LEN).div_ceil(HASH_CHUNK) as usize;
+    let sums: Vec<AtomicU64> = (0..pieces).map(|_| AtomicU64::new(0)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= pieces {
+            break;
+        }
+        let from = HEADER_LEN + i as u64 * HASH_CHUNK;
+        let to = (from + HASH_CHUNK).min(end);
+        let h = xxhash_rust::xxh3::xxh3_64(&data[from as usize..to as usize]);
+        sums[i].store(h, Ordering::Relaxed);
+    };
+    let r = std::thread::scope(|scope| {
+        let helper = scope.spawn(|| {
+            let r = first();
+            work();
+            r
+        });
+        work();
+        helper
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+    let mut all = Vec::with_capacity(pieces * 8);
+    for h in &sums {
+        all.extend_from_slice(&h.load(Ordering::Relaxed).to_le_bytes());
+    }
+    (xxhash_rust::xxh3::xxh3_64(&all), r)
 }
 
 /// Whether `data` (the store's bytes) ends at `end` with a sync mark that records
@@ -83,7 +115,7 @@ pub(crate) fn write(store: &StoreFile<'_>, end: u64, index: &Index) -> std::io::
         index.live_bytes(),
         store.inode,
         (store.hasher)(HASHER_PROBE),
-        fingerprint(store.data, end),
+        log_hash(store.data, end, || ()).0,
     ] {
         buf.extend_from_slice(&v.to_le_bytes());
     }
@@ -152,7 +184,6 @@ fn parse(store: &StoreFile<'_>, bytes: &[u8]) -> Option<Loaded> {
     if u64_at(bytes, 40) != store.inode
         || u64_at(bytes, 48) != (store.hasher)(HASHER_PROBE)
         || !ends_with_full_mark(store.data, end)
-        || u64_at(bytes, 56) != fingerprint(store.data, end)
     {
         return None;
     }
@@ -169,6 +200,9 @@ fn parse(store: &StoreFile<'_>, bytes: &[u8]) -> Option<Loaded> {
     {
         return None;
     }
-    let index = Index::from_checkpoint(keys as usize, u64_at(bytes, 32), slots);
-    Some(Loaded { index, end })
+    // The index is built while the log is hashed, and dropped if the log changed.
+    let (hash, index) = log_hash(store.data, end, || {
+        Index::from_checkpoint(keys as usize, u64_at(bytes, 32), slots)
+    });
+    (hash == u64_at(bytes, 56)).then_some(Loaded { index, end })
 }

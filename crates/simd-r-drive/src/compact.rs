@@ -139,10 +139,23 @@ impl Store {
             .map_err(|e| io_err("writing the compaction file", e))?;
 
         // 1. Live entries as of the start. Keys are distinct, so no comparisons are needed.
+        // Each is verified as it is copied: the copy gets a fresh checksum, so damage that
+        // crept into the file since it was read (or that an open from an index checkpoint
+        // did not re-read) must stop the compaction here rather than become valid data.
         let mut index = Index::with_capacity(slots.len());
         let data = map.bytes(start_end);
         for &(off, hash) in &slots {
-            let h = format::read_header_trusted(&data[off as usize..]);
+            let h = match format::verify_entry(data, off) {
+                Ok(h) if h.kind == EntryKind::Put => h,
+                Ok(_) => {
+                    return Err(Error::corrupt(
+                        &self.path,
+                        off,
+                        "the index points at an entry that is not a put",
+                    ))
+                }
+                Err(bad) => return Err(Error::corrupt(&self.path, off, bad.describe())),
+            };
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
             let new_off = out

@@ -177,13 +177,27 @@ pub(crate) fn read_header_trusted(bytes: &[u8]) -> EntryHeader {
     }
 }
 
+/// Whether the entry at `offset` with header `h` lies wholly inside `data`.
+#[inline]
+pub(crate) fn fits(data: &[u8], offset: u64, h: &EntryHeader) -> bool {
+    offset + h.len() <= data.len() as u64
+}
+
+/// Whether an index entry's offset points at an entry that lies wholly inside `data`:
+/// what every reader of an index entry checks before slicing (see [`key_at`]).
+#[inline]
+pub(crate) fn entry_fits(data: &[u8], offset: u64) -> bool {
+    offset + ENTRY_HEADER_LEN <= data.len() as u64
+        && fits(data, offset, &read_header_trusted(&data[offset as usize..]))
+}
+
 /// The key of the verified entry at `offset`, or the empty slice (which is no key) if
 /// the entry would not fit in `data`. Lookups compare keys through this, so an index entry
 /// found by a lookup always lies inside `data`, whatever the index says.
 #[inline]
 pub(crate) fn key_at(data: &[u8], offset: u64) -> &[u8] {
     let h = read_header_trusted(&data[offset as usize..]);
-    if offset + h.len() > data.len() as u64 {
+    if !fits(data, offset, &h) {
         return &[];
     }
     let start = (offset + h.key_start()) as usize;

@@ -176,16 +176,15 @@ impl Store {
         }
         // The index in memory must be the one the log gives (it may have come from an index
         // checkpoint). Compared only if nothing was written while the log was read.
-        let want = rebuilt.offsets_sorted();
+        let pairs = |index: &Index| -> Vec<(u64, u64)> {
+            index.slots().map(|slot| (slot.offset, slot.hash)).collect()
+        };
+        let mut want = pairs(&rebuilt);
         drop(rebuilt);
+        want.sort_unstable();
         let have = {
             let s = self.state.read();
-            (s.end == end && Arc::ptr_eq(&s.map, &map)).then(|| {
-                s.index
-                    .slots()
-                    .map(|slot| slot.offset)
-                    .collect::<Vec<u64>>()
-            })
+            (s.end == end && Arc::ptr_eq(&s.map, &map)).then(|| pairs(&s.index))
         };
         if let Some(mut have) = have {
             have.sort_unstable();
@@ -194,14 +193,14 @@ impl Store {
                     .iter()
                     .zip(&want)
                     .find(|(a, b)| a != b)
-                    .map(|(a, b)| *a.min(b))
-                    .or_else(|| have.get(want.len()).or(want.get(have.len())).copied())
+                    .map(|(a, b)| a.0.min(b.0))
+                    .or_else(|| have.get(want.len()).or(want.get(have.len())).map(|p| p.0))
                     .unwrap_or(HEADER_LEN);
                 return Err(Error::corrupt(
                     &self.path,
                     at,
                     "the index in memory does not match the log; it was read from a stale or \
-                     damaged index checkpoint (<store>.idx): delete that file and reopen",
+                     damaged index checkpoint (<store>.srd-index): delete that file and reopen",
                 ));
             }
         }

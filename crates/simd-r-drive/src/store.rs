@@ -82,7 +82,7 @@ impl StoreOptions {
         self
     }
 
-    /// Saves the index beside the store (`<store>.idx`) when it is closed with at least
+    /// Saves the index beside the store (`<store>.srd-index`) when it is closed with at least
     /// `keys` live keys (default 50,000), so that the next open reads the index from there
     /// and scans only the log written after it, instead of the whole log. At one million
     /// keys that makes opening several times faster. `usize::MAX` turns checkpoints off;
@@ -160,7 +160,8 @@ pub struct Commit {
 pub struct RecoveryReport {
     /// The store file was created by this open.
     pub created: bool,
-    /// Entries read back (all complete batches).
+    /// Entries read back from the log (of all complete batches; when an index checkpoint
+    /// was used, only of those written after it).
     pub entries: u64,
     /// Bytes of unfinished tail found after the last complete batch (dropped; the writer
     /// also truncated them away).
@@ -176,7 +177,7 @@ pub struct RecoveryReport {
     /// opens alike. A read-only open leaves the file as it is, and [`Store::verify`] then
     /// reports the damage.
     pub unsynced_damage_at: Option<u64>,
-    /// Keys read from the index checkpoint `<store>.idx` (see
+    /// Keys read from the index checkpoint `<store>.srd-index` (see
     /// [`StoreOptions::checkpoint_min_keys`]), when one matched the file: recovery then
     /// scanned only the log after it, and did not verify the checksums of the entries
     /// before it ([`Store::verify`] does).
@@ -1012,6 +1013,7 @@ impl Store {
         let data = map.bytes(end);
         let entries = offsets
             .into_iter()
+            .filter(|&off| format::entry_fits(data, off))
             .map(|off| {
                 let h = format::read_header_trusted(&data[off as usize..]);
                 EntryRange {
@@ -1074,15 +1076,18 @@ impl Store {
     /// changes are not seen by this iterator.
     pub fn iter(&self) -> Result<Iter> {
         self.check_open()?;
-        let (map, offsets) = {
+        let (map, end, offsets) = {
             let s = self.state.read();
             (
                 s.map.clone(),
+                s.end,
                 s.index.slots().map(|x| x.offset).collect::<Vec<u64>>(),
             )
         };
         let mut offsets = offsets;
         offsets.sort_unstable();
+        let data = map.bytes(end);
+        offsets.retain(|&off| format::entry_fits(data, off));
         Ok(Iter {
             map,
             offsets: offsets.into_iter(),
@@ -1311,7 +1316,7 @@ impl Store {
     }
 
     /// Makes everything written so far durable, as [`Store::flush`] does, then saves the
-    /// index beside the store (`<store>.idx`) if the store has at least
+    /// index beside the store (`<store>.srd-index`) if the store has at least
     /// [`StoreOptions::checkpoint_min_keys`] live keys and the checkpoint there is not
     /// already up to date, so that the next open does not have to scan the whole log.
     /// [`Store::close`] does this too. Returns whether a checkpoint was written; failing to
