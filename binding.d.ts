@@ -333,6 +333,14 @@ export interface StoreStats {
 }
 
 /**
+ * Like `write_batch`, but returns -1 at once, writing nothing and leaving `ticket` unused,
+ * when the engine's writer lock is taken (a compaction's final step, a streamed value, or
+ * a threadpool write). The event loop uses it while a long operation runs, and hands the
+ * batch to the threadpool only when it would have to wait.
+ */
+export declare function tryWriteBatch(h: number, ticket: number, staging: Buffer, count: number, existed?: Buffer | undefined | null): number
+
+/**
  * Re-reads every entry of the store file and checks its checksum, on the libuv
  * threadpool. Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
  *

@@ -855,6 +855,7 @@ module.exports.repair = nativeBinding.repair
 module.exports.size = nativeBinding.size
 module.exports.snapshot = nativeBinding.snapshot
 module.exports.stats = nativeBinding.stats
+module.exports.tryWriteBatch = nativeBinding.tryWriteBatch
 module.exports.verify = nativeBinding.verify
 module.exports.waitDurable = nativeBinding.waitDurable
 module.exports.window = nativeBinding.window

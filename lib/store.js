@@ -579,9 +579,27 @@ class Store {
       return
     }
     const ticket = this._ticket++
-    if (b.len > INLINE_MAX_BYTES || this._asyncWrites > 0 || this._compacting > 0 || native.busy(this._h)) {
-      // Off the event loop: big batches, and any batch that could wait for a compaction
-      // or an earlier threadpool write to let go of the engine's writer lock.
+    // On the event loop when the batch is small and nothing before it is still on the
+    // threadpool. While a compaction (or a streamed value) runs, only if the engine's writer
+    // lock is free right now: the batch goes to the threadpool instead of waiting for it.
+    let seq = -1
+    const existed = b.hasDelete ? Buffer.alloc(b.count) : EMPTY
+    if (b.len <= INLINE_MAX_BYTES && this._asyncWrites === 0) {
+      const write = this._compacting > 0 || native.busy(this._h) ? native.tryWriteBatch : native.writeBatch
+      try {
+        seq = write(this._h, ticket, b.buf.subarray(0, b.len), b.count, b.hasDelete ? existed : undefined)
+      } catch (e) {
+        b.reject(errors.fromNative(e))
+        return
+      } finally {
+        // A write here copied the staging buffer: the next batch may reuse it (not so when
+        // it goes to the threadpool below, which reads it later).
+        if (seq >= 0 && b.buf.length <= INLINE_MAX_BYTES) this._spare = b.buf
+      }
+    }
+    if (seq < 0) {
+      // Off the event loop: big batches, batches behind an earlier threadpool write, and
+      // batches that would wait for a compaction's final step.
       this._asyncWrites++
       let p
       try {
@@ -600,17 +618,6 @@ class Store {
         b.reject(errors.fromNative(e))
       }))
       return
-    }
-    const existed = b.hasDelete ? Buffer.alloc(b.count) : EMPTY
-    let seq
-    try {
-      seq = native.writeBatch(this._h, ticket, b.buf.subarray(0, b.len), b.count, b.hasDelete ? existed : undefined)
-    } catch (e) {
-      b.reject(errors.fromNative(e))
-      return
-    } finally {
-      // The staging buffer was copied by the write: the next batch may reuse it.
-      if (b.buf.length <= INLINE_MAX_BYTES) this._spare = b.buf
     }
     if (!this._sync) {
       b.resolve(existed)

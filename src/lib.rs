@@ -453,6 +453,41 @@ pub fn write_batch(
     Ok(commit.seq as f64)
 }
 
+/// Like `write_batch`, but returns -1 at once, writing nothing and leaving `ticket` unused,
+/// when the engine's writer lock is taken (a compaction's final step, a streamed value, or
+/// a threadpool write). The event loop uses it while a long operation runs, and hands the
+/// batch to the threadpool only when it would have to wait.
+#[napi]
+pub fn try_write_batch(
+    h: u32,
+    ticket: f64,
+    staging: BufferSlice,
+    count: u32,
+    existed: Option<BufferSlice>,
+) -> napi::Result<f64> {
+    let handle = registry::get(h)?;
+    let done = handle.in_turn_if(ticket as u64, || {
+        if let Err(e) = writable(&handle) {
+            return Some(Err(e));
+        }
+        let ops = match staging::parse(&staging, count) {
+            Ok(ops) => ops,
+            Err(e) => return Some(Err(e)),
+        };
+        handle.store.try_write(&ops).or_throw().transpose()
+    });
+    let commit = match done {
+        None => return Ok(-1.0),
+        Some(c) => c?,
+    };
+    if let Some(mut flags) = existed {
+        for (slot, e) in flags.iter_mut().zip(&commit.existed) {
+            *slot = *e as u8;
+        }
+    }
+    Ok(commit.seq as f64)
+}
+
 /// A batch committed on the libuv threadpool (large batches, or while compaction runs).
 pub struct WriteTask {
     handle: Arc<registry::Handle>,

@@ -1114,6 +1114,19 @@ impl Store {
     /// Commits `ops` as one batch: one `write` call; after a crash either every operation
     /// is there or none is. With [`StoreOptions::sync`], returns once the batch is durable.
     pub fn write(&self, ops: &[Op<'_>]) -> Result<Commit> {
+        self.write_inner(ops, true)
+            .map(|c| c.expect("a waiting write always commits"))
+    }
+
+    /// Like [`Store::write`], but when the writer lock is taken (by another write, a streamed
+    /// value or the final step of a compaction) it writes nothing and returns `Ok(None)` at
+    /// once instead of waiting. For callers that must not block, such as an event loop that
+    /// can hand the batch to a worker thread instead.
+    pub fn try_write(&self, ops: &[Op<'_>]) -> Result<Option<Commit>> {
+        self.write_inner(ops, false)
+    }
+
+    fn write_inner(&self, ops: &[Op<'_>], wait: bool) -> Result<Option<Commit>> {
         for op in ops {
             match op {
                 Op::Put { key, value } => Self::validate(key, Some(value))?,
@@ -1122,21 +1135,34 @@ impl Store {
         }
         self.check_writable()?;
         if ops.is_empty() {
-            return Ok(Commit {
+            return Ok(Some(Commit {
                 existed: Vec::new(),
                 seq: self.state.read().seq,
-            });
+            }));
         }
         let hashes: Vec<u64> = ops.iter().map(|op| self.hash(op.key())).collect();
-        let commit = self.append(ops, &hashes)?;
+        let buf = if wait {
+            self.writer.lock()
+        } else {
+            match self.writer.try_lock() {
+                Some(buf) => buf,
+                None => return Ok(None),
+            }
+        };
+        let commit = self.append(buf, ops, &hashes)?;
         if self.sync_commits {
             self.wait_durable(commit.seq)?;
         }
-        Ok(commit)
+        Ok(Some(commit))
     }
 
-    fn append(&self, ops: &[Op<'_>], hashes: &[u64]) -> Result<Commit> {
-        let mut buf = self.writer.lock();
+    /// Appends one batch; `buf` is the writer lock's guard (its encode buffer).
+    fn append(
+        &self,
+        mut buf: parking_lot::MutexGuard<'_, Vec<u8>>,
+        ops: &[Op<'_>],
+        hashes: &[u64],
+    ) -> Result<Commit> {
         // Re-check under the writer lock: close() and failures take it too.
         self.check_writable()?;
         let (file, end, map, mark) = {

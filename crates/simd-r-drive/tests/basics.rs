@@ -378,3 +378,66 @@ fn a_flush_alone_is_no_change_for_a_follower() {
     assert_eq!(r.refresh().unwrap(), simd_r_drive::Refresh::Appended(1));
     assert_eq!(r.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
 }
+
+/// A reader that signals when it is first read from, then waits for a go-ahead.
+struct Gate {
+    started: Option<std::sync::mpsc::Sender<()>>,
+    go: std::sync::mpsc::Receiver<()>,
+    left: usize,
+}
+
+impl std::io::Read for Gate {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(tx) = self.started.take() {
+            tx.send(()).unwrap();
+            self.go.recv().unwrap();
+        }
+        let n = buf.len().min(self.left);
+        buf[..n].fill(7);
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn try_write_declines_while_the_writer_lock_is_held_and_writes_nothing() {
+    let d = common::Dir::new();
+    let s = std::sync::Arc::new(common::open(&d.path("s.srd")));
+    s.put(b"a", b"1").unwrap();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let streamer = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            let mut gate = Gate {
+                started: Some(started_tx),
+                go: go_rx,
+                left: 1000,
+            };
+            s.put_from_reader(b"streamed", 1000, &mut gate)
+        })
+    };
+    started.recv().unwrap();
+    // The streamed value holds the writer lock: try_write must not wait, nor write.
+    let before = s.stats().file_bytes;
+    let declined = s
+        .try_write(&[Op::Put {
+            key: b"b",
+            value: b"2",
+        }])
+        .unwrap();
+    assert!(declined.is_none());
+    assert_eq!(s.stats().file_bytes, before);
+    assert!(s.get(b"b").unwrap().is_none());
+    go.send(()).unwrap();
+    streamer.join().unwrap().unwrap();
+    let done = s
+        .try_write(&[Op::Put {
+            key: b"b",
+            value: b"2",
+        }])
+        .unwrap();
+    assert!(done.is_some_and(|c| c.existed == vec![false]));
+    assert_eq!(s.get(b"b").unwrap().unwrap().to_vec(), b"2");
+    assert_eq!(s.get(b"streamed").unwrap().unwrap().len(), 1000);
+}
