@@ -59,16 +59,32 @@ fn log_hash<R: Send>(data: &[u8], end: u64, first: impl FnOnce() -> R + Send) ->
         let h = xxhash_rust::xxh3::xxh3_64(&data[from as usize..to as usize]);
         sums[i].store(h, Ordering::Relaxed);
     };
+    // Taken by whichever thread runs it: the helper, or this one if no helper can start.
+    let first = std::sync::Mutex::new(Some(first));
+    let run_first = || {
+        let f = first.lock().ok().and_then(|mut f| f.take());
+        f.expect("run once")()
+    };
     let r = std::thread::scope(|scope| {
-        let helper = scope.spawn(|| {
-            let r = first();
+        let helper = std::thread::Builder::new().spawn_scoped(scope, || {
+            let r = run_first();
             work();
             r
         });
-        work();
-        helper
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        match helper {
+            Ok(helper) => {
+                work();
+                helper
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            }
+            // No thread to be had (a resource limit): all of it on this one, slower.
+            Err(_) => {
+                let r = run_first();
+                work();
+                r
+            }
+        }
     });
     let mut all = Vec::with_capacity(pieces * 8);
     for h in &sums {
@@ -99,11 +115,31 @@ pub(crate) struct StoreFile<'a> {
     pub hasher: KeyHasher,
 }
 
+/// Verifies every entry of the log before `end` and returns its log hash, or `None` if an
+/// entry does not verify (no checkpoint must then vouch for those bytes). The caller holds
+/// the writer lock, so nothing is appended meanwhile.
+pub(crate) fn verified_log_hash(data: &[u8], end: u64) -> Option<u64> {
+    let data = &data[..end as usize];
+    let (hash, scanned) = log_hash(data, end, || {
+        crate::scan::scan(data, HEADER_LEN, crate::scan::Mode::Follow, |_, _| {})
+    });
+    match scanned {
+        Ok(o) if o.tail.is_none() && o.committed_end == end => Some(hash),
+        _ => None,
+    }
+}
+
 /// Writes the checkpoint of `index`, which must describe the store's log up to `end`
-/// exactly, where the log ends with a full sync mark ([`ends_with_full_mark`]). The file is
-/// written beside the store under a temporary name and renamed into place; it is not
-/// synced, because its checksum tells a torn checkpoint from a whole one.
-pub(crate) fn write(store: &StoreFile<'_>, end: u64, index: &Index) -> std::io::Result<()> {
+/// exactly, where the log ends with a full sync mark ([`ends_with_full_mark`]);
+/// `log_hash` comes from [`verified_log_hash`]. The file is written beside the store under
+/// a temporary name and renamed into place; it is not synced, because its checksum tells a
+/// torn checkpoint from a whole one.
+pub(crate) fn write(
+    store: &StoreFile<'_>,
+    end: u64,
+    index: &Index,
+    log_hash: u64,
+) -> std::io::Result<()> {
     let n = index.len();
     let mut buf = Vec::with_capacity(HEADER + n * SLOT + 8);
     buf.extend_from_slice(&MAGIC);
@@ -115,7 +151,7 @@ pub(crate) fn write(store: &StoreFile<'_>, end: u64, index: &Index) -> std::io::
         index.live_bytes(),
         store.inode,
         (store.hasher)(HASHER_PROBE),
-        log_hash(store.data, end, || ()).0,
+        log_hash,
     ] {
         buf.extend_from_slice(&v.to_le_bytes());
     }

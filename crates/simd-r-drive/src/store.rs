@@ -1360,9 +1360,12 @@ impl Store {
     }
 
     /// Writes the index checkpoint if one is due (the writer lock must be held, and the
-    /// log must just have been synced and marked). Returns whether it wrote one.
+    /// log must just have been synced and marked). Returns whether it wrote one. Every entry
+    /// is verified first, so that a checkpoint never vouches for bytes that were damaged
+    /// while the store was open; if one does not verify, no checkpoint is left beside the
+    /// store, and the next open reads (and reports) the whole log.
     fn save_checkpoint(&self) -> bool {
-        let end = {
+        let (map, end, inode) = {
             let s = self.state.read();
             if !s.sync_marks
                 || s.checkpoint_end == s.end
@@ -1371,24 +1374,34 @@ impl Store {
             {
                 return false;
             }
-            // Readers go on meanwhile; writers wait on the writer lock held by the caller.
-            let saved = checkpoint::write(
-                &checkpoint::StoreFile {
-                    path: &self.path,
-                    inode: s.file_id.1,
-                    data: s.map.bytes(s.end),
-                    hasher: self.hasher,
-                },
-                s.end,
-                &s.index,
-            );
-            if saved.is_err() {
-                return false;
-            }
-            s.end
+            (s.map.clone(), s.end, s.file_id.1)
         };
-        self.state.write().checkpoint_end = end;
-        true
+        // Read without the state lock: readers and syncs go on meanwhile, and the writer
+        // lock the caller holds keeps the log as it is.
+        let Some(log_hash) = checkpoint::verified_log_hash(map.bytes(end), end) else {
+            let _ = std::fs::remove_file(checkpoint::path_for(&self.path));
+            return false;
+        };
+        let saved = {
+            let s = self.state.read();
+            s.end == end
+                && checkpoint::write(
+                    &checkpoint::StoreFile {
+                        path: &self.path,
+                        inode,
+                        data: map.bytes(end),
+                        hasher: self.hasher,
+                    },
+                    end,
+                    &s.index,
+                    log_hash,
+                )
+                .is_ok()
+        };
+        if saved {
+            self.state.write().checkpoint_end = end;
+        }
+        saved
     }
 
     pub(crate) fn mark_durable(&self, seq: u64) {

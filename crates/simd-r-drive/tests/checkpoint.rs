@@ -600,3 +600,34 @@ fn opens_from_a_checkpoint_equal_opens_of_the_whole_log_after_crashes_and_damage
     eprintln!("checkpoint used in {used_count} opens");
     assert!(used_count > 120, "{used_count}");
 }
+
+#[test]
+fn damage_while_the_store_is_open_is_not_vouched_for_by_the_next_checkpoint() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    closed_store(&p);
+    let s = opts().open(&p).unwrap();
+    assert!(s.recovery().checkpoint_keys.is_some());
+    // A byte of an early value rots while the store is open; then the store changes, so
+    // that close() has a new checkpoint to write.
+    let at = 64 + 16 + 8 + 40 * 8;
+    patch(&p, at, &[byte_at(&p, at) ^ 0x04]);
+    s.put(b"one more", b"value").unwrap();
+    s.close().unwrap();
+    assert!(
+        !idx(&p).exists(),
+        "no checkpoint may vouch for the damaged bytes"
+    );
+    let whole = match opts()
+        .checkpoint_min_keys(usize::MAX)
+        .read_only(true)
+        .open(&p)
+    {
+        Err(Error::Corrupt { offset, .. }) => offset,
+        other => panic!("expected Corrupt from the whole log, got {other:?}"),
+    };
+    match opts().open(&p) {
+        Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, whole),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
