@@ -445,12 +445,7 @@ pub fn write_batch(
         let ops = staging::parse(&staging, count)?;
         handle.store.write(&ops).or_throw()
     })?;
-    if let Some(mut flags) = existed {
-        for (slot, e) in flags.iter_mut().zip(&commit.existed) {
-            *slot = *e as u8;
-        }
-    }
-    Ok(commit.seq as f64)
+    Ok(committed(&commit, existed))
 }
 
 /// Like `write_batch`, but returns -1 at once, writing nothing and leaving `ticket` unused,
@@ -480,12 +475,18 @@ pub fn try_write_batch(
         None => return Ok(-1.0),
         Some(c) => c?,
     };
+    Ok(committed(&commit, existed))
+}
+
+/// Writes into `existed` (when given) one byte per operation of `commit`, 1 if its key had
+/// a value before, and returns the commit's sequence number for JavaScript.
+fn committed(commit: &simd_r_drive::Commit, existed: Option<BufferSlice>) -> f64 {
     if let Some(mut flags) = existed {
         for (slot, e) in flags.iter_mut().zip(&commit.existed) {
             *slot = *e as u8;
         }
     }
-    Ok(commit.seq as f64)
+    commit.seq as f64
 }
 
 /// A batch committed on the libuv threadpool (large batches, or while compaction runs).
