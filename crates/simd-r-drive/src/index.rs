@@ -2,15 +2,21 @@
 //!
 //! Keys are not kept in memory; they are stored in the file and compared through the
 //! mapping, so two keys whose hashes collide are two separate slots and each finds its own
-//! entry. A slot is 16 bytes plus one control byte; the table has a power-of-two number of
-//! slots filled to at most 7/8, so a minimally sized table takes between about 19.5 and
-//! 39 bytes per key (35.7 for one million keys). After recovery the table is shrunk to
-//! that minimum if the size guess made before the scan was too high.
+//! entry.
+//!
+//! The table is a flat array of 16-byte slots (hash, offset) with open addressing: linear
+//! probing in Robin Hood order (a slot never sits further from its home bucket than the
+//! slot after it) and backward-shift deletion, so no tombstones build up. The hash sits
+//! in the slot, so a lookup reads one table cache line (rarely two) and then the entry,
+//! and a caller can prefetch that line from the hash alone ([`Index::prefetch`]). The
+//! number of slots is a power of two filled to at most 7/8: between about 18.3 and 36.6
+//! bytes per key (33.6 for one million keys). After recovery the table is shrunk to that
+//! minimum if the size guess made before the scan was too high.
 
 use std::ptr::NonNull;
 
 use allocator_api2::alloc::{AllocError, Allocator, Global, Layout};
-use hashbrown::HashTable;
+use allocator_api2::boxed::Box as AllocBox;
 
 use crate::format::{self, key_at, EntryHeader};
 
@@ -37,6 +43,10 @@ pub(crate) struct LogOp {
 /// stay in the CPU's L2 cache while its operations are applied.
 const PARTITION_BYTES: usize = 128 << 10;
 
+/// How many operations ahead of the one being applied a batch loads the table line of
+/// (see [`Index::prefetch`]), so that the cache misses of several inserts overlap.
+pub(crate) const PREFETCH_AHEAD: usize = 8;
+
 /// Tables at least this large ask for transparent huge pages.
 const HUGE_TABLE: usize = 4 << 20;
 /// The size of a transparent huge page on x86_64 and most aarch64 kernels.
@@ -50,17 +60,14 @@ const HUGE_PAGE: usize = 2 << 20;
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct TableAlloc;
 
-// SAFETY: every call is forwarded to `Global` with the same arguments, so the allocator's
-// contract holds as it does for `Global`. The advice given in between only changes how the
-// kernel backs the pages, never their contents or addresses.
-unsafe impl Allocator for TableAlloc {
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let block = Global.allocate(layout)?;
+impl TableAlloc {
+    /// Asks for huge pages over the whole 2 MiB pages inside `block`, if it is large.
+    fn advise(block: NonNull<[u8]>, size: usize) {
         #[cfg(target_os = "linux")]
-        if layout.size() >= HUGE_TABLE {
+        if size >= HUGE_TABLE {
             let start = block.as_ptr() as *mut u8 as usize;
             let first = start.next_multiple_of(HUGE_PAGE);
-            let last = (start + layout.size()) / HUGE_PAGE * HUGE_PAGE;
+            let last = (start + size) / HUGE_PAGE * HUGE_PAGE;
             if last > first {
                 // SAFETY: [first, last) lies inside the block just allocated, which nothing
                 // else uses yet; MADV_HUGEPAGE neither reads nor writes memory.
@@ -73,19 +80,251 @@ unsafe impl Allocator for TableAlloc {
                 }
             }
         }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (block, size);
+    }
+}
+
+// SAFETY: every call is forwarded to `Global` with the same arguments, so the allocator's
+// contract holds as it does for `Global`. The advice given in between only changes how the
+// kernel backs the pages, never their contents or addresses.
+unsafe impl Allocator for TableAlloc {
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        let block = Global.allocate(layout)?;
+        Self::advise(block, layout.size());
+        Ok(block)
+    }
+
+    fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        // The global allocator hands large zeroed blocks out as fresh pages that the kernel
+        // zeroes on first touch. A table is read before it is written (a probe looks at a
+        // slot before filling it), which would map each page twice (a shared zero page on
+        // the read, a copy on the write): map them writable at once instead.
+        let block = Global.allocate_zeroed(layout)?;
+        Self::advise(block, layout.size());
+        #[cfg(target_os = "linux")]
+        if layout.size() >= HUGE_TABLE {
+            let start = block.as_ptr() as *mut u8 as usize;
+            let first = start.next_multiple_of(4096);
+            let last = (start + layout.size()) / 4096 * 4096;
+            // SAFETY: [first, last) lies inside the block just allocated, which nothing
+            // else uses yet; MADV_POPULATE_WRITE maps its pages (already zero) without
+            // changing their contents. Kernels before 5.14 refuse it, which changes nothing.
+            unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    libc::MADV_POPULATE_WRITE,
+                );
+            }
+        }
         Ok(block)
     }
 
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `allocate` above, that is by `Global`, with `layout`.
+        // SAFETY: `ptr` was allocated by `allocate` or `allocate_zeroed` above, that is by
+        // `Global`, with `layout`.
         unsafe { Global.deallocate(ptr, layout) }
+    }
+}
+
+/// Slots of the smallest table.
+const MIN_SLOTS: usize = 16;
+
+/// An open-addressing table of [`Slot`]s (see the module documentation). A slot whose
+/// offset is 0 is empty: no entry starts at offset 0, where the file header is.
+struct Table {
+    slots: AllocBox<[Slot], TableAlloc>,
+    /// `slots.len() - 1`; the home bucket of a hash is `hash & mask`.
+    mask: usize,
+    len: usize,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("slots", &self.slots.len())
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table::with_capacity(0)
+    }
+}
+
+impl Table {
+    /// Slots needed to hold `n` keys at no more than 7/8 full.
+    fn slots_for(n: usize) -> usize {
+        (n.saturating_mul(8) / 7 + 1)
+            .next_power_of_two()
+            .max(MIN_SLOTS)
+    }
+
+    /// Most keys a table of `slots` slots holds before it grows.
+    fn limit(slots: usize) -> usize {
+        slots / 8 * 7
+    }
+
+    fn with_capacity(n: usize) -> Table {
+        Self::with_slots(Self::slots_for(n))
+    }
+
+    /// An empty table of `slots` slots, a power of two.
+    fn with_slots(slots: usize) -> Table {
+        debug_assert!(slots.is_power_of_two());
+        let zeroed = AllocBox::<[Slot], _>::new_zeroed_slice_in(slots, TableAlloc);
+        Table {
+            // SAFETY: a slot is two `u64`s, for which all-zero bytes are a valid value: the
+            // empty slot.
+            slots: unsafe { zeroed.assume_init() },
+            mask: slots - 1,
+            len: 0,
+        }
+    }
+
+    /// Keys the table holds before it grows.
+    fn capacity(&self) -> usize {
+        Self::limit(self.slots.len())
+    }
+
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & self.mask
+    }
+
+    /// How far slot `i`, holding `hash`, is from its home bucket.
+    #[inline]
+    fn distance(&self, i: usize, hash: u64) -> usize {
+        i.wrapping_sub(self.home(hash)) & self.mask
+    }
+
+    /// Position of the first slot with `hash` for which `eq` holds.
+    #[inline]
+    fn find(&self, hash: u64, mut eq: impl FnMut(&Slot) -> bool) -> Option<usize> {
+        let mut i = self.home(hash);
+        let mut d = 0;
+        loop {
+            let s = &self.slots[i];
+            if s.offset == 0 {
+                return None;
+            }
+            if s.hash == hash && eq(s) {
+                return Some(i);
+            }
+            // Robin Hood order: every slot of `hash` would sit before a slot that is closer
+            // to its own home than this probe is to `hash`'s.
+            if self.distance(i, s.hash) < d {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+            d += 1;
+        }
+    }
+
+    /// Adds `slot`, growing the table first if it is full. The caller knows that no slot
+    /// for the same key is in the table.
+    fn insert_new(&mut self, slot: Slot) {
+        if self.len >= self.capacity() {
+            self.reserve(1);
+        }
+        self.place(slot);
+    }
+
+    /// Puts `slot` in Robin Hood order; room must exist.
+    fn place(&mut self, mut slot: Slot) {
+        let mut i = self.home(slot.hash);
+        let mut d = 0;
+        loop {
+            let s = &mut self.slots[i];
+            if s.offset == 0 {
+                *s = slot;
+                self.len += 1;
+                return;
+            }
+            let theirs = i.wrapping_sub(s.hash as usize & self.mask) & self.mask;
+            if theirs < d {
+                std::mem::swap(s, &mut slot);
+                d = theirs;
+            }
+            i = (i + 1) & self.mask;
+            d += 1;
+        }
+    }
+
+    /// Removes the slot at `i`, moving the slots after it one step back towards their homes.
+    fn remove_at(&mut self, mut i: usize) -> Slot {
+        let removed = self.slots[i];
+        loop {
+            let next = (i + 1) & self.mask;
+            let s = self.slots[next];
+            if s.offset == 0 || self.distance(next, s.hash) == 0 {
+                self.slots[i] = Slot { hash: 0, offset: 0 };
+                break;
+            }
+            self.slots[i] = s;
+            i = next;
+        }
+        self.len -= 1;
+        removed
+    }
+
+    /// Makes room for `additional` more keys without growing.
+    fn reserve(&mut self, additional: usize) {
+        let want = self.len.saturating_add(additional);
+        if want > self.capacity() {
+            self.resize(Self::slots_for(want));
+        }
+    }
+
+    /// Rebuilds the table with `slots` slots, enough for every key.
+    fn resize(&mut self, slots: usize) {
+        let mut new = Table::with_slots(slots);
+        // Old slots in order land in the new table nearly in order: the walk is sequential.
+        for s in self.iter() {
+            new.place(*s);
+        }
+        *self = new;
+    }
+
+    fn shrink_to_fit(&mut self) {
+        let slots = Self::slots_for(self.len);
+        if slots < self.slots.len() {
+            self.resize(slots);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter().filter(|s| s.offset != 0)
+    }
+
+    fn allocation_size(&self) -> usize {
+        std::mem::size_of_val(&*self.slots)
+    }
+
+    /// Starts loading the table line where a lookup of `hash` begins.
+    #[inline]
+    fn prefetch(&self, hash: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let p = (&self.slots[self.home(hash)] as *const Slot).cast::<i8>();
+            // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has. A prefetch
+            // reads nothing the program can observe and never faults; `p` points into the
+            // table.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = hash;
     }
 }
 
 /// The index plus the bookkeeping that stats need.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    table: HashTable<Slot, TableAlloc>,
+    table: Table,
     /// Sum of the on-disk lengths of the live entries.
     live_bytes: u64,
 }
@@ -98,7 +337,7 @@ fn header_at(data: &[u8], offset: u64) -> EntryHeader {
 impl Index {
     pub fn with_capacity(n: usize) -> Index {
         Index {
-            table: HashTable::with_capacity_in(n, TableAlloc),
+            table: Table::with_capacity(n),
             live_bytes: 0,
         }
     }
@@ -106,7 +345,7 @@ impl Index {
     /// Number of live keys.
     #[inline]
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.table.len
     }
 
     /// Sum of the on-disk lengths of live entries.
@@ -124,8 +363,8 @@ impl Index {
     #[inline]
     pub fn find(&self, data: &[u8], hash: u64, key: &[u8]) -> Option<u64> {
         self.table
-            .find(hash, |s| s.hash == hash && key_at(data, s.offset) == key)
-            .map(|s| s.offset)
+            .find(hash, |s| key_at(data, s.offset) == key)
+            .map(|i| self.table.slots[i].offset)
     }
 
     /// Offset of the first live entry whose key hash is `hash`, found without reading the
@@ -133,51 +372,66 @@ impl Index {
     /// back to [`Index::find`] when it differs (a 64-bit hash collision).
     #[inline]
     pub fn find_hash(&self, hash: u64) -> Option<u64> {
-        self.table.find(hash, |s| s.hash == hash).map(|s| s.offset)
+        self.table
+            .find(hash, |_| true)
+            .map(|i| self.table.slots[i].offset)
+    }
+
+    /// Starts loading the part of the table that a lookup of `hash` reads first, so that
+    /// lookups of several keys wait for memory together instead of one after another.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        self.table.prefetch(hash);
     }
 
     /// Points `key` at the entry at `offset` (which `data` must contain). Returns the
     /// offset of the entry it replaced, if any.
     pub fn insert(&mut self, data: &[u8], hash: u64, key: &[u8], offset: u64) -> Option<u64> {
-        let new_len = header_at(data, offset).len();
-        self.live_bytes += new_len;
-        match self.table.entry(
-            hash,
-            |s| s.hash == hash && key_at(data, s.offset) == key,
-            |s| s.hash,
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut e) => {
-                let old = e.get().offset;
-                self.live_bytes = self.live_bytes.saturating_sub(header_at(data, old).len());
-                e.get_mut().offset = offset;
-                Some(old)
-            }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(Slot { hash, offset });
+        self.live_bytes += header_at(data, offset).len();
+        match self.table.find(hash, |s| key_at(data, s.offset) == key) {
+            Some(i) => Some(self.replace(data, i, offset)),
+            None => {
+                self.table.insert_new(Slot { hash, offset });
                 None
             }
         }
     }
 
+    /// Points slot `i` at `offset`; returns the offset it held.
+    fn replace(&mut self, data: &[u8], i: usize, offset: u64) -> u64 {
+        let old = std::mem::replace(&mut self.table.slots[i].offset, offset);
+        self.live_bytes = self.live_bytes.saturating_sub(header_at(data, old).len());
+        old
+    }
+
+    /// Removes slot `i`; returns the offset it held.
+    fn remove_slot(&mut self, data: &[u8], i: usize) -> u64 {
+        let slot = self.table.remove_at(i);
+        self.live_bytes = self
+            .live_bytes
+            .saturating_sub(header_at(data, slot.offset).len());
+        slot.offset
+    }
+
     /// Makes room for `additional` more keys at once, so that a large batch grows the table
     /// once instead of doubling it step by step.
     pub fn reserve(&mut self, additional: usize) {
-        self.table.reserve(additional, |s| s.hash);
+        self.table.reserve(additional);
     }
 
     /// Returns memory the table does not need for its current keys, when the size guess
     /// made before a scan was too high.
     pub fn shrink_to_fit(&mut self) {
-        self.table.shrink_to_fit(|s| s.hash);
+        self.table.shrink_to_fit();
     }
 
     /// An index of `n` distinct keys with `live_bytes` of live entries, from an index
     /// checkpoint. Slots in the order of a table of about the same size are inserted front
     /// to back, which is several times faster than inserting them at random.
     pub fn from_checkpoint(n: usize, live_bytes: u64, slots: impl Iterator<Item = Slot>) -> Index {
-        let mut table = HashTable::with_capacity_in(n, TableAlloc);
+        let mut table = Table::with_capacity(n);
         for s in slots {
-            table.insert_unique(s.hash, s, |s: &Slot| s.hash);
+            table.insert_new(s);
         }
         Index { table, live_bytes }
     }
@@ -185,8 +439,7 @@ impl Index {
     /// Adds a key known not to be in the index yet (compaction copies distinct keys).
     pub fn insert_unique(&mut self, hash: u64, offset: u64, entry_len: u64) {
         self.live_bytes += entry_len;
-        self.table
-            .insert_unique(hash, Slot { hash, offset }, |s| s.hash);
+        self.table.insert_new(Slot { hash, offset });
     }
 
     /// Applies `ops` (Puts and Deletes, in file order) and empties it. The result is
@@ -206,12 +459,9 @@ impl Index {
         mut existed: Option<&mut [bool]>,
     ) {
         let puts = ops.iter().filter(|r| r.put_len != 0).count();
-        self.table.reserve(puts, |s| s.hash);
-        // hashbrown keeps 7/8 of a power-of-two number of buckets usable, and starts the
-        // probe for a hash at bucket `hash & (buckets - 1)`. Only locality depends on this
-        // estimate, never correctness.
-        let buckets = (self.table.capacity() * 8 / 7).next_power_of_two().max(1);
-        let table_bytes = buckets * (std::mem::size_of::<Slot>() + 1);
+        self.table.reserve(puts);
+        let buckets = self.table.slots.len();
+        let table_bytes = buckets * std::mem::size_of::<Slot>();
         let parts = (table_bytes / PARTITION_BYTES).next_power_of_two();
         if parts > 1 && ops.len() >= parts * 4 {
             let shift = buckets.trailing_zeros() - parts.trailing_zeros();
@@ -232,12 +482,17 @@ impl Index {
             }
             std::mem::swap(ops, scratch);
         }
-        for r in ops.drain(..) {
+        for i in 0..ops.len() {
+            if let Some(ahead) = ops.get(i + PREFETCH_AHEAD) {
+                self.table.prefetch(ahead.hash);
+            }
+            let r = ops[i];
             let had = self.apply_one(data, r);
             if let Some(e) = existed.as_deref_mut() {
                 e[r.pos as usize] = had;
             }
         }
+        ops.clear();
     }
 
     /// Applies one operation; returns whether its key had a value.
@@ -248,48 +503,32 @@ impl Index {
             put_len,
             ..
         } = r;
-        let same_key = |s: &Slot| s.hash == hash && key_at(data, s.offset) == key_at(data, offset);
-        if put_len != 0 {
-            self.live_bytes += put_len;
-            match self.table.entry(hash, same_key, |s| s.hash) {
-                hashbrown::hash_table::Entry::Occupied(mut e) => {
-                    self.live_bytes = self
-                        .live_bytes
-                        .saturating_sub(header_at(data, e.get().offset).len());
-                    e.get_mut().offset = offset;
-                    true
-                }
-                hashbrown::hash_table::Entry::Vacant(v) => {
-                    v.insert(Slot { hash, offset });
-                    false
-                }
+        let found = self
+            .table
+            .find(hash, |s| key_at(data, s.offset) == key_at(data, offset));
+        match (found, put_len != 0) {
+            (Some(i), true) => {
+                self.live_bytes += put_len;
+                self.replace(data, i, offset);
+                true
             }
-        } else if let Ok(e) = self.table.find_entry(hash, same_key) {
-            let (slot, _) = e.remove();
-            self.live_bytes = self
-                .live_bytes
-                .saturating_sub(header_at(data, slot.offset).len());
-            true
-        } else {
-            false
+            (None, true) => {
+                self.live_bytes += put_len;
+                self.table.insert_new(Slot { hash, offset });
+                false
+            }
+            (Some(i), false) => {
+                self.remove_slot(data, i);
+                true
+            }
+            (None, false) => false,
         }
     }
 
     /// Removes `key`. Returns the offset of its live entry, if it had one.
     pub fn remove(&mut self, data: &[u8], hash: u64, key: &[u8]) -> Option<u64> {
-        match self
-            .table
-            .find_entry(hash, |s| s.hash == hash && key_at(data, s.offset) == key)
-        {
-            Ok(e) => {
-                let (slot, _) = e.remove();
-                self.live_bytes = self
-                    .live_bytes
-                    .saturating_sub(header_at(data, slot.offset).len());
-                Some(slot.offset)
-            }
-            Err(_) => None,
-        }
+        let i = self.table.find(hash, |s| key_at(data, s.offset) == key)?;
+        Some(self.remove_slot(data, i))
     }
 
     /// Every live entry's offset, in file order.
@@ -302,5 +541,111 @@ impl Index {
     /// Every live slot.
     pub fn slots(&self) -> impl Iterator<Item = &Slot> {
         self.table.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::{Slot, Table};
+
+    /// Checks the table against `model` (key -> hash; a key is stored as the slot's
+    /// offset) and the Robin Hood order that early exits rely on.
+    fn check(table: &Table, model: &HashMap<u64, u64>) {
+        assert_eq!(table.len, model.len());
+        assert_eq!(table.iter().count(), model.len());
+        assert!(table.len <= table.capacity());
+        for (&key, &hash) in model {
+            let i = table
+                .find(hash, |s| s.offset == key)
+                .expect("every key is found");
+            assert_eq!(table.slots[i].offset, key);
+        }
+        for i in 0..table.slots.len() {
+            let s = table.slots[i];
+            let next = table.slots[(i + 1) & table.mask];
+            if s.offset != 0 && next.offset != 0 {
+                let (d, dn) = (table.distance(i, s.hash), table.distance(i + 1, next.hash));
+                assert!(dn <= d + 1, "slot {} breaks Robin Hood order", i + 1);
+            }
+            if s.offset == 0 && next.offset != 0 {
+                assert_eq!(
+                    table.distance(i + 1, next.hash),
+                    0,
+                    "a gap before a moved slot"
+                );
+            }
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u64, u64),
+        Remove(u64),
+        Shrink,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        // Few distinct keys, and hashes from a tiny set or with equal low bits, so that
+        // slots collide, clusters wrap around the table's end, and removals shift them.
+        let key = 1u64..40;
+        let hash = prop_oneof![0u64..4, (0u64..4).prop_map(|h| h << 32 | 15), any::<u64>()];
+        prop_oneof![
+            4 => (key.clone(), hash).prop_map(|(k, h)| Op::Insert(k, h)),
+            3 => key.prop_map(Op::Remove),
+            1 => Just(Op::Shrink),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn table_matches_a_hashmap(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut table = Table::with_capacity(0);
+            let mut model: HashMap<u64, u64> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(key, hash) => {
+                        let hash = *model.entry(key).or_insert(hash);
+                        if table.find(hash, |s| s.offset == key).is_none() {
+                            table.insert_new(Slot { hash, offset: key });
+                        }
+                    }
+                    Op::Remove(key) => {
+                        if let Some(hash) = model.remove(&key) {
+                            let i = table.find(hash, |s| s.offset == key).expect("present");
+                            prop_assert_eq!(table.remove_at(i).offset, key);
+                        }
+                        prop_assert!(model.contains_key(&key)
+                            || table.iter().all(|s| s.offset != key));
+                    }
+                    Op::Shrink => table.shrink_to_fit(),
+                }
+                check(&table, &model);
+            }
+        }
+    }
+
+    #[test]
+    fn a_table_grows_and_shrinks_around_its_load_limit() {
+        let mut table = Table::with_capacity(0);
+        let mut model = HashMap::new();
+        for key in 1..=10_000u64 {
+            let hash = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            table.insert_new(Slot { hash, offset: key });
+            model.insert(key, hash);
+        }
+        check(&table, &model);
+        assert_eq!(table.slots.len(), 16_384);
+        for key in 1..=9_000u64 {
+            let i = table.find(model[&key], |s| s.offset == key).unwrap();
+            table.remove_at(i);
+            model.remove(&key);
+        }
+        table.shrink_to_fit();
+        check(&table, &model);
+        assert_eq!(table.slots.len(), 2_048);
     }
 }

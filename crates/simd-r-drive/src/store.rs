@@ -10,7 +10,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::format::{self, EntryHeader, EntryKind, HeaderProblem, HEADER_LEN};
-use crate::index::{Index, LogOp};
+use crate::index::{Index, LogOp, PREFETCH_AHEAD};
 use crate::io::{self as sio, Backend, OsBackend};
 use crate::lock;
 use crate::mapping::{Mapping, Value};
@@ -915,6 +915,7 @@ impl Store {
             for (g, group) in chunk.chunks(GROUP).enumerate() {
                 for (h, k) in hashes.iter_mut().zip(group) {
                     *h = self.hash(k.as_ref());
+                    s.index.prefetch(*h);
                 }
                 for (o, &h) in offsets.iter_mut().zip(&hashes[..group.len()]) {
                     *o = s.index.find_hash(h);
@@ -1261,7 +1262,10 @@ impl Store {
                 seq: st.seq,
             });
         }
-        for (op, &hash) in ops.iter().zip(hashes) {
+        for (i, (op, &hash)) in ops.iter().zip(hashes).enumerate() {
+            if let Some(&ahead) = hashes.get(i + PREFETCH_AHEAD) {
+                st.index.prefetch(ahead);
+            }
             let key = op.key();
             let prior = match op {
                 Op::Put { value, .. } => {
