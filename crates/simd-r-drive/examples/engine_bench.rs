@@ -6,8 +6,9 @@
 //!
 //! Measures, on one thread: bulk insert through `Store::write` in batches, random point
 //! lookups, reopening the store with a warm page cache, index memory per key, file size
-//! against the raw key and value bytes, and the checksum kernel (forced scalar against the
-//! detected one). Timed figures are the median of three runs.
+//! against the raw key and value bytes, the checksum kernel (forced scalar against the
+//! detected one), and the machine's memory latency (a random pointer chase), which bounds
+//! lookups made one after another. Timed figures are the median of three runs.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -102,6 +103,37 @@ fn batched_lookups(store: &Store, keys: &[[u8; KEY_LEN]]) -> (Duration, u64) {
             .expect("get_many_with");
     }
     (started.elapsed(), black_box(sum))
+}
+
+/// Nanoseconds per load when each load's address depends on the one before, over a
+/// random cycle through `bytes` of memory (one load per 64-byte line): the machine's memory
+/// latency, which bounds how fast lookups can go when each waits for the one before.
+fn memory_latency_ns(bytes: usize) -> f64 {
+    const LINE: usize = 8; // u64s per cache line
+    let lines = bytes / 64;
+    let mut next = vec![0u64; lines * LINE];
+    // Sattolo's algorithm: a random permutation that is one cycle through every line.
+    let mut order: Vec<usize> = (0..lines).collect();
+    let mut rng = Rng(5);
+    for i in (1..lines).rev() {
+        let j = (rng.next() % i as u64) as usize;
+        order.swap(i, j);
+    }
+    for (i, &line) in order.iter().enumerate() {
+        next[line * LINE] = (order[(i + 1) % lines] * LINE) as u64;
+    }
+    let steps = 2_000_000;
+    let mut at = 0usize;
+    let started = Instant::now();
+    for _ in 0..steps {
+        at = next[at] as usize;
+    }
+    black_box(at);
+    secs(started.elapsed()) * 1e9 / steps as f64
+}
+
+fn st_file_bytes(store: &Store) -> usize {
+    store.stats().file_bytes as usize
 }
 
 fn checksum_rate(data: &[u8], scalar: bool) -> f64 {
@@ -213,6 +245,13 @@ fn main() {
     println!(
         "                  {:>12.0} lookups/s (get_many_with, {BATCH} keys per call)",
         lookup_batched
+    );
+
+    let latency = memory_latency_ns(st_file_bytes(&store));
+    println!(
+        "memory latency:   {:>12.0} ns per dependent load over a region the size of the file \
+         (a lookup waits for two: table line, then entry; 10 M/s allows 100 ns per call)",
+        latency
     );
 
     let st = store.stats();
