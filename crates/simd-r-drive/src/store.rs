@@ -579,6 +579,11 @@ pub(crate) fn zero_fill(
 /// The encode buffer is kept between writes up to this capacity.
 const KEEP_WRITE_BUFFER: usize = 8 << 20;
 
+/// A batch whose entries take more than this many bytes is written in pieces of about
+/// this size (each one `write`), so that a bulk load of any size needs a write buffer of
+/// this size instead of one as large as the batch.
+const WRITE_PIECE: usize = 4 << 20;
+
 /// Removes `<store>.upload-*` files, where bindings stage streamed values before
 /// [`Store::put_from_reader`]; any left when a writer opens belong to a crashed writer.
 fn remove_uploads(path: &Path) {
@@ -1177,6 +1182,8 @@ impl Store {
             format::encode_sync_mark(&mut buf, end, durable_end);
         }
         let batch_start = end + buf.len() as u64;
+        // File offset of `buf[0]`: a large batch is written a piece at a time.
+        let mut base = end;
         // A lone entry carries its own commit flag; a longer batch ends with a commit
         // record naming its first offset.
         let single = ops.len() == 1;
@@ -1185,25 +1192,33 @@ impl Store {
                 Op::Put { key, value } => (EntryKind::Put, *key, *value),
                 Op::Delete { key } => (EntryKind::Delete, *key, &[][..]),
             };
-            format::encode_entry(&mut buf, end, kind, single, key, value);
+            format::encode_entry(&mut buf, base, kind, single, key, value);
+            if buf.len() >= WRITE_PIECE {
+                // More of the batch follows, and its commit record last: until that record
+                // is written, recovery and readers treat these bytes as an unfinished
+                // batch, so writing them now changes nothing anyone sees.
+                if let Err(e) = self.backend.write_at(&file, &buf, base) {
+                    return Err(self.poison_with(Error::io("writing", &self.path, e)));
+                }
+                base += buf.len() as u64;
+                buf.clear();
+            }
         }
         if !single {
-            format::encode_commit(&mut buf, end, batch_start);
+            format::encode_commit(&mut buf, base, batch_start);
         }
-        let data_len = buf.len() as u64;
+        let new_end = base + buf.len() as u64;
         let allocated = self.allocated.load(Ordering::Acquire);
-        if self.preallocate > 0 && end + data_len > allocated {
+        if self.preallocate > 0 && new_end > allocated {
             // Zeros up to the next multiple of the preallocation step, in the same write.
-            let target =
-                (end + data_len).div_ceil(self.preallocate) * self.preallocate + self.preallocate;
-            buf.resize((target - end) as usize, 0);
+            let target = new_end.div_ceil(self.preallocate) * self.preallocate + self.preallocate;
+            buf.resize((target - base) as usize, 0);
         }
-        if let Err(e) = self.backend.write_at(&file, &buf, end) {
+        if let Err(e) = self.backend.write_at(&file, &buf, base) {
             return Err(self.poison_with(Error::io("writing", &self.path, e)));
         }
         self.allocated
-            .fetch_max(end + buf.len() as u64, Ordering::AcqRel);
-        let new_end = end + data_len;
+            .fetch_max(base + buf.len() as u64, Ordering::AcqRel);
         if buf.capacity() > KEEP_WRITE_BUFFER {
             // A bulk load's buffer is as large as its batch: do not hold on to it.
             *buf = Vec::new();

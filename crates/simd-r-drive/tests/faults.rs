@@ -48,6 +48,18 @@ fn workload(store: &Store) -> (Model, Option<(Vec<(Vec<u8>, Option<Vec<u8>>)>, E
     ]);
     steps.push(vec![]); // compaction again
     steps.push(vec![(b"c".to_vec(), Some(vec![7; 20_000]))]);
+    // Large enough to be written in more than one piece: a failure after the first piece
+    // must lose the whole batch, never keep part of it.
+    steps.push(
+        (0..6u32)
+            .map(|i| {
+                (
+                    format!("d{i}").into_bytes(),
+                    Some(common::bytes(i as u64, 1 << 20)),
+                )
+            })
+            .collect(),
+    );
 
     let mut acked = Model::new();
     for step in steps {
