@@ -312,7 +312,8 @@ pub(crate) fn file_id(meta: &std::fs::Metadata) -> FileId {
 /// An open store. `Send + Sync`: share it between threads behind an `Arc`.
 ///
 /// Reads take a shared lock on the in-memory state only and never wait for disk I/O.
-/// Writes are serialised by one writer mutex; each batch is one `write` call.
+/// Writes are serialised by one writer mutex; each batch is one `write` call (one per
+/// 4 MiB of a larger batch).
 pub struct Store {
     pub(crate) path: PathBuf,
     pub(crate) read_only: bool,
@@ -1117,8 +1118,8 @@ impl Store {
         Ok(self.write(&[Op::Delete { key }])?.existed[0])
     }
 
-    /// Commits `ops` as one batch: one `write` call; after a crash either every operation
-    /// is there or none is. With [`StoreOptions::sync`], returns once the batch is durable.
+    /// Commits `ops` as one batch: one `write` call (one per 4 MiB of a larger batch, its
+    /// commit record last); after a crash either every operation is there or none is. With [`StoreOptions::sync`], returns once the batch is durable.
     pub fn write(&self, ops: &[Op<'_>]) -> Result<Commit> {
         self.write_inner(ops, true)
             .map(|c| c.expect("a waiting write always commits"))
