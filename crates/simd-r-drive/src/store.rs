@@ -752,7 +752,7 @@ impl Store {
             unsynced_damage_at: outcome.unsynced_damage,
             checkpoint_keys: checkpoint.map(|c| c.1),
         };
-        Ok(Store {
+        let store = Store {
             path,
             read_only: opts.read_only,
             sync_commits: opts.sync,
@@ -783,7 +783,16 @@ impl Store {
             poison: OnceLock::new(),
             lock_file: Mutex::new(lock_file),
             recovery,
-        })
+        };
+        if !store.read_only {
+            // The sync above made what earlier sessions wrote durable: say so in the log
+            // now, not at the first append, which a session that writes nothing (or dies
+            // first) never makes. Without the mark, later damage in those bytes would be
+            // taken for a power loss's unsynced tail instead of being reported.
+            let _writer = store.writer.lock();
+            store.append_mark();
+        }
+        Ok(store)
     }
 
     /// The store's path.
@@ -1496,7 +1505,20 @@ impl Store {
         if self.backend.write_at(&file, &buf, end).is_ok() {
             let new_end = end + buf.len() as u64;
             self.allocated.fetch_max(new_end, Ordering::AcqRel);
+            let map = self.state.read().map.clone();
+            let map = if new_end > map.reserved() {
+                // Where mappings are not reserved ahead (not Unix), the mark must be
+                // mapped before the store's end may include it. If it cannot be, the end
+                // stays where it was and the next append writes over the mark.
+                match Mapping::new(&file, new_end, true) {
+                    Ok(m) => Arc::new(m),
+                    Err(_) => return,
+                }
+            } else {
+                map
+            };
             let mut s = self.state.write();
+            s.map = map;
             s.end = new_end;
             s.marked_end = new_end;
         }

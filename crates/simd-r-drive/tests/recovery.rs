@@ -164,13 +164,13 @@ fn torn_tail_sweep_keeps_exactly_the_complete_commits() {
                 (cut + zeros) as u64 - boundary
             );
             drop(s);
-            // The writer truncated exactly the tail, nothing before it.
+            // The writer truncated exactly the tail, nothing before it (and then recorded
+            // its sync in a mark, when the log did not end with one).
             assert_eq!(
-                std::fs::metadata(&copy).unwrap().len(),
-                *boundary,
+                common::without_open_mark(std::fs::read(&copy).unwrap(), *boundary as usize),
+                &bytes[..*boundary as usize],
                 "cut {cut} zeros {zeros}"
             );
-            assert_eq!(std::fs::read(&copy).unwrap(), &full[..*boundary as usize]);
             // And the store takes new writes after the cut.
             let s = open(&copy);
             s.put(b"after", b"crash").unwrap();
@@ -365,7 +365,10 @@ fn a_zeroed_hole_inside_the_last_batch_drops_only_that_batch() {
         assert_eq!(contents(&s), points[points.len() - 2].1, "hole {hole:?}");
         assert_eq!(s.recovery().dropped_tail_bytes, (full.len() - last) as u64);
         drop(s);
-        assert_eq!(std::fs::read(&copy).unwrap(), &full[..last]);
+        assert_eq!(
+            common::without_open_mark(std::fs::read(&copy).unwrap(), last),
+            &full[..last]
+        );
     }
 }
 
@@ -511,6 +514,45 @@ fn damage_before_a_sync_mark_is_corruption() {
     let e = Store::open(&p).unwrap_err();
     assert_eq!(e.code(), "ERR_STORE_CORRUPT");
     assert_eq!(std::fs::read(&p).unwrap(), b, "left untouched");
+}
+
+/// A writable open syncs what earlier sessions left unsynced and records it in a sync
+/// mark at once: a session that writes nothing, or dies before writing, still leaves the
+/// log saying those bytes are durable, so later damage in them is reported, not dropped.
+#[test]
+fn a_writable_open_records_the_sync_it_made_even_if_nothing_is_written() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    s.put(b"a", &[1; 100]).unwrap();
+    s.put(b"b", &[2; 100]).unwrap();
+    let a_off = s.get(b"a").unwrap().unwrap().file_offset();
+    // The process dies: the file as it is now, with no sync mark.
+    let crashed = std::fs::read(&p).unwrap();
+    drop(s);
+    let q = d.path("after-crash.srd");
+    std::fs::write(&q, &crashed).unwrap();
+    // The next session opens for writing, writes nothing, and dies too.
+    let s = open(&q);
+    assert_eq!(s.get(b"b").unwrap().as_deref(), Some(&[2u8; 100][..]));
+    let mut image = std::fs::read(&q).unwrap();
+    assert!(
+        image.len() > crashed.len(),
+        "a sync mark was appended at open"
+    );
+    drop(s);
+    image[a_off as usize] ^= 1;
+    let r = d.path("damaged.srd");
+    std::fs::write(&r, &image).unwrap();
+    let e = Store::open(&r).unwrap_err();
+    assert_eq!(e.code(), "ERR_STORE_CORRUPT", "{e}");
+    assert_eq!(std::fs::read(&r).unwrap(), image, "left untouched");
+    // A store closed cleanly has nothing new to record: reopening it appends nothing.
+    let s = open(&q);
+    s.close().unwrap();
+    let closed = std::fs::read(&q).unwrap();
+    drop(open(&q));
+    assert_eq!(std::fs::read(&q).unwrap(), closed);
 }
 
 /// `close()` syncs and ends the file with a sync mark: damage anywhere in a cleanly closed

@@ -47,3 +47,20 @@ pub fn dump(s: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
     v.sort();
     v
 }
+
+/// `file` (what a writable open left) less the sync mark that the open appends right after
+/// `end`, the end of the data it kept, when the log did not already end with one; checked
+/// to be exactly that mark.
+#[allow(dead_code)]
+pub fn without_open_mark(mut file: Vec<u8>, end: usize) -> Vec<u8> {
+    if file.len() == end + 24 {
+        assert_eq!(file[end + 8], 4, "only a sync mark follows the data kept");
+        assert_eq!(
+            &file[end + 16..],
+            &(end as u64).to_le_bytes(),
+            "and it records that data as durable"
+        );
+        file.truncate(end);
+    }
+    file
+}
