@@ -126,10 +126,6 @@ export declare function kernel(): string
  * processes; later reads of the same key in this process may see the change until the
  * file is compacted. Use {@link Store.getCopy} for a buffer of your own.
  *
- * # JavaScript: `Store.getMany`
- *
- * The values of `keys`, as {@link Store.get} returns them.
- *
  * # JavaScript: `Store.createReadStream`
  *
  * A readable stream of the value of `key` as it is now, in zero-copy chunks of
@@ -137,6 +133,21 @@ export declare function kernel(): string
  * no value.
  */
 export declare function locate(h: number, scratch: Buffer, keyLen: number): number
+
+/**
+ * Looks up the `count` keys staged in `staging` (as deletes, the staging format of
+ * `write_batch`) and writes four numbers per key into `out` (8-byte floats): 0 if the key
+ * has no value, 1 if it can be viewed in place, 2 if it must be copied (as `locate`
+ * returns); then the map id, offset and length of its value. The lookups overlap their
+ * memory latencies, so many keys are found faster than by one `locate` each.
+ *
+ * # JavaScript: `Store.getMany`
+ *
+ * The values of `keys`, as {@link Store.get} returns them. Faster than calling `get` for
+ * each key when there are many: the lookups are made together, so that their waits for
+ * memory overlap.
+ */
+export declare function locateMany(h: number, staging: Buffer, count: number, out: Buffer): void
 
 /**
  * Opens (or creates) the store at `path` and returns a handle. Shares the engine if the

@@ -845,6 +845,7 @@ module.exports.flushSync = nativeBinding.flushSync
 module.exports.getCopy = nativeBinding.getCopy
 module.exports.kernel = nativeBinding.kernel
 module.exports.locate = nativeBinding.locate
+module.exports.locateMany = nativeBinding.locateMany
 module.exports.openStore = nativeBinding.openStore
 module.exports.openStoreAsync = nativeBinding.openStoreAsync
 module.exports.putFile = nativeBinding.putFile

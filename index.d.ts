@@ -103,7 +103,11 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   get(key: Key): Buffer | undefined
   /** A copy of the value of `key` that the caller owns, or `undefined`. */
   getCopy(key: Key): Buffer | undefined
-  /** The values of `keys`, as {@link Store.get} returns them. */
+  /**
+   * The values of `keys`, as {@link Store.get} returns them. Faster than calling `get` for
+   * each key when there are many: the lookups are made together, so that their waits for
+   * memory overlap.
+   */
   getMany(keys: Key[]): (Buffer | undefined)[]
   /** Whether `key` has a value. */
   has(key: Key): boolean

@@ -201,3 +201,37 @@ test('two Stores on one path in one process share the engine', async (t) => {
   await b.close()
   await ro.close()
 })
+
+test('getMany of many keys returns what get returns, key by key', async (t) => {
+  const s = await Store.open(tmpStore())
+  const want = new Map()
+  for (let i = 0; i < 2500; i++) want.set(`k${i}`, i % 11 === 0 ? '' : `value-${i}`.repeat(1 + (i % 5)))
+  await s.putMany(want)
+  await s.delete('k7')
+  // The last value ends in the file's last, still growing page: it is copied, not viewed.
+  await s.put('tail', 'last')
+  const keys = []
+  for (let i = 0; i < 3000; i += 3) keys.push(i % 2 ? `k${i}` : Buffer.from(`k${i}`))
+  keys.push('k7', 'nope', 'k1', 'k1', 'tail', new Uint8Array(Buffer.from('k2')))
+  const check = () => {
+    const got = s.getMany(keys)
+    t.is(got.length, keys.length)
+    for (let i = 0; i < keys.length; i++) {
+      const one = s.get(keys[i])
+      t.deepEqual(got[i], one, String(keys[i]))
+      if (got[i] !== undefined) t.true(Buffer.isBuffer(got[i]))
+    }
+    t.is(got[keys.length - 2].toString(), 'last')
+    t.is(got[keys.length - 5], undefined)
+  }
+  check()
+  // After a compaction has replaced the file, and after more writes.
+  await s.compact()
+  check()
+  await s.put('k1', 'changed')
+  t.is(s.getMany(keys)[keys.length - 4].toString(), 'changed')
+  t.throws(() => s.getMany([...keys, '']), { code: 'ERR_INVALID_KEY' })
+  t.throws(() => s.getMany([...keys, 42]), { code: 'ERR_INVALID_ARG_TYPE' })
+  await s.close()
+  t.throws(() => s.getMany(keys), { code: 'ERR_STORE_CLOSED' })
+})

@@ -139,7 +139,8 @@ pub enum Op<'a> {
 }
 
 impl<'a> Op<'a> {
-    fn key(&self) -> &'a [u8] {
+    /// The key the operation writes.
+    pub fn key(&self) -> &'a [u8] {
         match self {
             Op::Put { key, .. } | Op::Delete { key } => key,
         }
@@ -917,6 +918,52 @@ impl Store {
         keys: &[K],
         mut f: impl FnMut(usize, Option<&[u8]>),
     ) -> Result<()> {
+        self.lookup_many(keys, |_, data, i, found| {
+            f(i, found.map(|off| format::value_at(data, off)));
+            Ok(())
+        })
+    }
+
+    /// [`Store::locate_private`] for every key of `keys`: calls `f(i, located)` for
+    /// `keys[i]`, in order, with lookups started in groups as [`Store::get_many_with`] does.
+    /// `f` runs while a read lock is held (writers wait), so keep it short.
+    pub fn locate_many_private<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        mut f: impl FnMut(usize, Option<Located<'_>>),
+    ) -> Result<()> {
+        self.lookup_many(keys, |s, data, i, found| {
+            let Some(off) = found else {
+                f(i, None);
+                return Ok(());
+            };
+            let h = format::read_header_trusted(&data[off as usize..]);
+            let map = s
+                .map
+                .private(&s.file)
+                .map_err(|e| Error::io("mapping the file privately", &self.path, e))?;
+            f(
+                i,
+                Some(Located {
+                    map,
+                    offset: off + h.value_start(),
+                    len: h.value_len,
+                    stable_end: stable_end(s.end),
+                }),
+            );
+            Ok(())
+        })
+    }
+
+    /// Looks up every key of `keys` and calls `f(state, data, i, offset)` for `keys[i]`, in
+    /// order, with the offset of its live entry in `data` (the verified file contents).
+    /// The read lock is taken once per group of keys, and each group's table lines, then
+    /// its entries, are loaded together, so that their memory latencies overlap.
+    fn lookup_many<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        mut f: impl FnMut(&State, &[u8], usize, Option<u64>) -> Result<()>,
+    ) -> Result<()> {
         /// Keys whose index lookups and file reads are started before any is finished.
         const GROUP: usize = 16;
         /// Keys looked up per read-lock acquisition (bounds how long writers wait).
@@ -947,7 +994,7 @@ impl Store {
                         Some(_) => s.index.find(data, hashes[j], key),
                         None => None,
                     };
-                    f(base + j, found.map(|off| format::value_at(data, off)));
+                    f(&s, data, base + j, found)?;
                 }
             }
         }

@@ -74,6 +74,21 @@ fn check(store: &Store, model: &HashMap<Vec<u8>, Vec<u8>>) -> Result<(), TestCas
         })
         .unwrap();
     prop_assert_eq!(seen, keys.len());
+    // And so does the batched location of values in the private mapping.
+    let mut seen = 0;
+    store
+        .locate_many_private(&keys, |i, at| {
+            assert_eq!(i, seen);
+            seen += 1;
+            let at = at.map(|a| (a.offset, a.len));
+            let one = store
+                .locate_private(&keys[i], |a| a.map(|a| (a.offset, a.len)))
+                .unwrap();
+            assert_eq!(at, one, "key {i}");
+            assert_eq!(at.map(|a| a.1), model.get(&keys[i]).map(|v| v.len()));
+        })
+        .unwrap();
+    prop_assert_eq!(seen, keys.len());
     let mut it: Vec<(Vec<u8>, Vec<u8>)> = store
         .iter()
         .unwrap()
