@@ -240,5 +240,8 @@ fn parse(store: &StoreFile<'_>, bytes: &[u8]) -> Option<Loaded> {
     let (hash, index) = log_hash(store.data, end, || {
         Index::from_checkpoint(keys as usize, u64_at(bytes, 32), slots)
     });
-    (hash == u64_at(bytes, 56)).then_some(Loaded { index, end })
+    match index {
+        Some(index) if hash == u64_at(bytes, 56) => Some(Loaded { index, end }),
+        _ => None,
+    }
 }

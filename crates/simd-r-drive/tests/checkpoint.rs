@@ -307,6 +307,31 @@ fn a_forged_checkpoint_cannot_make_reads_leave_the_file_and_verify_reports_it() 
     assert_eq!(dump(&s), want);
 }
 
+/// Hashes that crowd into one part of the table (here: all equal) would make building the
+/// index take time quadratic in their number; real keys never hash like that, so the open
+/// gives up on such a checkpoint early and scans the log instead.
+#[test]
+fn a_checkpoint_whose_hashes_crowd_together_is_not_used() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let want = closed_store(&p);
+    assert!(
+        want.len() > 1024 + 100,
+        "enough keys to crowd past the bound"
+    );
+    forge(&p, |slots| {
+        for s in slots.chunks_exact_mut(16) {
+            s[..8].copy_from_slice(&7u64.to_le_bytes());
+        }
+    });
+    let started = std::time::Instant::now();
+    let s = opts().open(&p).unwrap();
+    assert_eq!(s.recovery().checkpoint_keys, None);
+    assert_eq!(dump(&s), want);
+    s.verify().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
 /// Overwrites `bytes` at `at` of the file in place (same inode), as a failing disk would.
 fn patch(p: &Path, at: u64, bytes: &[u8]) {
     use std::os::unix::fs::FileExt;
