@@ -1175,7 +1175,8 @@ impl Store {
     }
 
     /// Commits `ops` as one batch: one `write` call (one per 4 MiB of a larger batch, its
-    /// commit record last); after a crash either every operation is there or none is. With [`StoreOptions::sync`], returns once the batch is durable.
+    /// commit record last); after a crash either every operation is there or none is.
+    /// With [`StoreOptions::sync`], returns once the batch is durable.
     pub fn write(&self, ops: &[Op<'_>]) -> Result<Commit> {
         self.write_inner(ops, true)
             .map(|c| c.expect("a waiting write always commits"))
