@@ -64,26 +64,46 @@ pub(crate) struct TableAlloc;
 impl TableAlloc {
     /// Asks for huge pages over the whole 2 MiB pages inside `block`, if it is large.
     fn advise(block: NonNull<[u8]>, size: usize) {
-        #[cfg(target_os = "linux")]
         if size >= HUGE_TABLE {
-            let start = block.as_ptr() as *mut u8 as usize;
-            let first = start.next_multiple_of(HUGE_PAGE);
-            let last = (start + size) / HUGE_PAGE * HUGE_PAGE;
-            if last > first {
-                // SAFETY: [first, last) lies inside the block just allocated, which nothing
-                // else uses yet; MADV_HUGEPAGE neither reads nor writes memory.
-                unsafe {
-                    libc::madvise(
-                        first as *mut libc::c_void,
-                        last - first,
-                        libc::MADV_HUGEPAGE,
-                    );
-                }
+            advise_pages(
+                block.as_ptr() as *mut u8 as usize,
+                size,
+                HUGE_PAGE,
+                HUGE_PAGE_ADVICE,
+            );
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+const HUGE_PAGE_ADVICE: libc::c_int = libc::MADV_HUGEPAGE;
+#[cfg(not(target_os = "linux"))]
+const HUGE_PAGE_ADVICE: i32 = 0;
+#[cfg(target_os = "linux")]
+const POPULATE_ADVICE: libc::c_int = libc::MADV_POPULATE_WRITE;
+#[cfg(not(target_os = "linux"))]
+const POPULATE_ADVICE: i32 = 0;
+
+/// Gives the kernel `advice` (an `MADV_*` hint that neither reads nor changes memory)
+/// over the whole `page`-aligned pages inside the `size` bytes at `start`, memory of a
+/// table's allocation that the caller owns. Only on Linux; elsewhere it does nothing.
+/// Kernels that do not know the advice refuse it, which changes nothing.
+fn advise_pages(start: usize, size: usize, page: usize, advice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        let first = start.next_multiple_of(page);
+        let last = (start + size) / page * page;
+        if last > first {
+            // SAFETY: [first, last) lies inside the allocation the caller owns; the advice
+            // given here (huge pages, or mapping the pages in) changes how the kernel backs
+            // them, never their contents or addresses.
+            unsafe {
+                libc::madvise(first as *mut libc::c_void, last - first, advice);
             }
         }
-        #[cfg(not(target_os = "linux"))]
-        let _ = (block, size);
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (start, size, page, advice);
 }
 
 // SAFETY: every call is forwarded to `Global` with the same arguments, so the allocator's
@@ -178,26 +198,9 @@ impl Table {
     /// otherwise map each page twice (a shared zero page on the read, a copy on the write).
     /// A table sized on a guess is left to fill lazily.
     fn populate(&mut self) {
-        #[cfg(target_os = "linux")]
-        {
-            let size = std::mem::size_of_val(&*self.slots);
-            if size >= HUGE_TABLE {
-                let start = self.slots.as_ptr() as usize;
-                let first = start.next_multiple_of(4096);
-                let last = (start + size) / 4096 * 4096;
-                if last > first {
-                    // SAFETY: [first, last) lies inside the table's allocation, which this
-                    // table owns; MADV_POPULATE_WRITE maps the pages without changing what
-                    // they hold. Kernels before 5.14 refuse it, which changes nothing.
-                    unsafe {
-                        libc::madvise(
-                            first as *mut libc::c_void,
-                            last - first,
-                            libc::MADV_POPULATE_WRITE,
-                        );
-                    }
-                }
-            }
+        let size = std::mem::size_of_val(&*self.slots);
+        if size >= HUGE_TABLE {
+            advise_pages(self.slots.as_ptr() as usize, size, 4096, POPULATE_ADVICE);
         }
     }
 
