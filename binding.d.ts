@@ -424,3 +424,15 @@ export declare function writeBatch(h: number, ticket: number, staging: Buffer, c
  * `write_batch`.)
  */
 export declare function writeBatchAsync(h: number, ticket: number, staging: Buffer, count: number, sync: boolean): Promise<Buffer>
+
+/**
+ * Writes into `existed` (when given) one byte per operation of `commit`, 1 if its key had
+ * a value before, and returns the commit's sequence number for JavaScript.
+ * Commits the `[key, value]` pairs of the array `entries` as one batch of Puts on the
+ * calling thread, reading their bytes in place instead of from a staging buffer (see
+ * `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not a pair
+ * of a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
+ * limits: nothing is written then, and JavaScript stages the batch itself, which reports
+ * the bad entry. Takes its turn as `ticket` in either case, once it has read the array.
+ */
+export declare function writeEntries(h: number, ticket: number, entries: unknown): number

@@ -862,3 +862,4 @@ module.exports.waitDurable = nativeBinding.waitDurable
 module.exports.window = nativeBinding.window
 module.exports.writeBatch = nativeBinding.writeBatch
 module.exports.writeBatchAsync = nativeBinding.writeBatchAsync
+module.exports.writeEntries = nativeBinding.writeEntries

@@ -315,6 +315,7 @@ class Store {
     this._streams = new Set()
     this._asyncWrites = 0
     this._compacting = 0
+    this._readingEntries = false
     this._closing = null
     this._flushBound = () => this._flushBatch()
     registry.register(this, h, this)
@@ -371,6 +372,9 @@ class Store {
   _writable () {
     const h = this._open()
     if (this._readOnly) throw errors.readOnly()
+    if (this._readingEntries) {
+      throw errors.coded('ERR_INVALID_STATE', 'putManySync is still reading its entries, and a write made from inside that read (by an accessor of an entry) cannot be ordered before or after it; write once putManySync has returned.')
+    }
     return h
   }
 
@@ -570,6 +574,12 @@ class Store {
 
   putManySync (entries) {
     this._writable()
+    if (Array.isArray(entries) && entries.length > 0) {
+      // Read in place by the native side (no staging copy); -1 when an entry is not the
+      // common case, which the staging below then checks and reports.
+      if (this._batch !== null) this._flushBatch()
+      if (this._direct(entries) >= 0) return
+    }
     const b = new Batch(EMPTY)
     b.addAll(entries)
     if (b.count > 0) this._commitSync(b)
@@ -580,6 +590,26 @@ class Store {
     const b = new Batch(EMPTY)
     b.add(OP_DELETE, checkKey(key), null)
     return this._commitSync(b)[0] === 1
+  }
+
+  /**
+   * putManySync's direct path: the native side reads `entries` and commits them (durable
+   * first with `sync`). Returns the commit's sequence number, or -1 if it wrote nothing.
+   */
+  _direct (entries) {
+    // Reading an element can run an accessor; a write it made on this store would take a
+    // ticket between this batch's and the ones after it, so it is refused.
+    this._readingEntries = true
+    let seq
+    try {
+      seq = native.writeEntries(this._h, this._ticket++, entries)
+      if (seq >= 0 && this._sync) native.flushSync(this._h)
+    } catch (e) {
+      throw errors.fromNative(e)
+    } finally {
+      this._readingEntries = false
+    }
+    return seq
   }
 
   /** Commits `b` now, after everything issued before it; durable first with `sync`. */

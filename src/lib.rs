@@ -87,6 +87,7 @@
 
 #![deny(clippy::all)]
 
+mod entries;
 mod errors;
 mod faults;
 mod registry;
@@ -521,6 +522,50 @@ pub fn try_write_batch(
 
 /// Writes into `existed` (when given) one byte per operation of `commit`, 1 if its key had
 /// a value before, and returns the commit's sequence number for JavaScript.
+/// Commits the `[key, value]` pairs of the array `entries` as one batch of Puts on the
+/// calling thread, reading their bytes in place instead of from a staging buffer (see
+/// `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not a pair
+/// of a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
+/// limits: nothing is written then, and JavaScript stages the batch itself, which reports
+/// the bad entry. Takes its turn as `ticket` in either case, once it has read the array.
+#[napi]
+pub fn write_entries(
+    h: u32,
+    ticket: f64,
+    entries: napi::bindgen_prelude::Unknown<'_>,
+) -> napi::Result<f64> {
+    use napi::JsValue;
+    let handle = registry::get(h)?;
+    let env = entries.value().env;
+    let pass = || handle.in_turn(ticket as u64, || ());
+    // SAFETY: `env` and `entries` belong to this call, on this thread; the handles are used
+    // only below, before it returns.
+    let handles = match unsafe { entries::collect(env, entries.raw()) } {
+        Ok(entries::Collected::Pairs(handles)) => handles,
+        Ok(entries::Collected::Irregular) => {
+            pass();
+            return Ok(-1.0);
+        }
+        Err(e) => {
+            pass();
+            return Err(e);
+        }
+    };
+    handle.in_turn(ticket as u64, || {
+        // SAFETY: the handles came from `collect` in this call, and no JavaScript runs
+        // until the batch below is written and this function returns.
+        let extracted = match unsafe { entries::extract(env, &handles) }? {
+            Some(x) => x,
+            None => return Ok(-1.0),
+        };
+        writable(&handle)?;
+        // SAFETY: as above: no JavaScript runs before `ops` is dropped.
+        let ops = unsafe { extracted.ops() };
+        let commit = handle.store.write(&ops).or_throw()?;
+        Ok(commit.seq as f64)
+    })
+}
+
 fn committed(commit: &simd_r_drive::Commit, existed: Option<BufferSlice>) -> f64 {
     if let Some(mut flags) = existed {
         for (slot, e) in flags.iter_mut().zip(&commit.existed) {

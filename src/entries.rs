@@ -1,0 +1,268 @@
+//! `putManySync`'s direct path: the `[key, value]` pairs of a JavaScript array become engine
+//! operations without the staging copy that `put` makes.
+//!
+//! It runs in two phases, so that the bytes it borrows stay valid:
+//!
+//! 1. [`collect`] takes each pair's key and value handles. Reading an element can run
+//!    JavaScript (an accessor), and JavaScript can change or detach any buffer, so nothing is
+//!    read from a value yet.
+//! 2. [`extract`] reads the bytes: strings are encoded into an arena, and `Uint8Array`s
+//!    (`Buffer`s) are borrowed where they are. None of the calls it makes runs JavaScript,
+//!    and the caller writes the batch before it returns to JavaScript, so no buffer can be
+//!    detached or changed by this thread in between. (A `SharedArrayBuffer` can be written by
+//!    another thread at any time; the engine then stores whatever bytes it copied, and the
+//!    entry's checksum covers that copy.)
+//!
+//! Anything that is not the common case (a pair that is not an `Array`, a key or value of
+//! another type, an empty value, a key or value over the limits) makes the call report
+//! [`Collected::Irregular`]: JavaScript then stages the batch itself, which checks every
+//! entry and throws the same errors as `putMany`.
+
+use std::ffi::c_char;
+use std::ptr;
+
+use napi::sys;
+use simd_r_drive::Op;
+
+/// Longest key, in bytes.
+const MAX_KEY: usize = u16::MAX as usize;
+/// Longest value `put` accepts (`MAX_VALUE_BYTES` in `lib/store.js`, on 64-bit Node).
+const MAX_VALUE: usize = u32::MAX as usize - MAX_KEY - 8;
+/// Room tried first for a string's UTF-8 bytes; longer strings are measured first.
+const FIRST_TRY: usize = 256;
+/// A truncated UTF-8 write leaves at most this many bytes of its buffer unused (V8 never
+/// writes part of a character, and a character takes at most 4 bytes).
+const MAX_CHAR: usize = 4;
+
+/// The result of phase 1.
+pub enum Collected {
+    /// Key and value handles, two per entry.
+    Pairs(Vec<sys::napi_value>),
+    /// An entry JavaScript must check itself.
+    Irregular,
+}
+
+/// Where one key or value's bytes are.
+#[derive(Clone, Copy)]
+enum Bytes {
+    /// `len` bytes at `start` in the arena.
+    Arena { start: usize, len: usize },
+    /// `len` bytes of a JavaScript buffer.
+    Borrowed { ptr: *const u8, len: usize },
+}
+
+/// The result of phase 2: every entry's key and value bytes.
+pub struct Extracted {
+    arena: Vec<u8>,
+    pairs: Vec<(Bytes, Bytes)>,
+}
+
+fn check(env: sys::napi_env, status: sys::napi_status) -> napi::Result<()> {
+    if status == sys::Status::napi_ok {
+        return Ok(());
+    }
+    let mut pending = false;
+    // SAFETY: `env` is the environment of the call running on this thread.
+    unsafe { sys::napi_is_exception_pending(env, &mut pending) };
+    if pending {
+        // An accessor threw: that exception is what the caller sees.
+        return Err(napi::Error::new(
+            napi::Status::PendingException,
+            "an entry threw while it was read",
+        ));
+    }
+    Err(napi::Error::new(
+        napi::Status::GenericFailure,
+        format!("reading putManySync's entries failed (N-API status {status})"),
+    ))
+}
+
+/// Phase 1: the key and value handles of every pair of `array`. May run JavaScript.
+///
+/// # Safety
+/// `env` and `array` are the environment and an argument of the native call running on this
+/// thread, and the returned handles are used only before that call returns.
+pub unsafe fn collect(env: sys::napi_env, array: sys::napi_value) -> napi::Result<Collected> {
+    let mut is_array = false;
+    // SAFETY (this and the calls below): `env` and every handle passed are live in the
+    // current call (the caller's contract); out-pointers point to locals.
+    check(env, unsafe {
+        sys::napi_is_array(env, array, &mut is_array)
+    })?;
+    if !is_array {
+        return Ok(Collected::Irregular);
+    }
+    let mut len = 0u32;
+    check(env, unsafe {
+        sys::napi_get_array_length(env, array, &mut len)
+    })?;
+    let mut handles = Vec::with_capacity(2 * len as usize);
+    for i in 0..len {
+        let mut pair = ptr::null_mut();
+        check(env, unsafe {
+            sys::napi_get_element(env, array, i, &mut pair)
+        })?;
+        check(env, unsafe { sys::napi_is_array(env, pair, &mut is_array) })?;
+        if !is_array {
+            return Ok(Collected::Irregular);
+        }
+        let mut key = ptr::null_mut();
+        let mut value = ptr::null_mut();
+        check(env, unsafe {
+            sys::napi_get_element(env, pair, 0, &mut key)
+        })?;
+        check(env, unsafe {
+            sys::napi_get_element(env, pair, 1, &mut value)
+        })?;
+        handles.push(key);
+        handles.push(value);
+    }
+    Ok(Collected::Pairs(handles))
+}
+
+/// Phase 2: the bytes of every key and value that phase 1 collected. Runs no JavaScript.
+/// `None` if an entry is irregular.
+///
+/// # Safety
+/// As for [`collect`], and `handles` came from it in the same call. The borrowed bytes stay
+/// valid only until JavaScript runs again: the caller must be done with [`Extracted::ops`]
+/// before it returns.
+pub unsafe fn extract(
+    env: sys::napi_env,
+    handles: &[sys::napi_value],
+) -> napi::Result<Option<Extracted>> {
+    let mut out = Extracted {
+        arena: Vec::new(),
+        pairs: Vec::with_capacity(handles.len() / 2),
+    };
+    for pair in handles.chunks_exact(2) {
+        // SAFETY: the caller's contract covers the handles.
+        let key = unsafe { out.bytes_of(env, pair[0], MAX_KEY) }?;
+        let value = unsafe { out.bytes_of(env, pair[1], MAX_VALUE) }?;
+        match (key, value) {
+            (Some(k), Some(v)) if len(k) > 0 && len(v) > 0 => out.pairs.push((k, v)),
+            // An empty key is an error, and an empty view may be detached (an error too):
+            // JavaScript tells them apart.
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+fn len(b: Bytes) -> usize {
+    match b {
+        Bytes::Arena { len, .. } | Bytes::Borrowed { len, .. } => len,
+    }
+}
+
+impl Extracted {
+    /// The bytes of a string (encoded as UTF-8 into the arena) or of a `Uint8Array`
+    /// (borrowed); `None` for anything else or for more than `max` bytes.
+    ///
+    /// # Safety
+    /// `value` is live in the current call on this thread.
+    unsafe fn bytes_of(
+        &mut self,
+        env: sys::napi_env,
+        value: sys::napi_value,
+        max: usize,
+    ) -> napi::Result<Option<Bytes>> {
+        let mut ty = 0;
+        // SAFETY (this and the calls below): `env` and `value` are live (the caller's
+        // contract); out-pointers point to locals or to reserved arena room.
+        check(env, unsafe { sys::napi_typeof(env, value, &mut ty) })?;
+        if ty == sys::ValueType::napi_string {
+            let start = self.arena.len();
+            self.arena.reserve(FIRST_TRY);
+            let mut n = 0usize;
+            let room = self.arena.capacity() - start;
+            check(env, unsafe {
+                sys::napi_get_value_string_utf8(
+                    env,
+                    value,
+                    self.arena.as_mut_ptr().add(start) as *mut c_char,
+                    room,
+                    &mut n,
+                )
+            })?;
+            if n + MAX_CHAR >= room {
+                // Possibly cut short: measure, then encode it whole.
+                check(env, unsafe {
+                    sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut n)
+                })?;
+                if n > max {
+                    return Ok(None);
+                }
+                self.arena.reserve(n + 1);
+                check(env, unsafe {
+                    sys::napi_get_value_string_utf8(
+                        env,
+                        value,
+                        self.arena.as_mut_ptr().add(start) as *mut c_char,
+                        n + 1,
+                        &mut n,
+                    )
+                })?;
+            }
+            if n > max {
+                return Ok(None);
+            }
+            // SAFETY: the call above initialised `n` bytes at `start`, within capacity.
+            unsafe { self.arena.set_len(start + n) };
+            return Ok(Some(Bytes::Arena { start, len: n }));
+        }
+        let mut is_typed = false;
+        check(env, unsafe {
+            sys::napi_is_typedarray(env, value, &mut is_typed)
+        })?;
+        if !is_typed {
+            return Ok(None);
+        }
+        let mut kind = 0;
+        let mut n = 0usize;
+        let mut data = ptr::null_mut();
+        check(env, unsafe {
+            sys::napi_get_typedarray_info(
+                env,
+                value,
+                &mut kind,
+                &mut n,
+                &mut data,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        })?;
+        if kind != sys::TypedarrayType::uint8_array || n > max || data.is_null() {
+            return Ok(None);
+        }
+        Ok(Some(Bytes::Borrowed {
+            ptr: data as *const u8,
+            len: n,
+        }))
+    }
+
+    /// One Put per entry, in order.
+    ///
+    /// # Safety
+    /// No JavaScript has run since [`extract`] returned this, and the operations are used
+    /// only before the native call that made it returns.
+    pub unsafe fn ops(&self) -> Vec<Op<'_>> {
+        let slice = |b: Bytes| -> &[u8] {
+            match b {
+                Bytes::Arena { start, len } => &self.arena[start..start + len],
+                // SAFETY: `ptr` is the data of a `Uint8Array` of `len` bytes that is still
+                // reachable from a handle of this call; without JavaScript running it can
+                // be neither detached nor freed (the caller's contract), and a garbage
+                // collection does not move an array buffer's data.
+                Bytes::Borrowed { ptr, len } => unsafe { std::slice::from_raw_parts(ptr, len) },
+            }
+        };
+        self.pairs
+            .iter()
+            .map(|&(k, v)| Op::Put {
+                key: slice(k),
+                value: slice(v),
+            })
+            .collect()
+    }
+}
