@@ -50,6 +50,28 @@ test('putManySync stores exactly what putMany stores, for every kind of key and 
   await staged.close()
 })
 
+test('a large putManySync (read and written on two threads) stores what putMany stores', async (t) => {
+  // Several chunks of the pipelined path (src/entries.rs), every kind in each of them.
+  const mixed = mixedEntries().filter(([k, v]) => k.length < 1000 && v.length < 1 << 16)
+  const entries = Array.from({ length: 30000 }, (_, i) => {
+    const [k, v] = mixed[i % mixed.length]
+    const key = typeof k === 'string' ? k + '#' + i : Buffer.concat([Buffer.from(k), Buffer.from('#' + i)])
+    return [key, v]
+  })
+  const direct = await Store.open(tmpStore())
+  const staged = await Store.open(tmpStore())
+  direct.putManySync(entries)
+  await staged.putMany(entries)
+  t.is(direct.size, entries.length)
+  t.is(direct.size, staged.size)
+  for (const [k, v] of entries) {
+    if (!bytes(v).equals(direct.get(k))) t.fail(`direct: ${String(k).slice(0, 20)}`)
+    if (!bytes(v).equals(staged.get(k))) t.fail(`staged: ${String(k).slice(0, 20)}`)
+  }
+  await direct.close()
+  await staged.close()
+})
+
 test('putManySync writes one batch: the last value of a repeated key wins, and it survives a reopen', async (t) => {
   const p = tmpStore()
   const s = await Store.open(p)
@@ -105,9 +127,35 @@ test('a bad entry anywhere in putManySync throws the staged path\'s error and wr
       t.throws(() => s.putManySync(entries), { code }, `${JSON.stringify(entry).slice(0, 40)} at ${at}`)
     }
   }
+  // The same in a batch large enough to be written while it is read: the bad entry comes
+  // after whole chunks were written, and they are given up.
+  const many = Array.from({ length: 20000 }, (_, i) => ['m' + i, 'v' + i])
+  for (const [entry, code] of bad) {
+    for (const at of [0, 9000, 20000]) {
+      const entries = [...many.slice(0, at), entry, ...many.slice(at)]
+      t.throws(() => s.putManySync(entries), { code }, `${JSON.stringify(entry).slice(0, 40)} at ${at}`)
+    }
+  }
   t.is(s.size, 1)
   t.is(s.get('k0'), undefined)
-  // The store still takes writes, in order.
+  t.is(s.get('m0'), undefined)
+  // The store still takes writes, in order, and holds them after a reopen.
+  s.putManySync(good)
+  t.is(s.size, 101)
+  const p = s.path
+  await s.close()
+  const r = await Store.open(p)
+  t.is(r.size, 101)
+  t.is(r.get('k99').toString(), 'v99')
+  t.is(r.get('m0'), undefined)
+  await r.close()
+})
+
+test('after a large putManySync was given up, the store writes on', async (t) => {
+  const s = await Store.open(tmpStore())
+  s.putManySync([['before', '0']])
+  const good = Array.from({ length: 100 }, (_, i) => ['k' + i, 'v' + i])
+  t.throws(() => s.putManySync([...Array.from({ length: 20000 }, (_, i) => ['m' + i, 'v' + i]), ['k', 42]]), { code: 'ERR_INVALID_ARG_TYPE' })
   s.putManySync(good)
   t.is(s.size, 101)
   await s.put('after', '1')

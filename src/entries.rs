@@ -13,6 +13,10 @@
 //!    another thread at any time; the engine then stores whatever bytes it copied, and the
 //!    entry's checksum covers that copy.)
 //!
+//! A large batch is read by this thread and written by a second one at once: [`write`] hands
+//! the entries over in chunks to [`Store::write_each`], which writes the batch while the rest
+//! is read, so that reading and writing overlap.
+//!
 //! Anything that is not the common case (a pair that is not an `Array`, a key or value of
 //! another type, an empty value, a key or value over the limits) makes the call report
 //! [`Collected::Irregular`]: JavaScript then stages the batch itself, which checks every
@@ -22,7 +26,14 @@ use std::ffi::c_char;
 use std::ptr;
 
 use napi::sys;
-use simd_r_drive::Op;
+use simd_r_drive::{Op, Store};
+
+use crate::errors::OrThrow;
+
+/// Batches of at least this many entries are read and written at once, by two threads.
+const PIPELINE_MIN: usize = 4096;
+/// Entries read per handover to the writing thread.
+const CHUNK: usize = 8192;
 
 /// Longest key, in bytes.
 const MAX_KEY: usize = u16::MAX as usize;
@@ -265,4 +276,101 @@ impl Extracted {
             })
             .collect()
     }
+}
+
+/// Phase 2 and the write: reads the bytes of the pairs in `handles` (from [`collect`]) and
+/// commits them to `store` as one batch of Puts. Returns the commit's sequence number, or
+/// `None` (nothing written) if an entry is irregular.
+///
+/// # Safety
+/// As for [`extract`]: the handles came from [`collect`] in the current call, and no
+/// JavaScript runs until this returns.
+pub unsafe fn write(
+    env: sys::napi_env,
+    handles: &[sys::napi_value],
+    store: &Store,
+) -> napi::Result<Option<u64>> {
+    let count = handles.len() / 2;
+    if count >= PIPELINE_MIN {
+        // SAFETY: the caller's contract.
+        if let Some(done) = unsafe { write_pipelined(env, handles, store) } {
+            return done;
+        }
+    }
+    // SAFETY: the caller's contract.
+    let Some(x) = (unsafe { extract(env, handles) })? else {
+        return Ok(None);
+    };
+    // SAFETY: no JavaScript runs before `ops` is dropped (the caller's contract).
+    let ops = unsafe { x.ops() };
+    Ok(Some(store.write(&ops).or_throw()?.seq))
+}
+
+/// Entries read by this thread, handed to the writing thread.
+struct Chunk(Extracted);
+
+// SAFETY: a chunk holds bytes it owns and pointers into JavaScript buffers. Those stay
+// valid and unchanged by this process's JavaScript until the native call that made the
+// chunk returns (the contract of `extract`), and that call waits for the writing thread
+// (a scoped thread) before it returns; the writing thread only reads them.
+unsafe impl Send for Chunk {}
+
+/// [`write`] on two threads; `None` if no second thread could be started.
+///
+/// # Safety
+/// As for [`write`].
+unsafe fn write_pipelined(
+    env: sys::napi_env,
+    handles: &[sys::napi_value],
+    store: &Store,
+) -> Option<napi::Result<Option<u64>>> {
+    let count = handles.len() / 2;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+        let writer = std::thread::Builder::new()
+            .name("simd-r-drive putManySync".into())
+            .spawn_scoped(scope, move || {
+                store.write_each(count, |batch| {
+                    for chunk in rx {
+                        // SAFETY: see `Chunk`: the JavaScript buffers are neither changed
+                        // nor freed until the native call returns, which is after this.
+                        for op in unsafe { chunk.0.ops() } {
+                            batch.push(op)?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .ok()?;
+        let mut failed = None;
+        let mut irregular = false;
+        for part in handles.chunks(2 * CHUNK) {
+            // SAFETY: the caller's contract.
+            match unsafe { extract(env, part) } {
+                Ok(Some(x)) => {
+                    if tx.send(Chunk(x)).is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
+                }
+                Ok(None) => {
+                    irregular = true;
+                    break;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // A short batch is given up by the writer, with nothing committed.
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        Some(match (failed, irregular) {
+            (Some(e), _) => Err(e),
+            (None, true) => Ok(None),
+            (None, false) => written.or_throw().map(|c| Some(c.seq)),
+        })
+    })
 }

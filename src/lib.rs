@@ -551,19 +551,13 @@ pub fn write_entries(
             return Err(e);
         }
     };
-    handle.in_turn(ticket as u64, || {
-        // SAFETY: the handles came from `collect` in this call, and no JavaScript runs
-        // until the batch below is written and this function returns.
-        let extracted = match unsafe { entries::extract(env, &handles) }? {
-            Some(x) => x,
-            None => return Ok(-1.0),
-        };
+    let written = handle.in_turn(ticket as u64, || {
         writable(&handle)?;
-        // SAFETY: as above: no JavaScript runs before `ops` is dropped.
-        let ops = unsafe { extracted.ops() };
-        let commit = handle.store.write(&ops).or_throw()?;
-        Ok(commit.seq as f64)
-    })
+        // SAFETY: the handles came from `collect` in this call, and no JavaScript runs
+        // until the batch is written and this function returns.
+        unsafe { entries::write(env, &handles, &handle.store) }
+    })?;
+    Ok(written.map_or(-1.0, |seq| seq as f64))
 }
 
 fn committed(commit: &simd_r_drive::Commit, existed: Option<BufferSlice>) -> f64 {

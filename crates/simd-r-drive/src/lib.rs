@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+mod append;
 mod checkpoint;
 mod compact;
 mod error;

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::append::{Appended, Appending};
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::format::{self, EntryHeader, EntryKind, HeaderProblem, HEADER_LEN};
@@ -328,7 +329,7 @@ pub struct Store {
     durability: Mutex<()>,
     durable_seq: AtomicU64,
     /// Zeros to keep ahead of the data (see [`StoreOptions::preallocate`]).
-    preallocate: u64,
+    pub(crate) preallocate: u64,
     /// See [`StoreOptions::checkpoint_min_keys`].
     checkpoint_min_keys: usize,
     /// Length of the store file: the end of the data plus any preallocated zeros. Changed
@@ -577,14 +578,6 @@ pub(crate) fn zero_fill(
     }
     Ok(())
 }
-
-/// The encode buffer is kept between writes up to this capacity.
-const KEEP_WRITE_BUFFER: usize = 8 << 20;
-
-/// A batch whose entries take more than this many bytes is written in pieces of about
-/// this size (each one `write`), so that a bulk load of any size needs a write buffer of
-/// this size instead of one as large as the batch.
-const WRITE_PIECE: usize = 4 << 20;
 
 /// Removes `<store>.upload-*` files, where bindings stage streamed values before
 /// [`Store::put_from_reader`]; any left when a writer opens belong to a crashed writer.
@@ -1223,74 +1216,16 @@ impl Store {
     /// Appends one batch; `buf` is the writer lock's guard (its encode buffer).
     fn append(
         &self,
-        mut buf: parking_lot::MutexGuard<'_, Vec<u8>>,
+        buf: parking_lot::MutexGuard<'_, Vec<u8>>,
         ops: &[Op<'_>],
         hashes: &[u64],
     ) -> Result<Commit> {
-        // Re-check under the writer lock: close() and failures take it too.
-        self.check_writable()?;
-        let (file, end, map, mark) = {
-            let s = self.state.read();
-            (s.file.clone(), s.end, s.map.clone(), s.pending_mark())
-        };
-        buf.clear();
-        // A sync mark goes first when a sync has made more of the file durable since the
-        // last mark; it is a batch of its own.
-        if let Some(durable_end) = mark {
-            format::encode_sync_mark(&mut buf, end, durable_end);
-        }
-        let batch_start = end + buf.len() as u64;
-        // File offset of `buf[0]`: a large batch is written a piece at a time.
-        let mut base = end;
-        // A lone entry carries its own commit flag; a longer batch ends with a commit
-        // record naming its first offset.
-        let single = ops.len() == 1;
+        let mut appending = Appending::begin(self, buf, ops.len() == 1)?;
+        let batch_start = appending.batch_start;
         for op in ops {
-            let (kind, key, value) = match op {
-                Op::Put { key, value } => (EntryKind::Put, *key, *value),
-                Op::Delete { key } => (EntryKind::Delete, *key, &[][..]),
-            };
-            format::encode_entry(&mut buf, base, kind, single, key, value);
-            if buf.len() >= WRITE_PIECE {
-                // More of the batch follows, and its commit record last: until that record
-                // is written, recovery and readers treat these bytes as an unfinished
-                // batch, so writing them now changes nothing anyone sees.
-                if let Err(e) = self.backend.write_at(&file, &buf, base) {
-                    return Err(self.poison_with(Error::io("writing", &self.path, e)));
-                }
-                base += buf.len() as u64;
-                buf.clear();
-            }
+            appending.encode(*op)?;
         }
-        if !single {
-            format::encode_commit(&mut buf, base, batch_start);
-        }
-        let new_end = base + buf.len() as u64;
-        let allocated = self.allocated.load(Ordering::Acquire);
-        if self.preallocate > 0 && new_end > allocated {
-            // Zeros up to the next multiple of the preallocation step, in the same write.
-            let target = new_end.div_ceil(self.preallocate) * self.preallocate + self.preallocate;
-            buf.resize((target - base) as usize, 0);
-        }
-        if let Err(e) = self.backend.write_at(&file, &buf, base) {
-            return Err(self.poison_with(Error::io("writing", &self.path, e)));
-        }
-        self.allocated
-            .fetch_max(base + buf.len() as u64, Ordering::AcqRel);
-        if buf.capacity() > KEEP_WRITE_BUFFER {
-            // A bulk load's buffer is as large as its batch: do not hold on to it.
-            *buf = Vec::new();
-        }
-        let map = if new_end > map.reserved() {
-            match Mapping::new(&file, new_end, true) {
-                Ok(m) => Arc::new(m),
-                Err(e) => {
-                    return Err(self.poison_with(Error::io("mapping the file", &self.path, e)))
-                }
-            }
-        } else {
-            map
-        };
+        let Appended { map, new_end, mark } = appending.finish()?;
         // Entry offsets, in batch order (staged before taking the state lock).
         let mut log_ops = Vec::new();
         if ops.len() >= GROUPED_BATCH {
@@ -1353,7 +1288,7 @@ impl Store {
             };
             existed.push(prior.is_some());
         }
-        if !single {
+        if ops.len() > 1 {
             off += format::COMMIT_RECORD_LEN;
         }
         debug_assert_eq!(off, new_end);

@@ -1,0 +1,263 @@
+//! Appending one batch under the writer lock: the encoding and writing that
+//! [`Store::write`] and [`Store::write_each`] share.
+//!
+//! Entries are encoded into the writer lock's buffer and written a piece at a time; the
+//! batch's commit marker is written last, so until [`Appending::finish`] has written it
+//! nothing of the batch is visible to recovery, followers or this store's readers.
+
+use std::fs::File;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use parking_lot::MutexGuard;
+
+use crate::error::{Error, Result};
+use crate::format::{self, EntryKind};
+use crate::index::LogOp;
+use crate::mapping::Mapping;
+use crate::store::{Commit, Op, Store};
+
+/// The encode buffer is kept between writes up to this capacity.
+const KEEP_WRITE_BUFFER: usize = 8 << 20;
+
+/// A batch whose entries take more than this many bytes is written in pieces of about
+/// this size (each one `write`), so that a bulk load of any size needs a write buffer of
+/// this size instead of one as large as the batch.
+const WRITE_PIECE: usize = 4 << 20;
+
+/// A batch being appended. Holds the writer lock.
+pub(crate) struct Appending<'s> {
+    store: &'s Store,
+    buf: MutexGuard<'s, Vec<u8>>,
+    file: Arc<File>,
+    map: Arc<Mapping>,
+    /// The durable end recorded by the sync mark written ahead of the batch, if any.
+    pub mark: Option<u64>,
+    /// The end of the data when the batch began (where the mark, if any, starts).
+    end: u64,
+    /// Offset of the batch's first entry.
+    pub batch_start: u64,
+    /// File offset of `buf[0]`.
+    base: u64,
+    /// The batch has one operation, which carries its own commit flag.
+    single: bool,
+}
+
+/// A batch whose bytes are all written.
+pub(crate) struct Appended {
+    pub map: Arc<Mapping>,
+    pub new_end: u64,
+    pub mark: Option<u64>,
+}
+
+impl<'s> Appending<'s> {
+    /// Starts a batch of `single` or several operations; `buf` is the writer lock's guard.
+    pub fn begin(store: &'s Store, mut buf: MutexGuard<'s, Vec<u8>>, single: bool) -> Result<Self> {
+        // Re-check under the writer lock: close() and failures take it too.
+        store.check_writable()?;
+        let (file, end, map, mark) = {
+            let s = store.state.read();
+            (s.file.clone(), s.end, s.map.clone(), s.pending_mark())
+        };
+        buf.clear();
+        // A sync mark goes first when a sync has made more of the file durable than the
+        // last mark records; it is a batch of its own.
+        if let Some(durable_end) = mark {
+            format::encode_sync_mark(&mut buf, end, durable_end);
+        }
+        let batch_start = end + buf.len() as u64;
+        Ok(Appending {
+            store,
+            buf,
+            file,
+            map,
+            mark,
+            end,
+            batch_start,
+            base: end,
+            single,
+        })
+    }
+
+    /// Encodes `op` as the batch's next entry and returns its offset. Writes what is
+    /// encoded so far once it reaches a piece.
+    pub fn encode(&mut self, op: Op<'_>) -> Result<u64> {
+        let (kind, key, value) = match op {
+            Op::Put { key, value } => (EntryKind::Put, key, value),
+            Op::Delete { key } => (EntryKind::Delete, key, &[][..]),
+        };
+        let offset = self.base + self.buf.len() as u64;
+        format::encode_entry(&mut self.buf, self.base, kind, self.single, key, value);
+        if self.buf.len() >= WRITE_PIECE {
+            // More of the batch follows, and its commit marker last: until that is written,
+            // recovery and readers treat these bytes as an unfinished batch, so writing
+            // them now changes nothing anyone sees.
+            self.write(self.base)?;
+            self.base += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(offset)
+    }
+
+    fn write(&self, at: u64) -> Result<()> {
+        let s = self.store;
+        s.backend
+            .write_at(&self.file, &self.buf, at)
+            .map_err(|e| s.poison_with(Error::io("writing", &s.path, e)))
+    }
+
+    /// Writes the rest of the batch and its commit record (and preallocated zeros), and
+    /// maps the file as far as the batch reaches. The caller then updates the index.
+    pub fn finish(mut self) -> Result<Appended> {
+        let s = self.store;
+        if !self.single {
+            format::encode_commit(&mut self.buf, self.base, self.batch_start);
+        }
+        let new_end = self.base + self.buf.len() as u64;
+        let allocated = s.allocated.load(Ordering::Acquire);
+        if s.preallocate > 0 && new_end > allocated {
+            // Zeros up to the next multiple of the preallocation step, in the same write.
+            let target = new_end.div_ceil(s.preallocate) * s.preallocate + s.preallocate;
+            self.buf.resize((target - self.base) as usize, 0);
+        }
+        self.write(self.base)?;
+        s.allocated
+            .fetch_max(self.base + self.buf.len() as u64, Ordering::AcqRel);
+        if self.buf.capacity() > KEEP_WRITE_BUFFER {
+            *self.buf = Vec::new();
+        }
+        let map = if new_end > self.map.reserved() {
+            match Mapping::new(&self.file, new_end, true) {
+                Ok(m) => Arc::new(m),
+                Err(e) => return Err(s.poison_with(Error::io("mapping the file", &s.path, e))),
+            }
+        } else {
+            self.map
+        };
+        Ok(Appended {
+            map,
+            new_end,
+            mark: self.mark,
+        })
+    }
+
+    /// Gives the batch up: the pieces already written are zeroed again, so that the file
+    /// past the end of the data holds only zeros (as preallocation assumes) and the store
+    /// is as it was.
+    fn abandon(self) -> Result<()> {
+        let s = self.store;
+        crate::store::zero_fill(s.backend.as_ref(), &self.file, self.end, self.base)
+            .map_err(|e| s.poison_with(Error::io("writing", &s.path, e)))
+    }
+}
+
+/// The operations of a batch being written by [`Store::write_each`], handed over one at a
+/// time.
+pub struct BatchFeed<'s> {
+    appending: Appending<'s>,
+    ops: Vec<LogOp>,
+    count: usize,
+}
+
+impl BatchFeed<'_> {
+    /// Adds the batch's next operation. Fails if the operation breaks the format's limits,
+    /// if the batch already has the number of operations it was started with, or if a
+    /// piece of the batch could not be written; the batch is then given up.
+    pub fn push(&mut self, op: Op<'_>) -> Result<()> {
+        let (key, value) = match op {
+            Op::Put { key, value } => (key, Some(value)),
+            Op::Delete { key } => (key, None),
+        };
+        Store::validate(key, value)?;
+        if self.ops.len() == self.count {
+            return Err(Error::io(
+                "adding to a batch",
+                &self.appending.store.path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("the batch was started with {} operations", self.count),
+                ),
+            ));
+        }
+        let hash = self.appending.store.hash(key);
+        let offset = self.appending.encode(op)?;
+        let len = format::entry_len(key.len(), value.map_or(0, <[u8]>::len));
+        self.ops.push(LogOp {
+            hash,
+            offset,
+            put_len: if value.is_some() { len } else { 0 },
+            pos: self.ops.len() as u32,
+        });
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Commits one batch of exactly `count` operations, which `feed` hands over one at a
+    /// time with [`BatchFeed::push`], while the batch is being written: for a batch built
+    /// on the fly (from another thread, say) that is never held in memory whole. Like
+    /// [`Store::write`], after a crash either every operation is there or none is.
+    ///
+    /// If `feed` fails, or returns having pushed fewer than `count` operations, nothing is
+    /// committed: the bytes already written are zeroed again and the error is returned
+    /// (for a short feed, an I/O error of kind `InvalidInput`). Other writers wait while
+    /// `feed` runs. `feed` is not called when `count` is 0.
+    pub fn write_each(
+        &self,
+        count: usize,
+        feed: impl FnOnce(&mut BatchFeed<'_>) -> Result<()>,
+    ) -> Result<Commit> {
+        self.check_writable()?;
+        if count == 0 {
+            return Ok(Commit {
+                existed: Vec::new(),
+                seq: self.state.read().seq,
+            });
+        }
+        let appending = Appending::begin(self, self.writer.lock(), count == 1)?;
+        let mut batch = BatchFeed {
+            appending,
+            ops: Vec::with_capacity(count),
+            count,
+        };
+        let fed = feed(&mut batch);
+        let BatchFeed {
+            appending, mut ops, ..
+        } = batch;
+        let short = ops.len() < count;
+        if fed.is_err() || short {
+            appending.abandon()?;
+            fed?;
+            return Err(Error::io(
+                "writing a batch",
+                &self.path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "the batch was given {} of its {count} operations",
+                        ops.len()
+                    ),
+                ),
+            ));
+        }
+        let done = appending.finish()?;
+        let mut existed = vec![false; count];
+        let mut s = self.state.write();
+        let st = &mut *s;
+        st.map = done.map;
+        if let Some(durable_end) = done.mark {
+            st.marked_end = durable_end;
+        }
+        let data = st.map.bytes(done.new_end);
+        st.index
+            .apply_grouped(data, &mut ops, &mut Vec::new(), Some(&mut existed));
+        st.end = done.new_end;
+        st.seq += 1;
+        let seq = st.seq;
+        drop(s);
+        if self.sync_commits {
+            self.wait_durable(seq)?;
+        }
+        Ok(Commit { existed, seq })
+    }
+}
