@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::format::{self, EntryKind, ALIGN, ENTRY_HEADER_LEN, HEADER_LEN, SYNC_MARK_LEN};
 use crate::index::{Index, Slot};
 use crate::lock;
-use crate::store::KeyHasher;
+use crate::store::{KeyHash, KeyHasher};
 
 /// Suffix of the checkpoint's file name, after the store's.
 pub(crate) const SUFFIX: &str = ".srd-index";
@@ -26,10 +26,11 @@ pub(crate) const SUFFIX: &str = ".srd-index";
 pub(crate) const TEMP_SUFFIX: &str = ".srd-index.tmp";
 /// Magic bytes at offset 0 of a checkpoint.
 const MAGIC: [u8; 8] = *b"SRDINDEX";
-/// The checkpoint layout version this build writes and reads.
-const VERSION: u16 = 1;
+/// The checkpoint layout version this build writes and reads (version 1, without the key
+/// hash's seed, is ignored: the open reads the log and the next close writes version 2).
+const VERSION: u16 = 2;
 /// Length of the checkpoint's header.
-const HEADER: usize = 64;
+const HEADER: usize = 72;
 /// Bytes per live key: its hash and its entry's offset.
 const SLOT: usize = 16;
 /// The log before `E` is hashed in pieces of this size, which two threads share.
@@ -112,7 +113,6 @@ pub(crate) struct StoreFile<'a> {
     pub inode: u64,
     /// The file's bytes (from offset 0).
     pub data: &'a [u8],
-    pub hasher: KeyHasher,
 }
 
 /// Verifies every entry of the log before `end` and returns its log hash, or `None` if an
@@ -136,6 +136,7 @@ pub(crate) fn verified_log_hash(data: &[u8], end: u64) -> Option<u64> {
 /// torn checkpoint from a whole one.
 pub(crate) fn write(
     store: &StoreFile<'_>,
+    hash: KeyHash,
     end: u64,
     index: &Index,
     log_hash: u64,
@@ -150,8 +151,9 @@ pub(crate) fn write(
         n as u64,
         index.live_bytes(),
         store.inode,
-        (store.hasher)(HASHER_PROBE),
+        hash.of(HASHER_PROBE),
         log_hash,
+        hash.seed,
     ] {
         buf.extend_from_slice(&v.to_le_bytes());
     }
@@ -177,6 +179,8 @@ pub(crate) fn write(
 /// A checkpoint that matched the store.
 pub(crate) struct Loaded {
     pub index: Index,
+    /// The key hash the slots were made with.
+    pub hash: KeyHash,
     /// The end of the log it describes.
     pub end: u64,
 }
@@ -185,9 +189,14 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// Reads the checkpoint beside `store` if there is one and it matches the store file;
+/// Reads the checkpoint beside `store` if there is one and it matches the store file (and
+/// was made with the key hash `custom`, or the default one, and with `seed` if given);
 /// `None` otherwise (the caller then scans the whole log).
-pub(crate) fn read(store: &StoreFile<'_>) -> Option<Loaded> {
+pub(crate) fn read(
+    store: &StoreFile<'_>,
+    custom: Option<KeyHasher>,
+    seed: Option<u64>,
+) -> Option<Loaded> {
     let file = std::fs::File::open(path_for(store.path)).ok()?;
     // Mapped rather than read: a fresh process would otherwise fault in and copy into a new
     // buffer as many bytes as the checkpoint has (16 MB per million keys), which took a
@@ -197,10 +206,15 @@ pub(crate) fn read(store: &StoreFile<'_>) -> Option<Loaded> {
     // place), so its bytes do not change while they are read; a program that truncates the
     // file meanwhile would fault the process, as it would by truncating the store itself.
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    parse(store, &map)
+    parse(store, &map, custom, seed)
 }
 
-fn parse(store: &StoreFile<'_>, bytes: &[u8]) -> Option<Loaded> {
+fn parse(
+    store: &StoreFile<'_>,
+    bytes: &[u8],
+    custom: Option<KeyHasher>,
+    seed: Option<u64>,
+) -> Option<Loaded> {
     if bytes.len() < HEADER + 8 || bytes[..8] != MAGIC {
         return None;
     }
@@ -217,8 +231,13 @@ fn parse(store: &StoreFile<'_>, bytes: &[u8]) -> Option<Loaded> {
         return None;
     }
     let end = u64_at(bytes, 16);
-    if u64_at(bytes, 40) != store.inode
-        || u64_at(bytes, 48) != (store.hasher)(HASHER_PROBE)
+    let hash = KeyHash {
+        custom,
+        seed: u64_at(bytes, 64),
+    };
+    if seed.is_some_and(|s| s != hash.seed)
+        || u64_at(bytes, 40) != store.inode
+        || u64_at(bytes, 48) != hash.of(HASHER_PROBE)
         || !ends_with_full_mark(store.data, end)
     {
         return None;
@@ -237,11 +256,11 @@ fn parse(store: &StoreFile<'_>, bytes: &[u8]) -> Option<Loaded> {
         return None;
     }
     // The index is built while the log is hashed, and dropped if the log changed.
-    let (hash, index) = log_hash(store.data, end, || {
+    let (log, index) = log_hash(store.data, end, || {
         Index::from_checkpoint(keys as usize, u64_at(bytes, 32), slots)
     });
     match index {
-        Some(index) if hash == u64_at(bytes, 56) => Some(Loaded { index, end }),
+        Some(index) if log == u64_at(bytes, 56) => Some(Loaded { index, hash, end }),
         _ => None,
     }
 }

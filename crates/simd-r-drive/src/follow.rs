@@ -94,7 +94,14 @@ impl Store {
             outcome,
             checkpoint,
             ..
-        } = store::load(&file, &self.path, self.hasher, store::strict(version), true)?;
+        } = store::load(
+            &file,
+            &self.path,
+            self.hasher.custom,
+            Some(self.hasher.seed),
+            store::strict(version),
+            true,
+        )?;
         let mut s = self.state.write();
         let old = std::mem::replace(
             &mut *s,

@@ -55,8 +55,9 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         Mapping::new(&file, len, false).map_err(|e| Error::io("mapping the file", path, e))?;
     let data = map.bytes(len);
     let mut index = Index::with_capacity(((len / 64) as usize).min(1 << 22));
+    let hasher = store::KeyHash::random(opts.hasher);
     let outcome = scan::scan(data, HEADER_LEN.min(len), Mode::Salvage, |off, h| {
-        store::apply_entry(&mut index, data, opts.hasher, off, h);
+        store::apply_entry(&mut index, data, hasher, off, h);
     })
     .map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
 

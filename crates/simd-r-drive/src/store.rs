@@ -18,11 +18,40 @@ use crate::mapping::{Mapping, Value};
 use crate::scan::{self, Mode};
 use crate::window::{EntryRange, Located, PrivateMap, RangeSnapshot};
 
-/// Hashes a key for the in-memory index.
+/// A replacement for the index's key hash (see [`StoreOptions::key_hasher`]).
 pub type KeyHasher = fn(&[u8]) -> u64;
 
-fn default_hasher(key: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(key)
+/// The index's key hash: XXH3-64 with a seed of the store's own, or a test's replacement.
+///
+/// The seed is drawn at random when a store is opened without an index checkpoint (and
+/// kept in the checkpoint, so that the next open can use it). Keys chosen to collide under
+/// one seed do not collide under another, so an attacker who picks the keys of a store
+/// (a cache keyed by URL, say) cannot crowd them into one run of the table and make every
+/// insert and lookup slow.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyHash {
+    pub custom: Option<KeyHasher>,
+    pub seed: u64,
+}
+
+impl KeyHash {
+    /// A hash with a fresh random seed.
+    pub fn random(custom: Option<KeyHasher>) -> KeyHash {
+        use std::hash::BuildHasher;
+        // `RandomState` is keyed from the operating system's randomness once per thread
+        // and moves to a new key for each instance.
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
+        KeyHash { custom, seed }
+    }
+
+    /// The hash of `key`.
+    #[inline]
+    pub fn of(&self, key: &[u8]) -> u64 {
+        match self.custom {
+            Some(f) => f(key),
+            None => xxhash_rust::xxh3::xxh3_64_with_seed(key, self.seed),
+        }
+    }
 }
 
 /// How to open a store. `StoreOptions::new().open(path)` opens for writing, creating the
@@ -33,7 +62,7 @@ pub struct StoreOptions {
     pub(crate) sync: bool,
     pub(crate) create: bool,
     pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) hasher: KeyHasher,
+    pub(crate) hasher: Option<KeyHasher>,
     pub(crate) preallocate: u64,
     pub(crate) checkpoint_min_keys: usize,
 }
@@ -45,7 +74,7 @@ impl Default for StoreOptions {
             sync: false,
             create: true,
             backend: Arc::new(OsBackend),
-            hasher: default_hasher,
+            hasher: None,
             preallocate: 0,
             checkpoint_min_keys: DEFAULT_CHECKPOINT_MIN_KEYS,
         }
@@ -105,11 +134,12 @@ impl StoreOptions {
         self
     }
 
-    /// Replaces the index's key hash. For tests that force hash collisions; the hash is
-    /// not stored on disk, so any function opens any store.
+    /// Replaces the index's key hash (a seeded XXH3-64). For tests that force hash
+    /// collisions; the hash is not stored in the store file, so any function opens any
+    /// store.
     #[doc(hidden)]
     pub fn key_hasher(mut self, hasher: KeyHasher) -> Self {
-        self.hasher = hasher;
+        self.hasher = Some(hasher);
         self
     }
 
@@ -321,7 +351,7 @@ pub struct Store {
     pub(crate) read_only: bool,
     pub(crate) sync_commits: bool,
     pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) hasher: KeyHasher,
+    pub(crate) hasher: KeyHash,
     pub(crate) state: RwLock<State>,
     /// Serialises appends (and follower refreshes). Holds the reusable encode buffer.
     pub(crate) writer: Mutex<Vec<u8>>,
@@ -380,13 +410,13 @@ pub(crate) fn check_header_of(file: &File, path: &Path) -> Result<u16> {
 pub(crate) fn apply_entry(
     index: &mut Index,
     data: &[u8],
-    hasher: KeyHasher,
+    hasher: KeyHash,
     off: u64,
     h: &EntryHeader,
 ) -> bool {
     let ks = (off + h.key_start()) as usize;
     let key = &data[ks..ks + h.key_len];
-    let hash = hasher(key);
+    let hash = hasher.of(key);
     match h.kind {
         EntryKind::Put => index.insert(data, hash, key, off).is_some(),
         EntryKind::Delete => index.remove(data, hash, key).is_some(),
@@ -396,6 +426,8 @@ pub(crate) fn apply_entry(
 
 /// A store file read into memory by [`load`].
 pub(crate) struct Loaded {
+    /// The key hash `index` was built with.
+    pub hasher: KeyHash,
     pub index: Index,
     pub map: Arc<Mapping>,
     /// The file's length when it was read.
@@ -408,11 +440,13 @@ pub(crate) struct Loaded {
 
 /// Reads `file` (whose header was checked) into a fresh index: from its index checkpoint
 /// and the log after it, when a checkpoint matches the file and `mode` is strict, else
-/// from the whole log.
+/// from the whole log. The key hash is `custom` or a seeded XXH3: with the given `seed`, or
+/// else the seed of the checkpoint used, or else a random one.
 pub(crate) fn load(
     file: &File,
     path: &Path,
-    hasher: KeyHasher,
+    custom: Option<KeyHasher>,
+    seed: Option<u64>,
     mode: Mode,
     grow: bool,
 ) -> Result<Loaded> {
@@ -423,20 +457,29 @@ pub(crate) fn load(
     let map = Mapping::new(file, len, grow).map_err(|e| Error::io("mapping the file", path, e))?;
     let data = map.bytes(len);
     let saved = match mode {
-        Mode::Strict { marks: true } => checkpoint::read(&checkpoint::StoreFile {
-            path,
-            inode: file_id(&meta).1,
-            data,
-            hasher,
-        }),
+        Mode::Strict { marks: true } => checkpoint::read(
+            &checkpoint::StoreFile {
+                path,
+                inode: file_id(&meta).1,
+                data,
+            },
+            custom,
+            seed,
+        ),
         _ => None,
     };
-    let (mut index, start, checkpoint) = match saved {
+    let (mut index, start, checkpoint, hasher) = match saved {
         Some(c) => {
             let keys = c.index.len() as u64;
-            (c.index, c.end, Some((c.end, keys)))
+            (c.index, c.end, Some((c.end, keys)), c.hash)
         }
-        None => (Index::with_capacity(0), HEADER_LEN, None),
+        None => {
+            let hash = match seed {
+                Some(seed) => KeyHash { custom, seed },
+                None => KeyHash::random(custom),
+            };
+            (Index::with_capacity(0), HEADER_LEN, None, hash)
+        }
     };
     let outcome = index_log(data, start, mode, hasher, &mut index);
     let mut outcome = outcome.map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
@@ -449,6 +492,7 @@ pub(crate) fn load(
         index.shrink_to_fit();
     }
     Ok(Loaded {
+        hasher,
         index,
         map: Arc::new(map),
         len,
@@ -464,7 +508,7 @@ pub(crate) fn index_log(
     data: &[u8],
     start: u64,
     mode: Mode,
-    hasher: KeyHasher,
+    hasher: KeyHash,
     index: &mut Index,
 ) -> std::result::Result<scan::Outcome, scan::Damage> {
     const CHUNK: usize = 1 << 20;
@@ -478,7 +522,7 @@ pub(crate) fn index_log(
             _ => 0,
         };
         ops.push(LogOp {
-            hash: hasher(&data[ks..ks + h.key_len]),
+            hash: hasher.of(&data[ks..ks + h.key_len]),
             offset: off,
             put_len,
             pos: 0,
@@ -680,12 +724,13 @@ impl Store {
         // reported, never silently hidden. A batch a live writer is still writing is a torn
         // last batch, which strict mode leaves aside without an error.
         let Loaded {
+            hasher,
             index,
             mut map,
             len,
             outcome,
             checkpoint,
-        } = load(&file, &path, opts.hasher, strict(version), true)?;
+        } = load(&file, &path, opts.hasher, None, strict(version), true)?;
         let end = outcome.committed_end;
         let mut allocated = end;
         let mut saved_tail = None;
@@ -751,7 +796,7 @@ impl Store {
             read_only: opts.read_only,
             sync_commits: opts.sync,
             backend: opts.backend,
-            hasher: opts.hasher,
+            hasher,
             state: RwLock::new(State {
                 index,
                 map,
@@ -855,7 +900,7 @@ impl Store {
 
     #[inline]
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
-        (self.hasher)(key)
+        self.hasher.of(key)
     }
 
     /// Checks one key and value against the format's limits.
@@ -1402,8 +1447,8 @@ impl Store {
                         path: &self.path,
                         inode,
                         data: map.bytes(end),
-                        hasher: self.hasher,
                     },
+                    self.hasher,
                     end,
                     &s.index,
                     log_hash,

@@ -259,7 +259,7 @@ fn the_store_cut_before_the_checkpoints_end_ignores_it() {
 fn forge(p: &Path, edit: impl FnOnce(&mut [u8])) {
     let mut b = std::fs::read(idx(p)).unwrap();
     let n = b.len();
-    edit(&mut b[64..n - 8]);
+    edit(&mut b[72..n - 8]);
     let sum = xxhash_rust::xxh3::xxh3_64(&b[..n - 8]);
     b[n - 8..].copy_from_slice(&sum.to_le_bytes());
     std::fs::write(idx(p), b).unwrap();
@@ -302,6 +302,63 @@ fn a_forged_checkpoint_cannot_make_reads_leave_the_file_and_verify_reports_it() 
     forge(&p, |slots| {
         slots[8..16].copy_from_slice(&u64::MAX.to_le_bytes())
     });
+    let s = opts().open(&p).unwrap();
+    assert_eq!(s.recovery().checkpoint_keys, None);
+    assert_eq!(dump(&s), want);
+}
+
+/// The key hash's seed, and the slots that follow it.
+fn seed_and_slots(p: &Path) -> (u64, Vec<u8>) {
+    let b = std::fs::read(idx(p)).unwrap();
+    (
+        u64::from_le_bytes(b[64..72].try_into().unwrap()),
+        b[72..b.len() - 8].to_vec(),
+    )
+}
+
+/// Keys are hashed with a seed drawn for each store, so keys chosen to collide in one store
+/// do not collide in another; the seed is kept with the checkpoint, which is what lets the
+/// next open use the checkpoint's hashes.
+#[test]
+fn each_store_hashes_its_keys_with_a_seed_of_its_own_which_its_checkpoint_keeps() {
+    let d = Dir::new();
+    let (a, b) = (d.path("a.srd"), d.path("b.srd"));
+    let want = closed_store(&a);
+    assert_eq!(closed_store(&b), want);
+    let (seed_a, slots_a) = seed_and_slots(&a);
+    let (seed_b, slots_b) = seed_and_slots(&b);
+    assert_ne!(seed_a, seed_b);
+    assert_ne!(slots_a, slots_b, "the same keys hash alike in both stores");
+    // Reopened from the checkpoint, the store keeps its seed, and writes after the
+    // checkpoint are hashed with it too.
+    let s = opts().open(&a).unwrap();
+    assert_eq!(s.recovery().checkpoint_keys, Some(want.len() as u64));
+    s.put(b"after the checkpoint", b"1").unwrap();
+    assert_eq!(
+        s.get(b"after the checkpoint").unwrap().unwrap().as_ref(),
+        b"1"
+    );
+    s.verify().unwrap();
+    s.close().unwrap();
+    assert_eq!(seed_and_slots(&a).0, seed_a);
+    let s = opts().open(&a).unwrap();
+    assert!(s.recovery().checkpoint_keys.is_some());
+    assert_eq!(s.len(), want.len() + 1);
+    s.verify().unwrap();
+}
+
+/// A checkpoint of layout version 1 (before the seed was kept) is not used.
+#[test]
+fn a_version_1_checkpoint_is_not_used() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let want = closed_store(&p);
+    let mut b = std::fs::read(idx(&p)).unwrap();
+    b[8] = 1;
+    let n = b.len();
+    let sum = xxhash_rust::xxh3::xxh3_64(&b[..n - 8]);
+    b[n - 8..].copy_from_slice(&sum.to_le_bytes());
+    std::fs::write(idx(&p), b).unwrap();
     let s = opts().open(&p).unwrap();
     assert_eq!(s.recovery().checkpoint_keys, None);
     assert_eq!(dump(&s), want);
