@@ -426,8 +426,6 @@ export declare function writeBatch(h: number, ticket: number, staging: Buffer, c
 export declare function writeBatchAsync(h: number, ticket: number, staging: Buffer, count: number, sync: boolean): Promise<Buffer>
 
 /**
- * Writes into `existed` (when given) one byte per operation of `commit`, 1 if its key had
- * a value before, and returns the commit's sequence number for JavaScript.
  * Commits the `[key, value]` pairs of the array `entries` as one batch of Puts on the
  * calling thread, reading their bytes in place instead of from a staging buffer (see
  * `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not a pair

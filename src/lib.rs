@@ -520,8 +520,6 @@ pub fn try_write_batch(
     Ok(committed(&commit, existed))
 }
 
-/// Writes into `existed` (when given) one byte per operation of `commit`, 1 if its key had
-/// a value before, and returns the commit's sequence number for JavaScript.
 /// Commits the `[key, value]` pairs of the array `entries` as one batch of Puts on the
 /// calling thread, reading their bytes in place instead of from a staging buffer (see
 /// `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not a pair
@@ -560,6 +558,8 @@ pub fn write_entries(
     Ok(written.map_or(-1.0, |seq| seq as f64))
 }
 
+/// Writes into `existed` (when given) one byte per operation of `commit`, 1 if its key had
+/// a value before, and returns the commit's sequence number for JavaScript.
 fn committed(commit: &simd_r_drive::Commit, existed: Option<BufferSlice>) -> f64 {
     if let Some(mut flags) = existed {
         for (slot, e) in flags.iter_mut().zip(&commit.existed) {
