@@ -407,7 +407,9 @@ export declare function window(h: number, scratch: Buffer, stride: number, overl
  *
  * # JavaScript: `Store.putManySync`
  *
- * Like {@link Store.putMany}, committed before returning.
+ * Like {@link Store.putMany}, committed before returning. While it reads `entries`, a
+ * write on this store made from inside that read (by an accessor of an entry) throws
+ * `ERR_INVALID_STATE`.
  *
  * # JavaScript: `Store.deleteSync`
  *
@@ -430,7 +432,9 @@ export declare function writeBatchAsync(h: number, ticket: number, staging: Buff
  * calling thread, reading their bytes in place instead of from a staging buffer (see
  * `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not a pair
  * of a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
- * limits: nothing is written then, and JavaScript stages the batch itself, which reports
- * the bad entry. Takes its turn as `ticket` in either case, once it has read the array.
+ * limits, or a `Uint8Array` whose prototype is not one of the two given, or one over a
+ * `SharedArrayBuffer`: nothing is written then, and JavaScript stages the batch itself,
+ * which reports the bad entry. Takes its turn as `ticket` in either case, once it has
+ * read the array.
  */
-export declare function writeEntries(h: number, ticket: number, entries: unknown): number
+export declare function writeEntries(h: number, ticket: number, entries: unknown, bufferPrototype: unknown, uint8ArrayPrototype: unknown): number

@@ -59,7 +59,8 @@ export interface StoreIterator<T> extends IterableIterator<T> {}
  *
  * Errors have a stable `code`: `ERR_STORE_LOCKED`, `ERR_NOT_A_STORE`,
  * `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
- * `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, and for bad arguments
+ * `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_INVALID_STATE` (a write
+ * from inside {@link Store.putManySync}'s read of its entries), and for bad arguments
  * `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY` and `ERR_VALUE_TOO_LARGE`
  * (`RangeError`s).
  */
@@ -123,7 +124,11 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   delete(key: Key): Promise<boolean>
   /** Like {@link Store.put}, committed before returning (after anything staged before it). */
   putSync(key: Key, value: Value): void
-  /** Like {@link Store.putMany}, committed before returning. */
+  /**
+   * Like {@link Store.putMany}, committed before returning. While it reads `entries`, a
+   * write on this store made from inside that read (by an accessor of an entry) throws
+   * `ERR_INVALID_STATE`.
+   */
   putManySync(entries: Iterable<readonly [Key, Value]>): void
   /** Like {@link Store.delete}, committed before returning. */
   deleteSync(key: Key): boolean

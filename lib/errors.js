@@ -33,9 +33,13 @@ function coded (code, message) {
   return withCode(new Error(message), code)
 }
 
-/** Converts an error thrown by the native layer; leaves other errors as they are. */
+/**
+ * Converts an error thrown by the native layer (napi-rs gives them the code
+ * `GenericFailure` and a message starting `[ERR_...]`); leaves other errors, such as one an
+ * accessor of the caller's threw through a native call, as they are.
+ */
 function fromNative (err) {
-  if (err && typeof err.message === 'string' && !(err.code && String(err.code).startsWith('ERR_'))) {
+  if (err && typeof err.message === 'string' && err.code === 'GenericFailure') {
     const m = CODE.exec(err.message)
     if (m) {
       const e = coded(m[1], m[2])

@@ -602,7 +602,7 @@ class Store {
     this._readingEntries = true
     let seq
     try {
-      seq = native.writeEntries(this._h, this._ticket++, entries)
+      seq = native.writeEntries(this._h, this._ticket++, entries, Buffer.prototype, Uint8Array.prototype)
       if (seq >= 0 && this._sync) native.flushSync(this._h)
     } catch (e) {
       throw errors.fromNative(e)

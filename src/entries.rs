@@ -9,9 +9,8 @@
 //! 2. [`extract`] reads the bytes: strings are encoded into an arena, and `Uint8Array`s
 //!    (`Buffer`s) are borrowed where they are. None of the calls it makes runs JavaScript,
 //!    and the caller writes the batch before it returns to JavaScript, so no buffer can be
-//!    detached or changed by this thread in between. (A `SharedArrayBuffer` can be written by
-//!    another thread at any time; the engine then stores whatever bytes it copied, and the
-//!    entry's checksum covers that copy.)
+//!    detached or changed by this thread in between. Views of a `SharedArrayBuffer`, which
+//!    another thread can write at any time, are left to the staged path, which copies them.
 //!
 //! A large batch is read by this thread and written by a second one at once: [`write`] hands
 //! the entries over in chunks to [`Store::write_each`], which writes the batch while the rest
@@ -44,6 +43,10 @@ const FIRST_TRY: usize = 256;
 /// A truncated UTF-8 write leaves at most this many bytes of its buffer unused (V8 never
 /// writes part of a character, and a character takes at most 4 bytes).
 const MAX_CHAR: usize = 4;
+
+/// `Buffer.prototype` and `Uint8Array.prototype`, from JavaScript.
+#[derive(Clone, Copy)]
+pub struct Protos(pub [sys::napi_value; 2]);
 
 /// The result of phase 1.
 pub enum Collected {
@@ -107,7 +110,8 @@ pub unsafe fn collect(env: sys::napi_env, array: sys::napi_value) -> napi::Resul
     check(env, unsafe {
         sys::napi_get_array_length(env, array, &mut len)
     })?;
-    let mut handles = Vec::with_capacity(2 * len as usize);
+    // (Grown as needed: a sparse array can claim any length.)
+    let mut handles = Vec::with_capacity(2 * (len as usize).min(1 << 16));
     for i in 0..len {
         let mut pair = ptr::null_mut();
         check(env, unsafe {
@@ -115,6 +119,13 @@ pub unsafe fn collect(env: sys::napi_env, array: sys::napi_value) -> napi::Resul
         })?;
         check(env, unsafe { sys::napi_is_array(env, pair, &mut is_array) })?;
         if !is_array {
+            return Ok(Collected::Irregular);
+        }
+        let mut pair_len = 0u32;
+        check(env, unsafe {
+            sys::napi_get_array_length(env, pair, &mut pair_len)
+        })?;
+        if pair_len < 2 {
             return Ok(Collected::Irregular);
         }
         let mut key = ptr::null_mut();
@@ -125,10 +136,29 @@ pub unsafe fn collect(env: sys::napi_env, array: sys::napi_value) -> napi::Resul
         check(env, unsafe {
             sys::napi_get_element(env, pair, 1, &mut value)
         })?;
+        // A key or value of a type the direct path never takes ends the read here, as the
+        // staged path stops at the first bad entry (before accessors of later ones run).
+        // SAFETY: both handles are live in this call.
+        if !unsafe { readable_type(env, key)? && readable_type(env, value)? } {
+            return Ok(Collected::Irregular);
+        }
         handles.push(key);
         handles.push(value);
     }
     Ok(Collected::Pairs(handles))
+}
+
+/// Whether `value` is a string or an object: the types phase 2 may take (it checks the
+/// rest: a `Uint8Array` with the right prototype over a plain buffer, the lengths). Runs no
+/// JavaScript.
+///
+/// # Safety
+/// `value` is live in the current call on this thread.
+unsafe fn readable_type(env: sys::napi_env, value: sys::napi_value) -> napi::Result<bool> {
+    let mut ty = 0;
+    // SAFETY: `env` and `value` are live (the caller's contract); the out-pointer is a local.
+    check(env, unsafe { sys::napi_typeof(env, value, &mut ty) })?;
+    Ok(ty == sys::ValueType::napi_string || ty == sys::ValueType::napi_object)
 }
 
 /// Phase 2: the bytes of every key and value that phase 1 collected. Runs no JavaScript.
@@ -138,9 +168,14 @@ pub unsafe fn collect(env: sys::napi_env, array: sys::napi_value) -> napi::Resul
 /// As for [`collect`], and `handles` came from it in the same call. The borrowed bytes stay
 /// valid only until JavaScript runs again: the caller must be done with [`Extracted::ops`]
 /// before it returns.
+///
+/// A typed-array key is taken only if its prototype is one of `protos` (`Buffer.prototype`
+/// and `Uint8Array.prototype`): anything else, such as a `Uint8Array` of another realm,
+/// goes to the staged path, which decides with `instanceof`.
 pub unsafe fn extract(
     env: sys::napi_env,
     handles: &[sys::napi_value],
+    protos: Protos,
 ) -> napi::Result<Option<Extracted>> {
     let mut out = Extracted {
         arena: Vec::new(),
@@ -148,8 +183,8 @@ pub unsafe fn extract(
     };
     for pair in handles.chunks_exact(2) {
         // SAFETY: the caller's contract covers the handles.
-        let key = unsafe { out.bytes_of(env, pair[0], MAX_KEY) }?;
-        let value = unsafe { out.bytes_of(env, pair[1], MAX_VALUE) }?;
+        let key = unsafe { out.bytes_of(env, pair[0], MAX_KEY, Some(protos)) }?;
+        let value = unsafe { out.bytes_of(env, pair[1], MAX_VALUE, None) }?;
         match (key, value) {
             (Some(k), Some(v)) if len(k) > 0 && len(v) > 0 => out.pairs.push((k, v)),
             // An empty key is an error, and an empty view may be detached (an error too):
@@ -167,8 +202,9 @@ fn len(b: Bytes) -> usize {
 }
 
 impl Extracted {
-    /// The bytes of a string (encoded as UTF-8 into the arena) or of a `Uint8Array`
-    /// (borrowed); `None` for anything else or for more than `max` bytes.
+    /// The bytes of a string (encoded as UTF-8 into the arena) or of a `Uint8Array` over a
+    /// plain `ArrayBuffer` (borrowed), whose prototype is one of `protos` if given; `None`
+    /// for anything else or for more than `max` bytes.
     ///
     /// # Safety
     /// `value` is live in the current call on this thread.
@@ -177,6 +213,7 @@ impl Extracted {
         env: sys::napi_env,
         value: sys::napi_value,
         max: usize,
+        protos: Option<Protos>,
     ) -> napi::Result<Option<Bytes>> {
         let mut ty = 0;
         // SAFETY (this and the calls below): `env` and `value` are live (the caller's
@@ -186,7 +223,8 @@ impl Extracted {
             let start = self.arena.len();
             self.arena.reserve(FIRST_TRY);
             let mut n = 0usize;
-            let room = self.arena.capacity() - start;
+            // (Node passes the size on to V8 as an `int`.)
+            let room = (self.arena.capacity() - start).min(i32::MAX as usize);
             check(env, unsafe {
                 sys::napi_get_value_string_utf8(
                     env,
@@ -232,6 +270,7 @@ impl Extracted {
         let mut kind = 0;
         let mut n = 0usize;
         let mut data = ptr::null_mut();
+        let mut buffer = ptr::null_mut();
         check(env, unsafe {
             sys::napi_get_typedarray_info(
                 env,
@@ -239,12 +278,41 @@ impl Extracted {
                 &mut kind,
                 &mut n,
                 &mut data,
-                ptr::null_mut(),
+                &mut buffer,
                 ptr::null_mut(),
             )
         })?;
         if kind != sys::TypedarrayType::uint8_array || n > max || data.is_null() {
             return Ok(None);
+        }
+        // A `SharedArrayBuffer` is not an `ArrayBuffer` here: another thread may write it
+        // while it is read, and the engine reads a key twice (to hash it and to copy it).
+        let mut plain = false;
+        check(env, unsafe {
+            sys::napi_is_arraybuffer(env, buffer, &mut plain)
+        })?;
+        if !plain {
+            return Ok(None);
+        }
+        if let Some(Protos(protos)) = protos {
+            // Keys only: the staged path takes any view as a value, but only an
+            // `instanceof Uint8Array` as a key.
+            let mut proto = ptr::null_mut();
+            check(env, unsafe {
+                sys::napi_get_prototype(env, value, &mut proto)
+            })?;
+            let mut known = false;
+            for p in protos {
+                check(env, unsafe {
+                    sys::napi_strict_equals(env, proto, p, &mut known)
+                })?;
+                if known {
+                    break;
+                }
+            }
+            if !known {
+                return Ok(None);
+            }
         }
         Ok(Some(Bytes::Borrowed {
             ptr: data as *const u8,
@@ -261,10 +329,12 @@ impl Extracted {
         let slice = |b: Bytes| -> &[u8] {
             match b {
                 Bytes::Arena { start, len } => &self.arena[start..start + len],
-                // SAFETY: `ptr` is the data of a `Uint8Array` of `len` bytes that is still
-                // reachable from a handle of this call; without JavaScript running it can
-                // be neither detached nor freed (the caller's contract), and a garbage
-                // collection does not move an array buffer's data.
+                // SAFETY: `ptr` is the data of a `Uint8Array` of `len` bytes over a plain
+                // (not shared) `ArrayBuffer`, still reachable from a handle of this call.
+                // Without JavaScript running it can be neither detached, freed nor written
+                // (the caller's contract). Asking for the data moved an on-heap typed array's
+                // bytes off the heap, and a garbage collection does not move an array
+                // buffer's data.
                 Bytes::Borrowed { ptr, len } => unsafe { std::slice::from_raw_parts(ptr, len) },
             }
         };
@@ -288,17 +358,18 @@ impl Extracted {
 pub unsafe fn write(
     env: sys::napi_env,
     handles: &[sys::napi_value],
+    protos: Protos,
     store: &Store,
 ) -> napi::Result<Option<u64>> {
     let count = handles.len() / 2;
     if count >= PIPELINE_MIN {
         // SAFETY: the caller's contract.
-        if let Some(done) = unsafe { write_pipelined(env, handles, store) } {
+        if let Some(done) = unsafe { write_pipelined(env, handles, protos, store) } {
             return done;
         }
     }
     // SAFETY: the caller's contract.
-    let Some(x) = (unsafe { extract(env, handles) })? else {
+    let Some(x) = (unsafe { extract(env, handles, protos) })? else {
         return Ok(None);
     };
     // SAFETY: no JavaScript runs before `ops` is dropped (the caller's contract).
@@ -322,6 +393,7 @@ unsafe impl Send for Chunk {}
 unsafe fn write_pipelined(
     env: sys::napi_env,
     handles: &[sys::napi_value],
+    protos: Protos,
     store: &Store,
 ) -> Option<napi::Result<Option<u64>>> {
     let count = handles.len() / 2;
@@ -346,7 +418,7 @@ unsafe fn write_pipelined(
         let mut irregular = false;
         for part in handles.chunks(2 * CHUNK) {
             // SAFETY: the caller's contract.
-            match unsafe { extract(env, part) } {
+            match unsafe { extract(env, part, protos) } {
                 Ok(Some(x)) => {
                     if tx.send(Chunk(x)).is_err() {
                         break; // the writer failed; its error is reported below

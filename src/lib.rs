@@ -69,7 +69,8 @@
 //!
 //! Errors have a stable `code`: `ERR_STORE_LOCKED`, `ERR_NOT_A_STORE`,
 //! `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
-//! `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, and for bad arguments
+//! `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_INVALID_STATE` (a write
+//! from inside {@link Store.putManySync}'s read of its entries), and for bad arguments
 //! `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY` and `ERR_VALUE_TOO_LARGE`
 //! (`RangeError`s).
 //!
@@ -468,7 +469,9 @@ fn writable(handle: &registry::Handle) -> napi::Result<()> {
 ///
 /// # JavaScript: `Store.putManySync`
 ///
-/// Like {@link Store.putMany}, committed before returning.
+/// Like {@link Store.putMany}, committed before returning. While it reads `entries`, a
+/// write on this store made from inside that read (by an accessor of an entry) throws
+/// `ERR_INVALID_STATE`.
 ///
 /// # JavaScript: `Store.deleteSync`
 ///
@@ -524,13 +527,17 @@ pub fn try_write_batch(
 /// calling thread, reading their bytes in place instead of from a staging buffer (see
 /// `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not a pair
 /// of a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
-/// limits: nothing is written then, and JavaScript stages the batch itself, which reports
-/// the bad entry. Takes its turn as `ticket` in either case, once it has read the array.
+/// limits, or a `Uint8Array` whose prototype is not one of the two given, or one over a
+/// `SharedArrayBuffer`: nothing is written then, and JavaScript stages the batch itself,
+/// which reports the bad entry. Takes its turn as `ticket` in either case, once it has
+/// read the array.
 #[napi]
 pub fn write_entries(
     h: u32,
     ticket: f64,
     entries: napi::bindgen_prelude::Unknown<'_>,
+    buffer_prototype: napi::bindgen_prelude::Unknown<'_>,
+    uint8_array_prototype: napi::bindgen_prelude::Unknown<'_>,
 ) -> napi::Result<f64> {
     use napi::JsValue;
     let handle = registry::get(h)?;
@@ -538,6 +545,7 @@ pub fn write_entries(
     let pass = || handle.in_turn(ticket as u64, || ());
     // SAFETY: `env` and `entries` belong to this call, on this thread; the handles are used
     // only below, before it returns.
+    let protos = entries::Protos([buffer_prototype.raw(), uint8_array_prototype.raw()]);
     let handles = match unsafe { entries::collect(env, entries.raw()) } {
         Ok(entries::Collected::Pairs(handles)) => handles,
         Ok(entries::Collected::Irregular) => {
@@ -553,7 +561,7 @@ pub fn write_entries(
         writable(&handle)?;
         // SAFETY: the handles came from `collect` in this call, and no JavaScript runs
         // until the batch is written and this function returns.
-        unsafe { entries::write(env, &handles, &handle.store) }
+        unsafe { entries::write(env, &handles, protos, &handle.store) }
     })?;
     Ok(written.map_or(-1.0, |seq| seq as f64))
 }
