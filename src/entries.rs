@@ -164,14 +164,15 @@ unsafe fn readable_type(env: sys::napi_env, value: sys::napi_value) -> napi::Res
 /// Phase 2: the bytes of every key and value that phase 1 collected. Runs no JavaScript.
 /// `None` if an entry is irregular.
 ///
+/// A typed-array key is taken only if its prototype is one of `protos` (`Buffer.prototype`
+/// and `Uint8Array.prototype`): anything else, such as a `Uint8Array` of another realm,
+/// goes to the staged path, which decides with `instanceof`. Views of a
+/// `SharedArrayBuffer` are left to the staged path too.
+///
 /// # Safety
 /// As for [`collect`], and `handles` came from it in the same call. The borrowed bytes stay
 /// valid only until JavaScript runs again: the caller must be done with [`Extracted::ops`]
 /// before it returns.
-///
-/// A typed-array key is taken only if its prototype is one of `protos` (`Buffer.prototype`
-/// and `Uint8Array.prototype`): anything else, such as a `Uint8Array` of another realm,
-/// goes to the staged path, which decides with `instanceof`.
 pub unsafe fn extract(
     env: sys::napi_env,
     handles: &[sys::napi_value],
