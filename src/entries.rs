@@ -97,48 +97,22 @@ fn check(env: sys::napi_env, status: sys::napi_status) -> napi::Result<()> {
 /// `env` and `array` are the environment and an argument of the native call running on this
 /// thread, and the returned handles are used only before that call returns.
 pub unsafe fn collect(env: sys::napi_env, array: sys::napi_value) -> napi::Result<Collected> {
-    let mut is_array = false;
-    // SAFETY (this and the calls below): `env` and every handle passed are live in the
-    // current call (the caller's contract); out-pointers point to locals.
-    check(env, unsafe {
-        sys::napi_is_array(env, array, &mut is_array)
-    })?;
-    if !is_array {
+    // SAFETY (all calls below): `env` and every handle passed are live in the current call
+    // (the caller's contract).
+    let Some(len) = (unsafe { array_len(env, array) })? else {
         return Ok(Collected::Irregular);
-    }
-    let mut len = 0u32;
-    check(env, unsafe {
-        sys::napi_get_array_length(env, array, &mut len)
-    })?;
+    };
     // (Grown as needed: a sparse array can claim any length.)
     let mut handles = Vec::with_capacity(2 * (len as usize).min(1 << 16));
     for i in 0..len {
-        let mut pair = ptr::null_mut();
-        check(env, unsafe {
-            sys::napi_get_element(env, array, i, &mut pair)
-        })?;
-        check(env, unsafe { sys::napi_is_array(env, pair, &mut is_array) })?;
-        if !is_array {
+        let pair = unsafe { element(env, array, i) }?;
+        if !matches!(unsafe { array_len(env, pair) }?, Some(n) if n >= 2) {
             return Ok(Collected::Irregular);
         }
-        let mut pair_len = 0u32;
-        check(env, unsafe {
-            sys::napi_get_array_length(env, pair, &mut pair_len)
-        })?;
-        if pair_len < 2 {
-            return Ok(Collected::Irregular);
-        }
-        let mut key = ptr::null_mut();
-        let mut value = ptr::null_mut();
-        check(env, unsafe {
-            sys::napi_get_element(env, pair, 0, &mut key)
-        })?;
-        check(env, unsafe {
-            sys::napi_get_element(env, pair, 1, &mut value)
-        })?;
+        let key = unsafe { element(env, pair, 0) }?;
+        let value = unsafe { element(env, pair, 1) }?;
         // A key or value of a type the direct path never takes ends the read here, as the
         // staged path stops at the first bad entry (before accessors of later ones run).
-        // SAFETY: both handles are live in this call.
         if !unsafe { readable_type(env, key)? && readable_type(env, value)? } {
             return Ok(Collected::Irregular);
         }
@@ -146,6 +120,43 @@ pub unsafe fn collect(env: sys::napi_env, array: sys::napi_value) -> napi::Resul
         handles.push(value);
     }
     Ok(Collected::Pairs(handles))
+}
+
+/// The length of `value` if it is an `Array`. Runs no JavaScript.
+///
+/// # Safety
+/// `value` is live in the current call on this thread.
+unsafe fn array_len(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Option<u32>> {
+    let mut is_array = false;
+    // SAFETY: `env` and `value` are live (the caller's contract); out-pointers are locals.
+    check(env, unsafe {
+        sys::napi_is_array(env, value, &mut is_array)
+    })?;
+    if !is_array {
+        return Ok(None);
+    }
+    let mut len = 0u32;
+    check(env, unsafe {
+        sys::napi_get_array_length(env, value, &mut len)
+    })?;
+    Ok(Some(len))
+}
+
+/// Element `i` of `object`. May run JavaScript (an accessor).
+///
+/// # Safety
+/// `object` is live in the current call on this thread.
+unsafe fn element(
+    env: sys::napi_env,
+    object: sys::napi_value,
+    i: u32,
+) -> napi::Result<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: `env` and `object` are live (the caller's contract); the out-pointer is a local.
+    check(env, unsafe {
+        sys::napi_get_element(env, object, i, &mut out)
+    })?;
+    Ok(out)
 }
 
 /// Whether `value` is a string or an object: the types phase 2 may take (it checks the

@@ -254,15 +254,20 @@ fn the_store_cut_before_the_checkpoints_end_ignores_it() {
     );
 }
 
-/// Rewrites the checkpoint's slots with `edit` and gives it a valid checksum again, as
-/// only a deliberately crafted file would have.
-fn forge(p: &Path, edit: impl FnOnce(&mut [u8])) {
+/// Rewrites the checkpoint's bytes before its checksum with `edit` and gives it a valid
+/// checksum again, as only a deliberately crafted file would have.
+fn rewrite(p: &Path, edit: impl FnOnce(&mut [u8])) {
     let mut b = std::fs::read(idx(p)).unwrap();
     let n = b.len();
-    edit(&mut b[72..n - 8]);
+    edit(&mut b[..n - 8]);
     let sum = xxhash_rust::xxh3::xxh3_64(&b[..n - 8]);
     b[n - 8..].copy_from_slice(&sum.to_le_bytes());
     std::fs::write(idx(p), b).unwrap();
+}
+
+/// Rewrites the checkpoint's slots with `edit` (see [`rewrite`]).
+fn forge(p: &Path, edit: impl FnOnce(&mut [u8])) {
+    rewrite(p, |b| edit(&mut b[72..]));
 }
 
 #[test]
@@ -353,12 +358,7 @@ fn a_version_1_checkpoint_is_not_used() {
     let d = Dir::new();
     let p = d.path("s.srd");
     let want = closed_store(&p);
-    let mut b = std::fs::read(idx(&p)).unwrap();
-    b[8] = 1;
-    let n = b.len();
-    let sum = xxhash_rust::xxh3::xxh3_64(&b[..n - 8]);
-    b[n - 8..].copy_from_slice(&sum.to_le_bytes());
-    std::fs::write(idx(&p), b).unwrap();
+    rewrite(&p, |b| b[8] = 1);
     let s = opts().open(&p).unwrap();
     assert_eq!(s.recovery().checkpoint_keys, None);
     assert_eq!(dump(&s), want);

@@ -495,16 +495,22 @@ fn damage_in_unsynced_data_drops_the_tail_and_keeps_a_copy() {
     }
 }
 
+/// A store at `p` with the unsynced keys `a` and `b`, and the offset of `a`'s entry.
+fn store_of_a_and_b(p: &std::path::Path) -> (Store, u64) {
+    let s = open(p);
+    s.put(b"a", &[1; 100]).unwrap();
+    s.put(b"b", &[2; 100]).unwrap();
+    let a_off = s.get(b"a").unwrap().unwrap().file_offset();
+    (s, a_off)
+}
+
 /// Once a flush has made the damaged bytes durable, the same damage is corruption again,
 /// because the first append after the flush recorded that in a sync mark.
 #[test]
 fn damage_before_a_sync_mark_is_corruption() {
     let d = Dir::new();
     let p = d.path("s.srd");
-    let s = open(&p);
-    s.put(b"a", &[1; 100]).unwrap();
-    s.put(b"b", &[2; 100]).unwrap();
-    let a_off = s.get(b"a").unwrap().unwrap().file_offset();
+    let (s, a_off) = store_of_a_and_b(&p);
     s.flush().unwrap();
     s.put(b"c", &[3; 100]).unwrap();
     drop(s);
@@ -523,10 +529,7 @@ fn damage_before_a_sync_mark_is_corruption() {
 fn a_writable_open_records_the_sync_it_made_even_if_nothing_is_written() {
     let d = Dir::new();
     let p = d.path("s.srd");
-    let s = open(&p);
-    s.put(b"a", &[1; 100]).unwrap();
-    s.put(b"b", &[2; 100]).unwrap();
-    let a_off = s.get(b"a").unwrap().unwrap().file_offset();
+    let (s, a_off) = store_of_a_and_b(&p);
     // The process dies: the file as it is now, with no sync mark.
     let crashed = std::fs::read(&p).unwrap();
     drop(s);
