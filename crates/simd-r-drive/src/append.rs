@@ -43,11 +43,16 @@ pub(crate) struct Appending<'s> {
     single: bool,
 }
 
-/// A batch whose bytes are all written.
-pub(crate) struct Appended {
+/// A batch whose bytes are all written. Holds the writer lock: the caller records the
+/// batch in the store's state (end, seq, index) before dropping it, so that the next
+/// writer, or a compaction's final step, sees the batch as part of the store. (A writer
+/// that took the lock before that would write over the batch at the old end, and a
+/// compaction would swap in a state without it.)
+pub(crate) struct Appended<'s> {
     pub map: Arc<Mapping>,
     pub new_end: u64,
     pub mark: Option<u64>,
+    _writer: MutexGuard<'s, Vec<u8>>,
 }
 
 impl<'s> Appending<'s> {
@@ -108,7 +113,7 @@ impl<'s> Appending<'s> {
 
     /// Writes the rest of the batch and its commit record (and preallocated zeros), and
     /// maps the file as far as the batch reaches. The caller then updates the index.
-    pub fn finish(mut self) -> Result<Appended> {
+    pub fn finish(mut self) -> Result<Appended<'s>> {
         let s = self.store;
         if !self.single {
             format::encode_commit(&mut self.buf, self.base, self.batch_start);
@@ -138,6 +143,7 @@ impl<'s> Appending<'s> {
             map,
             new_end,
             mark: self.mark,
+            _writer: self.buf,
         })
     }
 
@@ -240,21 +246,23 @@ impl Store {
                 ),
             ));
         }
-        let done = appending.finish()?;
         let mut existed = vec![false; count];
-        let mut s = self.state.write();
-        let st = &mut *s;
-        st.map = done.map;
-        if let Some(durable_end) = done.mark {
-            st.marked_end = durable_end;
-        }
-        let data = st.map.bytes(done.new_end);
-        st.index
-            .apply_grouped(data, &mut ops, &mut Vec::new(), Some(&mut existed));
-        st.end = done.new_end;
-        st.seq += 1;
-        let seq = st.seq;
-        drop(s);
+        let seq = {
+            // `done` holds the writer lock until the state records the batch.
+            let done = appending.finish()?;
+            let mut s = self.state.write();
+            let st = &mut *s;
+            st.map = done.map;
+            if let Some(durable_end) = done.mark {
+                st.marked_end = durable_end;
+            }
+            let data = st.map.bytes(done.new_end);
+            st.index
+                .apply_grouped(data, &mut ops, &mut Vec::new(), Some(&mut existed));
+            st.end = done.new_end;
+            st.seq += 1;
+            st.seq
+        };
         if self.sync_commits {
             self.wait_durable(seq)?;
         }

@@ -1270,7 +1270,9 @@ impl Store {
         for op in ops {
             appending.encode(*op)?;
         }
-        let Appended { map, new_end, mark } = appending.finish()?;
+        // `done` holds the writer lock until the state below records the batch.
+        let done: Appended<'_> = appending.finish()?;
+        let (new_end, mark) = (done.new_end, done.mark);
         // Entry offsets, in batch order (staged before taking the state lock).
         let mut log_ops = Vec::new();
         if ops.len() >= GROUPED_BATCH {
@@ -1297,7 +1299,7 @@ impl Store {
         if ops.len() > 64 && log_ops.is_empty() {
             st.index.reserve(ops.len());
         }
-        st.map = map;
+        st.map = done.map;
         let data = st.map.bytes(new_end);
         let mut off = batch_start;
         if let Some(durable_end) = mark {

@@ -114,6 +114,8 @@ impl Store {
         st.seq += 1;
         let seq = st.seq;
         drop(s);
+        // The state records the value: other writers may go on while this one syncs.
+        drop(_writer);
         if self.sync_commits {
             self.wait_durable(seq)?;
         }
