@@ -118,6 +118,40 @@ test('keys in a SharedArrayBuffer written by another thread leave a consistent i
   await s.close()
 })
 
+test('values in a SharedArrayBuffer written by another thread are stored whole, each as one snapshot', async (t) => {
+  // Values are read in place once, into the entry their checksum covers: a racing write
+  // can only decide which bytes are stored, never break the entry or the index.
+  const sab = new SharedArrayBuffer(4000 * 64)
+  const ctl = new Int32Array(new SharedArrayBuffer(4))
+  const w = new Worker(`
+    const { workerData: { sab, ctl } } = require('node:worker_threads')
+    const u = new Uint8Array(sab); const c = new Int32Array(ctl.buffer)
+    Atomics.store(c, 0, 1)
+    let x = 0
+    while (Atomics.load(c, 0) === 1) { u.fill(x); x = (x + 1) & 0xff }`,
+  { eval: true, workerData: { sab, ctl } })
+  while (Atomics.load(ctl, 0) !== 1) await new Promise((resolve) => setTimeout(resolve, 5))
+  const p = tmpStore()
+  const s = await Store.open(p)
+  try {
+    for (let r = 0; r < 10; r++) {
+      s.putManySync(Array.from({ length: 4000 }, (_, i) => [`k${i}`, new Uint8Array(sab, i * 64, 64)]))
+    }
+  } finally {
+    Atomics.store(ctl, 0, 0)
+    await w.terminate()
+  }
+  t.is(s.size, 4000)
+  for (let i = 0; i < 4000; i++) t.is(s.get(`k${i}`).length, 64)
+  const checked = await s.verify()
+  t.true(checked.entries >= 40000)
+  await s.close()
+  const r = await Store.open(p)
+  t.is(r.size, 4000)
+  await r.verify()
+  await r.close()
+})
+
 test('a large putManySync that is refused for a bad last entry does not poison the store', async (t) => {
   for (const n of [2, 3]) {
     process.env.SIMD_R_DRIVE_TEST_FAULT = `write:${n}:ENOSPC`

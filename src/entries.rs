@@ -9,7 +9,7 @@
 //! 2. [`extract`] reads the bytes: strings are encoded into an arena, and `Uint8Array`s
 //!    (`Buffer`s) are borrowed where they are. None of the calls it makes runs JavaScript,
 //!    and the caller writes the batch before it returns to JavaScript, so no buffer can be
-//!    detached or changed by this thread in between. Views of a `SharedArrayBuffer`, which
+//!    detached or changed by this thread in between. Keys in a `SharedArrayBuffer`, which
 //!    another thread can write at any time, are left to the staged path, which copies them.
 //!
 //! A large batch is read by this thread and written by a second one at once: [`write`] hands
@@ -177,7 +177,7 @@ unsafe fn readable_type(env: sys::napi_env, value: sys::napi_value) -> napi::Res
 ///
 /// A typed-array key is taken only if its prototype is one of `protos` (`Buffer.prototype`
 /// and `Uint8Array.prototype`): anything else, such as a `Uint8Array` of another realm,
-/// goes to the staged path, which decides with `instanceof`. Views of a
+/// goes to the staged path, which decides with `instanceof`. Keys in a
 /// `SharedArrayBuffer` are left to the staged path too.
 ///
 /// # Safety
@@ -283,6 +283,12 @@ impl Extracted {
         let mut n = 0usize;
         let mut data = ptr::null_mut();
         let mut buffer = ptr::null_mut();
+        // The buffer is looked up for keys only (below): a handle per value costs W1 time.
+        let buffer_out = if protos.is_some() {
+            &mut buffer as *mut sys::napi_value
+        } else {
+            ptr::null_mut()
+        };
         check(env, unsafe {
             sys::napi_get_typedarray_info(
                 env,
@@ -290,24 +296,27 @@ impl Extracted {
                 &mut kind,
                 &mut n,
                 &mut data,
-                &mut buffer,
+                buffer_out,
                 ptr::null_mut(),
             )
         })?;
         if kind != sys::TypedarrayType::uint8_array || n > max || data.is_null() {
             return Ok(None);
         }
-        // A `SharedArrayBuffer` is not an `ArrayBuffer` here: another thread may write it
-        // while it is read, and the engine reads a key twice (to hash it and to copy it).
-        let mut plain = false;
-        check(env, unsafe {
-            sys::napi_is_arraybuffer(env, buffer, &mut plain)
-        })?;
-        if !plain {
-            return Ok(None);
-        }
         if let Some(Protos(protos)) = protos {
-            // Keys only: the staged path takes any view as a value, but only an
+            // Keys only. A key in a `SharedArrayBuffer` is left to the staged path, which
+            // copies it: another thread may write it while it is read, and the engine reads
+            // a key twice (to hash it and to copy it). A value is read once, into the
+            // entry that its checksum covers, so a racing write there leaves a consistent
+            // entry (as the staged path's copy would).
+            let mut plain = false;
+            check(env, unsafe {
+                sys::napi_is_arraybuffer(env, buffer, &mut plain)
+            })?;
+            if !plain {
+                return Ok(None);
+            }
+            // The staged path takes any view as a value, but only an
             // `instanceof Uint8Array` as a key.
             let mut proto = ptr::null_mut();
             check(env, unsafe {

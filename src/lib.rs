@@ -527,8 +527,8 @@ pub fn try_write_batch(
 /// calling thread, reading their bytes in place instead of from a staging buffer (see
 /// `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not a pair
 /// of a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
-/// limits, or a `Uint8Array` whose prototype is not one of the two given, or one over a
-/// `SharedArrayBuffer`: nothing is written then, and JavaScript stages the batch itself,
+/// limits, or a `Uint8Array` key whose prototype is not one of the two given, or a key
+/// over a `SharedArrayBuffer`: nothing is written then, and JavaScript stages the batch itself,
 /// which reports the bad entry. Takes its turn as `ticket` in either case, once it has
 /// read the array.
 #[napi]
