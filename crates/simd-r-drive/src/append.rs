@@ -93,10 +93,12 @@ impl<'s> Appending<'s> {
         };
         let offset = self.base + self.buf.len() as u64;
         format::encode_entry(&mut self.buf, self.base, kind, self.single, key, value);
-        if self.buf.len() >= WRITE_PIECE {
+        if !self.single && self.buf.len() >= WRITE_PIECE {
             // More of the batch follows, and its commit marker last: until that is written,
             // recovery and readers treat these bytes as an unfinished batch, so writing
-            // them now changes nothing anyone sees.
+            // them now changes nothing anyone sees. (The one entry of a single-operation
+            // batch carries its own commit flag: it is written by `finish`, once the
+            // batch is not given up.)
             self.write(self.base)?;
             self.base += self.buf.len() as u64;
             self.buf.clear();

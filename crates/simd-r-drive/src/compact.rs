@@ -231,7 +231,15 @@ impl Store {
         let map = Mapping::new(&out.file, new_end, true);
         let id = out.file.metadata().map(|m| file_id(&m));
         let dir = parent_dir(&self.path);
-        let dir_synced = self.backend.sync_dir(&dir);
+        // Poisoned before the state below names the new file: a commit acknowledged as
+        // durable from then on, even one that a waiting sync covers, would be in a file
+        // whose name may not survive a power loss (`wait_durable` checks the poison after
+        // it reads the state).
+        let dir_failed = self
+            .backend
+            .sync_dir(&dir)
+            .err()
+            .map(|e| self.poison_with(Error::io("syncing the directory", dir, e)));
         let map = Arc::new(map.map_err(|e| io_err("mapping the compacted file", e))?);
         let id = id.map_err(|e| io_err("reading the compacted file", e))?;
         let old = {
@@ -259,11 +267,6 @@ impl Store {
         };
         // A checkpoint of the old file no longer matches (and would only be ignored).
         let _ = std::fs::remove_file(crate::checkpoint::path_for(&self.path));
-        // Poisoned before writers may go on: a commit acknowledged after this point, even a
-        // synced one, would be in a file whose name may not survive a power loss.
-        let dir_failed = dir_synced
-            .err()
-            .map(|e| self.poison_with(Error::io("syncing the directory", dir, e)));
         let writer_pause = pause.elapsed();
         drop(buf);
         // Released with no lock held: when nothing else maps the old file any more, this

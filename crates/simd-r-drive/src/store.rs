@@ -1363,23 +1363,30 @@ impl Store {
         if self.durable_seq.load(Ordering::Acquire) >= seq {
             return Ok(());
         }
+        let (file, target, end, generation) = {
+            let s = self.state.read();
+            (s.file.clone(), s.seq, s.end, s.generation)
+        };
+        // Checked after reading the state: a compaction whose directory sync failed
+        // poisons the store before its state names the new file, so a sync of that file
+        // never acknowledges anything.
         if let Some(cause) = self.poison.get() {
             return Err(Error::Poisoned {
                 cause: cause.clone(),
             });
         }
-        let (file, target, end, generation) = {
-            let s = self.state.read();
-            (s.file.clone(), s.seq, s.end, s.generation)
-        };
         if let Err(e) = self.backend.sync_data(&file) {
             return Err(self.poison_with(Error::io("fdatasync", &self.path, e)));
         }
-        self.durable_seq.fetch_max(target, Ordering::AcqRel);
-        let mut s = self.state.write();
-        if s.generation == generation && end > s.durable_end {
-            s.durable_end = end;
+        {
+            let mut s = self.state.write();
+            if s.generation == generation && end > s.durable_end {
+                s.durable_end = end;
+            }
         }
+        // Published after the durable end: a `flush` that finds its commits durable then
+        // also finds the sync mark due that records them.
+        self.durable_seq.fetch_max(target, Ordering::AcqRel);
         Ok(())
     }
 
@@ -1550,7 +1557,15 @@ impl Store {
             let mut s = self.state.write();
             s.map = map;
             s.end = new_end;
-            s.marked_end = new_end;
+            // A mark that records everything before it needs no other mark until more is
+            // written and synced (as an open decides). One that records less (a flush
+            // synced, then a batch landed before it took the writer lock) leaves a mark due
+            // for that batch, which the next sync makes durable.
+            s.marked_end = if durable_end == end {
+                new_end
+            } else {
+                durable_end
+            };
         }
     }
 }

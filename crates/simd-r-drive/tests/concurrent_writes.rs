@@ -1,14 +1,19 @@
 //! Writes from several threads at once, with and without a compaction running: each
 //! commit gets its own bytes in the file and its own sequence number, and none is lost.
+//! Also what other threads see of a batch while it is being written: a `flush` that syncs
+//! meanwhile, and a follower that refreshes meanwhile.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::channel;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
-use simd_r_drive::{Op, Store};
+use simd_r_drive::{Error, Op, Store, StoreOptions};
 
 const THREADS: u64 = 4;
 
@@ -117,4 +122,134 @@ fn writers_on_several_threads_lose_nothing() {
 #[test]
 fn writers_on_several_threads_lose_nothing_while_compactions_run() {
     check_concurrent_writes(300, true);
+}
+
+/// The index checkpoint beside the store at `p`.
+fn checkpoint_of(p: &Path) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(".srd-index");
+    PathBuf::from(s)
+}
+
+/// Puts `k0`, then `k1` (a value of 5,000 bytes), flushes and closes. With `raced`, a
+/// `flush` syncs while the batch of `k1` is being fed (holding the writer lock), so the
+/// flush's sync mark is written after `k1` and records less than the end it stands at.
+fn flush_around_a_batch(p: &Path, raced: bool) {
+    let s = Arc::new(StoreOptions::new().checkpoint_min_keys(1).open(p).unwrap());
+    s.put(b"k0", &bytes(0, 100)).unwrap();
+    let v1 = bytes(1, 5000);
+    if raced {
+        let (started, wait_started) = channel();
+        let (go, wait_go) = channel::<()>();
+        let writer = {
+            let (s, v1) = (s.clone(), v1.clone());
+            std::thread::spawn(move || {
+                s.write_each(1, |feed| {
+                    started.send(()).unwrap();
+                    wait_go.recv().unwrap();
+                    feed.push(Op::Put {
+                        key: b"k1",
+                        value: &v1,
+                    })
+                })
+                .unwrap();
+            })
+        };
+        wait_started.recv().unwrap();
+        let flusher = {
+            let s = s.clone();
+            std::thread::spawn(move || s.flush().unwrap())
+        };
+        // The flush has synced (that takes no writer lock) and now waits for the lock.
+        while s.durable_seq() < 1 {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        go.send(()).unwrap();
+        writer.join().unwrap();
+        flusher.join().unwrap();
+    } else {
+        s.flush().unwrap();
+        s.put(b"k1", &v1).unwrap();
+    }
+    s.flush().unwrap();
+    s.close().unwrap();
+}
+
+/// Flips a byte in the value of `k1` in the closed store at `p`, then opens it from the
+/// log (without its checkpoint).
+fn open_with_k1_damaged(p: &Path) -> simd_r_drive::Result<Store> {
+    let mut file = std::fs::read(p).unwrap();
+    let v1 = bytes(1, 5000);
+    let at = file.windows(64).position(|w| w == &v1[..64]).unwrap();
+    file[at + 1000] ^= 0x40;
+    std::fs::write(p, &file).unwrap();
+    std::fs::remove_file(checkpoint_of(p)).unwrap();
+    StoreOptions::new().open(p)
+}
+
+#[test]
+fn a_flush_that_syncs_while_a_batch_is_written_still_gets_that_batch_marked_durable() {
+    for raced in [false, true] {
+        for round in 0..3 {
+            let d = Dir::new();
+            let p = d.path("s.srd");
+            flush_around_a_batch(&p, raced);
+            // close() saves a checkpoint only when the log ends with a mark that records
+            // everything before it.
+            assert!(checkpoint_of(&p).exists(), "raced {raced}, round {round}");
+            // Damage to flushed data is corruption, not a torn unsynced tail to drop.
+            match open_with_k1_damaged(&p) {
+                Err(Error::Corrupt { .. }) => {}
+                Err(e) => panic!("raced {raced}, round {round}: {e}"),
+                Ok(s) => panic!(
+                    "raced {raced}, round {round}: damage to flushed data was dropped as an \
+                     unsynced tail: {:?}",
+                    s.recovery()
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_follower_never_sees_a_fed_batch_that_is_given_up() {
+    for round in 0..3 {
+        let d = Dir::new();
+        let p = d.path("s.srd");
+        let s = Arc::new(open(&p));
+        s.put(b"k0", b"v0").unwrap();
+        let r = StoreOptions::new().read_only(true).open(&p).unwrap();
+        let (pushed, wait_pushed) = channel();
+        let (go, wait_go) = channel::<()>();
+        let writer = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                // One entry larger than a write piece, then the feed fails.
+                let big = bytes(7, (4 << 20) + 100);
+                s.write_each(1, |feed| {
+                    feed.push(Op::Put {
+                        key: b"k1",
+                        value: &big,
+                    })?;
+                    pushed.send(()).unwrap();
+                    wait_go.recv().unwrap();
+                    feed.push(Op::Put {
+                        key: b"",
+                        value: b"",
+                    })
+                })
+            })
+        };
+        wait_pushed.recv().unwrap();
+        r.refresh().unwrap();
+        assert!(!r.contains(b"k1").unwrap(), "round {round}: seen while fed");
+        go.send(()).unwrap();
+        assert!(writer.join().unwrap().is_err());
+        s.put(b"k2", b"v2").unwrap();
+        r.refresh().unwrap();
+        assert!(!r.contains(b"k1").unwrap(), "round {round}: seen after");
+        let k2 = r.get(b"k2").unwrap();
+        assert_eq!(k2.as_deref(), Some(&b"v2"[..]), "round {round}");
+    }
 }
