@@ -90,26 +90,36 @@ test('a sparse array of length 2**32-1 throws instead of aborting the process', 
   t.regex(r.stdout, /threw/)
 })
 
-test('keys in a SharedArrayBuffer written by another thread leave a consistent index', async (t) => {
-  const sab = new SharedArrayBuffer(4000 * 8)
+/**
+ * Runs `body` while a worker thread keeps rewriting every `step`th byte of `sab` (all with
+ * one value, changed each pass).
+ */
+async function whileRewritten (sab, step, body) {
   const ctl = new Int32Array(new SharedArrayBuffer(4))
   const w = new Worker(`
-    const { workerData: { sab, ctl } } = require('node:worker_threads')
+    const { workerData: { sab, ctl, step } } = require('node:worker_threads')
     const u = new Uint8Array(sab); const c = new Int32Array(ctl.buffer)
     Atomics.store(c, 0, 1)
     let x = 0
-    while (Atomics.load(c, 0) === 1) { for (let i = 0; i < u.length; i += 8) u[i] = x; x = (x + 1) & 0xff }`,
-  { eval: true, workerData: { sab, ctl } })
+    while (Atomics.load(c, 0) === 1) { for (let i = 0; i < u.length; i += step) u[i] = x; x = (x + 1) & 0xff }`,
+  { eval: true, workerData: { sab, ctl, step } })
   while (Atomics.load(ctl, 0) !== 1) await new Promise((resolve) => setTimeout(resolve, 5))
-  const s = await Store.open(tmpStore())
   try {
-    for (let r = 0; r < 10; r++) {
-      s.putManySync(Array.from({ length: 4000 }, (_, i) => [new Uint8Array(sab, i * 8, 8), 'v']))
-    }
+    await body()
   } finally {
     Atomics.store(ctl, 0, 0)
     await w.terminate()
   }
+}
+
+test('keys in a SharedArrayBuffer written by another thread leave a consistent index', async (t) => {
+  const sab = new SharedArrayBuffer(4000 * 8)
+  const s = await Store.open(tmpStore())
+  await whileRewritten(sab, 8, () => {
+    for (let r = 0; r < 10; r++) {
+      s.putManySync(Array.from({ length: 4000 }, (_, i) => [new Uint8Array(sab, i * 8, 8), 'v']))
+    }
+  })
   // Keys differ only in their first byte: at most 256 distinct keys, each live once and
   // found by get.
   const keys = [...s.keys()]
@@ -122,25 +132,13 @@ test('values in a SharedArrayBuffer written by another thread are stored whole, 
   // Values are read in place once, into the entry their checksum covers: a racing write
   // can only decide which bytes are stored, never break the entry or the index.
   const sab = new SharedArrayBuffer(4000 * 64)
-  const ctl = new Int32Array(new SharedArrayBuffer(4))
-  const w = new Worker(`
-    const { workerData: { sab, ctl } } = require('node:worker_threads')
-    const u = new Uint8Array(sab); const c = new Int32Array(ctl.buffer)
-    Atomics.store(c, 0, 1)
-    let x = 0
-    while (Atomics.load(c, 0) === 1) { u.fill(x); x = (x + 1) & 0xff }`,
-  { eval: true, workerData: { sab, ctl } })
-  while (Atomics.load(ctl, 0) !== 1) await new Promise((resolve) => setTimeout(resolve, 5))
   const p = tmpStore()
   const s = await Store.open(p)
-  try {
+  await whileRewritten(sab, 1, () => {
     for (let r = 0; r < 10; r++) {
       s.putManySync(Array.from({ length: 4000 }, (_, i) => [`k${i}`, new Uint8Array(sab, i * 64, 64)]))
     }
-  } finally {
-    Atomics.store(ctl, 0, 0)
-    await w.terminate()
-  }
+  })
   t.is(s.size, 4000)
   for (let i = 0; i < 4000; i++) t.is(s.get(`k${i}`).length, 64)
   const checked = await s.verify()

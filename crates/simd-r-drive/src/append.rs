@@ -13,7 +13,7 @@ use parking_lot::MutexGuard;
 
 use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
-use crate::index::LogOp;
+use crate::index::{Index, LogOp};
 use crate::mapping::Mapping;
 use crate::store::{Commit, Op, Store};
 
@@ -32,27 +32,63 @@ pub(crate) struct Appending<'s> {
     file: Arc<File>,
     map: Arc<Mapping>,
     /// The durable end recorded by the sync mark written ahead of the batch, if any.
-    pub mark: Option<u64>,
+    mark: Option<u64>,
     /// The end of the data when the batch began (where the mark, if any, starts).
     end: u64,
     /// Offset of the batch's first entry.
-    pub batch_start: u64,
+    batch_start: u64,
     /// File offset of `buf[0]`.
     base: u64,
     /// The batch has one operation, which carries its own commit flag.
     single: bool,
 }
 
-/// A batch whose bytes are all written. Holds the writer lock: the caller records the
-/// batch in the store's state (end, seq, index) before dropping it, so that the next
+/// A batch whose bytes are all written, still holding the writer lock: [`Appended::commit`]
+/// records it in the store's state and only then releases the lock, so that the next
 /// writer, or a compaction's final step, sees the batch as part of the store. (A writer
 /// that took the lock before that would write over the batch at the old end, and a
 /// compaction would swap in a state without it.)
 pub(crate) struct Appended<'s> {
-    pub map: Arc<Mapping>,
-    pub new_end: u64,
-    pub mark: Option<u64>,
+    store: &'s Store,
+    map: Arc<Mapping>,
+    new_end: u64,
+    mark: Option<u64>,
     _writer: MutexGuard<'s, Vec<u8>>,
+}
+
+impl Appended<'_> {
+    /// Makes the batch part of the store: its mapping, sync mark, end and sequence
+    /// number, and its index entries, which `apply` adds given the index and the file's
+    /// bytes up to the batch's end. Returns the commit's sequence number and what `apply`
+    /// returned; the writer lock is released after that.
+    pub fn commit<R>(self, apply: impl FnOnce(&mut Index, &[u8]) -> R) -> (u64, R) {
+        let mut s = self.store.state.write();
+        let st = &mut *s;
+        st.map = self.map;
+        if let Some(durable_end) = self.mark {
+            st.marked_end = durable_end;
+        }
+        let out = apply(&mut st.index, st.map.bytes(self.new_end));
+        st.end = self.new_end;
+        st.seq += 1;
+        (st.seq, out)
+    }
+}
+
+/// The index update of one operation of a batch: the `pos`th, at file `offset`, whose key
+/// hashes to `hash`.
+pub(crate) fn log_op(op: &Op<'_>, hash: u64, offset: u64, pos: usize) -> LogOp {
+    let (key, value_len) = match op {
+        Op::Put { key, value } => (key, Some(value.len())),
+        Op::Delete { key } => (key, None),
+    };
+    let len = format::entry_len(key.len(), value_len.unwrap_or(0));
+    LogOp {
+        hash,
+        offset,
+        put_len: if value_len.is_some() { len } else { 0 },
+        pos: pos as u32,
+    }
 }
 
 impl<'s> Appending<'s> {
@@ -142,6 +178,7 @@ impl<'s> Appending<'s> {
             self.map
         };
         Ok(Appended {
+            store: s,
             map,
             new_end,
             mark: self.mark,
@@ -172,11 +209,11 @@ impl BatchFeed<'_> {
     /// if the batch already has the number of operations it was started with, or if a
     /// piece of the batch could not be written; the batch is then given up.
     pub fn push(&mut self, op: Op<'_>) -> Result<()> {
-        let (key, value) = match op {
-            Op::Put { key, value } => (key, Some(value)),
-            Op::Delete { key } => (key, None),
+        let value = match op {
+            Op::Put { value, .. } => Some(value),
+            Op::Delete { .. } => None,
         };
-        Store::validate(key, value)?;
+        Store::validate(op.key(), value)?;
         if self.ops.len() == self.count {
             return Err(Error::io(
                 "adding to a batch",
@@ -187,15 +224,9 @@ impl BatchFeed<'_> {
                 ),
             ));
         }
-        let hash = self.appending.store.hash(key);
+        let hash = self.appending.store.hash(op.key());
         let offset = self.appending.encode(op)?;
-        let len = format::entry_len(key.len(), value.map_or(0, <[u8]>::len));
-        self.ops.push(LogOp {
-            hash,
-            offset,
-            put_len: if value.is_some() { len } else { 0 },
-            pos: self.ops.len() as u32,
-        });
+        self.ops.push(log_op(&op, hash, offset, self.ops.len()));
         Ok(())
     }
 }
@@ -249,22 +280,9 @@ impl Store {
             ));
         }
         let mut existed = vec![false; count];
-        let seq = {
-            // `done` holds the writer lock until the state records the batch.
-            let done = appending.finish()?;
-            let mut s = self.state.write();
-            let st = &mut *s;
-            st.map = done.map;
-            if let Some(durable_end) = done.mark {
-                st.marked_end = durable_end;
-            }
-            let data = st.map.bytes(done.new_end);
-            st.index
-                .apply_grouped(data, &mut ops, &mut Vec::new(), Some(&mut existed));
-            st.end = done.new_end;
-            st.seq += 1;
-            st.seq
-        };
+        let (seq, ()) = appending.finish()?.commit(|index, data| {
+            index.apply_grouped(data, &mut ops, &mut Vec::new(), Some(&mut existed));
+        });
         if self.sync_commits {
             self.wait_durable(seq)?;
         }

@@ -54,8 +54,6 @@ pub enum EntryKind {
     SyncMark = 4,
 }
 
-/// Length of a commit record.
-pub(crate) const COMMIT_RECORD_LEN: u64 = ENTRY_HEADER_LEN + 8;
 /// Length of a sync mark.
 pub(crate) const SYNC_MARK_LEN: u64 = ENTRY_HEADER_LEN + 8;
 

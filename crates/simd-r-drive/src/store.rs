@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::append::{Appended, Appending};
+use crate::append::{self, Appending};
 use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::format::{self, EntryHeader, EntryKind, HeaderProblem, HEADER_LEN};
@@ -1266,85 +1266,42 @@ impl Store {
         hashes: &[u64],
     ) -> Result<Commit> {
         let mut appending = Appending::begin(self, buf, ops.len() == 1)?;
-        let batch_start = appending.batch_start;
+        let mut offsets = Vec::with_capacity(ops.len());
         for op in ops {
-            appending.encode(*op)?;
+            offsets.push(appending.encode(*op)?);
         }
-        // `done` holds the writer lock until the state below records the batch.
-        let done: Appended<'_> = appending.finish()?;
-        let (new_end, mark) = (done.new_end, done.mark);
-        // Entry offsets, in batch order (staged before taking the state lock).
-        let mut log_ops = Vec::new();
+        let done = appending.finish()?;
         if ops.len() >= GROUPED_BATCH {
-            let mut off = batch_start;
-            log_ops.reserve_exact(ops.len());
-            for (i, (op, &hash)) in ops.iter().zip(hashes).enumerate() {
-                let (key, value_len) = match op {
-                    Op::Put { key, value } => (*key, Some(value.len())),
-                    Op::Delete { key } => (*key, None),
-                };
-                let len = format::entry_len(key.len(), value_len.unwrap_or(0));
-                log_ops.push(LogOp {
-                    hash,
-                    offset: off,
-                    put_len: if value_len.is_some() { len } else { 0 },
-                    pos: i as u32,
-                });
-                off += len;
-            }
-        }
-        let mut existed = Vec::with_capacity(ops.len());
-        let mut s = self.state.write();
-        let st = &mut *s;
-        if ops.len() > 64 && log_ops.is_empty() {
-            st.index.reserve(ops.len());
-        }
-        st.map = done.map;
-        let data = st.map.bytes(new_end);
-        let mut off = batch_start;
-        if let Some(durable_end) = mark {
-            st.marked_end = durable_end;
-        }
-        if !log_ops.is_empty() {
-            // A large batch: apply it grouped by table region (see `Index::apply_grouped`).
-            existed.resize(ops.len(), false);
-            st.index
-                .apply_grouped(data, &mut log_ops, &mut Vec::new(), Some(&mut existed));
-            st.end = new_end;
-            st.seq += 1;
-            return Ok(Commit {
-                existed,
-                seq: st.seq,
+            // A large batch: applied grouped by table region (see `Index::apply_grouped`),
+            // its operations staged before the state lock is taken.
+            let mut log_ops: Vec<LogOp> = (ops.iter().zip(hashes).zip(&offsets))
+                .enumerate()
+                .map(|(i, ((op, &hash), &offset))| append::log_op(op, hash, offset, i))
+                .collect();
+            let mut existed = vec![false; ops.len()];
+            let (seq, ()) = done.commit(|index, data| {
+                index.apply_grouped(data, &mut log_ops, &mut Vec::new(), Some(&mut existed));
             });
+            return Ok(Commit { existed, seq });
         }
-        for (i, (op, &hash)) in ops.iter().zip(hashes).enumerate() {
-            if let Some(&ahead) = hashes.get(i + PREFETCH_AHEAD) {
-                st.index.prefetch(ahead);
+        let (seq, existed) = done.commit(|index, data| {
+            if ops.len() > 64 {
+                index.reserve(ops.len());
             }
-            let key = op.key();
-            let prior = match op {
-                Op::Put { value, .. } => {
-                    let o = off;
-                    off += format::entry_len(key.len(), value.len());
-                    st.index.insert(data, hash, key, o)
+            let mut existed = Vec::with_capacity(ops.len());
+            for (i, ((op, &hash), &offset)) in ops.iter().zip(hashes).zip(&offsets).enumerate() {
+                if let Some(&ahead) = hashes.get(i + PREFETCH_AHEAD) {
+                    index.prefetch(ahead);
                 }
-                Op::Delete { .. } => {
-                    off += format::entry_len(key.len(), 0);
-                    st.index.remove(data, hash, key)
-                }
-            };
-            existed.push(prior.is_some());
-        }
-        if ops.len() > 1 {
-            off += format::COMMIT_RECORD_LEN;
-        }
-        debug_assert_eq!(off, new_end);
-        st.end = new_end;
-        st.seq += 1;
-        Ok(Commit {
-            existed,
-            seq: st.seq,
-        })
+                let prior = match op {
+                    Op::Put { key, .. } => index.insert(data, hash, key, offset),
+                    Op::Delete { key } => index.remove(data, hash, key),
+                };
+                existed.push(prior.is_some());
+            }
+            existed
+        });
+        Ok(Commit { existed, seq })
     }
 
     // ----- durability -----
