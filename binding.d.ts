@@ -396,6 +396,9 @@ export declare function window(h: number, scratch: Buffer, stride: number, overl
  * # JavaScript: `Store.putMany`
  *
  * Sets every `[key, value]` of `entries` atomically: after a crash all or none are there.
+ * `entries` (an array or any iterable) is read once, when `putMany` is called, and every
+ * key and value is copied then. A write on this store made from inside that read (by an
+ * accessor, Proxy or iterator of `entries`) is refused with `ERR_INVALID_STATE`.
  *
  * # JavaScript: `Store.delete`
  *
@@ -408,8 +411,8 @@ export declare function window(h: number, scratch: Buffer, stride: number, overl
  * # JavaScript: `Store.putManySync`
  *
  * Like {@link Store.putMany}, committed before returning. While it reads `entries`, a
- * write on this store made from inside that read (by an accessor of an entry) throws
- * `ERR_INVALID_STATE`.
+ * write on this store made from inside that read (by an accessor, Proxy or iterator of
+ * `entries`) throws `ERR_INVALID_STATE`.
  *
  * # JavaScript: `Store.deleteSync`
  *
@@ -428,10 +431,11 @@ export declare function writeBatch(h: number, ticket: number, staging: Buffer, c
 export declare function writeBatchAsync(h: number, ticket: number, staging: Buffer, count: number, sync: boolean): Promise<Buffer>
 
 /**
- * Commits the `[key, value]` pairs of the array `entries` as one batch of Puts on the
- * calling thread, reading their bytes in place instead of from a staging buffer (see
- * `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not a pair
- * of a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
+ * Commits the keys and values of the flat array `entries` (`[key0, value0, key1, ...]`,
+ * as `readEntries` in `lib/store.js` reads the caller's pairs into it) as one batch of Puts
+ * on the calling thread, reading their bytes in place instead of from a staging buffer (see
+ * `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not
+ * a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
  * limits, or a `Uint8Array` key whose prototype is not one of the two given, or a key
  * over a `SharedArrayBuffer`: nothing is written then, and JavaScript stages the batch itself,
  * which reports the bad entry. Takes its turn as `ticket` in either case, once it has

@@ -60,7 +60,7 @@ export interface StoreIterator<T> extends IterableIterator<T> {}
  * Errors have a stable `code`: `ERR_STORE_LOCKED`, `ERR_NOT_A_STORE`,
  * `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
  * `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_INVALID_STATE` (a write
- * from inside {@link Store.putManySync}'s read of its entries), and for bad arguments
+ * from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync}), and for bad arguments
  * `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY` and `ERR_VALUE_TOO_LARGE`
  * (`RangeError`s).
  */
@@ -118,7 +118,12 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * committed as one batch. The value is copied when `put` is called.
    */
   put(key: Key, value: Value): Promise<void>
-  /** Sets every `[key, value]` of `entries` atomically: after a crash all or none are there. */
+  /**
+   * Sets every `[key, value]` of `entries` atomically: after a crash all or none are there.
+   * `entries` (an array or any iterable) is read once, when `putMany` is called, and every
+   * key and value is copied then. A write on this store made from inside that read (by an
+   * accessor, Proxy or iterator of `entries`) is refused with `ERR_INVALID_STATE`.
+   */
   putMany(entries: Iterable<readonly [Key, Value]>): Promise<void>
   /** Deletes `key`; resolves to whether it had a value. */
   delete(key: Key): Promise<boolean>
@@ -126,8 +131,8 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   putSync(key: Key, value: Value): void
   /**
    * Like {@link Store.putMany}, committed before returning. While it reads `entries`, a
-   * write on this store made from inside that read (by an accessor of an entry) throws
-   * `ERR_INVALID_STATE`.
+   * write on this store made from inside that read (by an accessor, Proxy or iterator of
+   * `entries`) throws `ERR_INVALID_STATE`.
    */
   putManySync(entries: Iterable<readonly [Key, Value]>): void
   /** Like {@link Store.delete}, committed before returning. */

@@ -80,8 +80,27 @@ const OP_DELETE = 2
 const GET_MANY_BATCHED = 8
 const EMPTY = Buffer.alloc(0)
 
+// The built-in accessors of views, called directly. A subclass or an own property can
+// redefine `byteLength` and friends, and user code must never decide how many bytes are read
+// or written: these ignore such overrides, run no JavaScript, and work on real views only.
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype)
+const intrinsic = (proto, name) => Object.getOwnPropertyDescriptor(proto, name).get
+const taTag = intrinsic(TypedArrayPrototype, Symbol.toStringTag)
+const taLength = intrinsic(TypedArrayPrototype, 'byteLength')
+const taOffset = intrinsic(TypedArrayPrototype, 'byteOffset')
+const taBuffer = intrinsic(TypedArrayPrototype, 'buffer')
+const dvLength = intrinsic(DataView.prototype, 'byteLength')
+const dvOffset = intrinsic(DataView.prototype, 'byteOffset')
+const dvBuffer = intrinsic(DataView.prototype, 'buffer')
+
+/** Whether `v` is a real `Uint8Array` (a `Buffer` is one), whatever its prototype says. */
 function isBytes (v) {
-  return v instanceof Uint8Array
+  return taTag.call(v) === 'Uint8Array'
+}
+
+/** Byte length of a real typed array (0 once detached), never its own `byteLength`. */
+function bytesLength (v) {
+  return taLength.call(v)
 }
 
 /** Encodes a key into the scratch buffer; returns its length in bytes. */
@@ -91,7 +110,7 @@ function keyToScratch (key) {
     if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw keyTooLong(key)
     n = hasUtf8Write ? scratch.utf8Write(key, KEY_AT) : scratch.write(key, KEY_AT, 'utf8')
   } else if (isBytes(key)) {
-    n = key.byteLength
+    n = bytesLength(key)
     if (n > MAX_KEY_BYTES) throw keyTooLong(key)
     scratch.set(key, KEY_AT)
   } else {
@@ -102,7 +121,7 @@ function keyToScratch (key) {
 }
 
 function keyTooLong (key) {
-  const n = typeof key === 'string' ? Buffer.byteLength(key, 'utf8') : key.byteLength
+  const n = typeof key === 'string' ? Buffer.byteLength(key, 'utf8') : bytesLength(key)
   return errors.rangeError('ERR_INVALID_KEY', `A key may be at most ${MAX_KEY_BYTES} bytes; this one is ${n}.`)
 }
 
@@ -114,34 +133,51 @@ function checkKey (key) {
     return key
   }
   if (isBytes(key)) {
-    if (key.byteLength === 0) throw errors.rangeError('ERR_INVALID_KEY', 'A key must not be empty.')
-    if (key.byteLength > MAX_KEY_BYTES) throw keyTooLong(key)
+    const n = bytesLength(key)
+    if (n === 0) throw errors.rangeError('ERR_INVALID_KEY', 'A key must not be empty.')
+    if (n > MAX_KEY_BYTES) throw keyTooLong(key)
     return key
   }
   throw errors.invalidArgType('key', 'a string, Buffer or Uint8Array', key)
 }
 
-/** A value as bytes for staging: a Uint8Array view, or a string. */
+/**
+ * A value as bytes for staging: a string, or a real `Uint8Array` over the value's bytes (the
+ * view itself, or a new `Uint8Array` over another view's memory, bounded by the built-in
+ * accessors).
+ */
 function checkValue (value) {
-  let bytes
   if (typeof value === 'string') {
     if (value.length > MAX_VALUE_BYTES / 3 && Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) throw valueTooLarge(Buffer.byteLength(value, 'utf8'))
     return value
   }
-  if (isBytes(value)) bytes = value
-  else if (ArrayBuffer.isView(value)) bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
-  else throw errors.invalidArgType('value', 'a string, Buffer, TypedArray or DataView', value)
-  if (bytes.byteLength > MAX_VALUE_BYTES) throw valueTooLarge(bytes.byteLength)
-  if (bytes.byteLength === 0 && isDetached(bytes)) {
+  const bytes = viewBytes(value)
+  const n = bytesLength(bytes)
+  if (n > MAX_VALUE_BYTES) throw valueTooLarge(n)
+  if (n === 0 && isDetached(bytes)) {
     throw errors.invalidArgType('value', 'a view of an attached ArrayBuffer', value)
   }
   return bytes
 }
 
-/** Whether a (zero-length) view's ArrayBuffer was transferred away. */
+/** The bytes of any real view (typed array or `DataView`) as a `Uint8Array`. */
+function viewBytes (value) {
+  const tag = taTag.call(value)
+  if (tag === 'Uint8Array') return value
+  try {
+    if (tag !== undefined) return new Uint8Array(taBuffer.call(value), taOffset.call(value), taLength.call(value))
+    if (ArrayBuffer.isView(value)) return new Uint8Array(dvBuffer.call(value), dvOffset.call(value), dvLength.call(value))
+  } catch {
+    // A view of a detached buffer: its accessors throw.
+    throw errors.invalidArgType('value', 'a view of an attached ArrayBuffer', value)
+  }
+  throw errors.invalidArgType('value', 'a string, Buffer, TypedArray or DataView', value)
+}
+
+/** Whether a (zero-length) typed array's ArrayBuffer was transferred away. */
 function isDetached (view) {
   try {
-    new Uint8Array(view.buffer, 0, 0) // eslint-disable-line no-new
+    new Uint8Array(taBuffer.call(view), 0, 0) // eslint-disable-line no-new
     return false
   } catch {
     return true
@@ -156,8 +192,9 @@ function valueTooLarge (n) {
   return errors.rangeError('ERR_VALUE_TOO_LARGE', `A value may be at most ${MAX_VALUE_BYTES} bytes; this one is ${n}.`)
 }
 
+/** Length in bytes of a checked key or value (a string, or a real `Uint8Array`). */
 function byteLength (v) {
-  return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.byteLength
+  return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : bytesLength(v)
 }
 
 /**
@@ -238,22 +275,18 @@ class Batch {
   }
 
   /**
-   * Stages every `[key, value]` of `entries`, all checked before anything is staged, so a
-   * bad entry leaves the batch as it was.
+   * Stages every key and value of `flat` (as `readEntries` returns them) as Puts, all
+   * checked before anything is staged, so a bad entry leaves the batch as it was. Runs no
+   * JavaScript of the caller's: `flat` holds plain values, read by the built-in accessors.
    */
-  addAll (entries) {
-    if (entries === null || entries === undefined || typeof entries[Symbol.iterator] !== 'function') {
-      throw errors.invalidArgType('entries', 'an iterable of [key, value] pairs', entries)
-    }
-    const list = Array.isArray(entries) ? entries : Array.from(entries)
-    const n = list.length
+  addFlat (flat) {
+    const n = flat.length >> 1
     const lengths = new Float64Array(2 * n)
     let total = 0
     for (let i = 0; i < n; i++) {
-      const e = list[i]
-      if (!Array.isArray(e) || e.length < 2) throw errors.invalidArgType(`entries[${i}]`, 'a [key, value] pair', e)
-      const k = checkKey(e[0])
-      const v = checkValue(e[1])
+      const k = checkKey(flat[2 * i])
+      const v = checkValue(flat[2 * i + 1])
+      flat[2 * i + 1] = v
       const kl = byteLength(k)
       const vl = byteLength(v)
       lengths[2 * i] = kl
@@ -261,14 +294,37 @@ class Batch {
       total += 8 + kl + vl
     }
     this.reserve(total)
-    for (let i = 0; i < n; i++) {
-      const e = list[i]
-      const v = e[1]
-      this.put(OP_PUT, e[0], lengths[2 * i], isBytes(v) || typeof v === 'string' ? v : checkValue(v), lengths[2 * i + 1])
-    }
+    for (let i = 0; i < n; i++) this.put(OP_PUT, flat[2 * i], lengths[2 * i], flat[2 * i + 1], lengths[2 * i + 1])
     this.count += n
     return n
   }
+}
+
+/**
+ * Reads the `[key, value]` pairs of `entries` (an array or any iterable) into one flat array
+ * `[key0, value0, key1, value1, ...]`, reading each pair, key and value exactly once: this is
+ * where the caller's accessors, Proxies and iterators run, and nothing after it reads
+ * `entries` again. A pair that is not an array of at least two, or a key or value that is
+ * not even an object or a string, is reported at once, before later accessors run; the
+ * exact checks come when the flat array is staged or written.
+ */
+function readEntries (entries) {
+  if (entries === null || entries === undefined || typeof entries[Symbol.iterator] !== 'function') {
+    throw errors.invalidArgType('entries', 'an iterable of [key, value] pairs', entries)
+  }
+  const list = Array.isArray(entries) ? entries : Array.from(entries)
+  const n = list.length
+  const flat = []
+  for (let i = 0; i < n; i++) {
+    const e = list[i]
+    if (!Array.isArray(e) || e.length < 2) throw errors.invalidArgType(`entries[${i}]`, 'a [key, value] pair', e)
+    const k = e[0]
+    const v = e[1]
+    if (typeof k !== 'string' && typeof k !== 'object') checkKey(k)
+    if (typeof v !== 'string' && typeof v !== 'object') checkValue(v)
+    flat.push(k, v)
+  }
+  return flat
 }
 
 const registry = new FinalizationRegistry((h) => {
@@ -373,7 +429,7 @@ class Store {
     const h = this._open()
     if (this._readOnly) throw errors.readOnly()
     if (this._readingEntries) {
-      throw errors.coded('ERR_INVALID_STATE', 'putManySync is still reading its entries, and a write made from inside that read (by an accessor of an entry) cannot be ordered before or after it; write once putManySync has returned.')
+      throw errors.coded('ERR_INVALID_STATE', 'putMany or putManySync is still reading its entries, and a write made from inside that read (by an accessor, Proxy or iterator of the entries) cannot be ordered before or after that batch; write once the call has returned.')
     }
     return h
   }
@@ -548,14 +604,18 @@ class Store {
   putMany (entries) {
     try {
       this._writable()
+      const flat = this._readEntries(entries)
+      // The read ran the caller's code, which may have closed the store or committed the
+      // tick's batch: look at both again. Nothing below runs the caller's code.
+      this._writable()
       // Checked before the tick's batch is touched: a bad entry stages nothing.
-      const b = this._batch === null ? null : this._batch
+      const b = this._batch
       if (b !== null) {
-        b.addAll(entries)
+        b.addFlat(flat)
         return b.promise
       }
       const fresh = new Batch(this._spare)
-      fresh.addAll(entries)
+      fresh.addFlat(flat)
       this._spare = null
       this._batch = fresh
       queueMicrotask(this._flushBound)
@@ -574,15 +634,17 @@ class Store {
 
   putManySync (entries) {
     this._writable()
-    if (Array.isArray(entries) && entries.length > 0) {
-      // Read in place by the native side (no staging copy); -1 when an entry is not the
-      // common case, which the staging below then checks and reports.
-      if (this._batch !== null) this._flushBatch()
-      if (this._direct(entries) >= 0) return
-    }
+    const flat = this._readEntries(entries)
+    this._writable()
+    if (flat.length === 0) return
+    // Whatever this tick already staged goes first, so writes land in call order.
+    if (this._batch !== null) this._flushBatch()
+    // Written in place by the native side (no staging copy); -1 when an entry is not the
+    // common case, which the staging below then checks and reports.
+    if (this._direct(flat) >= 0) return
     const b = new Batch(EMPTY)
-    b.addAll(entries)
-    if (b.count > 0) this._commitSync(b)
+    b.addFlat(flat)
+    this._commitSync(b)
   }
 
   deleteSync (key) {
@@ -593,21 +655,31 @@ class Store {
   }
 
   /**
-   * putManySync's direct path: the native side reads `entries` and commits them (durable
-   * first with `sync`). Returns the commit's sequence number, or -1 if it wrote nothing.
+   * Reads the pairs of `entries` (see `readEntries`). The caller's code that runs meanwhile
+   * may not write to this store: such a write could be ordered neither before nor after the
+   * batch being read, so it throws `ERR_INVALID_STATE`.
    */
-  _direct (entries) {
-    // Reading an element can run an accessor; a write it made on this store would take a
-    // ticket between this batch's and the ones after it, so it is refused.
+  _readEntries (entries) {
     this._readingEntries = true
+    try {
+      return readEntries(entries)
+    } finally {
+      this._readingEntries = false
+    }
+  }
+
+  /**
+   * putManySync's direct path: the native side reads the flat pairs of `readEntries` (plain
+   * values: no JavaScript runs) and commits them, durable first with `sync`. Returns the
+   * commit's sequence number, or -1 if it wrote nothing.
+   */
+  _direct (flat) {
     let seq
     try {
-      seq = native.writeEntries(this._h, this._ticket++, entries, Buffer.prototype, Uint8Array.prototype)
+      seq = native.writeEntries(this._h, this._ticket++, flat, Buffer.prototype, Uint8Array.prototype)
       if (seq >= 0 && this._sync) native.flushSync(this._h)
     } catch (e) {
       throw errors.fromNative(e)
-    } finally {
-      this._readingEntries = false
     }
     return seq
   }

@@ -3,9 +3,9 @@
 //!
 //! It runs in two phases, so that the bytes it borrows stay valid:
 //!
-//! 1. [`collect`] takes each pair's key and value handles. Reading an element can run
-//!    JavaScript (an accessor), and JavaScript can change or detach any buffer, so nothing is
-//!    read from a value yet.
+//! 1. [`collect`] takes each key and value handle from the flat array that `lib/store.js`
+//!    read the caller's entries into (the caller's accessors ran there, once each). Nothing
+//!    is read from a value yet.
 //! 2. [`extract`] reads the bytes: strings are encoded into an arena, and `Uint8Array`s
 //!    (`Buffer`s) are borrowed where they are. None of the calls it makes runs JavaScript,
 //!    and the caller writes the batch before it returns to JavaScript, so no buffer can be
@@ -16,8 +16,7 @@
 //! the entries over in chunks to [`Store::write_each`], which writes the batch while the rest
 //! is read, so that reading and writing overlap.
 //!
-//! Anything that is not the common case (a pair that is not an `Array`, a key or value of
-//! another type, an empty value, a key or value over the limits) makes the call report
+//! Anything that is not the common case (a key or value of another type, an empty value, a key or value over the limits) makes the call report
 //! [`Collected::Irregular`]: JavaScript then stages the batch itself, which checks every
 //! entry and throws the same errors as `putMany`.
 
@@ -91,33 +90,30 @@ fn check(env: sys::napi_env, status: sys::napi_status) -> napi::Result<()> {
     ))
 }
 
-/// Phase 1: the key and value handles of every pair of `array`. May run JavaScript.
+/// Phase 1: the key and value handles of `flat`, the plain array `[key0, value0, key1,
+/// value1, ...]` that `lib/store.js` reads the caller's entries into (each once, where the
+/// caller's accessors run). Reading its elements runs no JavaScript.
 ///
 /// # Safety
-/// `env` and `array` are the environment and an argument of the native call running on this
+/// `env` and `flat` are the environment and an argument of the native call running on this
 /// thread, and the returned handles are used only before that call returns.
-pub unsafe fn collect(env: sys::napi_env, array: sys::napi_value) -> napi::Result<Collected> {
+pub unsafe fn collect(env: sys::napi_env, flat: sys::napi_value) -> napi::Result<Collected> {
     // SAFETY (all calls below): `env` and every handle passed are live in the current call
     // (the caller's contract).
-    let Some(len) = (unsafe { array_len(env, array) })? else {
+    let Some(len) = (unsafe { array_len(env, flat) })? else {
         return Ok(Collected::Irregular);
     };
-    // (Grown as needed: a sparse array can claim any length.)
-    let mut handles = Vec::with_capacity(2 * (len as usize).min(1 << 16));
+    if len % 2 != 0 {
+        return Ok(Collected::Irregular);
+    }
+    let mut handles = Vec::with_capacity(len as usize);
     for i in 0..len {
-        let pair = unsafe { element(env, array, i) }?;
-        if !matches!(unsafe { array_len(env, pair) }?, Some(n) if n >= 2) {
+        let item = unsafe { element(env, flat, i) }?;
+        // A key or value of a type the direct path never takes ends the read here.
+        if !unsafe { readable_type(env, item)? } {
             return Ok(Collected::Irregular);
         }
-        let key = unsafe { element(env, pair, 0) }?;
-        let value = unsafe { element(env, pair, 1) }?;
-        // A key or value of a type the direct path never takes ends the read here, as the
-        // staged path stops at the first bad entry (before accessors of later ones run).
-        if !unsafe { readable_type(env, key)? && readable_type(env, value)? } {
-            return Ok(Collected::Irregular);
-        }
-        handles.push(key);
-        handles.push(value);
+        handles.push(item);
     }
     Ok(Collected::Pairs(handles))
 }
@@ -142,7 +138,8 @@ unsafe fn array_len(env: sys::napi_env, value: sys::napi_value) -> napi::Result<
     Ok(Some(len))
 }
 
-/// Element `i` of `object`. May run JavaScript (an accessor).
+/// Element `i` of `object`. Runs JavaScript only if `object` has an accessor there (the
+/// flat array of [`collect`] has none).
 ///
 /// # Safety
 /// `object` is live in the current call on this thread.

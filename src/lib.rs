@@ -70,7 +70,7 @@
 //! Errors have a stable `code`: `ERR_STORE_LOCKED`, `ERR_NOT_A_STORE`,
 //! `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
 //! `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_INVALID_STATE` (a write
-//! from inside {@link Store.putManySync}'s read of its entries), and for bad arguments
+//! from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync}), and for bad arguments
 //! `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY` and `ERR_VALUE_TOO_LARGE`
 //! (`RangeError`s).
 //!
@@ -458,6 +458,9 @@ fn writable(handle: &registry::Handle) -> napi::Result<()> {
 /// # JavaScript: `Store.putMany`
 ///
 /// Sets every `[key, value]` of `entries` atomically: after a crash all or none are there.
+/// `entries` (an array or any iterable) is read once, when `putMany` is called, and every
+/// key and value is copied then. A write on this store made from inside that read (by an
+/// accessor, Proxy or iterator of `entries`) is refused with `ERR_INVALID_STATE`.
 ///
 /// # JavaScript: `Store.delete`
 ///
@@ -470,8 +473,8 @@ fn writable(handle: &registry::Handle) -> napi::Result<()> {
 /// # JavaScript: `Store.putManySync`
 ///
 /// Like {@link Store.putMany}, committed before returning. While it reads `entries`, a
-/// write on this store made from inside that read (by an accessor of an entry) throws
-/// `ERR_INVALID_STATE`.
+/// write on this store made from inside that read (by an accessor, Proxy or iterator of
+/// `entries`) throws `ERR_INVALID_STATE`.
 ///
 /// # JavaScript: `Store.deleteSync`
 ///
@@ -523,10 +526,11 @@ pub fn try_write_batch(
     Ok(committed(&commit, existed))
 }
 
-/// Commits the `[key, value]` pairs of the array `entries` as one batch of Puts on the
-/// calling thread, reading their bytes in place instead of from a staging buffer (see
-/// `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not a pair
-/// of a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
+/// Commits the keys and values of the flat array `entries` (`[key0, value0, key1, ...]`,
+/// as `readEntries` in `lib/store.js` reads the caller's pairs into it) as one batch of Puts
+/// on the calling thread, reading their bytes in place instead of from a staging buffer (see
+/// `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not
+/// a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
 /// limits, or a `Uint8Array` key whose prototype is not one of the two given, or a key
 /// over a `SharedArrayBuffer`: nothing is written then, and JavaScript stages the batch itself,
 /// which reports the bad entry. Takes its turn as `ticket` in either case, once it has
