@@ -327,6 +327,29 @@ function readEntries (entries) {
   return flat
 }
 
+// A batch committed on the event loop resolves its promise as a microtask, so a loop of
+// awaited puts (`for (const x of items) await store.put(...)`) would never let the event
+// loop turn: timers, I/O callbacks and a compaction's completion would all wait for it to
+// end. Once inline commits have gone on back to back for YIELD_MS, the next one resolves
+// through setImmediate instead, and the loop turns (timers and I/O run) before the caller's
+// code goes on.
+const YIELD_MS = 1
+/** When the current run of inline commits began (-1: the event loop has turned since). */
+let burstStart = -1
+function endBurst () { burstStart = -1 }
+
+function resolveInline (b, existed) {
+  const now = performance.now()
+  if (burstStart < 0) {
+    burstStart = now
+    setImmediate(endBurst)
+  } else if (now - burstStart >= YIELD_MS) {
+    setImmediate(() => b.resolve(existed))
+    return
+  }
+  b.resolve(existed)
+}
+
 const registry = new FinalizationRegistry((h) => {
   native.releaseStore(h)
 })
@@ -749,7 +772,7 @@ class Store {
       return
     }
     if (!this._sync) {
-      b.resolve(existed)
+      resolveInline(b, existed)
       return
     }
     this._track(native.waitDurable(this._h, seq).then(() => b.resolve(existed), (e) => b.reject(errors.fromNative(e))))
