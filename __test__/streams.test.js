@@ -138,3 +138,39 @@ test('write streams from several worker threads do not collide', async (t) => {
   }
   await s.close()
 })
+
+test('a write stream destroyed after end() either writes nothing or finishes: never both', async (t) => {
+  const p = tmpStore()
+  const s = await Store.open(p)
+  const value = Buffer.alloc(4 * 1024 * 1024, 7)
+  const outcomes = { finished: 0, destroyed: 0 }
+  const kept = []
+  for (let i = 0; i < 40; i++) {
+    const key = `k${i}`
+    const ws = s.createWriteStream(key)
+    let finished = false
+    let errored = false
+    ws.on('finish', () => { finished = true })
+    ws.on('error', () => { errored = true })
+    const closed = new Promise((resolve) => ws.once('close', resolve))
+    ws.end(value)
+    await new Promise((resolve) => setTimeout(resolve, i % 11))
+    ws.destroy(new Error('changed my mind'))
+    await closed
+    // Let a commit that had been issued settle before looking.
+    await s.flush()
+    const written = s.has(key)
+    t.is(written, finished, `try ${i}: the value is there exactly when 'finish' was emitted`)
+    t.is(errored, !finished, `try ${i}: 'error' exactly when it did not finish`)
+    if (written) t.true(s.get(key).equals(value))
+    outcomes[finished ? 'finished' : 'destroyed']++
+    kept.push(written)
+  }
+  t.log(outcomes)
+  t.deepEqual(fs.readdirSync(path.dirname(p)).filter((f) => f.includes('.upload-')), [])
+  await s.close()
+  const r = await Store.open(p)
+  for (let i = 0; i < 40; i++) t.is(r.has(`k${i}`), kept[i], `try ${i} after reopen`)
+  await r.verify()
+  await r.close()
+})

@@ -884,6 +884,12 @@ class Store {
       }
       await fsp().unlink(file).catch(() => {})
     }
+    // Once the commit of the value has been issued it cannot be called back: a destroy()
+    // that comes meanwhile waits for it, so that the stream either writes nothing (destroyed
+    // before the commit) or writes the value and emits 'finish' (see index.d.ts), never
+    // destroys itself and writes the value too.
+    let committing = false
+    let destroyAfter = null
     const ws = new (stream().Writable)({
       construct (callback) {
         fsp().open(file, 'wx').then((h) => { fh = h; callback() }, callback)
@@ -895,14 +901,36 @@ class Store {
         const h = fh
         fh = null
         h.close()
-          .then(() => store._putFile(keyBytes, file))
+          .then(() => {
+            if (ws.destroyed) throw errors.closed()
+            committing = true
+            return store._putFile(keyBytes, file)
+          })
           .then(() => fsp().unlink(file).catch(() => {}))
           .then(() => callback(), (e) => drop().then(() => callback(e)))
+          .finally(() => {
+            committing = false
+            if (destroyAfter !== null) {
+              // The commit has settled, and with it the stream: finished (the value is
+              // written; the error given to destroy() no longer applies) or failed.
+              const [err] = destroyAfter
+              destroyAfter = null
+              process.nextTick(() => destroy.call(ws, ws.writableFinished ? undefined : err))
+            }
+          })
       },
       destroy (err, callback) {
         drop().then(() => callback(err))
       }
     })
+    const destroy = ws.destroy
+    ws.destroy = function (err) {
+      if (committing) {
+        if (destroyAfter === null) destroyAfter = [err]
+        return this
+      }
+      return destroy.call(this, err)
+    }
     // close() waits for streams that were ended and destroys the others.
     this._streams.add(ws)
     ws.once('close', () => this._streams.delete(ws))
