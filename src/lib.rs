@@ -694,7 +694,10 @@ impl Task for PutFileTask {
 /// holding the value in memory (it is staged in `<path>.upload-*` beside the store). The
 /// value appears atomically once the stream has finished (the 'finish' event), in order
 /// with the store's other writes; if the stream fails or is destroyed, nothing is
-/// written. Values are limited to 4 GiB - 1 bytes by the format.
+/// written. A `destroy()` after `end()` that comes while the value is being committed
+/// waits for the commit: the stream then emits 'finish' (the value is written, and the
+/// error given to `destroy()` is not emitted) or, if the commit failed, 'error'. Values are
+/// limited to 4 GiB - 1 bytes by the format.
 #[napi(ts_return_type = "Promise<boolean>")]
 pub fn put_file(
     h: u32,
