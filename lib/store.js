@@ -80,8 +80,12 @@ const OP_DELETE = 2
 const GET_MANY_BATCHED = 8
 const EMPTY = Buffer.alloc(0)
 
+/**
+ * Whether `v` is a real Uint8Array (or Buffer): `instanceof` alone also accepts an object
+ * made with `Object.create(Uint8Array.prototype)`, whose `byteLength` getter throws.
+ */
 function isBytes (v) {
-  return v instanceof Uint8Array
+  return v instanceof Uint8Array && ArrayBuffer.isView(v)
 }
 
 /** Encodes a key into the scratch buffer; returns its length in bytes. */
@@ -129,13 +133,23 @@ function checkValue (value) {
     return value
   }
   if (isBytes(value)) bytes = value
-  else if (ArrayBuffer.isView(value)) bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  else if (ArrayBuffer.isView(value)) bytes = otherView(value)
   else throw errors.invalidArgType('value', 'a string, Buffer, TypedArray or DataView', value)
   if (bytes.byteLength > MAX_VALUE_BYTES) throw valueTooLarge(bytes.byteLength)
   if (bytes.byteLength === 0 && isDetached(bytes)) {
     throw errors.invalidArgType('value', 'a view of an attached ArrayBuffer', value)
   }
   return bytes
+}
+
+/** The bytes of a view that is not a Uint8Array (a DataView's getters throw once detached). */
+function otherView (value) {
+  try {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e
+    throw errors.invalidArgType('value', 'a view of an attached ArrayBuffer', value)
+  }
 }
 
 /** Whether a (zero-length) view's ArrayBuffer was transferred away. */
@@ -452,7 +466,11 @@ class Store {
     }
     for (let i = 0; i < n; i++) {
       const state = found[4 * i]
-      if (state === 0) continue
+      if (state === 0) {
+        // Set, not skipped: `new Array(n)` has holes, which map() and forEach() skip.
+        result[i] = undefined
+        continue
+      }
       // (A fallback below may have replaced the windows: read them each time.)
       const windows = this._windows
       let v
