@@ -26,7 +26,10 @@ export declare class Snapshot {
    * range must be copied (`OUT_AUX` is -1) or external buffers are not allowed (-2).
    */
   window(scratch: Buffer, offset: number, len: number, stride: number, overlap: number): Buffer | null
-  /** A copy of `[offset, offset + len)` of the snapshot's file. */
+  /**
+   * A copy of `[offset, offset + len)` of the snapshot's file, a range below the end of
+   * its data when the snapshot was taken (`ERR_OUT_OF_RANGE` otherwise).
+   */
   copy(offset: number, len: number): Buffer
 }
 
