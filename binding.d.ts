@@ -26,7 +26,10 @@ export declare class Snapshot {
    * range must be copied (`OUT_AUX` is -1) or external buffers are not allowed (-2).
    */
   window(scratch: Buffer, offset: number, len: number, stride: number, overlap: number): Buffer | null
-  /** A copy of `[offset, offset + len)` of the snapshot's file. */
+  /**
+   * A copy of `[offset, offset + len)` of the snapshot's file, a range below the end of
+   * its data when the snapshot was taken (`ERR_OUT_OF_RANGE` otherwise).
+   */
   copy(offset: number, len: number): Buffer
 }
 
@@ -180,7 +183,10 @@ export declare function openStoreAsync(path: string, readOnly: boolean, create: 
  * holding the value in memory (it is staged in `<path>.upload-*` beside the store). The
  * value appears atomically once the stream has finished (the 'finish' event), in order
  * with the store's other writes; if the stream fails or is destroyed, nothing is
- * written. Values are limited to 4 GiB - 1 bytes by the format.
+ * written. A `destroy()` after `end()` that comes while the value is being committed
+ * waits for the commit: the stream then emits 'finish' (the value is written, and the
+ * error given to `destroy()` is not emitted) or, if the commit failed, 'error'. Values are
+ * limited to 4 GiB - 1 bytes by the format.
  */
 export declare function putFile(h: number, ticket: number, key: Buffer, file: string, sync: boolean): Promise<boolean>
 

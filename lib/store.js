@@ -25,22 +25,25 @@ const OUT_AUX = 3
 /** Batches larger than this are committed on the libuv threadpool. */
 const INLINE_MAX_BYTES = 1 << 20
 
-function positiveIntFromEnv (name, fallback) {
+function positiveIntFromEnv (name, fallback, max) {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
   const n = Number(raw)
-  if (!Number.isSafeInteger(n) || n < 4096 || n % 4096 !== 0) {
-    throw errors.rangeError('ERR_INVALID_ENV', `${name} must be a multiple of 4096, got ${JSON.stringify(raw)}`)
+  if (!Number.isSafeInteger(n) || n < 4096 || n % 4096 !== 0 || n > max) {
+    throw errors.rangeError('ERR_INVALID_ENV', `${name} must be a multiple of 4096 from 4096 to ${max}, got ${JSON.stringify(raw)}`)
   }
   return n
 }
 
 // Values are served as slices of "windows": external Buffers over a private mapping of
 // the store file, each covering STRIDE bytes plus OVERLAP bytes so that a value starting
-// in one stride is found whole in its window. A Buffer is limited to 4 GiB, so stores
-// larger than that use several windows. Tests shrink the stride to exercise many windows.
-const STRIDE = positiveIntFromEnv('SIMD_R_DRIVE_WINDOW_BYTES', 1024 * 1024 * 1024)
-const OVERLAP = Math.min(STRIDE, 64 * 1024 * 1024)
+// in one stride is found whole in its window. A Buffer is limited to 4 GiB (the native
+// side refuses longer windows: MAX_VIEW_BYTES in src/views.rs), so stores larger than that
+// use several windows. Tests shrink the stride to exercise many windows.
+const MAX_OVERLAP = 64 * 1024 * 1024
+const MAX_WINDOW = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32)
+const STRIDE = positiveIntFromEnv('SIMD_R_DRIVE_WINDOW_BYTES', 1024 * 1024 * 1024, MAX_WINDOW - MAX_OVERLAP)
+const OVERLAP = Math.min(STRIDE, MAX_OVERLAP)
 
 /** Where external Buffers are not allowed (Electron), every value is copied. */
 let copyEverywhere = /^(1|true|yes)$/i.test(process.env.SIMD_R_DRIVE_COPY_VALUES || '')
@@ -531,7 +534,11 @@ class Store {
     }
     for (let i = 0; i < n; i++) {
       const state = found[4 * i]
-      if (state === 0) continue
+      if (state === 0) {
+        // Set, not skipped: `new Array(n)` has holes, which map() and forEach() skip.
+        result[i] = undefined
+        continue
+      }
       // (A fallback below may have replaced the windows: read them each time.)
       const windows = this._windows
       let v

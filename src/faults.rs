@@ -6,7 +6,10 @@
 //! file-system calls go through [`simd_r_drive::io::FailAfter`]: `<call>:<n>:<errno>` lets
 //! `n` calls of that kind succeed and fails every later one, e.g. `write:3:ENOSPC` (a full
 //! disk: the failing write puts half of its bytes on disk first), `sync:0:EIO`,
-//! `rename:0:EIO`. For tests only; never set it in production.
+//! `rename:0:EIO`. `gate:<file>` instead holds the open (writable or read-only), outside
+//! every lock of the registry, until `<file>` exists (at most 10 s), then creates
+//! `<file>.passed` and opens: tests use it to keep an open in progress while they check
+//! what else can run meanwhile. For tests only; never set it in production.
 
 use std::sync::Arc;
 
@@ -14,9 +17,22 @@ use simd_r_drive::io::{Backend, FailAfter, Fault, IoOp, OsBackend};
 
 use crate::errors::coded;
 
-/// The backend that a `SIMD_R_DRIVE_TEST_FAULT` value asks for, if any.
+/// If the `SIMD_R_DRIVE_TEST_FAULT` value is `gate:<file>`, waits until `<file>` exists
+/// (at most 10 s), then creates `<file>.passed`.
+pub fn gate(spec: Option<&str>) {
+    let Some(file) = spec.and_then(|s| s.strip_prefix("gate:")) else {
+        return;
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::path::Path::new(file).exists() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = std::fs::write(format!("{file}.passed"), b"");
+}
+
+/// The backend that a `SIMD_R_DRIVE_TEST_FAULT` value asks for, if any (none for a gate).
 pub fn from_spec(spec: Option<&str>) -> napi::Result<Option<Arc<dyn Backend>>> {
-    let Some(spec) = spec.filter(|s| !s.is_empty()) else {
+    let Some(spec) = spec.filter(|s| !s.is_empty() && !s.starts_with("gate:")) else {
         return Ok(None);
     };
     let bad = || {

@@ -128,6 +128,53 @@ fn get_f64(scratch: &[u8], at: usize) -> f64 {
     f64::from_le_bytes(scratch[at..at + 8].try_into().expect("8 bytes"))
 }
 
+/// Largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// A byte offset, length or count from JavaScript: refuses (`ERR_OUT_OF_RANGE`) numbers
+/// that are not integers from `min` to `Number.MAX_SAFE_INTEGER` (NaN, infinities,
+/// negative and fractional numbers), which `as u64` would silently turn into others.
+fn byte_number(what: &str, v: f64, min: u64) -> napi::Result<u64> {
+    if v.is_finite() && v.fract() == 0.0 && v >= min as f64 && v <= MAX_SAFE_INTEGER {
+        return Ok(v as u64);
+    }
+    Err(coded(
+        "ERR_OUT_OF_RANGE",
+        &format!("{what} must be an integer from {min} to 2^53 - 1, got {v}"),
+    ))
+}
+
+/// Checks that `scratch` has room for the result slots before they are read or written.
+fn check_slots(scratch: &[u8]) -> napi::Result<()> {
+    if scratch.len() < KEY_AT {
+        return Err(coded(
+            "ERR_INVALID_ARG_VALUE",
+            &format!(
+                "the scratch buffer must be at least {KEY_AT} bytes, got {}",
+                scratch.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The `stride` and `overlap` of windows, checked: a stride of at least one byte, and
+/// windows no longer than a `Buffer` may be (`views::MAX_VIEW_BYTES`).
+fn window_shape(stride: f64, overlap: f64) -> napi::Result<(u64, u64)> {
+    let stride = byte_number("the window stride", stride, 1)?;
+    let overlap = byte_number("the window overlap", overlap, 0)?;
+    if stride + overlap > views::MAX_VIEW_BYTES {
+        return Err(coded(
+            "ERR_OUT_OF_RANGE",
+            &format!(
+                "a window of {stride} + {overlap} bytes is longer than a Buffer may be ({})",
+                views::MAX_VIEW_BYTES
+            ),
+        ));
+    }
+    Ok((stride, overlap))
+}
+
 /// Splits the scratch buffer into the result slots and the key of `key_len` bytes.
 fn split_key(scratch: &mut [u8], key_len: u32) -> napi::Result<(&mut [u8], &[u8])> {
     let end = KEY_AT + key_len as usize;
@@ -323,10 +370,11 @@ pub fn locate_many(
         .or_throw()
 }
 
-/// Makes a window (an external `Buffer`) over `map` that covers `[offset, offset + len)`:
-/// the window of `stride`-aligned start that reaches as far as the stable end allows (up
-/// to `stride + overlap` bytes), or, for a value that does not fit in it, a buffer over the
-/// value alone. Writes the window's start into the `OUT_AUX` slot.
+/// Makes a window (an external `Buffer`) over `map` that covers `[offset, offset + len)`,
+/// a range below `stable_end`: the window of `stride`-aligned start that reaches as far as
+/// the stable end allows (up to `stride + overlap` bytes, checked by [`window_shape`]), or,
+/// for a value that does not fit in it, a buffer over the value alone. Writes the window's
+/// start into the `OUT_AUX` slot (checked by [`check_slots`]).
 fn window_over(
     env: &Env,
     map: &Arc<PrivateMap>,
@@ -335,14 +383,15 @@ fn window_over(
     (offset, len): (u64, u64),
     (stride, overlap): (u64, u64),
 ) -> napi::Result<Option<Raw>> {
-    let stride = stride.max(1);
+    // Offsets are below 2^53 and the shape below 2^33: nothing here overflows.
     let mut start = offset / stride * stride;
     let mut end = (start + stride + overlap).min(stable_end);
     if offset + len > end {
         start = offset;
         end = offset + len;
     }
-    match views::view(env, map, start, (end - start) as usize)? {
+    // `view` checks the range against the stable end again, whatever the caller did.
+    match views::view(env, map, stable_end, start, end - start)? {
         View::Made(buf) => {
             put_f64(scratch, OUT_AUX, start as f64);
             Ok(Some(buf))
@@ -366,22 +415,18 @@ pub fn window(
     stride: f64,
     overlap: f64,
 ) -> napi::Result<Option<Raw>> {
+    check_slots(&scratch)?;
+    let shape = window_shape(stride, overlap)?;
+    let offset = byte_number("the value's offset", get_f64(&scratch, OUT_OFFSET), 0)?;
+    let len = byte_number("the value's length", get_f64(&scratch, OUT_LEN), 0)?;
     let (map, stable_end) = registry::get(h)?.store.private_map().or_throw()?;
     let map_id = get_f64(&scratch, OUT_MAP_ID);
-    let offset = get_f64(&scratch, OUT_OFFSET) as u64;
-    let len = get_f64(&scratch, OUT_LEN) as u64;
+    // (Both are below 2^53: the sum does not overflow.)
     if map.id() as f64 != map_id || offset + len > stable_end {
         put_f64(&mut scratch, OUT_AUX, -1.0);
         return Ok(None);
     }
-    window_over(
-        &env,
-        &map,
-        stable_end,
-        &mut scratch,
-        (offset, len),
-        (stride as u64, overlap as u64),
-    )
+    window_over(&env, &map, stable_end, &mut scratch, (offset, len), shape)
 }
 
 /// A copy of the value of the key in `scratch`, or `undefined`.
@@ -1139,7 +1184,11 @@ impl Snapshot {
         stride: f64,
         overlap: f64,
     ) -> napi::Result<Option<Raw>> {
-        let (offset, len) = (offset as u64, len as u64);
+        check_slots(&scratch)?;
+        let offset = byte_number("the offset", offset, 0)?;
+        let len = byte_number("the length", len, 0)?;
+        let shape = window_shape(stride, overlap)?;
+        // (Both are below 2^53: the sum does not overflow.)
         if offset + len > self.inner.stable_end {
             put_f64(&mut scratch, OUT_AUX, -1.0);
             return Ok(None);
@@ -1151,21 +1200,17 @@ impl Snapshot {
             self.inner.stable_end,
             &mut scratch,
             (offset, len),
-            (stride as u64, overlap as u64),
+            shape,
         )
     }
 
-    /// A copy of `[offset, offset + len)` of the snapshot's file.
+    /// A copy of `[offset, offset + len)` of the snapshot's file, a range below the end of
+    /// its data when the snapshot was taken (`ERR_OUT_OF_RANGE` otherwise).
     #[napi(ts_return_type = "Buffer")]
     pub fn copy(&self, env: Env, offset: f64, len: f64) -> napi::Result<Raw> {
-        let (offset, len) = (offset as usize, len as usize);
-        let map = &self.inner.map;
-        assert!(offset + len <= map.len(), "copy out of the mapping");
-        // SAFETY: the range holds a live entry of the snapshot's file, so it lies inside
-        // the file; pages past the stable end were never handed to JavaScript, so nothing
-        // writes them while they are read.
-        let bytes = unsafe { std::slice::from_raw_parts(map.as_ptr().add(offset), len) };
-        views::copy(&env, bytes)
+        let offset = byte_number("the offset", offset, 0)?;
+        let len = byte_number("the length", len, 0)?;
+        views::copy_mapped(&env, &self.inner.map, self.inner.end, offset, len)
     }
 }
 

@@ -7,6 +7,7 @@
 //! see the others' writes at once. The engine closes when its last handle is released.
 
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
@@ -18,7 +19,7 @@ use crate::errors::{closed, OrThrow};
 /// One JavaScript `Store`'s view of an engine.
 pub struct Handle {
     /// The shared engine.
-    pub store: Arc<Store>,
+    pub store: Arc<Engine>,
     /// Writes through this handle are refused.
     pub read_only: bool,
     /// Ticket of the next write to commit: JavaScript numbers its writes, and a write on
@@ -68,11 +69,78 @@ static HANDLES: RwLock<Table> = RwLock::new(Table {
 /// Zeros kept ahead of the data of writable stores (see `StoreOptions::preallocate`).
 const PREALLOCATE: u64 = 1 << 20;
 
-/// The engines open for one path: the writer and the read-only follower, if open.
-type Engines = (Weak<Store>, Weak<Store>);
+/// An open engine, known to the registry until it has closed: its drop closes the store
+/// (releasing the file and its writer lock) and only then tells the registry, so that a
+/// new open of the path never runs into the lock of an engine that is still closing.
+pub struct Engine {
+    store: ManuallyDrop<Store>,
+    key: PathBuf,
+    writer: bool,
+}
 
-/// Engines by canonical path.
-static ENGINES: Mutex<Option<HashMap<PathBuf, Engines>>> = Mutex::new(None);
+impl std::ops::Deref for Engine {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // SAFETY: `store` is dropped here once, and never used after.
+        unsafe { ManuallyDrop::drop(&mut self.store) };
+        let mut engines = ENGINES.lock();
+        if let Some(slot) = engines.as_mut().and_then(|m| m.get_mut(&self.key)) {
+            if self.writer {
+                slot.writer_alive = false;
+            }
+        }
+        tidy(&mut engines, &self.key);
+        CHANGED.notify_all();
+    }
+}
+
+/// What the registry knows of one path.
+#[derive(Default)]
+struct Slot {
+    /// The writer engine, if open.
+    writer: Weak<Engine>,
+    /// The read-only engine, if open (only while no writer is).
+    reader: Weak<Engine>,
+    /// The writer engine exists: from its open until its drop has released the file. While
+    /// `writer` no longer upgrades but this is still set, the engine is closing.
+    writer_alive: bool,
+    /// A writer open of this path runs (outside the registry lock); others wait for it.
+    opening_writer: bool,
+    /// A read-only open of this path runs; other read-only opens wait for it.
+    opening_reader: bool,
+}
+
+/// Paths with an engine open, opening or closing.
+type Engines = Option<HashMap<PathBuf, Slot>>;
+
+/// The registry. Held only for lookups and updates, never across an open or a close,
+/// so that one store's recovery does not hold up any other store.
+static ENGINES: Mutex<Engines> = Mutex::new(None);
+
+/// Notified whenever an open finishes or an engine has closed.
+static CHANGED: Condvar = Condvar::new();
+
+/// Forgets the slot of `key` once nothing is open, opening or closing there.
+fn tidy(engines: &mut Engines, key: &Path) {
+    if let Some(map) = engines.as_mut() {
+        let idle = map.get(key).is_some_and(|s| {
+            s.writer.strong_count() == 0
+                && s.reader.strong_count() == 0
+                && !s.writer_alive
+                && !s.opening_writer
+                && !s.opening_reader
+        });
+        if idle {
+            map.remove(key);
+        }
+    }
+}
 
 /// The canonical form of a store path that may not exist yet.
 fn canonical(path: &Path) -> PathBuf {
@@ -94,35 +162,73 @@ fn canonical(path: &Path) -> PathBuf {
     }
 }
 
+/// What [`open`] found in the registry for a path.
+enum Found {
+    /// An engine to share.
+    Open(Arc<Engine>),
+    /// None: this call opens one (its slot is marked as opening).
+    Opening,
+}
+
 /// Opens the store at `path` (or shares the engine already open for it) and returns a
 /// new handle.
+///
+/// Another open of the same path that is in progress is waited for and shared; a writer
+/// engine that is closing is waited for, so that its writer lock is released before a new
+/// one is taken. Opens of other paths never wait.
 pub fn open(path: &str, read_only: bool, create: bool, fault: Option<&str>) -> napi::Result<u32> {
     let key = canonical(Path::new(path));
-    let store = {
+    let found = {
         let mut engines = ENGINES.lock();
-        let map = engines.get_or_insert_with(HashMap::new);
-        let entry = map.entry(key).or_insert_with(|| (Weak::new(), Weak::new()));
-        if let Some(writer) = entry.0.upgrade() {
-            writer
-        } else if read_only {
-            match entry.1.upgrade() {
-                Some(reader) => reader,
-                None => {
-                    let s = Arc::new(StoreOptions::new().read_only(true).open(path).or_throw()?);
-                    entry.1 = Arc::downgrade(&s);
-                    s
+        loop {
+            let slot = engines
+                .get_or_insert_with(HashMap::new)
+                .entry(key.clone())
+                .or_default();
+            if let Some(writer) = slot.writer.upgrade() {
+                break Found::Open(writer);
+            }
+            if read_only {
+                if let Some(reader) = slot.reader.upgrade() {
+                    break Found::Open(reader);
+                }
+                // A writer being opened is shared once it is open.
+                if !slot.opening_writer && !slot.opening_reader {
+                    slot.opening_reader = true;
+                    break Found::Opening;
+                }
+            } else if !slot.opening_writer && !slot.writer_alive {
+                slot.opening_writer = true;
+                break Found::Opening;
+            }
+            CHANGED.wait(&mut engines);
+        }
+    };
+    let store = match found {
+        Found::Open(store) => store,
+        Found::Opening => {
+            crate::faults::gate(fault);
+            let made = open_engine(path, &key, read_only, create, fault);
+            let mut engines = ENGINES.lock();
+            if let Some(slot) = engines.as_mut().and_then(|m| m.get_mut(&key)) {
+                if read_only {
+                    slot.opening_reader = false;
+                } else {
+                    slot.opening_writer = false;
+                }
+                if let Ok(store) = &made {
+                    if read_only {
+                        slot.reader = Arc::downgrade(store);
+                    } else {
+                        slot.writer = Arc::downgrade(store);
+                        slot.writer_alive = true;
+                    }
                 }
             }
-        } else {
-            // Space ahead of the data makes durable commits cheaper (no size change to
-            // journal on each fdatasync); close() trims it.
-            let mut opts = StoreOptions::new().create(create).preallocate(PREALLOCATE);
-            if let Some(backend) = crate::faults::from_spec(fault)? {
-                opts = opts.backend(backend);
-            }
-            let s = Arc::new(opts.open(path).or_throw()?);
-            entry.0 = Arc::downgrade(&s);
-            s
+            tidy(&mut engines, &key);
+            CHANGED.notify_all();
+            drop(engines);
+            made?
         }
     };
     let handle = Arc::new(Handle {
@@ -145,6 +251,32 @@ pub fn open(path: &str, read_only: bool, create: bool, fault: Option<&str>) -> n
     Ok(id)
 }
 
+/// Opens a new engine for `path` (registered under `key`), outside the registry lock.
+fn open_engine(
+    path: &str,
+    key: &Path,
+    read_only: bool,
+    create: bool,
+    fault: Option<&str>,
+) -> napi::Result<Arc<Engine>> {
+    let opts = if read_only {
+        StoreOptions::new().read_only(true)
+    } else {
+        // Space ahead of the data makes durable commits cheaper (no size change to
+        // journal on each fdatasync); close() trims it.
+        let mut opts = StoreOptions::new().create(create).preallocate(PREALLOCATE);
+        if let Some(backend) = crate::faults::from_spec(fault)? {
+            opts = opts.backend(backend);
+        }
+        opts
+    };
+    Ok(Arc::new(Engine {
+        store: ManuallyDrop::new(opts.open(path).or_throw()?),
+        key: key.to_path_buf(),
+        writer: !read_only,
+    }))
+}
+
 /// Releases a handle. The engine closes when no handle and no task holds it any more.
 /// Releasing twice is harmless.
 pub fn release(id: u32) {
@@ -156,12 +288,9 @@ pub fn release(id: u32) {
         }
         gone
     };
-    // Dropped outside the table lock: closing an engine waits for its writers.
+    // Dropped outside the table lock: closing an engine waits for its writers. (The
+    // engine leaves the registry by itself once it has closed.)
     drop(gone);
-    let mut engines = ENGINES.lock();
-    if let Some(map) = engines.as_mut() {
-        map.retain(|_, (w, r)| w.strong_count() > 0 || r.strong_count() > 0);
-    }
 }
 
 /// A read guard on the handle table, for calls that finish quickly.

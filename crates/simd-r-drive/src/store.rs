@@ -1126,6 +1126,7 @@ impl Store {
         Ok(RangeSnapshot {
             map: private,
             stable_end: stable_end(end),
+            end,
             entries,
         })
     }

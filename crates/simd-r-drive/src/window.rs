@@ -177,6 +177,9 @@ pub struct RangeSnapshot {
     pub map: Arc<PrivateMap>,
     /// End of the last completely written page when the snapshot was taken.
     pub stable_end: u64,
+    /// End of the committed data when the snapshot was taken: the file is at least this
+    /// long, so ranges below it may be read (those past `stable_end` only by copying).
+    pub end: u64,
     /// Every live entry, in file order.
     pub entries: Vec<EntryRange>,
 }
