@@ -147,3 +147,18 @@ test('SIMD_R_DRIVE_WINDOW_BYTES above 4 GiB - 64 MiB (windows would pass buffer.
   }
   t.is(load(2 ** 32 - (64 << 20)).stdout.trim(), 'loaded')
 })
+
+test('write functions refuse tickets and sequence numbers that are no integers, instead of waiting forever', async (t) => {
+  const { h } = opened()
+  const staging = Buffer.from([1, 0, 1, 0, 1, 0, 0, 0, 0x6b, 0x76]) // Put "k" -> "v"
+  for (const bad of [NaN, -1, 1.5, Infinity, 2 ** 64]) {
+    t.is(codedThrow(t, () => native.writeBatch(h, bad, staging, 1)), 'ERR_OUT_OF_RANGE', `writeBatch ticket ${bad}`)
+    t.is(codedThrow(t, () => native.tryWriteBatch(h, bad, staging, 1)), 'ERR_OUT_OF_RANGE', `tryWriteBatch ticket ${bad}`)
+    t.is(codedThrow(t, () => native.writeEntries(h, bad, ['k', 'v'], Buffer.prototype, Uint8Array.prototype)), 'ERR_OUT_OF_RANGE', `writeEntries ticket ${bad}`)
+    t.is(codedThrow(t, () => native.writeBatchAsync(h, bad, staging, 1, false)), 'ERR_OUT_OF_RANGE', `writeBatchAsync ticket ${bad}`)
+    t.is(codedThrow(t, () => native.waitDurable(h, bad)), 'ERR_OUT_OF_RANGE', `waitDurable seq ${bad}`)
+  }
+  // The next real ticket still commits.
+  t.true(native.writeBatch(h, 1, staging, 1) >= 0)
+  native.releaseStore(h)
+})

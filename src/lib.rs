@@ -533,7 +533,7 @@ pub fn write_batch(
     existed: Option<BufferSlice>,
 ) -> napi::Result<f64> {
     let handle = registry::get(h)?;
-    let commit = handle.in_turn(ticket as u64, || {
+    let commit = handle.in_turn(byte_number("ticket", ticket, 0)?, || {
         writable(&handle)?;
         let ops = staging::parse(&staging, count)?;
         handle.store.write(&ops).or_throw()
@@ -554,7 +554,8 @@ pub fn try_write_batch(
     existed: Option<BufferSlice>,
 ) -> napi::Result<f64> {
     let handle = registry::get(h)?;
-    let done = handle.in_turn_if(ticket as u64, || {
+    let ticket = byte_number("ticket", ticket, 0)?;
+    let done = handle.in_turn_if(ticket, || {
         if let Err(e) = writable(&handle) {
             return Some(Err(e));
         }
@@ -591,7 +592,8 @@ pub fn write_entries(
     use napi::JsValue;
     let handle = registry::get(h)?;
     let env = entries.value().env;
-    let pass = || handle.in_turn(ticket as u64, || ());
+    let ticket = byte_number("ticket", ticket, 0)?;
+    let pass = || handle.in_turn(ticket, || ());
     // SAFETY: `env` and `entries` belong to this call, on this thread; the handles are used
     // only below, before it returns.
     let protos = entries::Protos([buffer_prototype.raw(), uint8_array_prototype.raw()]);
@@ -606,7 +608,7 @@ pub fn write_entries(
             return Err(e);
         }
     };
-    let written = handle.in_turn(ticket as u64, || {
+    let written = handle.in_turn(ticket, || {
         writable(&handle)?;
         // SAFETY: the handles came from `collect` in this call, and no JavaScript runs
         // until the batch is written and this function returns.
@@ -677,7 +679,7 @@ pub fn write_batch_async(
     let handle = registry::get(h)?;
     Ok(AsyncTask::new(WriteTask {
         handle,
-        ticket: ticket as u64,
+        ticket: byte_number("ticket", ticket, 0)?,
         staging,
         count,
         sync,
@@ -753,7 +755,7 @@ pub fn put_file(
 ) -> napi::Result<AsyncTask<PutFileTask>> {
     Ok(AsyncTask::new(PutFileTask {
         handle: registry::get(h)?,
-        ticket: ticket as u64,
+        ticket: byte_number("ticket", ticket, 0)?,
         key: key.to_vec(),
         file,
         sync,
@@ -797,7 +799,7 @@ impl Task for DurableTask {
 pub fn wait_durable(h: u32, seq: f64) -> napi::Result<AsyncTask<DurableTask>> {
     Ok(AsyncTask::new(DurableTask {
         handle: registry::get(h)?,
-        what: Durable::Commit(seq as u64),
+        what: Durable::Commit(byte_number("seq", seq, 0)?),
     }))
 }
 
