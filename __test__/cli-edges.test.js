@@ -88,24 +88,28 @@ test('import still refuses malformed base64 (padding, alphabet, length)', async 
 
 // ----- item 2: long values stream both ways; import batches by bytes -----
 
-test('export writes a value over 12 MiB as "continued" parts; import streams them back exactly', async (t) => {
+test('export writes a value over 2 MiB as "continued" parts of 768 KiB; import streams them back exactly', async (t) => {
   const a = tmpStore()
   const big = crypto.randomBytes(30 * MiB + 5)
-  await fill(a, [['big', big], ['small', 'x'], [Buffer.from([0xff, 0]), Buffer.alloc(0)]])
+  const two = crypto.randomBytes(2 * MiB)
+  await fill(a, [['big', big], ['two', two], ['small', 'x'], [Buffer.from([0xff, 0]), Buffer.alloc(0)]])
   const exp = await cli(['export', a])
   t.is(exp.code, 0, exp.err)
   const lines = exp.out.split('\n').filter(Boolean).map((l) => JSON.parse(l))
-  t.is(lines.length, 2 + 3, 'the long value takes three lines')
+  const parts = Math.ceil(big.length / (768 * 1024))
+  t.is(lines.length, 3 + parts, `the long value takes ${parts} lines, the 2 MiB one one line`)
   const first = lines.findIndex((l) => l.continued === true && l.key64 !== undefined)
   t.deepEqual(Object.keys(lines[first]), ['key64', 'value64', 'continued'])
-  t.deepEqual(lines[first + 1].continued, true)
-  t.is(lines[first + 2].continued, undefined)
-  t.true(lines[first + 2].more64 !== undefined)
+  for (let i = 1; i < parts - 1; i++) t.deepEqual(Object.keys(lines[first + i]), ['more64', 'continued'])
+  t.deepEqual(Object.keys(lines[first + parts - 1]), ['more64'])
+  t.is(Buffer.from(lines[first].value64, 'base64').length, 768 * 1024)
+  t.true(exp.out.split('\n').every((l) => l.length <= 2 * 1024 * 1024 * 4 / 3 + 100), 'no line longer than the base64 of 2 MiB')
   const b = tmpStore()
   const imp = await cli(['import', b], { input: exp.stdout })
   t.is(imp.code, 0, imp.err)
-  t.is(imp.out, 'imported 3 entries\n')
+  t.is(imp.out, 'imported 4 entries\n')
   t.true((await readValue(b, 'big')).equals(big))
+  t.true((await readValue(b, 'two')).equals(two))
   t.true((await readValue(b, Buffer.from([0xff, 0]))).equals(Buffer.alloc(0)))
 })
 
@@ -130,6 +134,28 @@ test('a "continued" value cut short, or a stray "more64", imports nothing of it'
   t.is(r.code, 0, r.err)
   t.is((await readValue(p, 'long')).toString(), 'ABCDEFGHI')
   t.deepEqual(fs.readdirSync(path.dirname(p)).filter((f) => f.includes('.upload-')), [])
+})
+
+test('import splits lines at LF, CRLF and CR, also across reads', async (t) => {
+  const p = tmpStore()
+  const lines = ['{"key":"a","value":"1"}', '{"key":"b","value":"2"}', '{"key":"c","value":"3"}', '', '{"key":"d","value":"é"}']
+  const text = Buffer.from(lines[0] + '\r\n' + lines[1] + '\r' + lines[2] + '\n\n' + lines[4])
+  // Fed through a pipe in pieces that cut a CRLF and a two-byte character in half.
+  const child = spawn(process.execPath, [BIN, 'import', p], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d) => { out += d })
+  const cut = [text.indexOf('\r\n') + 1, text.length - 2]
+  child.stdin.write(text.subarray(0, cut[0]))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  child.stdin.write(text.subarray(cut[0], cut[1]))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  child.stdin.end(text.subarray(cut[1]))
+  const code = await new Promise((resolve) => child.on('close', resolve))
+  t.is(code, 0)
+  t.is(out, 'imported 4 entries\n')
+  t.is((await readValue(p, 'd')).toString(), 'é')
+  const r = await cli(['import', p], { input: '{"key":"x","value":"1"}\r\n{"key":"y"}\r\n' })
+  t.regex(r.err, /^error: line 2: missing "value64"/, 'CRLF counts as one line break')
 })
 
 test('import commits a batch once it holds 64 MiB, whatever the count', async (t) => {

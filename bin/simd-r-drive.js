@@ -7,7 +7,6 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const readline = require('node:readline')
 const { spawn } = require('node:child_process')
 const { pipeline } = require('node:stream/promises')
 const { parseArgs } = require('node:util')
@@ -25,9 +24,15 @@ const USAGE = 64 // unknown command, missing or extra argument, unknown option
 const IMPORT_BATCH = 10000
 const IMPORT_BATCH_BYTES = 64 * 1024 * 1024
 const OUT_CHUNK = 64 * 1024
-// export writes a value longer than this as several lines (a multiple of 3, so that every
-// part but the last is base64 without padding).
-const EXPORT_PART = 12 * 1024 * 1024
+// export writes a value of up to EXPORT_LINE bytes as one line (versions before 0.3 import
+// those), and a longer one in parts of EXPORT_PART bytes, one line each: a multiple of 3, so
+// that every part but the last is base64 without padding, 1 MiB of it. import then holds
+// about a line at a time, never a whole value.
+const EXPORT_LINE = 2 * 1024 * 1024
+const EXPORT_PART = 768 * 1024
+// ... and encodes each line in pieces of this many bytes (a multiple of 3), so that every
+// string it makes is small and dies young instead of piling up in V8's large-object space.
+const ENCODE_PIECE = 48 * 1024
 
 /** The package itself, loaded on first use (so `--help` and `bench` do not load the addon). */
 let lib = null
@@ -188,7 +193,7 @@ damage: it is left out, and the next writable open drops it.`,
   {"key64":"<key, base64>","value64":"<value, base64>"}
 
 Base64 (RFC 4648, with padding) keeps any bytes exact. A value longer than
-${EXPORT_PART / 1024 / 1024} MiB is written in parts of that size, one line each, so that no line has
+${EXPORT_LINE / 1024 / 1024} MiB is written in parts of ${EXPORT_PART / 1024} KiB, one line each, so that no line has
 to hold all of it:
 
   {"key64":"<key>","value64":"<part 1>","continued":true}
@@ -664,21 +669,28 @@ async function exportCmd ({ store: file }) {
   const out = new Output(process.stdout)
   const s = await openRead(file)
   await withStore(s, async (s) => {
+    /** Writes the base64 of v[from, to) in small pieces; false once nobody reads. */
+    const base64 = async (v, from, to) => {
+      for (let at = from; at < to; at += ENCODE_PIECE) {
+        if (!await out.write(v.toString('base64', at, Math.min(to, at + ENCODE_PIECE)))) return false
+      }
+      return true
+    }
     for (const [k, v] of s.entries()) {
-      if (v.length <= EXPORT_PART) {
+      if (v.length <= ENCODE_PIECE) {
         if (!await out.write(`{"key64":"${k.toString('base64')}","value64":"${v.toString('base64')}"}\n`)) return
         continue
       }
-      // A long value goes out in parts, one line each, so that no line (and no string) has
-      // to hold all of it: the first line has the key and "continued":true, the others
-      // "more64", and all but the last "continued":true.
-      for (let at = 0; at < v.length; at += EXPORT_PART) {
-        const part = v.toString('base64', at, at + EXPORT_PART)
-        const last = at + EXPORT_PART >= v.length
-        const line = at === 0
-          ? `{"key64":"${k.toString('base64')}","value64":"${part}","continued":true}\n`
-          : `{"more64":"${part}"${last ? '' : ',"continued":true'}}\n`
-        if (!await out.write(line)) return
+      // One line, or parts, one line each, so that no line has to hold all of it: the first
+      // has the key (and "continued":true when more follow), the others "more64", and all
+      // but the last "continued":true.
+      const part = v.length <= EXPORT_LINE ? EXPORT_LINE : EXPORT_PART
+      for (let at = 0; at < v.length; at += part) {
+        const end = Math.min(v.length, at + part)
+        const more = end < v.length ? ',"continued":true' : ''
+        if (!await out.write(at === 0 ? `{"key64":"${k.toString('base64')}","value64":"` : '{"more64":"')) return
+        if (!await base64(v, at, end)) return
+        if (!await out.write(`"${more}}\n`)) return
       }
     }
     await out.end()
@@ -756,6 +768,42 @@ function parseMore (obj, lineNo, from) {
   return { part: Buffer.from(b64, 'base64'), more: continued(obj, lineNo) }
 }
 
+/**
+ * The lines of a stream (split at LF, CRLF or CR, as readline splits them), read as the
+ * loop asks for them: unlike readline's iterator, which reads on while the loop body waits
+ * and queues what it read, this holds at most one line and one chunk.
+ */
+async function * lines (stream) {
+  let parts = []
+  let sawCR = false
+  const line = (last) => {
+    parts.push(last)
+    const text = (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8')
+    parts = []
+    return text
+  }
+  for await (let chunk of stream) {
+    if (typeof chunk === 'string') chunk = Buffer.from(chunk, 'utf8')
+    let pos = sawCR && chunk.length > 0 && chunk[0] === 0x0a ? 1 : 0
+    sawCR = false
+    let cr = chunk.indexOf(0x0d, pos)
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, pos)
+      if (cr !== -1 && cr < pos) cr = chunk.indexOf(0x0d, pos)
+      let at = nl === -1 ? cr : cr === -1 ? nl : Math.min(nl, cr)
+      if (at === -1) break
+      yield line(chunk.subarray(pos, at))
+      if (chunk[at] === 0x0d) {
+        if (at + 1 === chunk.length) sawCR = true
+        else if (chunk[at + 1] === 0x0a) at++
+      }
+      pos = at + 1
+    }
+    if (pos < chunk.length) parts.push(chunk.subarray(pos))
+  }
+  if (parts.length > 0) yield line(Buffer.alloc(0))
+}
+
 /** Writes `chunk` to a writable stream, waiting for 'drain' when it asks to. */
 function writeChunk (ws, chunk) {
   return new Promise((resolve, reject) => {
@@ -783,7 +831,7 @@ async function importCmd ({ store: file, file: input }) {
   let imported = 0
   try {
     await withStore(s, async (s) => {
-      const rl = readline.createInterface({ input: stream, crlfDelay: Infinity })
+      const rl = lines(stream)
       let batch = []
       let batchBytes = 0
       // A long value being streamed into the store: its write stream, the line it began
@@ -802,9 +850,8 @@ async function importCmd ({ store: file, file: input }) {
         for await (const line of rl) {
           lineNo++
           if (line.trim() === '') continue
-          const obj = parseObject(line, lineNo)
           if (long !== null) {
-            const { part, more } = parseMore(obj, lineNo, long.from)
+            const { part, more } = parseMore(parseObject(line, lineNo), lineNo, long.from)
             long.bytes += part.length
             if (long.bytes > MAX_VALUE_BYTES) throw new Failure(`line ${lineNo}: the value of line ${long.from} is longer than ${MAX_VALUE_BYTES} bytes`)
             await writeChunk(long.ws, part)
@@ -816,7 +863,7 @@ async function importCmd ({ store: file, file: input }) {
             }
             continue
           }
-          const entry = parseEntry(obj, lineNo)
+          const entry = parseEntry(parseObject(line, lineNo), lineNo)
           if (entry.more) {
             // Its own write, after the entries before it (a later line for the same key wins).
             await commit()
@@ -832,7 +879,7 @@ async function importCmd ({ store: file, file: input }) {
         if (long !== null) throw new Failure(`line ${lineNo}: the input ended inside the "continued" value of line ${long.from}`)
         await commit()
       } finally {
-        rl.close()
+        await rl.return()
         // A long value cut short is dropped: nothing of it is written.
         if (long !== null) long.ws.destroy()
         await s.flush()
