@@ -113,7 +113,7 @@ export declare function getCopy(h: number, scratch: Buffer, keyLen: number): Buf
  *
  * The SIMD kernel the checksums use on this CPU: `avx2`, `sse2`, `neon` or `scalar`.
  */
-export declare function kernel(): string
+export declare function kernel(): 'avx2' | 'sse2' | 'neon' | 'scalar'
 
 /**
  * Looks up the key in `scratch` and writes where its value is into the result slots.
@@ -215,7 +215,7 @@ export interface RecoveryReport {
   /** Bytes after the last complete batch that the open left aside (a writer dropped them). */
   droppedTailBytes: number
   /** Why those bytes were left aside, if there were any. */
-  tailReason?: string
+  tailReason?: 'a batch without its commit marker' | 'a partial entry header' | 'an entry longer than the rest of the file' | 'an entry checksum mismatch' | 'a malformed commit record' | 'a malformed sync mark' | 'a tombstone with a value' | 'an empty key' | 'an unknown entry kind' | 'unknown entry flags' | 'damage in data written after the last sync (a power loss can write such data back out of order)'
   /**
    * Where a writer saved the bytes it dropped when valid entries followed damage in
    * unsynced data (a power loss): a store image that `Store.repair` turns into a store
@@ -281,7 +281,7 @@ export interface RepairResult {
   /** Live keys in the repaired store. */
   liveKeys: number
   /** Damaged byte ranges `[start, end)` that were skipped. */
-  skipped: Array<Array<number>>
+  skipped: Array<[start: number, end: number]>
   /** Bytes of unfinished tail dropped. */
   droppedTailBytes: number
   /** Where the damaged original was kept (`<path>.damaged`), if anything was skipped. */
@@ -346,7 +346,7 @@ export interface StoreStats {
   /** Sequence number up to which commits are known to be durable. */
   durableSeq: number
   /** The SIMD kernel in use for checksums: `avx2`, `sse2`, `neon` or `scalar`. */
-  kernel: string
+  kernel: 'avx2' | 'sse2' | 'neon' | 'scalar'
 }
 
 /**

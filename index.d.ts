@@ -3,7 +3,13 @@
 // sections of the Rust docs in src/lib.rs: edit those, then run `npm run docs`
 // (node scripts/sync-docs.js). __test__/docs.test.js fails when this file drifts from them.
 
-/** A key: a string (encoded as UTF-8) or bytes. 1 to `MAX_KEY_BYTES` bytes. */
+/**
+ * A key: a string (encoded as UTF-8) or bytes. 1 to `MAX_KEY_BYTES` bytes.
+ *
+ * A string is encoded as `Buffer.from(string)` encodes it: a lone surrogate (`'\ud800'`,
+ * `'\udc00'`, ...) becomes U+FFFD (bytes `EF BF BD`), so strings that differ only in lone
+ * surrogates name the same key. Name such keys with bytes to keep them apart.
+ */
 export type Key = string | Buffer | Uint8Array
 
 /** A value: a string (encoded as UTF-8) or the bytes of any view. 0 to `MAX_VALUE_BYTES` bytes. */
@@ -12,6 +18,34 @@ export type Value = string | Buffer | Uint8Array | ArrayBufferView
 // Result types are generated from the binding's Rust `///` docs (src/lib.rs).
 import type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport } from './binding'
 export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport }
+
+/**
+ * The `code` of every error simd-r-drive throws or rejects with: the engine's (see
+ * {@link Store}), `ERR_KEY_NOT_FOUND` (a read stream of a missing key), `ERR_OUT_OF_RANGE`
+ * and `ERR_INVALID_ENV` (bad options or environment), `ERR_NATIVE_BINDING_MISSING` (no
+ * native binary for this platform), `ERR_INTERNAL` (a bug: please report it).
+ */
+export type StoreErrorCode =
+  | 'ERR_NOT_A_STORE' | 'ERR_STORE_VERSION' | 'ERR_STORE_CORRUPT' | 'ERR_STORE_LOCKED'
+  | 'ERR_STORE_READ_ONLY' | 'ERR_STORE_CLOSED' | 'ERR_STORE_POISONED' | 'ERR_STORE_IO'
+  | 'ERR_STORE_DISK_FULL' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
+  | 'ERR_VALUE_TOO_LARGE' | 'ERR_KEY_NOT_FOUND' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ENV'
+  | 'ERR_NATIVE_BINDING_MISSING' | 'ERR_INTERNAL'
+
+/**
+ * An error of simd-r-drive: an `Error` (a `TypeError` or `RangeError` for bad arguments)
+ * with a stable `code`.
+ */
+export interface StoreError extends Error {
+  /** What went wrong, stable across versions. */
+  code: StoreErrorCode
+}
+
+/**
+ * Whether `err` is an error of simd-r-drive (an `Error` whose `code` is a
+ * {@link StoreErrorCode}), so that `err.code` can be read without a cast.
+ */
+export declare function isStoreError(err: unknown): err is StoreError
 
 /** Longest key, in bytes: 65535. */
 export declare const MAX_KEY_BYTES: number
@@ -109,7 +143,7 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * each key when there are many: the lookups are made together, so that their waits for
    * memory overlap.
    */
-  getMany(keys: Key[]): (Buffer | undefined)[]
+  getMany(keys: readonly Key[]): (Buffer | undefined)[]
   /** Whether `key` has a value. */
   has(key: Key): boolean
 

@@ -25,9 +25,10 @@ declare namespace KeyvSimdRDrive {
  * A Keyv storage adapter that keeps its entries in one simd-r-drive store file.
  *
  * Keys are stored as Keyv passes them (`namespace:key`, UTF-8). Values are the strings
- * Keyv serialized, stored as UTF-8 text `<expires>:<string>` where `<expires>` is the
- * expiry in milliseconds since the epoch (empty for none). Expired entries read as
- * missing and are deleted when read.
+ * Keyv serialized, stored as the bytes `FF 4B`, then `<expires>:` (the expiry in
+ * milliseconds since the epoch, empty for none), then the string as UTF-8. Expired entries
+ * read as missing and are deleted when read; values without that marker (written by other
+ * code, or by versions up to 0.2 as `<expires>:<string>`) are never deleted for expiring.
  *
  * The store opens in the background; every method waits for it and rejects if it could
  * not be opened (also emitted as `'error'` when there are listeners).
@@ -45,22 +46,29 @@ declare class KeyvSimdRDrive extends EventEmitter {
   /** The value of `key`, or `undefined` when missing or expired. */
   get(key: string): Promise<string | undefined>
   /** The values of `keys`, `undefined` for those missing or expired. */
-  getMany(keys: string[]): Promise<Array<string | undefined>>
+  getMany(keys: readonly string[]): Promise<Array<string | undefined>>
   /** Whether `key` has a value that has not expired. */
   has(key: string): Promise<boolean>
   /** {@link KeyvSimdRDrive.has} for each of `keys`. */
-  hasMany(keys: string[]): Promise<boolean[]>
-  /** Sets `key` to `value`; it expires after `ttl` milliseconds when `ttl` is positive. Resolves to `true`. */
+  hasMany(keys: readonly string[]): Promise<boolean[]>
+  /**
+   * Sets `key` to `value`; it expires after `ttl` milliseconds when `ttl` is a positive
+   * finite number. Any other `ttl` (none, 0, negative, `NaN`, `Infinity`) means no expiry,
+   * as with Keyv's own Map store. Resolves to `true`.
+   */
   set(key: string, value: string, ttl?: number): Promise<boolean>
   /**
    * Sets every entry atomically (all or none after a crash). Typed `void` as Keyv's adapter
    * interface has it; the promise holds `true` for each entry, which Keyv's `setMany` returns.
    */
-  setMany(entries: Array<{ key: string; value: string; ttl?: number }>): Promise<void>
+  setMany(entries: ReadonlyArray<{ key: string; value: string; ttl?: number }>): Promise<void>
   /** Deletes `key`; resolves to whether it had a value that had not expired. */
   delete(key: string): Promise<boolean>
-  /** Deletes `keys` in one batch; resolves to whether every one had a value that had not expired. */
-  deleteMany(keys: string[]): Promise<boolean>
+  /**
+   * Deletes `keys` in one batch; resolves to whether every one had a value that had not
+   * expired (`true` for no keys).
+   */
+  deleteMany(keys: readonly string[]): Promise<boolean>
   /** Deletes the keys of {@link KeyvSimdRDrive.namespace}, or every key when it is unset. */
   clear(): Promise<void>
   /**
@@ -71,6 +79,10 @@ declare class KeyvSimdRDrive extends EventEmitter {
   iterator(namespace?: string): AsyncGenerator<[string, string], void, unknown>
   /** The open `Store` underneath, e.g. to `compact()` it. */
   getStore(): Promise<Store>
-  /** Closes the store after in-flight writes; idempotent. Other methods then reject with `ERR_STORE_CLOSED`. */
+  /**
+   * Closes the store after in-flight writes, including calls that reach the adapter before
+   * the next turn of the event loop (Keyv's `set()` started just before `disconnect()`
+   * does, after its serializer); idempotent. Calls after that reject with `ERR_STORE_CLOSED`.
+   */
   disconnect(): Promise<void>
 }

@@ -4,9 +4,16 @@
 // documentation: keyv.d.ts.
 //
 // Keyv hands the adapter keys as `namespace:key` and values already serialized to strings.
-// Each value is stored as UTF-8 text `<expires>:<string>`, where `<expires>` is the expiry
-// time in milliseconds since the epoch, or empty when the entry does not expire. A value
-// without such a prefix (written by other code) is read as a whole, without expiry.
+// Each value is stored as the bytes FF 4B, then `<expires>:` in ASCII (`<expires>`: the
+// expiry in milliseconds since the epoch, empty when the entry does not expire), then the
+// string as UTF-8. FF never occurs in UTF-8, so no text that other code stores is taken for
+// one of these; only such values are ever deleted for having expired.
+//
+// Values without the marker are read as a whole, without expiry, except the format of
+// versions up to 0.2 (`<expires>:<string>` as UTF-8 text): `:<string>` reads as the string,
+// and `<expires>:<string>` with an `<expires>` of 13 to 16 digits (a time after 2001, as
+// those versions wrote) as an entry that reads as missing once expired. Neither is ever
+// deleted by the adapter, as other code may have written it.
 
 const { EventEmitter } = require('node:events')
 const { Store } = require('./lib/store.js')
@@ -15,24 +22,47 @@ const errors = require('./lib/errors.js')
 const SCHEME = 'simd-r-drive://'
 const STORE_OPTIONS = ['readOnly', 'sync', 'create', 'copyValues']
 const COLON = 0x3a
+/** The first two bytes of every value this adapter writes (0xFF is never in UTF-8). */
+const MARK0 = 0xff
+const MARK1 = 0x4b
+/** Digits of the longest expiry (8.64e15 ms, the last time a Date can hold). */
+const MAX_DIGITS = 16
+/** Fewest digits of an expiry in the format of versions up to 0.2: 1e12 ms is in 2001. */
+const LEGACY_MIN_DIGITS = 13
+
+/** Where `<digits>:` starting at `from` ends (the colon's index), or -1. */
+function digitsThenColon (buf, from) {
+  const end = Math.min(buf.length, from + MAX_DIGITS + 1)
+  for (let i = from; i < end; i++) {
+    const c = buf[i]
+    if (c === COLON) return i
+    if (c < 0x30 || c > 0x39) return -1
+  }
+  return -1
+}
 
 /**
- * Splits a stored value into its expiry (a number, or undefined) and its string.
+ * Splits a stored value into its expiry (a number, or undefined), its string, and whether
+ * this adapter wrote it (`owned`: only such values are deleted when they have expired).
  * @param {Buffer} buf
  */
 function decode (buf) {
-  const end = Math.min(buf.length, 17)
-  for (let i = 0; i < end; i++) {
-    const c = buf[i]
-    if (c === COLON) {
+  if (buf.length >= 3 && buf[0] === MARK0 && buf[1] === MARK1) {
+    const colon = digitsThenColon(buf, 2)
+    if (colon !== -1) {
       return {
-        expires: i === 0 ? undefined : Number(buf.toString('latin1', 0, i)),
-        value: buf.toString('utf8', i + 1)
+        expires: colon === 2 ? undefined : Number(buf.toString('latin1', 2, colon)),
+        value: buf.toString('utf8', colon + 1),
+        owned: true
       }
     }
-    if (c < 0x30 || c > 0x39) break
   }
-  return { expires: undefined, value: buf.toString('utf8') }
+  const colon = digitsThenColon(buf, 0)
+  if (colon === 0) return { expires: undefined, value: buf.toString('utf8', 1), owned: false }
+  if (colon >= LEGACY_MIN_DIGITS) {
+    return { expires: Number(buf.toString('latin1', 0, colon)), value: buf.toString('utf8', colon + 1), owned: false }
+  }
+  return { expires: undefined, value: buf.toString('utf8'), owned: false }
 }
 
 /** Expired once the clock is past the expiry, as Keyv itself decides. */
@@ -43,11 +73,13 @@ function isExpired (entry, now) {
 /** Latest time a JavaScript Date can hold; later expiries are stored as none. */
 const MAX_TIME = 8.64e15
 
-/** The expiry for a TTL in milliseconds, or undefined for none. */
+/**
+ * The expiry for a TTL in milliseconds, or undefined for none. Only a positive finite
+ * number expires; anything else (undefined, null, 0, negative, NaN, Infinity, a string)
+ * means no expiry, as with Keyv's own Map store (Keyv computes `expires` only for numbers).
+ */
 function expiryOf (ttl) {
-  if (ttl === undefined || ttl === null) return undefined
-  if (typeof ttl !== 'number' || Number.isNaN(ttl)) throw errors.invalidArgType('ttl', 'a number of milliseconds', ttl)
-  if (ttl <= 0) return undefined
+  if (typeof ttl !== 'number' || !(ttl > 0) || ttl === Infinity) return undefined
   const expires = Math.ceil(Date.now() + ttl)
   return expires > MAX_TIME ? undefined : expires
 }
@@ -57,7 +89,13 @@ function encode (value, ttl) {
     throw errors.invalidArgType('value', 'a string (Keyv serializes values before handing them to the adapter)', value)
   }
   const expires = expiryOf(ttl)
-  return (expires === undefined ? ':' : expires + ':') + value
+  const head = expires === undefined ? ':' : expires + ':'
+  const buf = Buffer.allocUnsafe(2 + head.length + Buffer.byteLength(value, 'utf8'))
+  buf[0] = MARK0
+  buf[1] = MARK1
+  buf.write(head, 2, 'latin1')
+  buf.write(value, 2 + head.length, 'utf8')
+  return buf
 }
 
 function parseTarget (target) {
@@ -95,6 +133,7 @@ class KeyvSimdRDrive extends EventEmitter {
     /** What the adapter was opened with; `url` and `dialect` are read by Keyv. */
     this.opts = { ...opts, dialect: 'simd-r-drive', path, url: SCHEME + path, uri: SCHEME + path }
     this._closing = null
+    this._closed = false
     this._opening = Store.open(path, storeOptions)
     // Every method rejects with an open failure; listeners also hear about it at once.
     this._opening.catch((err) => {
@@ -115,7 +154,7 @@ class KeyvSimdRDrive extends EventEmitter {
    * `disconnect()` resumes (and stages its write) before the store closes.
    */
   _ready () {
-    if (this._closing) {
+    if (this._closed) {
       const err = new Error('This KeyvSimdRDrive adapter was disconnected.')
       err.code = 'ERR_STORE_CLOSED'
       return Promise.reject(err)
@@ -132,7 +171,7 @@ class KeyvSimdRDrive extends EventEmitter {
     if (buf === undefined) return undefined
     const entry = decode(buf)
     if (isExpired(entry, now)) {
-      if (!store.readOnly) pending.push(store.delete(key))
+      if (entry.owned && !store.readOnly) pending.push(store.delete(key))
       return undefined
     }
     return entry
@@ -201,10 +240,13 @@ class KeyvSimdRDrive extends EventEmitter {
     return existed && live
   }
 
-  /** Deletes every key of `keys` in one batch; resolves to whether every one of them had a value. */
+  /**
+   * Deletes every key of `keys` in one batch; resolves to whether every one of them had a
+   * value (`true` for no keys, as Keyv's own fallback says).
+   */
   async deleteMany (keys) {
     const results = await this._deleteAll(keys)
-    return results.length > 0 && results.every(Boolean)
+    return results.every(Boolean)
   }
 
   async _deleteAll (keys) {
@@ -257,10 +299,21 @@ class KeyvSimdRDrive extends EventEmitter {
     }
   }
 
-  /** Closes the store (after in-flight writes, and calls made before it). Idempotent. */
+  /**
+   * Closes the store (after in-flight writes, and calls made before it). Idempotent.
+   *
+   * Calls that arrive before the next turn of the event loop are still served: Keyv awaits
+   * its serializer before it calls `set()`, so `keyv.set(k, v); keyv.disconnect()` reaches
+   * the adapter after `disconnect()` and must still be written.
+   */
   disconnect () {
     if (!this._closing) {
-      this._closing = this._opening.then((store) => store.close(), () => {})
+      this._closing = new Promise((resolve) => setImmediate(resolve))
+        .then(() => {
+          this._closed = true
+          return this._opening
+        })
+        .then((store) => store.close(), () => {})
     }
     return this._closing
   }

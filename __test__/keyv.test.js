@@ -12,6 +12,11 @@ const { tmpStore, tmpDir } = require('./helpers.js')
 
 const PAST = 1000 // 1970: long expired
 
+/** A value as the adapter stores it: FF 4B, `<expires>:` and the string. */
+function stored (expires, value) {
+  return Buffer.concat([Buffer.from([0xff, 0x4b]), Buffer.from(`${expires === undefined ? '' : expires}:${value}`)])
+}
+
 /** Opens the adapter's file as a plain Store as well (the same engine within this process). */
 async function raw (adapter) {
   return Store.open(adapter.opts.path)
@@ -45,21 +50,23 @@ test('a simd-r-drive:// URI, a path or an options object name the file', async (
   t.throws(() => new KeyvSimdRDrive({ uri: 42 }), { code: 'ERR_INVALID_ARG_TYPE' })
 })
 
-test('values are stored as UTF-8 text with the expiry in front', async (t) => {
+test('values are stored as FF 4B, the expiry and the UTF-8 text', async (t) => {
   const a = new KeyvSimdRDrive(tmpStore())
   const s = await raw(a)
   const before = Date.now()
   await a.set('ns:plain', 'héllo ✓')
   await a.set('ns:ttl', '{"value":1}', 60_000)
-  t.is(s.get('ns:plain').toString('utf8'), ':héllo ✓')
-  const [expires, rest] = s.get('ns:ttl').toString('utf8').split(/:(.*)/s)
+  t.true(s.get('ns:plain').equals(stored(undefined, 'héllo ✓')))
+  const ttl = s.get('ns:ttl')
+  t.deepEqual([ttl[0], ttl[1]], [0xff, 0x4b])
+  const [expires, rest] = ttl.toString('utf8', 2).split(/:(.*)/s)
   t.is(rest, '{"value":1}')
   t.true(Number(expires) >= before + 60_000 && Number(expires) <= Date.now() + 60_000 + 1)
   // A ttl of 0, a negative one, or none at all: no expiry.
   await a.set('ns:zero', 'z', 0)
   await a.set('ns:neg', 'n', -5)
-  t.is(s.get('ns:zero').toString(), ':z')
-  t.is(s.get('ns:neg').toString(), ':n')
+  t.true(s.get('ns:zero').equals(stored(undefined, 'z')))
+  t.true(s.get('ns:neg').equals(stored(undefined, 'n')))
   // Values written by other code (no prefix) read as a whole, without expiry.
   await s.put('ns:foreign', '{"value":"x"}')
   await s.put('ns:colon', 'a:b')
@@ -69,11 +76,22 @@ test('values are stored as UTF-8 text with the expiry in front', async (t) => {
   await Promise.all([a.disconnect(), s.close()])
 })
 
-test('only strings are accepted as values; ttl must be a number', async (t) => {
+test('only strings are accepted as values; only a positive finite ttl expires, as in Keyv\'s Map store', async (t) => {
   const a = new KeyvSimdRDrive(tmpStore())
+  const s = await raw(a)
   await t.throwsAsync(a.set('k', Buffer.from('x')), { code: 'ERR_INVALID_ARG_TYPE' })
   await t.throwsAsync(a.set('k', { value: 1 }), { code: 'ERR_INVALID_ARG_TYPE' })
-  await t.throwsAsync(a.set('k', 'v', '100'), { code: 'ERR_INVALID_ARG_TYPE' })
+  for (const ttl of [NaN, '100', Infinity, null, -Infinity]) {
+    t.true(await a.set('t', 'v', ttl), String(ttl))
+    t.true(s.get('t').equals(stored(undefined, 'v')), `${ttl}: no expiry`)
+  }
+  // Keyv's own Map store: the same ttls give no expiry there either.
+  const map = new Keyv()
+  for (const ttl of [NaN, '100', Infinity]) {
+    await map.set('t', 'v', ttl)
+    t.is(await map.get('t'), 'v', String(ttl))
+  }
+  await s.close()
   await t.throwsAsync(a.setMany([{ key: 'a', value: 'ok' }, { key: 'b', value: 2 }]), { code: 'ERR_INVALID_ARG_TYPE' })
   t.false(await a.has('a'), 'a failed setMany writes nothing')
   await a.disconnect()
@@ -82,8 +100,8 @@ test('only strings are accepted as values; ttl must be a number', async (t) => {
 test('expired entries read as missing and are deleted when read', async (t) => {
   const a = new KeyvSimdRDrive(tmpStore())
   const s = await raw(a)
-  const live = `${Date.now() + 60_000}:"live"`
-  await s.putMany([['g', `${PAST}:"g"`], ['h', `${PAST}:"h"`], ['m1', `${PAST}:1`], ['m2', live], ['d', `${PAST}:"d"`], ['l', live]])
+  const live = stored(Date.now() + 60_000, '"live"')
+  await s.putMany([['g', stored(PAST, '"g"')], ['h', stored(PAST, '"h"')], ['m1', stored(PAST, '1')], ['m2', live], ['d', stored(PAST, '"d"')], ['l', live]])
   t.is(await a.get('g'), undefined)
   t.false(s.has('g'))
   t.false(await a.has('h'))
@@ -117,7 +135,9 @@ test('delete and deleteMany report whether the keys had values', async (t) => {
   t.false(await a.deleteMany(['b', 'zz']), 'not every key had a value')
   t.false(await a.has('b'), 'the ones that existed are deleted all the same')
   t.true(await a.deleteMany(['c']))
-  t.false(await a.deleteMany([]))
+  t.true(await a.deleteMany([]), 'no keys: every one of them had a value, as Keyv\'s fallback says')
+  const keyv = new Keyv({ store: new Map() })
+  t.true(await keyv.deleteMany([]), 'Keyv\'s own answer')
   await a.disconnect()
 })
 
@@ -143,7 +163,7 @@ test('iterator(namespace) yields the live entries of a namespace, keys as stored
   const file = tmpStore()
   const a = new KeyvSimdRDrive(file, { namespace: 'ns' })
   const s = await raw(a)
-  await s.putMany([['ns:a', ':1'], ['ns:b', `${Date.now() + 60_000}:2`], ['ns:old', `${PAST}:3`], ['other:a', ':4']])
+  await s.putMany([['ns:a', stored(undefined, '1')], ['ns:b', stored(Date.now() + 60_000, '2')], ['ns:old', stored(PAST, '3')], ['other:a', stored(undefined, '4')]])
   const got = []
   for await (const e of a.iterator()) got.push(e)
   t.deepEqual(got.sort(), [['ns:a', '1'], ['ns:b', '2']])
@@ -161,7 +181,7 @@ test('iterator(namespace) yields the live entries of a namespace, keys as stored
 test('the iterator does not delete an entry rewritten after its snapshot', async (t) => {
   const a = new KeyvSimdRDrive(tmpStore())
   const s = await raw(a)
-  await s.putMany([['a', ':first'], ['b', `${PAST}:old`]])
+  await s.putMany([['a', stored(undefined, 'first')], ['b', stored(PAST, 'old')]])
   const it = a.iterator()
   t.deepEqual((await it.next()).value, ['a', 'first'])
   // 'b' is expired in the snapshot the iterator holds, but is set again now.
@@ -199,7 +219,7 @@ test('works as a Keyv store: namespaces, ttl, iteration through generateIterator
 test('read-only: reads work, expired entries are skipped without deleting', async (t) => {
   const file = tmpStore()
   const w = await Store.open(file)
-  await w.putMany([['k', ':v'], ['old', `${PAST}:x`]])
+  await w.putMany([['k', stored(undefined, 'v')], ['old', stored(PAST, 'x')]])
   await w.close()
   const a = new KeyvSimdRDrive(file, { readOnly: true })
   t.is(await a.get('k'), 'v')
@@ -247,6 +267,68 @@ test('disconnect() waits for writes, is idempotent, and later calls reject', asy
   const b = new KeyvSimdRDrive(file)
   t.is(await b.get('k'), 'v')
   await b.disconnect()
+})
+
+test('values other code wrote are never deleted for "expiring"; the format of 0.2 still reads', async (t) => {
+  const a = new KeyvSimdRDrive(tmpStore())
+  const s = await raw(a)
+  const legacyLive = `${Date.now() + 60_000}:"old live"`
+  const legacyExpired = '1600000000000:"old expired"' // 2020, in the format of versions up to 0.2
+  await s.putMany([['time', '12:30'], ['ratio', '1:2'], ['bin', Buffer.from([0xff, 0x4b, 0x31])],
+    ['v02', ':"plain"'], ['v02live', legacyLive], ['v02old', legacyExpired]])
+  t.is(await a.get('time'), '12:30', 'read as a whole, not as expired at 12 ms after the epoch')
+  t.is(await a.get('ratio'), '1:2')
+  t.deepEqual(await a.getMany(['time', 'ratio']), ['12:30', '1:2'])
+  t.deepEqual(await a.hasMany(['time', 'ratio']), [true, true])
+  t.is(await a.get('bin'), Buffer.from([0xff, 0x4b, 0x31]).toString('utf8'), 'a marker without "<digits>:" is no entry of ours')
+  t.is(await a.get('v02'), '"plain"')
+  t.is(await a.get('v02live'), '"old live"')
+  t.is(await a.get('v02old'), undefined, 'an expired entry of 0.2 reads as missing')
+  for await (const e of a.iterator()) t.not(e[0], 'v02old')
+  t.true(s.has('v02old'), '... but is not deleted: other code may have written it')
+  for (const k of ['time', 'ratio', 'bin']) t.true(s.has(k), k)
+  // Through Keyv as well.
+  const keyv = new Keyv({ store: a })
+  await s.put('shared', '42:{"value":1}')
+  await keyv.get('shared')
+  await keyv.getMany(['shared'])
+  t.true(s.has('shared'))
+  await Promise.all([a.disconnect(), s.close()])
+})
+
+test('a keyv.set() started just before keyv.disconnect() is written', async (t) => {
+  for (let i = 0; i < 6; i++) {
+    const file = tmpStore()
+    const keyv = new Keyv({ store: new KeyvSimdRDrive(file) })
+    const errors = []
+    keyv.on('error', (e) => errors.push(e))
+    await keyv.set('warm', 0)
+    const p = keyv.set('k', i)
+    const m = keyv.setMany([{ key: 'm', value: i }])
+    await keyv.disconnect()
+    t.true(await p, `run ${i}`)
+    t.deepEqual(await m, [true])
+    t.deepEqual(errors, [])
+    const again = new Keyv({ store: new KeyvSimdRDrive(file) })
+    t.is(await again.get('k'), i)
+    t.is(await again.get('m'), i)
+    await again.disconnect()
+  }
+  // After disconnect() has resolved, calls reject.
+  const a = new KeyvSimdRDrive(tmpStore())
+  await a.disconnect()
+  await t.throwsAsync(a.set('k', 'v'), { code: 'ERR_STORE_CLOSED' })
+})
+
+test('the README\'s Keyv snippet is what test-keyv/types.ts type-checks', (t) => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
+  const types = fs.readFileSync(path.join(__dirname, '..', 'test-keyv', 'types.ts'), 'utf8')
+  const lines = ['keyv.iterator = keyv.generateIterator(store.iterator.bind(store))',
+    'for await (const [key, value] of keyv.iterator(keyv.namespace)) console.log(key, value)']
+  for (const line of lines) {
+    t.true(readme.includes(line), `README: ${line}`)
+    t.true(types.includes(line), `types.ts: ${line}`)
+  }
 })
 
 test('keyv.d.ts type-checks for CommonJS and ES module consumers (tsc --noEmit)', async (t) => {

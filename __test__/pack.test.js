@@ -3,7 +3,8 @@
 // packed, installed offline into a fresh project away from this checkout, and used there.
 // The main package declares no optionalDependencies in a source checkout (the release flow's
 // `napi pre-publish` adds them), so this also shows that the loader finds the platform package
-// by name once it is installed.
+// by name once it is installed. The second test runs that pre-publish step (without
+// publishing anything) on a packed copy and installs what it makes, as the release does.
 const test = require('ava')
 const fs = require('node:fs')
 const path = require('node:path')
@@ -11,6 +12,7 @@ const { spawn } = require('node:child_process')
 const { tmpDir } = require('./helpers.js')
 
 const ROOT = path.join(__dirname, '..')
+const NAPI = require.resolve('@napi-rs/cli/package.json').replace(/package\.json$/, path.join('dist', 'cli.js'))
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 
 /** This machine's napi-rs platform name, e.g. linux-x64-gnu. */
@@ -108,7 +110,7 @@ test('npm pack: both tarballs install offline into a fresh project and work ther
   // The main package: only what "files" lists (no binary, no sources, no tests).
   const main = JSON.parse((await npm(t, ['pack', '--ignore-scripts', '--json', '--pack-destination', packs], ROOT)).stdout)[0]
   const shipped = main.files.map((f) => f.path)
-  for (const f of ['package.json', 'index.js', 'index.mjs', 'index.d.ts', 'keyv.js', 'keyv.mjs', 'keyv.d.ts', 'binding.js', 'binding.d.ts', 'lib/store.js', 'bin/simd-r-drive.js']) {
+  for (const f of ['package.json', 'LICENSE', 'index.js', 'index.mjs', 'index.d.ts', 'keyv.js', 'keyv.mjs', 'keyv.d.ts', 'binding.js', 'binding.d.ts', 'lib/store.js', 'bin/simd-r-drive.js']) {
     t.true(shipped.includes(f), `${f} is in the tarball`)
   }
   t.deepEqual(shipped.filter((f) => /\.node$|^(src|crates|__test__|test-keyv|target|npm)\//.test(f)), [])
@@ -118,8 +120,10 @@ test('npm pack: both tarballs install offline into a fresh project and work ther
   fs.mkdirSync(plat)
   for (const f of fs.readdirSync(platformDir)) fs.copyFileSync(path.join(platformDir, f), path.join(plat, f))
   fs.copyFileSync(path.join(ROOT, binary), path.join(plat, binary))
+  fs.copyFileSync(path.join(ROOT, 'LICENSE'), path.join(plat, 'LICENSE'))
   const platPack = JSON.parse((await npm(t, ['pack', '--ignore-scripts', '--json', '--pack-destination', packs], plat)).stdout)[0]
   t.true(platPack.files.some((f) => f.path === binary))
+  t.true(platPack.files.some((f) => f.path === 'LICENSE'), 'the platform package ships LICENSE')
 
   // A fresh project that knows nothing of this checkout.
   const proj = path.join(work, 'project')
@@ -145,4 +149,67 @@ test('npm pack: both tarballs install offline into a fresh project and work ther
   const cli = await run(process.execPath, [path.join('node_modules', 'simd-r-drive', 'bin', 'simd-r-drive.js'), 'get', 'data.srd', 'esm'], proj)
   t.is(cli.code, 0, cli.stderr)
   t.is(cli.stdout, 'yes')
+})
+
+test('release: napi pre-publish adds optionalDependencies; that package installs offline with its platform package', async (t) => {
+  t.timeout(120_000)
+  const id = platformId()
+  const binary = `${pkg.napi.binaryName}.${id}.node`
+  if (!fs.existsSync(path.join(ROOT, binary))) {
+    t.fail(`needs ${binary} (npm run build)`)
+    return
+  }
+  const work = tmpDir()
+  const packs = path.join(work, 'packs')
+  fs.mkdirSync(packs)
+  // What the release job has before `napi pre-publish`: the package, and npm/<platform>/
+  // with each binary moved in (`napi artifacts`) and the LICENSE copied in. Binaries of other
+  // platforms are stand-ins: nothing here loads them.
+  const checkout = JSON.parse((await npm(t, ['pack', '--ignore-scripts', '--json', '--pack-destination', packs], ROOT)).stdout)[0]
+  const stage = path.join(work, 'release')
+  fs.mkdirSync(stage)
+  const untar = await run('tar', ['-xzf', path.join(packs, checkout.filename), '-C', stage, '--strip-components=1'], work)
+  t.is(untar.code, 0, untar.stderr)
+  fs.rmSync(path.join(packs, checkout.filename))
+  for (const dir of fs.readdirSync(path.join(ROOT, 'npm'))) {
+    const to = path.join(stage, 'npm', dir)
+    fs.mkdirSync(to, { recursive: true })
+    for (const f of fs.readdirSync(path.join(ROOT, 'npm', dir))) fs.copyFileSync(path.join(ROOT, 'npm', dir, f), path.join(to, f))
+    fs.copyFileSync(path.join(ROOT, 'LICENSE'), path.join(to, 'LICENSE'))
+    const main = JSON.parse(fs.readFileSync(path.join(to, 'package.json'), 'utf8')).main
+    if (dir === id) fs.copyFileSync(path.join(ROOT, binary), path.join(to, main))
+    else fs.writeFileSync(path.join(to, main), 'stand-in')
+  }
+  // The release workflow's step, minus the publishing of the platform packages.
+  const pre = await run(process.execPath, [NAPI, 'pre-publish', '-t', 'npm', '--no-gh-release', '--skip-optional-publish'], stage)
+  t.is(pre.code, 0, pre.stdout + pre.stderr)
+  const released = JSON.parse(fs.readFileSync(path.join(stage, 'package.json'), 'utf8'))
+  const expected = {}
+  for (const dir of fs.readdirSync(path.join(ROOT, 'npm'))) {
+    const sub = JSON.parse(fs.readFileSync(path.join(ROOT, 'npm', dir, 'package.json'), 'utf8'))
+    t.is(sub.version, pkg.version, `npm/${dir} has the package's version`)
+    expected[sub.name] = pkg.version
+  }
+  t.deepEqual(released.optionalDependencies, expected, 'one optional dependency per target, at this version')
+  t.is(Object.keys(expected).length, pkg.napi.targets.length)
+
+  const mainPack = JSON.parse((await npm(t, ['pack', '--ignore-scripts', '--json', '--pack-destination', packs], stage)).stdout)[0]
+  t.true(mainPack.files.some((f) => f.path === 'LICENSE'))
+  const platPack = JSON.parse((await npm(t, ['pack', '--ignore-scripts', '--json', '--pack-destination', packs], path.join(stage, 'npm', id))).stdout)[0]
+  t.true(platPack.files.some((f) => f.path === 'LICENSE'))
+
+  // Installed as a user's `npm install` would, with the registry out of reach: the platform
+  // package satisfies its optional dependency; the other platforms' are skipped.
+  const proj = path.join(work, 'project')
+  fs.mkdirSync(proj)
+  fs.writeFileSync(path.join(proj, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }))
+  await npm(t, ['install', '--offline', '--no-audit', '--no-fund', ...[mainPack.filename, platPack.filename].map((f) => path.join(packs, f))], proj)
+  const installed = JSON.parse(fs.readFileSync(path.join(proj, 'node_modules', 'simd-r-drive', 'package.json'), 'utf8'))
+  t.deepEqual(installed.optionalDependencies, expected)
+  t.true(fs.existsSync(path.join(proj, 'node_modules', 'simd-r-drive', 'LICENSE')))
+  fs.writeFileSync(path.join(proj, 'check.cjs'), CHECK_CJS)
+  const cjs = await run(process.execPath, ['check.cjs'], proj)
+  t.is(cjs.code, 0, cjs.stderr)
+  const { addon } = JSON.parse(cjs.stdout)
+  t.true(addon.startsWith(path.join(fs.realpathSync(proj), 'node_modules', `${pkg.name}-${id}`) + path.sep), addon)
 })

@@ -1,6 +1,7 @@
 // Compiled with `tsc --noEmit` by the test suite: the declarations in index.d.ts must
 // accept what the README shows and give precise types (no `unknown`, no `any`).
-import { Store, CompactResult, StoreStats, MAX_KEY_BYTES, kernel } from '..'
+import { Store, CompactResult, StoreStats, MAX_KEY_BYTES, kernel, isStoreError } from '..'
+import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport } from '..'
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectType<T> (_v: T): void {}
@@ -36,6 +37,36 @@ async function main (): Promise<void> {
   expectType<'unchanged' | 'appended' | 'replaced'>(s2.refresh())
   expectType<number>(MAX_KEY_BYTES)
   expectType<string>(kernel())
+  // readonly arrays and `as const` tuples of keys
+  const ro: readonly string[] = ['a', 'b']
+  store.getMany(ro)
+  store.getMany(['a', Buffer.from('b')] as const)
+  // precise report types
+  assertEqual<StoreStats['kernel'], 'avx2' | 'sse2' | 'neon' | 'scalar'>(true)
+  assertEqual<ReturnType<typeof kernel>, StoreStats['kernel']>(true)
+  assertEqual<RepairResult['skipped'], Array<[start: number, end: number]>>(true)
+  const repaired = await Store.repair('data.srd')
+  for (const [start, end] of repaired.skipped) expectType<number>(end - start)
+  // @ts-expect-error a range has two ends
+  expectType<number>(repaired.skipped[0][2])
+  const reason: RecoveryReport['tailReason'] = store.recovery().tailReason
+  if (reason !== undefined) {
+    // @ts-expect-error tailReason is one of the engine's reasons, not any string
+    const other: typeof reason = 'something else'
+    void other
+    expectType<string>(reason)
+  }
+  // errors: a code to switch on, without a cast
+  try {
+    await store.put('k', 'v')
+  } catch (err) {
+    if (isStoreError(err)) {
+      assertEqual<typeof err.code, StoreErrorCode>(true)
+      if (err.code === 'ERR_STORE_LOCKED') expectType<StoreError>(err)
+      // @ts-expect-error not a code of simd-r-drive
+      if (err.code === 'ERR_NO_SUCH_CODE') void 0
+    }
+  }
   // @ts-expect-error numbers are not keys
   store.get(1)
   // @ts-expect-error put needs a value

@@ -58,4 +58,18 @@ function readOnly () {
   return coded('ERR_STORE_READ_ONLY', 'The store was opened read-only; open it without readOnly to write.')
 }
 
-module.exports = { invalidArgType, rangeError, coded, fromNative, closed, readOnly }
+/** Every `code` an error of simd-r-drive can have (`StoreErrorCode` in index.d.ts). */
+const CODES = new Set([
+  'ERR_NOT_A_STORE', 'ERR_STORE_VERSION', 'ERR_STORE_CORRUPT', 'ERR_STORE_LOCKED',
+  'ERR_STORE_READ_ONLY', 'ERR_STORE_CLOSED', 'ERR_STORE_POISONED', 'ERR_STORE_IO',
+  'ERR_STORE_DISK_FULL', 'ERR_INVALID_STATE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_KEY',
+  'ERR_VALUE_TOO_LARGE', 'ERR_KEY_NOT_FOUND', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_ENV',
+  'ERR_NATIVE_BINDING_MISSING', 'ERR_INTERNAL'
+])
+
+/** Whether `err` is an error of simd-r-drive: an `Error` with one of its codes. */
+function isStoreError (err) {
+  return err instanceof Error && typeof err.code === 'string' && CODES.has(err.code)
+}
+
+module.exports = { invalidArgType, rangeError, coded, fromNative, closed, readOnly, CODES, isStoreError }

@@ -16,6 +16,31 @@
 //!
 //! A key: a string (encoded as UTF-8) or bytes. 1 to `MAX_KEY_BYTES` bytes.
 //!
+//! A string is encoded as `Buffer.from(string)` encodes it: a lone surrogate (`'\ud800'`,
+//! `'\udc00'`, ...) becomes U+FFFD (bytes `EF BF BD`), so strings that differ only in lone
+//! surrogates name the same key. Name such keys with bytes to keep them apart.
+//!
+//! # JavaScript: `StoreErrorCode`
+//!
+//! The `code` of every error simd-r-drive throws or rejects with: the engine's (see
+//! {@link Store}), `ERR_KEY_NOT_FOUND` (a read stream of a missing key), `ERR_OUT_OF_RANGE`
+//! and `ERR_INVALID_ENV` (bad options or environment), `ERR_NATIVE_BINDING_MISSING` (no
+//! native binary for this platform), `ERR_INTERNAL` (a bug: please report it).
+//!
+//! # JavaScript: `StoreError`
+//!
+//! An error of simd-r-drive: an `Error` (a `TypeError` or `RangeError` for bad arguments)
+//! with a stable `code`.
+//!
+//! # JavaScript: `StoreError.code`
+//!
+//! What went wrong, stable across versions.
+//!
+//! # JavaScript: `isStoreError`
+//!
+//! Whether `err` is an error of simd-r-drive (an `Error` whose `code` is a
+//! {@link StoreErrorCode}), so that `err.code` can be read without a cast.
+//!
 //! # JavaScript: `Value`
 //!
 //! A value: a string (encoded as UTF-8) or the bytes of any view. 0 to `MAX_VALUE_BYTES` bytes.
@@ -902,6 +927,9 @@ pub struct RecoveryReport {
     /// Bytes after the last complete batch that the open left aside (a writer dropped them).
     pub dropped_tail_bytes: f64,
     /// Why those bytes were left aside, if there were any.
+    #[napi(
+        ts_type = "'a batch without its commit marker' | 'a partial entry header' | 'an entry longer than the rest of the file' | 'an entry checksum mismatch' | 'a malformed commit record' | 'a malformed sync mark' | 'a tombstone with a value' | 'an empty key' | 'an unknown entry kind' | 'unknown entry flags' | 'damage in data written after the last sync (a power loss can write such data back out of order)'"
+    )]
     pub tail_reason: Option<String>,
     /// Where a writer saved the bytes it dropped when valid entries followed damage in
     /// unsynced data (a power loss): a store image that `Store.repair` turns into a store
@@ -963,6 +991,7 @@ pub struct StoreStats {
     /// Sequence number up to which commits are known to be durable.
     pub durable_seq: f64,
     /// The SIMD kernel in use for checksums: `avx2`, `sse2`, `neon` or `scalar`.
+    #[napi(ts_type = "'avx2' | 'sse2' | 'neon' | 'scalar'")]
     pub kernel: String,
 }
 
@@ -1039,6 +1068,7 @@ pub struct RepairResult {
     /// Live keys in the repaired store.
     pub live_keys: f64,
     /// Damaged byte ranges `[start, end)` that were skipped.
+    #[napi(ts_type = "Array<[start: number, end: number]>")]
     pub skipped: Vec<Vec<f64>>,
     /// Bytes of unfinished tail dropped.
     pub dropped_tail_bytes: f64,
@@ -1221,7 +1251,7 @@ impl Snapshot {
 /// # JavaScript: `kernel`
 ///
 /// The SIMD kernel the checksums use on this CPU: `avx2`, `sse2`, `neon` or `scalar`.
-#[napi]
+#[napi(ts_return_type = "'avx2' | 'sse2' | 'neon' | 'scalar'")]
 pub fn kernel() -> String {
     format!("{:?}", simd_r_drive::simd::selected()).to_lowercase()
 }

@@ -20,5 +20,22 @@ async function main (): Promise<void> {
   adapter.on('error', (err: Error) => console.error(err))
   await adapter.disconnect()
   console.log(v, s, many, ok)
+
+  // The README's snippet, as it is there (Keyv 5 types iterator() as optional, taking one argument).
+  const store2 = new KeyvSimdRDrive('simd-r-drive://cache.srd')
+  await readme(store2)
+  // readonly arrays and tuples are accepted where the adapter only reads its argument.
+  const keys = ['a', 'b'] as const
+  const ro: readonly string[] = keys
+  await other.getMany(keys)
+  await other.hasMany(ro)
+  await other.deleteMany(keys)
+  await other.setMany([{ key: 'a', value: 'b' }] as const)
+}
+
+async function readme (store: KeyvSimdRDrive): Promise<void> {
+  const keyv = new Keyv({ store, namespace: 'cache' })
+  keyv.iterator = keyv.generateIterator(store.iterator.bind(store))
+  for await (const [key, value] of keyv.iterator(keyv.namespace)) console.log(key, value)
 }
 void main()
