@@ -151,6 +151,21 @@ fn assert_refused(what: &str, k: Kind, err: &Error, path: &Path, data: &[u8]) {
     );
 }
 
+/// Runs `f` (an open or a repair of the `len`-byte input) and asserts that it hashed no
+/// more entry bytes than recovery's budget allows: twice the file plus 64 KiB, whatever
+/// the file holds (FORMAT.md, "Recovery").
+fn within_budget<R>(what: &str, len: usize, f: impl FnOnce() -> R) -> R {
+    let before = simd_r_drive::entry_bytes_hashed();
+    let r = f();
+    let spent = simd_r_drive::entry_bytes_hashed() - before;
+    let budget = 2 * len as u64 + (64 << 10);
+    assert!(
+        spent <= budget,
+        "{what} hashed {spent} bytes of a {len}-byte file (budget {budget})"
+    );
+    r
+}
+
 /// Treats `data` as a whole store file: opens it read-only and writable, checks recovery
 /// against FORMAT.md, reads everything, writes, compacts, reopens; repairs another copy.
 pub fn open_bytes(data: &[u8]) {
@@ -162,7 +177,10 @@ pub fn open_bytes(data: &[u8]) {
     // bad entry); if it reports damage, the writable open must report the same damage.
     let ro_path = place(root.path(), "ro", data);
     let mut ro_damage = None;
-    let ro_contents = match StoreOptions::new().read_only(true).open(&ro_path) {
+    let ro_open = within_budget("read-only open", data.len(), || {
+        StoreOptions::new().read_only(true).open(&ro_path)
+    });
+    let ro_contents = match ro_open {
         Ok(store) => {
             assert_eq!(k, Kind::Candidate, "read-only open accepted a {k:?} file");
             let c = contents(&store);
@@ -199,7 +217,10 @@ pub fn open_bytes(data: &[u8]) {
     // Writable: may only cut an unfinished tail, and fails without touching the file.
     let rw_path = place(root.path(), "rw", data);
     let mut clean = None;
-    match StoreOptions::new().open(&rw_path) {
+    let rw_open = within_budget("writable open", data.len(), || {
+        StoreOptions::new().open(&rw_path)
+    });
+    match rw_open {
         Err(e) => {
             assert!(
                 on_disk(&rw_path) == data,
@@ -254,7 +275,10 @@ pub fn open_bytes(data: &[u8]) {
 
     // Repair, on another pristine copy.
     let rp_path = place(root.path(), "repair", data);
-    match repair(&rp_path, &StoreOptions::new()) {
+    let repaired = within_budget("repair", data.len(), || {
+        repair(&rp_path, &StoreOptions::new())
+    });
+    match repaired {
         Err(e) => {
             assert!(
                 on_disk(&rp_path) == data,
