@@ -1218,7 +1218,7 @@ impl Store {
             live_bytes: live,
             reclaimable_bytes: s
                 .end
-                .saturating_sub(HEADER_LEN + live + format::SYNC_MARK_LEN),
+                .saturating_sub(live.saturating_add(HEADER_LEN + format::SYNC_MARK_LEN)),
             index_bytes: s.index.allocation_size() as u64,
             generation: s.generation,
             seq: s.seq,
