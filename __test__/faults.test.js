@@ -55,11 +55,25 @@ test('a failing fsync under sync: true rejects with ERR_STORE_IO and poisons the
   t.is(e.code, 'ERR_STORE_IO')
   await t.throwsAsync(s.flush(), { code: 'ERR_STORE_POISONED' })
   await t.throwsAsync(s.put('c', '3'), { code: 'ERR_STORE_POISONED' })
-  await s.close()
+  // 'b' reached the OS (reads see it) but no sync can now prove it reached the disk.
+  await t.throwsAsync(s.close(), { code: 'ERR_STORE_IO', message: /may not be durable/ })
   const r = await Store.open(p)
   t.is(r.get('a').toString(), '1')
   t.false(r.has('c'))
   await r.close()
+})
+
+test('close() after a failed fsync rejects: the writes acknowledged before it may not be durable', async (t) => {
+  const p = tmpStore()
+  const s = openFaulty(p, 'sync:1:EIO') // creation synced the header
+  await s.put('a', '1')
+  const e = await t.throwsAsync(s.flush())
+  t.is(e.code, 'ERR_STORE_IO')
+  await t.throwsAsync(s.flush(), { code: 'ERR_STORE_POISONED' })
+  const c = await t.throwsAsync(s.close())
+  t.is(c.code, 'ERR_STORE_IO')
+  t.regex(c.message, /may not be durable/)
+  t.true(s.closed)
 })
 
 test('a full disk during compaction: the compaction fails, the store keeps every acknowledged write', async (t) => {

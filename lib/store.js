@@ -832,7 +832,9 @@ class Store {
       // Make everything durable (on the threadpool) and record that in the file, so a
       // later open reports damage to it instead of taking it for a torn unsynced tail;
       // then save the index beside a large store, so the next open need not scan the log.
-      // A poisoned store has nothing more to sync: it refuses writes until reopened.
+      // On a poisoned store, checkpoint still syncs what was committed before the failure
+      // and then rejects with ERR_STORE_POISONED (nothing more to report), or rejects with
+      // ERR_STORE_IO when an earlier failed sync means it cannot make those writes durable.
       let failure = null
       if (!this._readOnly) {
         try {

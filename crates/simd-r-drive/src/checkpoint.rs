@@ -255,12 +255,107 @@ fn parse(
     {
         return None;
     }
-    // The index is built while the log is hashed, and dropped if the log changed.
+    // Each entry takes at least 24 bytes of the log, and live entries never more than it.
+    let live_bytes = u64_at(bytes, 32);
+    let log_bytes = end - HEADER_LEN;
+    if keys.saturating_mul(format::entry_len(1, 0)) > log_bytes || live_bytes > log_bytes {
+        return None;
+    }
+    // The index is built (after every slot was checked against the log) while the log is
+    // hashed, and dropped if the log changed.
     let (log, index) = log_hash(store.data, end, || {
-        Index::from_checkpoint(keys as usize, u64_at(bytes, 32), slots)
+        if !slots_match_log(
+            store.data,
+            end,
+            hash,
+            live_bytes,
+            slots.clone(),
+            keys as usize,
+        ) {
+            return None;
+        }
+        Index::from_checkpoint(keys as usize, live_bytes, slots)
     });
     match index {
         Some(index) if log == u64_at(bytes, 56) => Some(Loaded { index, hash, end }),
         _ => None,
+    }
+}
+
+/// Whether every slot agrees with the log before `end` (whose last 24 bytes are the final
+/// sync mark): its offset starts a Put entry whose header is possible and which ends before
+/// that mark, its hash is the key hash of that entry's key, no two slots name the same
+/// entry, and the entries' lengths add up to `live_bytes`. A checkpoint that fails this is
+/// ignored (the open reads the log): whatever its bytes, it cannot make the index point
+/// outside the log, count a key twice or make the byte counts wrap.
+fn slots_match_log(
+    data: &[u8],
+    end: u64,
+    hash: KeyHash,
+    live_bytes: u64,
+    slots: impl Iterator<Item = Slot>,
+    n: usize,
+) -> bool {
+    let log = &data[..(end - SYNC_MARK_LEN) as usize];
+    let mut offsets = Distinct::new(end, n);
+    let mut sum = 0u64;
+    for s in slots {
+        let Ok(h) = format::plausible_entry(log, s.offset) else {
+            return false;
+        };
+        let key = (s.offset + h.key_start()) as usize;
+        if h.kind != EntryKind::Put
+            || hash.of(&log[key..key + h.key_len]) != s.hash
+            || !offsets.insert(s.offset)
+        {
+            return false;
+        }
+        sum = sum.saturating_add(h.len());
+    }
+    sum == live_bytes && offsets.all_distinct()
+}
+
+/// Tells whether a set of aligned offsets below `end` has duplicates: a bitmap (one bit
+/// per 8 bytes of log) when that is small next to the number of keys, else a sorted list.
+enum Distinct {
+    Bits(Vec<u64>),
+    List(Vec<u64>),
+}
+
+impl Distinct {
+    fn new(end: u64, n: usize) -> Distinct {
+        let words = (end / ALIGN).div_ceil(64) as usize;
+        if words <= n.saturating_mul(2).max(1 << 17) {
+            Distinct::Bits(vec![0; words])
+        } else {
+            Distinct::List(Vec::with_capacity(n))
+        }
+    }
+
+    /// Adds `offset`; false if the bitmap already had it (a list tells only at the end).
+    fn insert(&mut self, offset: u64) -> bool {
+        match self {
+            Distinct::Bits(words) => {
+                let bit = (offset / ALIGN) as usize;
+                let (w, m) = (bit / 64, 1u64 << (bit % 64));
+                let had = words[w] & m != 0;
+                words[w] |= m;
+                !had
+            }
+            Distinct::List(list) => {
+                list.push(offset);
+                true
+            }
+        }
+    }
+
+    fn all_distinct(&mut self) -> bool {
+        match self {
+            Distinct::Bits(_) => true,
+            Distinct::List(list) => {
+                list.sort_unstable();
+                list.windows(2).all(|w| w[0] != w[1])
+            }
+        }
     }
 }

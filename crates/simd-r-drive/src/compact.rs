@@ -239,7 +239,7 @@ impl Store {
             .backend
             .sync_dir(&dir)
             .err()
-            .map(|e| self.poison_with(Error::io("syncing the directory", dir, e)));
+            .map(|e| self.poison_durability(Error::io("syncing the directory", dir, e)));
         let map = Arc::new(map.map_err(|e| io_err("mapping the compacted file", e))?);
         let id = id.map_err(|e| io_err("reading the compacted file", e))?;
         let old = {

@@ -410,7 +410,9 @@ impl Index {
     /// Points `key` at the entry at `offset` (which `data` must contain). Returns the
     /// offset of the entry it replaced, if any.
     pub fn insert(&mut self, data: &[u8], hash: u64, key: &[u8], offset: u64) -> Option<u64> {
-        self.live_bytes += header_at(data, offset).len();
+        self.live_bytes = self
+            .live_bytes
+            .saturating_add(header_at(data, offset).len());
         match self.table.find(hash, |s| key_at(data, s.offset) == key) {
             Some(i) => Some(self.replace(data, i, offset)),
             None => {
@@ -473,7 +475,7 @@ impl Index {
 
     /// Adds a key known not to be in the index yet (compaction copies distinct keys).
     pub fn insert_unique(&mut self, hash: u64, offset: u64, entry_len: u64) {
-        self.live_bytes += entry_len;
+        self.live_bytes = self.live_bytes.saturating_add(entry_len);
         self.table.insert_new(Slot { hash, offset });
     }
 
@@ -543,12 +545,12 @@ impl Index {
             .find(hash, |s| key_at(data, s.offset) == key_at(data, offset));
         match (found, put_len != 0) {
             (Some(i), true) => {
-                self.live_bytes += put_len;
+                self.live_bytes = self.live_bytes.saturating_add(put_len);
                 self.replace(data, i, offset);
                 true
             }
             (None, true) => {
-                self.live_bytes += put_len;
+                self.live_bytes = self.live_bytes.saturating_add(put_len);
                 self.table.insert_new(Slot { hash, offset });
                 false
             }

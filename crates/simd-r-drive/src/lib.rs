@@ -50,6 +50,14 @@ pub use repair::{repair, RepairReport, VerifyReport};
 pub use store::{Commit, Iter, KeyHasher, Op, RecoveryReport, Stats, Store, StoreOptions};
 pub use window::{page_size, EntryRange, Located, PrivateMap, RangeSnapshot};
 
+/// Bytes of entries whose checksums the calling thread has computed to verify them since
+/// it started (recovery at open, repair, verification, followers). Recovery and repair
+/// hash at most about twice the file's length whatever the file holds (FORMAT.md,
+/// "Recovery"); tests use this to check that bound without timing anything.
+pub fn entry_bytes_hashed() -> u64 {
+    format::entry_bytes_hashed()
+}
+
 /// Bytes an entry with these key and value lengths takes on disk (header, key, value and
 /// alignment padding).
 pub fn entry_size(key_len: usize, value_len: usize) -> u64 {

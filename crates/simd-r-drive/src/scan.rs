@@ -19,6 +19,15 @@
 //!   were written after the last sync, where a power loss may have written pages back in
 //!   any order: the damage starts an unsynced tail, dropped like an unfinished one (the
 //!   writer keeps a copy of the dropped bytes, see `Store::open`).
+//!
+//! One scan hashes at most twice the file's length (plus [`BUDGET_SLACK`]), however the
+//! file is made: each candidate entry costs its claimed length, charged to one [`Budget`]
+//! shared by the walk and every look-ahead after damage (so a crafted tail of fake headers
+//! that each claim the rest of the file cannot make recovery quadratic). When the budget
+//! runs out, strict mode reports the damage (the safe answer: it never drops data it could
+//! not rule on), and salvage skips the rest of the file as damaged (repair then keeps the
+//! original as `<store>.damaged`). Real files come nowhere near it: the walk hashes each
+//! entry once, and a look-ahead after real damage stops at the next complete batch.
 
 use crate::format::{self, BadEntry, EntryHeader, EntryKind, ALIGN, ENTRY_HEADER_LEN};
 
@@ -61,29 +70,75 @@ pub(crate) struct Damage {
     pub reason: &'static str,
 }
 
+/// Bytes a scan may hash beyond twice the file's length (small files, rounding).
+pub(crate) const BUDGET_SLACK: u64 = 64 << 10;
+
+/// Why a candidate entry was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fail {
+    /// It does not verify.
+    Bad(BadEntry),
+    /// Verifying it would exceed the scan's hashing budget; it was not hashed.
+    OverBudget,
+}
+
+/// The bytes one scan may still hash, and the last entry it verified (so that the walk
+/// does not hash again an entry that a look-ahead verified).
+struct Budget {
+    left: u64,
+    verified: Option<(u64, EntryHeader)>,
+}
+
+impl Budget {
+    fn for_file(len: u64) -> Budget {
+        Budget {
+            left: len.saturating_mul(2).saturating_add(BUDGET_SLACK),
+            verified: None,
+        }
+    }
+
+    /// [`format::verify_entry`], charged to the budget: an impossible header costs
+    /// nothing, a plausible one its claimed length.
+    fn verify(&mut self, data: &[u8], pos: u64) -> Result<EntryHeader, Fail> {
+        if let Some((at, h)) = self.verified {
+            if at == pos {
+                return Ok(h);
+            }
+        }
+        let h = format::plausible_entry(data, pos).map_err(Fail::Bad)?;
+        if h.len() > self.left {
+            return Err(Fail::OverBudget);
+        }
+        self.left -= h.len();
+        format::verify_checksum(data, pos, &h).map_err(Fail::Bad)?;
+        self.verified = Some((pos, h));
+        Ok(h)
+    }
+}
+
 /// One step of the walk: an entry that verified, and whether (and where) it closes a batch.
 fn step(
     data: &[u8],
     pos: u64,
     pending_start: Option<u64>,
-) -> Result<(EntryHeader, Option<u64>), BadEntry> {
-    let h = format::verify_entry(data, pos)?;
+    budget: &mut Budget,
+) -> Result<(EntryHeader, Option<u64>), Fail> {
+    let h = budget.verify(data, pos)?;
+    let bad = |why| Err(Fail::Bad(BadEntry::Header(why)));
     if h.kind == EntryKind::SyncMark && format::sync_mark_end(data, pos) > pos {
-        return Err(BadEntry::Header("a sync mark past its own offset"));
+        return bad("a sync mark past its own offset");
     }
     match h.kind {
         EntryKind::Commit => {
             let start = format::commit_batch_start(data, pos);
             if pending_start != Some(start) {
-                return Err(BadEntry::Header(
-                    "a commit record that does not match its batch",
-                ));
+                return bad("a commit record that does not match its batch");
             }
             Ok((h, Some(start)))
         }
         _ if h.commit => {
             if pending_start.is_some() {
-                return Err(BadEntry::Header("a committed entry inside an open batch"));
+                return bad("a committed entry inside an open batch");
             }
             Ok((h, Some(pos)))
         }
@@ -106,6 +161,7 @@ pub(crate) fn scan(
         ..Outcome::default()
     };
     let mut pending: Vec<(u64, EntryHeader)> = Vec::new();
+    let mut budget = Budget::for_file(len);
     let mut pos = start;
     loop {
         if pos >= len {
@@ -114,7 +170,7 @@ pub(crate) fn scan(
             }
             break;
         }
-        match step(data, pos, pending.first().map(|p| p.0)) {
+        match step(data, pos, pending.first().map(|p| p.0), &mut budget) {
             Ok((h, closes)) => {
                 if matches!(h.kind, EntryKind::Put | EntryKind::Delete) {
                     pending.push((pos, h));
@@ -130,14 +186,32 @@ pub(crate) fn scan(
                     out.committed_end = pos;
                 }
             }
-            Err(bad) => match mode {
+            Err(Fail::OverBudget) => match mode {
+                // Not reached: the walk alone hashes each byte at most once before it
+                // stops (strict, follow), and look-aheads stop within the budget.
+                Mode::Strict { .. } | Mode::Follow => {
+                    return Err(Damage {
+                        offset: pos,
+                        reason: "damage that recovery could not rule on within its budget",
+                    });
+                }
+                Mode::Salvage => {
+                    for (off, h) in pending.drain(..) {
+                        apply(off, &h);
+                        out.entries += 1;
+                    }
+                    out.skipped.push((pos, len));
+                    break;
+                }
+            },
+            Err(Fail::Bad(bad)) => match mode {
                 Mode::Follow => {
                     out.tail = Some((out.committed_end, bad.describe()));
                     break;
                 }
                 Mode::Strict { marks } => {
-                    if valid_data_follows(data, out.committed_end, pos) {
-                        if !marks || synced_past(data, pos) {
+                    if valid_data_follows(data, out.committed_end, pos, &mut budget) {
+                        if !marks || synced_past(data, pos, &mut budget) {
                             return Err(Damage {
                                 offset: pos,
                                 reason: bad.describe(),
@@ -160,12 +234,16 @@ pub(crate) fn scan(
                         apply(off, &h);
                         out.entries += 1;
                     }
-                    match next_valid(data, pos + ALIGN, None) {
+                    match next_valid(data, pos + ALIGN, &mut budget) {
                         Some(Found::At(next)) => {
                             out.skipped.push((pos, next));
                             pos = next;
                         }
-                        _ => {
+                        Some(Found::Exhausted) => {
+                            out.skipped.push((pos, len));
+                            break;
+                        }
+                        None => {
                             out.tail = Some((pos, bad.describe()));
                             break;
                         }
@@ -179,12 +257,12 @@ pub(crate) fn scan(
 
 /// Strict mode's decision after damage at `damage` (the last commit ended at
 /// `committed_end`): does valid data that is not part of the final, torn batch follow?
-fn valid_data_follows(data: &[u8], committed_end: u64, damage: u64) -> bool {
+/// Runs out of budget as `true` (report, do not drop).
+fn valid_data_follows(data: &[u8], committed_end: u64, damage: u64, budget: &mut Budget) -> bool {
     let len = data.len() as u64;
-    let budget = 2 * (len - damage) + (1 << 20);
     let mut from = damage + ALIGN;
     loop {
-        let q = match next_valid(data, from, Some(budget)) {
+        let q = match next_valid(data, from, budget) {
             None => return false,
             Some(Found::Exhausted) => return true,
             Some(Found::At(q)) => q,
@@ -196,7 +274,7 @@ fn valid_data_follows(data: &[u8], committed_end: u64, damage: u64) -> bool {
                 // The run ends at the end of the file without a commit: part of the tail.
                 return false;
             }
-            match format::verify_entry(data, r) {
+            match budget.verify(data, r) {
                 Ok(h) => {
                     let closes = match h.kind {
                         EntryKind::Commit => Some(format::commit_batch_start(data, r)),
@@ -211,10 +289,11 @@ fn valid_data_follows(data: &[u8], committed_end: u64, damage: u64) -> bool {
                         if batch_start != committed_end || batch_start > damage {
                             return true;
                         }
-                        return next_valid(data, r, Some(budget)).is_some();
+                        return next_valid(data, r, budget).is_some();
                     }
                 }
-                Err(_) => {
+                Err(Fail::OverBudget) => return true,
+                Err(Fail::Bad(_)) => {
                     // Another damaged spot inside the same open run: keep looking.
                     from = r + ALIGN;
                     break;
@@ -227,24 +306,28 @@ fn valid_data_follows(data: &[u8], committed_end: u64, damage: u64) -> bool {
 /// Whether a sync mark after `damage` says that the bytes at `damage` had been made durable
 /// before the mark was written: then the damage is not what a power loss does to unsynced
 /// data. Runs out of budget as `true` (the safe answer: report, do not drop).
-fn synced_past(data: &[u8], damage: u64) -> bool {
-    let len = data.len() as u64;
-    let budget = 2 * (len - damage) + (1 << 20);
+fn synced_past(data: &[u8], damage: u64, budget: &mut Budget) -> bool {
     let mut from = damage + ALIGN;
     loop {
-        let mut r = match next_valid(data, from, Some(budget)) {
+        let mut r = match next_valid(data, from, budget) {
             None => return false,
             Some(Found::Exhausted) => return true,
             Some(Found::At(q)) => q,
         };
-        while let Ok(h) = format::verify_entry(data, r) {
-            if h.kind == EntryKind::SyncMark {
-                let durable_end = format::sync_mark_end(data, r);
-                if durable_end > damage && durable_end <= r {
-                    return true;
+        loop {
+            match budget.verify(data, r) {
+                Ok(h) => {
+                    if h.kind == EntryKind::SyncMark {
+                        let durable_end = format::sync_mark_end(data, r);
+                        if durable_end > damage && durable_end <= r {
+                            return true;
+                        }
+                    }
+                    r += h.len();
                 }
+                Err(Fail::OverBudget) => return true,
+                Err(Fail::Bad(_)) => break,
             }
-            r += h.len();
         }
         from = r + ALIGN;
     }
@@ -255,27 +338,21 @@ fn synced_past(data: &[u8], damage: u64) -> bool {
 enum Found {
     /// An entry verifies at this offset.
     At(u64),
-    /// The search budget ran out before the end: treat as if valid data followed.
+    /// The budget ran out before the search ended: treat as if valid data followed.
     Exhausted,
 }
 
 /// Finds the first aligned offset at or after `from` where an entry verifies. Offsets
-/// whose header is impossible are rejected without hashing; `budget` caps the bytes hashed
-/// for plausible-looking headers (only crafted files come near it).
-fn next_valid(data: &[u8], from: u64, budget: Option<u64>) -> Option<Found> {
+/// whose header is impossible are rejected without hashing; plausible ones are charged to
+/// `budget`.
+fn next_valid(data: &[u8], from: u64, budget: &mut Budget) -> Option<Found> {
     let len = data.len() as u64;
-    let mut spent = 0u64;
     let mut q = from;
     while q + ENTRY_HEADER_LEN <= len {
-        match format::verify_entry(data, q) {
+        match budget.verify(data, q) {
             Ok(_) => return Some(Found::At(q)),
-            Err(BadEntry::Checksum) => {
-                spent += format::read_header_trusted(&data[q as usize..]).len();
-                if budget.is_some_and(|b| spent > b) {
-                    return Some(Found::Exhausted);
-                }
-            }
-            Err(_) => {}
+            Err(Fail::OverBudget) => return Some(Found::Exhausted),
+            Err(Fail::Bad(_)) => {}
         }
         q += ALIGN;
     }

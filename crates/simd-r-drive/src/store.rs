@@ -373,6 +373,10 @@ pub struct Store {
     closed: AtomicBool,
     /// Set by the first failed write or sync; never cleared while open.
     poison: OnceLock<String>,
+    /// Set when a failed `fdatasync` of the store file (or directory sync after compaction's
+    /// rename) left it unknown whether earlier writes are durable: a later sync cannot make
+    /// that good, so `close` then fails instead of syncing (see `sync_after_poison`).
+    durability_lost: AtomicBool,
     /// The writer's lock file (None for read-only stores and after close).
     lock_file: Mutex<Option<File>>,
     recovery: RecoveryReport,
@@ -820,6 +824,7 @@ impl Store {
             long_ops: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),
+            durability_lost: AtomicBool::new(false),
             lock_file: Mutex::new(lock_file),
             recovery,
         };
@@ -896,6 +901,54 @@ impl Store {
     pub(crate) fn poison_with(&self, err: Error) -> Error {
         let _ = self.poison.set(err.to_string());
         err
+    }
+
+    /// [`Store::poison_with`] for a failed sync, after which no later sync can tell whether
+    /// what was written before it is durable.
+    pub(crate) fn poison_durability(&self, err: Error) -> Error {
+        self.durability_lost.store(true, Ordering::Release);
+        self.poison_with(err)
+    }
+
+    /// On a poisoned store, makes durable what was committed before the failure, where
+    /// the failure allows it: a failed write (a full disk, in an append or in compaction's
+    /// new file) or rename left the store file's committed bytes whole, so one more
+    /// `fdatasync` of it is meaningful. After a failed sync it is not (the kernel may have
+    /// dropped the pages it could not write): then this fails, saying so, unless every
+    /// commit is synced before it is acknowledged ([`StoreOptions::sync`]: whatever the
+    /// failed sync covered was never acknowledged). Writes nothing else (no sync mark, no
+    /// checkpoint).
+    fn sync_after_poison(&self) -> Result<()> {
+        let cause = self.poison.get().cloned().unwrap_or_default();
+        if self.durability_lost.load(Ordering::Acquire) {
+            if self.sync_commits {
+                return Ok(());
+            }
+            return Err(Error::io(
+                "making earlier writes durable",
+                &self.path,
+                std::io::Error::other(format!(
+                    "an earlier sync failed ({cause}), so writes made since the last successful \
+                     sync may not be durable; reopen the store and check them"
+                )),
+            ));
+        }
+        let _g = self.durability.lock();
+        let (file, target, end, generation) = {
+            let s = self.state.read();
+            (s.file.clone(), s.seq, s.end, s.generation)
+        };
+        if let Err(e) = self.backend.sync_data(&file) {
+            return Err(self.poison_durability(Error::io("fdatasync", &self.path, e)));
+        }
+        {
+            let mut s = self.state.write();
+            if s.generation == generation && end > s.durable_end {
+                s.durable_end = end;
+            }
+        }
+        self.durable_seq.fetch_max(target, Ordering::AcqRel);
+        Ok(())
     }
 
     #[inline]
@@ -1166,7 +1219,7 @@ impl Store {
             live_bytes: live,
             reclaimable_bytes: s
                 .end
-                .saturating_sub(HEADER_LEN + live + format::SYNC_MARK_LEN),
+                .saturating_sub(live.saturating_add(HEADER_LEN + format::SYNC_MARK_LEN)),
             index_bytes: s.index.allocation_size() as u64,
             generation: s.generation,
             seq: s.seq,
@@ -1334,7 +1387,7 @@ impl Store {
             });
         }
         if let Err(e) = self.backend.sync_data(&file) {
-            return Err(self.poison_with(Error::io("fdatasync", &self.path, e)));
+            return Err(self.poison_durability(Error::io("fdatasync", &self.path, e)));
         }
         {
             let mut s = self.state.write();
@@ -1370,9 +1423,17 @@ impl Store {
     /// [`StoreOptions::checkpoint_min_keys`] live keys and the checkpoint there is not
     /// already up to date, so that the next open does not have to scan the whole log.
     /// [`Store::close`] does this too. Returns whether a checkpoint was written; failing to
-    /// write one is not an error (opens then scan the log, as without one).
+    /// write one is not an error (opens then scan the log, as without one). On a poisoned
+    /// store it makes what was committed before the failure durable, as [`Store::close`]
+    /// does, then fails with [`Error::Poisoned`] (or with the error of that sync).
     pub fn checkpoint(&self) -> Result<bool> {
-        self.check_writable()?;
+        if let Err(e) = self.check_writable() {
+            if matches!(e, Error::Poisoned { .. }) {
+                let _w = self.writer.lock();
+                self.sync_after_poison()?;
+            }
+            return Err(e);
+        }
         let _w = self.writer.lock();
         let seq = self.state.read().seq;
         self.wait_durable(seq)?;
@@ -1437,7 +1498,10 @@ impl Store {
     /// Closes the store: waits for in-flight writes and compaction, makes every commit
     /// durable (`fdatasync`), then releases the locks. Handles returned by reads stay
     /// valid. Closing twice is fine. The store is closed even when the sync fails; the
-    /// error is returned then. (Dropping a store without `close` skips the sync: what was
+    /// error is returned then. A poisoned store still syncs what was committed before the
+    /// failure when the failure was a write or a rename (its file's committed bytes are
+    /// whole); after a failed sync it cannot, and `close` fails with [`Error::Io`] saying
+    /// that earlier writes may not be durable. (Dropping a store without `close` skips the sync: what was
     /// acknowledged is with the OS, as after a crash of the process.)
     pub fn close(&self) -> Result<()> {
         self.close_with(true)
@@ -1458,6 +1522,8 @@ impl Store {
                 self.append_mark();
                 self.save_checkpoint();
             }
+        } else if sync && !self.read_only {
+            result = self.sync_after_poison();
         }
         let s = self.state.read();
         if !self.read_only

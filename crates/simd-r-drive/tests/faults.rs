@@ -280,3 +280,129 @@ fn a_write_waiting_on_a_compaction_whose_directory_sync_fails_is_refused() {
     assert_eq!(s.get(b"before").unwrap().unwrap().to_vec(), b"1");
     assert!(s.get(b"after").unwrap().is_none());
 }
+
+/// A backend whose writes (or syncs) start failing when the test says so, and which
+/// records the inode of every file it syncs.
+#[derive(Debug, Default)]
+struct Switch {
+    fail_writes: std::sync::atomic::AtomicBool,
+    fail_syncs: std::sync::atomic::AtomicBool,
+    synced: parking_lot::Mutex<Vec<u64>>,
+}
+
+impl Backend for Switch {
+    fn write_at(&self, file: &std::fs::File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if self.fail_writes.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        OsBackend.write_at(file, buf, offset)
+    }
+    fn sync_data(&self, file: &std::fs::File) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        self.synced.lock().push(file.metadata()?.ino());
+        if self.fail_syncs.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(libc::EIO));
+        }
+        OsBackend.sync_data(file)
+    }
+    fn set_len(&self, file: &std::fs::File, len: u64) -> std::io::Result<()> {
+        OsBackend.set_len(file, len)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        OsBackend.rename(from, to)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        OsBackend.sync_dir(dir)
+    }
+}
+
+fn inode(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).unwrap().ino()
+}
+
+/// Issue 21, item 17: a compaction that fails on a full disk poisons the store, but the
+/// store file is whole, so `close` still makes the commits acknowledged before it durable
+/// (it used to skip the sync altogether).
+#[cfg(unix)]
+#[test]
+fn close_of_a_store_poisoned_by_a_failed_compaction_syncs_earlier_commits() {
+    let d = common::Dir::new();
+    let p = d.path("s.srd");
+    let sw = Arc::new(Switch::default());
+    let s = StoreOptions::new().backend(sw.clone()).open(&p).unwrap();
+    s.put(b"acked", &[7; 1000]).unwrap();
+    sw.fail_writes
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let e = s.compact().unwrap_err();
+    assert_eq!(e.code(), "ERR_STORE_DISK_FULL", "{e}");
+    let e = s.flush().unwrap_err();
+    assert_eq!(e.code(), "ERR_STORE_POISONED", "{e}");
+    let store_inode = inode(&p);
+    sw.synced.lock().clear();
+    s.close().unwrap();
+    assert!(
+        sw.synced.lock().contains(&store_inode),
+        "close synced {:?}, not the store file {store_inode}",
+        sw.synced.lock()
+    );
+    drop(s);
+    let r = Store::open(&p).unwrap();
+    assert_eq!(r.get(b"acked").unwrap().as_deref(), Some(&[7u8; 1000][..]));
+}
+
+/// The same through `checkpoint`, which the JavaScript `close()` calls.
+#[cfg(unix)]
+#[test]
+fn checkpoint_of_a_poisoned_store_syncs_earlier_commits_then_reports_the_poison() {
+    let d = common::Dir::new();
+    let p = d.path("s.srd");
+    let sw = Arc::new(Switch::default());
+    let s = StoreOptions::new().backend(sw.clone()).open(&p).unwrap();
+    s.put(b"acked", b"1").unwrap();
+    sw.fail_writes
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(s.put(b"b", b"2").unwrap_err().code(), "ERR_STORE_DISK_FULL");
+    sw.synced.lock().clear();
+    assert_eq!(s.checkpoint().unwrap_err().code(), "ERR_STORE_POISONED");
+    assert_eq!(*sw.synced.lock(), vec![inode(&p)]);
+    assert!(s.durable_seq() >= 1, "the earlier commit is durable now");
+}
+
+/// After a failed sync, another sync cannot tell whether earlier writes are durable:
+/// `close` says so instead of succeeding (unless every commit was synced before its
+/// acknowledgement, see `StoreOptions::sync`).
+#[cfg(unix)]
+#[test]
+fn close_after_a_failed_sync_reports_that_earlier_writes_may_not_be_durable() {
+    for sync in [false, true] {
+        let d = common::Dir::new();
+        let p = d.path("s.srd");
+        let sw = Arc::new(Switch::default());
+        let s = StoreOptions::new()
+            .sync(sync)
+            .backend(sw.clone())
+            .open(&p)
+            .unwrap();
+        s.put(b"a", b"1").unwrap();
+        sw.fail_syncs
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if sync {
+            assert_eq!(s.put(b"b", b"2").unwrap_err().code(), "ERR_STORE_IO");
+        } else {
+            s.put(b"b", b"2").unwrap();
+            assert_eq!(s.flush().unwrap_err().code(), "ERR_STORE_IO");
+        }
+        sw.fail_syncs
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let closed = s.close();
+        if sync {
+            // "b" was never acknowledged; "a" was synced before it was.
+            closed.unwrap();
+        } else {
+            let e = closed.unwrap_err();
+            assert_eq!(e.code(), "ERR_STORE_IO");
+            assert!(e.to_string().contains("may not be durable"), "{e}");
+        }
+    }
+}

@@ -61,6 +61,30 @@ fn replay_open_bytes() {
 }
 
 #[test]
+fn replay_checkpoint_bytes() {
+    replay("checkpoint_bytes", fuzz_checks::checkpoint_bytes);
+}
+
+/// The first seed of the `checkpoint_bytes` corpus is the checkpoint of its store as this
+/// build writes it: if the store or the format changes, regenerate the corpus.
+#[test]
+fn the_checkpoint_bytes_seed_is_current() {
+    let seed = corpus("checkpoint_bytes")
+        .into_iter()
+        .find(|p| name(p) == "valid")
+        .expect("corpus/checkpoint_bytes/valid");
+    let seed = fs::read(&seed).unwrap();
+    assert!(
+        seed == fuzz_checks::checkpoint_seed(),
+        "regenerate fuzz/corpus/checkpoint_bytes (see fuzz/README.md)"
+    );
+    assert!(
+        fuzz_checks::checkpoint_bytes_used(&seed),
+        "the valid seed is used"
+    );
+}
+
+#[test]
 fn replay_ops_model() {
     replay("ops_model", fuzz_checks::ops_model);
 }
@@ -80,6 +104,7 @@ fn known_engine_bugs() {
         match *target {
             "open_bytes" => fuzz_checks::open_bytes(&data),
             "ops_model" => fuzz_checks::ops_model(&data),
+            "checkpoint_bytes" => fuzz_checks::checkpoint_bytes(&data),
             _ => panic!("unknown target {target}"),
         }
     }

@@ -611,3 +611,101 @@ fn version_1_files_report_damage_before_valid_data() {
     assert_eq!(e.code(), "ERR_STORE_CORRUPT");
     assert_eq!(std::fs::read(&p).unwrap(), b, "left untouched");
 }
+
+/// The crafted tail of issue 21 (item 9): repeated [a 16-byte Put header whose length
+/// reaches the end of the file, with a bad checksum][a valid, uncommitted 24-byte Put],
+/// `tail` bytes of it after the store at `p`. Returns the offset where the tail starts.
+fn append_fake_header_tail(p: &Path, tail: usize) -> u64 {
+    let mut bytes = std::fs::read(p).unwrap();
+    let start = bytes.len();
+    let units = tail / 40;
+    let total = (start + units * 40) as u64;
+    for i in 0..units {
+        let q = bytes.len() as u64;
+        let mut fake = [0u8; 16];
+        fake[..8].copy_from_slice(&0xDEAD_BEEF_u64.to_le_bytes());
+        fake[8] = 1; // Put, no commit flag
+        fake[10..12].copy_from_slice(&1u16.to_le_bytes());
+        let value_len = (total - q - 24) as u32;
+        fake[12..16].copy_from_slice(&value_len.to_le_bytes());
+        bytes.extend_from_slice(&fake);
+        // A valid Put of key [i] and no value at its own offset, not committed.
+        let at = q + 16;
+        let mut put = [0u8; 24];
+        put[8] = 1;
+        put[10..12].copy_from_slice(&1u16.to_le_bytes());
+        put[16] = i as u8 | 1;
+        let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&put[8..], at ^ 0x5352_4452_4956_4531);
+        put[..8].copy_from_slice(&sum.to_le_bytes());
+        bytes.extend_from_slice(&put);
+    }
+    assert_eq!(bytes.len() as u64, total);
+    std::fs::write(p, &bytes).unwrap();
+    start as u64
+}
+
+/// Bytes `f` made this thread hash to verify entries, and what it returned.
+fn hashed<R>(f: impl FnOnce() -> R) -> (u64, R) {
+    let before = simd_r_drive::entry_bytes_hashed();
+    let r = f();
+    (simd_r_drive::entry_bytes_hashed() - before, r)
+}
+
+/// Recovery and repair share one hashing budget (twice the file plus 64 KiB) for the whole
+/// open: a tail of fake headers that each claim the rest of the file no longer makes every
+/// one of them cost a hash of the rest of the file (that was quadratic: about 13 GB hashed
+/// for this 1 MiB tail). Counted in hashed bytes, not timed.
+#[test]
+fn a_crafted_tail_of_long_fake_headers_costs_linear_hashing() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    {
+        let s = open(&p);
+        for i in 0..100u64 {
+            s.put(&i.to_le_bytes(), &bytes(i, 300)).unwrap();
+        }
+        s.close().unwrap();
+    }
+    let before = std::fs::read(&p).unwrap();
+    let damage = append_fake_header_tail(&p, 1 << 20);
+    let crafted = std::fs::read(&p).unwrap();
+    let len = crafted.len() as u64;
+    let bound = 2 * len + (64 << 10);
+
+    // Strict opens cannot rule on the tail within the budget: they report it (as for any
+    // tail too costly to search) and leave the file as it is.
+    let (n, r) = hashed(|| StoreOptions::new().read_only(true).open(&p));
+    assert!(
+        n <= bound,
+        "read-only open hashed {n} bytes of a {len}-byte file"
+    );
+    match r {
+        Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, damage),
+        other => panic!("read-only open: {other:?}"),
+    }
+    let (n, r) = hashed(|| Store::open(&p));
+    assert!(
+        n <= bound,
+        "writable open hashed {n} bytes of a {len}-byte file"
+    );
+    match r {
+        Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, damage),
+        other => panic!("writable open: {other:?}"),
+    }
+    assert_eq!(std::fs::read(&p).unwrap(), crafted, "left as it was");
+
+    // Repair keeps every committed entry before the tail, and the original.
+    let (n, report) = hashed(|| repair(&p, &StoreOptions::new()));
+    assert!(n <= bound, "repair hashed {n} bytes of a {len}-byte file");
+    let report = report.unwrap();
+    assert!(report.backup.is_some());
+    let s = open(&p);
+    for i in 0..100u64 {
+        assert_eq!(
+            s.get(&i.to_le_bytes()).unwrap().as_deref(),
+            Some(&bytes(i, 300)[..])
+        );
+    }
+    drop(s);
+    assert!(before.len() < crafted.len());
+}

@@ -151,6 +151,21 @@ fn assert_refused(what: &str, k: Kind, err: &Error, path: &Path, data: &[u8]) {
     );
 }
 
+/// Runs `f` (an open or a repair of the `len`-byte input) and asserts that it hashed no
+/// more entry bytes than recovery's budget allows: twice the file plus 64 KiB, whatever
+/// the file holds (FORMAT.md, "Recovery").
+fn within_budget<R>(what: &str, len: usize, f: impl FnOnce() -> R) -> R {
+    let before = simd_r_drive::entry_bytes_hashed();
+    let r = f();
+    let spent = simd_r_drive::entry_bytes_hashed() - before;
+    let budget = 2 * len as u64 + (64 << 10);
+    assert!(
+        spent <= budget,
+        "{what} hashed {spent} bytes of a {len}-byte file (budget {budget})"
+    );
+    r
+}
+
 /// Treats `data` as a whole store file: opens it read-only and writable, checks recovery
 /// against FORMAT.md, reads everything, writes, compacts, reopens; repairs another copy.
 pub fn open_bytes(data: &[u8]) {
@@ -162,7 +177,10 @@ pub fn open_bytes(data: &[u8]) {
     // bad entry); if it reports damage, the writable open must report the same damage.
     let ro_path = place(root.path(), "ro", data);
     let mut ro_damage = None;
-    let ro_contents = match StoreOptions::new().read_only(true).open(&ro_path) {
+    let ro_open = within_budget("read-only open", data.len(), || {
+        StoreOptions::new().read_only(true).open(&ro_path)
+    });
+    let ro_contents = match ro_open {
         Ok(store) => {
             assert_eq!(k, Kind::Candidate, "read-only open accepted a {k:?} file");
             let c = contents(&store);
@@ -199,7 +217,10 @@ pub fn open_bytes(data: &[u8]) {
     // Writable: may only cut an unfinished tail, and fails without touching the file.
     let rw_path = place(root.path(), "rw", data);
     let mut clean = None;
-    match StoreOptions::new().open(&rw_path) {
+    let rw_open = within_budget("writable open", data.len(), || {
+        StoreOptions::new().open(&rw_path)
+    });
+    match rw_open {
         Err(e) => {
             assert!(
                 on_disk(&rw_path) == data,
@@ -254,7 +275,10 @@ pub fn open_bytes(data: &[u8]) {
 
     // Repair, on another pristine copy.
     let rp_path = place(root.path(), "repair", data);
-    match repair(&rp_path, &StoreOptions::new()) {
+    let repaired = within_budget("repair", data.len(), || {
+        repair(&rp_path, &StoreOptions::new())
+    });
+    match repaired {
         Err(e) => {
             assert!(
                 on_disk(&rp_path) == data,
@@ -570,4 +594,131 @@ pub fn ops_model(data: &[u8]) {
     assert_eq!(store.recovery().dropped_tail_bytes, 0);
     check_keys(&store, &model, &universe);
     assert!(contents(&store) == model, "contents after the final reopen");
+}
+
+// ----- checkpoint_bytes -----
+
+/// The key hash of the `checkpoint_bytes` store: fixed (FNV-1a), so that the store and its
+/// checkpoint are the same bytes on every run and a corpus checkpoint matches them.
+fn fixed_hash(key: &[u8]) -> u64 {
+    key.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn checkpoint_opts() -> StoreOptions {
+    StoreOptions::new()
+        .key_hasher(fixed_hash as KeyHasher)
+        .checkpoint_min_keys(1)
+}
+
+/// Writes the small store of `checkpoint_bytes` at `path` (overwrites, deletes, a batch)
+/// and closes it, which saves its index checkpoint beside it.
+fn checkpoint_store(path: &Path) {
+    let s = checkpoint_opts().open(path).expect("creating the store");
+    for i in 0..12u32 {
+        let v = vec![i as u8; (i as usize * 13) % 40];
+        s.put(format!("key{i}").as_bytes(), &v).expect("put");
+    }
+    s.put(b"key3", b"again").expect("overwrite");
+    s.delete(b"key5").expect("delete");
+    s.write(&[
+        Op::Put {
+            key: b"batch-a",
+            value: b"1",
+        },
+        Op::Delete { key: b"key7" },
+    ])
+    .expect("batch");
+    s.close().expect("close");
+}
+
+/// The checkpoint that [`checkpoint_store`] saves, with its inode field zeroed (the check
+/// puts the real one back) and its key hash seed zeroed (the fixed key hash ignores it):
+/// the seed of the `checkpoint_bytes` corpus.
+pub fn checkpoint_seed() -> Vec<u8> {
+    let root = scratch();
+    let path = root.path().join(FILE);
+    checkpoint_store(&path);
+    let mut b = fs::read(root.path().join(format!("{FILE}.srd-index"))).expect("a checkpoint");
+    b[40..48].fill(0);
+    b[64..72].fill(0);
+    reseal_checkpoint(&mut b);
+    b
+}
+
+/// Replaces the last 8 bytes of a checkpoint with the checksum of the rest (FORMAT.md,
+/// "Index checkpoint"), as only a deliberately forged file would have.
+fn reseal_checkpoint(b: &mut [u8]) {
+    if b.len() >= 8 {
+        let n = b.len() - 8;
+        let sum = xxhash_rust::xxh3::xxh3_64(&b[..n]);
+        b[n..].copy_from_slice(&sum.to_le_bytes());
+    }
+}
+
+/// `data` is the index checkpoint of a small valid store (with its inode field and its
+/// checksum set right, so that the fuzzer gets past them). Opening the store must never
+/// panic and must succeed; the index it gives must be the one the whole log gives, or
+/// else `verify()` must report that the index does not match the log (a checkpoint can
+/// point a key at an older entry of its own without the open reading the log).
+pub fn checkpoint_bytes(data: &[u8]) {
+    checkpoint_bytes_used(data);
+}
+
+/// [`checkpoint_bytes`]; returns whether the opens used the checkpoint.
+pub fn checkpoint_bytes_used(data: &[u8]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let root = scratch();
+    let path = root.path().join(FILE);
+    checkpoint_store(&path);
+    let whole_path = place(root.path(), "whole", &on_disk(&path));
+    let want = contents(&checkpoint_opts().open(&whole_path).expect("whole-log open"));
+
+    let mut forged = data.to_vec();
+    if forged.len() >= 48 {
+        let ino = fs::metadata(&path).expect("stat").ino();
+        forged[40..48].copy_from_slice(&ino.to_le_bytes());
+    }
+    reseal_checkpoint(&mut forged);
+    fs::write(root.path().join(format!("{FILE}.srd-index")), &forged).expect("writing");
+
+    let mut used = true;
+    for read_only in [true, false] {
+        let store = checkpoint_opts()
+            .read_only(read_only)
+            .open(&path)
+            .expect("a valid store opens whatever its checkpoint says");
+        used &= store.recovery().checkpoint_keys.is_some();
+        let _ = store.stats();
+        let same = store.len() == want.len()
+            && want
+                .iter()
+                .all(|(k, v)| store.get(k).expect("get").as_deref() == Some(&v[..]));
+        if same {
+            assert!(
+                contents(&store) == want,
+                "the index from the checkpoint differs"
+            );
+            store
+                .verify()
+                .expect("verify of an index equal to the log's");
+        } else {
+            match store.verify() {
+                Err(Error::Corrupt { reason, .. }) => {
+                    assert!(reason.contains(".srd-index"), "{reason}")
+                }
+                other => panic!(
+                    "the checkpoint gave another index than the log, and verify says {other:?}"
+                ),
+            }
+        }
+        if !read_only {
+            store
+                .put(b"after", b"x")
+                .expect("put after a forged checkpoint");
+            let _ = store.stats();
+        }
+    }
+    used
 }
