@@ -7,7 +7,8 @@
 //! each one with the reference implementation in `xxhash-rust`.
 //!
 //! Set `SIMD_R_DRIVE_FORCE_SCALAR=1` in the environment, or call [`force_scalar`], to
-//! make every kernel take the portable scalar path.
+//! make every kernel take the portable scalar path; `SIMD_R_DRIVE_KERNEL=sse2` (or `scalar`,
+//! `avx2`, `neon`) picks a kernel the CPU has, so that one machine can test several.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -74,11 +75,32 @@ pub fn selected() -> Kernel {
     if v != UNSET {
         return decode(v);
     }
-    let forced =
-        std::env::var_os("SIMD_R_DRIVE_FORCE_SCALAR").is_some_and(|v| v != "0" && !v.is_empty());
-    let k = if forced { Kernel::Scalar } else { detected() };
+    let k = forced().unwrap_or_else(detected);
     SELECTED.store(encode(k), Ordering::Relaxed);
     k
+}
+
+/// The kernel the environment asks for, if this CPU has it: `SIMD_R_DRIVE_FORCE_SCALAR=1`,
+/// or `SIMD_R_DRIVE_KERNEL=scalar|sse2|avx2|neon` (so that tests can run every kernel on one
+/// machine). A kernel the CPU lacks, or an unknown name, is ignored: the detected kernel is
+/// used then, so a wrong setting can slow the store down but never break it.
+fn forced() -> Option<Kernel> {
+    let set = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty() && v != "0")
+    };
+    if set("SIMD_R_DRIVE_FORCE_SCALAR").is_some() {
+        return Some(Kernel::Scalar);
+    }
+    let best = detected();
+    match set("SIMD_R_DRIVE_KERNEL")?.to_ascii_lowercase().as_str() {
+        "scalar" => Some(Kernel::Scalar),
+        "sse2" if matches!(best, Kernel::Sse2 | Kernel::Avx2) => Some(Kernel::Sse2),
+        "avx2" if best == Kernel::Avx2 => Some(Kernel::Avx2),
+        "neon" if best == Kernel::Neon => Some(Kernel::Neon),
+        _ => None,
+    }
 }
 
 /// Forces the portable scalar kernels (`true`) or returns to the detected ones (`false`).

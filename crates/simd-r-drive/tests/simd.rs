@@ -43,3 +43,66 @@ fn forced_scalar_and_detected_kernels_match_the_reference() {
         simd::detected()
     );
 }
+
+/// Runs this test binary again with `env` set, and returns the kernel the child selected
+/// (printed by `print_selected_kernel`, which does nothing unless asked).
+fn kernel_with_env(env: &[(&str, &str)]) -> String {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args([
+        "--exact",
+        "print_selected_kernel",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env_remove("SIMD_R_DRIVE_FORCE_SCALAR")
+    .env_remove("SIMD_R_DRIVE_KERNEL")
+    .env("SIMD_R_DRIVE_PRINT_KERNEL", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the test binary");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.split_once("selected kernel: ").map(|(_, k)| k.trim()))
+        .unwrap_or_else(|| panic!("no kernel printed: {text}"))
+        .to_string()
+}
+
+#[test]
+fn print_selected_kernel() {
+    if std::env::var_os("SIMD_R_DRIVE_PRINT_KERNEL").is_some() {
+        println!("selected kernel: {:?}", simd::selected());
+    }
+}
+
+#[test]
+fn the_environment_picks_a_kernel_the_cpu_has_and_ignores_the_rest() {
+    let detected = format!("{:?}", simd::detected());
+    assert_eq!(kernel_with_env(&[]), detected);
+    assert_eq!(
+        kernel_with_env(&[("SIMD_R_DRIVE_FORCE_SCALAR", "1")]),
+        "Scalar"
+    );
+    assert_eq!(
+        kernel_with_env(&[("SIMD_R_DRIVE_KERNEL", "scalar")]),
+        "Scalar"
+    );
+    assert_eq!(
+        kernel_with_env(&[("SIMD_R_DRIVE_KERNEL", "bogus")]),
+        detected
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert_eq!(kernel_with_env(&[("SIMD_R_DRIVE_KERNEL", "SSE2")]), "Sse2");
+        // NEON does not exist here: the detected kernel stays.
+        assert_eq!(
+            kernel_with_env(&[("SIMD_R_DRIVE_KERNEL", "neon")]),
+            detected
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    assert_eq!(
+        kernel_with_env(&[("SIMD_R_DRIVE_KERNEL", "sse2")]),
+        detected
+    );
+}
