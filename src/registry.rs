@@ -95,8 +95,15 @@ fn canonical(path: &Path) -> PathBuf {
 }
 
 /// Opens the store at `path` (or shares the engine already open for it) and returns a
-/// new handle.
-pub fn open(path: &str, read_only: bool, create: bool, fault: Option<&str>) -> napi::Result<u32> {
+/// new handle. `mode` is the permission bits of the files a writable open creates (see
+/// `StoreOptions::mode`); it changes nothing when the engine is already open.
+pub fn open(
+    path: &str,
+    read_only: bool,
+    create: bool,
+    fault: Option<&str>,
+    mode: Option<u32>,
+) -> napi::Result<u32> {
     let key = canonical(Path::new(path));
     let store = {
         let mut engines = ENGINES.lock();
@@ -117,6 +124,9 @@ pub fn open(path: &str, read_only: bool, create: bool, fault: Option<&str>) -> n
             // Space ahead of the data makes durable commits cheaper (no size change to
             // journal on each fdatasync); close() trims it.
             let mut opts = StoreOptions::new().create(create).preallocate(PREALLOCATE);
+            if let Some(mode) = mode {
+                opts = opts.mode(mode);
+            }
             if let Some(backend) = crate::faults::from_spec(fault)? {
                 opts = opts.backend(backend);
             }
