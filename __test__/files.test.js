@@ -150,6 +150,38 @@ test('compaction and repair keep the store file\'s mode, owner and group', async
   }
 })
 
+test('compaction by a user who may not give the file away: the store\'s mode and group, the user\'s own uid', async (t) => {
+  if (!isRoot) {
+    t.log('skipped: needs root to run the child as another user')
+    t.pass()
+    return
+  }
+  // A group-shared store of root's, compacted by a member of its group.
+  const parent = tmpDir()
+  fs.chmodSync(parent, 0o755)
+  const d = path.join(parent, 'shared')
+  fs.mkdirSync(d)
+  fs.chownSync(d, 0, 12345)
+  fs.chmodSync(d, 0o770)
+  const p = path.join(d, 's.srd')
+  const s = await Store.open(p)
+  await s.put('k', 'v')
+  await s.close()
+  fs.chownSync(p, 0, 12345)
+  fs.chmodSync(p, 0o660)
+  fs.chownSync(`${p}.lock`, 0, 12345)
+  fs.chmodSync(`${p}.lock`, 0o660)
+  const r = await runWithin(20000, 'compact.js', [p], { uid: 12345, gid: 12345 })
+  t.is(r.stdout.trim(), 'ok', r.stderr)
+  const st = fs.statSync(p)
+  t.is(st.mode & 0o7777, 0o660)
+  t.is(st.gid, 12345)
+  t.is(st.uid, 12345, 'chown to root was refused (EPERM): the file is the compacting user\'s')
+  const back = await Store.open(p, { readOnly: true })
+  t.is(back.get('k').toString(), 'compacted')
+  await back.close()
+})
+
 // ----- item 19 -----
 
 test('a second writer fails with ERR_STORE_LOCKED before touching the first one\'s side files', async (t) => {
