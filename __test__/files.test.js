@@ -283,6 +283,33 @@ test('a writable open on a read-only mount says to open it readOnly', async (t) 
   }
 })
 
+test('a writable open without write permission says to open readOnly; a refused read-only open does not', async (t) => {
+  if (!isRoot) {
+    t.log('skipped: needs root to run the child as another user')
+    t.pass()
+    return
+  }
+  const parent = tmpDir()
+  fs.chmodSync(parent, 0o755)
+  const p = path.join(parent, 's.srd')
+  const s = await Store.open(p)
+  await s.close()
+  fs.chownSync(p, 12345, 12345)
+  fs.chownSync(parent, 12345, 12345)
+  fs.chmodSync(p, 0o444)
+  let r = await runWithin(20000, 'open-kinds.js', [p], { uid: 12345, gid: 12345 })
+  let out = JSON.parse(r.stdout)
+  t.is(out.open, 'ERR_STORE_IO')
+  t.regex(out.openMessage, /os error 13.*readOnly: true/)
+  t.is(out.readOnly, 'opened')
+  fs.chmodSync(p, 0o000)
+  r = await runWithin(20000, 'open-kinds.js', [p], { uid: 12345, gid: 12345 })
+  out = JSON.parse(r.stdout)
+  t.is(out.readOnly, 'ERR_STORE_IO')
+  t.regex(out.readOnlyMessage, /os error 13/)
+  t.notRegex(out.readOnlyMessage, /readOnly: true/)
+})
+
 test('createWriteStream in a read-only directory fails with a coded ERR_STORE_IO', async (t) => {
   if (!isRoot) {
     t.log('skipped: needs root to run the child as another user')

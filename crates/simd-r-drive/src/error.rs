@@ -12,6 +12,14 @@ use std::path::PathBuf;
 /// Result alias used throughout the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The steps of a writable open that need write permission: refused, they are answered
+/// with the advice to open the store read-only.
+const WRITABLE_OPEN_OPS: [&str; 3] = [
+    "opening for writing",
+    "opening the lock file",
+    "creating the store file",
+];
+
 /// What [`Error::NotAStoreFile`] says of an empty file.
 pub(crate) const EMPTY_FILE: &str = "an empty file";
 
@@ -282,11 +290,13 @@ impl fmt::Display for Error {
                         " (the file system is read-only: open the store with readOnly: true \
                          to read it)"
                     )?,
-                    Some(libc::EACCES) | Some(libc::EPERM) if op.starts_with("opening") => write!(
-                        f,
-                        " (no permission to write there: open the store with readOnly: \
+                    Some(libc::EACCES) | Some(libc::EPERM) if WRITABLE_OPEN_OPS.contains(op) => {
+                        write!(
+                            f,
+                            " (no permission to write there: open the store with readOnly: \
                              true to read it)"
-                    )?,
+                        )?
+                    }
                     _ => {}
                 }
                 Ok(())

@@ -92,7 +92,12 @@ pub(crate) fn open_regular(path: &Path, write: bool) -> Result<(File, Metadata)>
         use std::os::unix::fs::OpenOptionsExt;
         o.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
     }
-    let f = o.open(path).map_err(|e| Error::io("opening", path, e))?;
+    let op = if write {
+        "opening for writing"
+    } else {
+        "opening"
+    };
+    let f = o.open(path).map_err(|e| Error::io(op, path, e))?;
     let meta = f.metadata().map_err(|e| Error::io("opening", path, e))?;
     require_regular(&meta, path)?;
     Ok((f, meta))

@@ -396,6 +396,27 @@ impl Drop for RoMount {
 }
 
 #[test]
+fn a_writable_open_without_write_permission_says_to_open_read_only() {
+    if is_root() {
+        // Root is not refused for lack of permission (the tmpfs test below covers the
+        // advice); the JavaScript tests run a child as another user.
+        return;
+    }
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    open(&p).close().unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let e = Store::open(&p).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e}");
+    assert!(e.to_string().contains("readOnly: true"), "{e}");
+    // A read-only open that is refused is not told to open read-only.
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let e = StoreOptions::new().read_only(true).open(&p).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{e}");
+    assert!(!e.to_string().contains("readOnly: true"), "{e}");
+}
+
+#[test]
 fn a_writable_open_on_a_read_only_mount_says_what_to_do() {
     let Some(m) = RoMount::new() else { return };
     let p = m.0.join("s.srd");
