@@ -125,12 +125,12 @@ impl StoreOptions {
         self
     }
 
-    /// Permission bits of the files this open creates: a new store file, its lock file
-    /// and the copy of a dropped tail (default `0o666`; the process's umask applies, as to
-    /// any new file, so usually `0o644`). `0o600` keeps a store of secrets private to its
-    /// owner. An existing store keeps its mode, and the files that later replace it
-    /// (compaction, repair) and its index checkpoint get the mode, owner and group of the
-    /// store file itself.
+    /// Permission bits of the files this open creates: a new store file and its lock file
+    /// (default `0o666`; the process's umask applies, as to any new file, so usually
+    /// `0o644`). `0o600` keeps a store of secrets private to its owner. An existing store
+    /// keeps its mode, and the files that later replace it (compaction, repair), its index
+    /// checkpoint and a saved copy of a dropped tail (`<store>.torn-N`) get the mode,
+    /// owner and group of the store file itself.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o7777;
         self
@@ -286,19 +286,26 @@ impl State {
 }
 
 /// Saves `bytes`, the tail from offset `start` that recovery is about to drop, as a store
-/// image `<store>.torn-N`: a header, a hole up to `start`, then the bytes at their own
+/// image `<store>.torn-N` (with the store file's mode, owner and group, as `like` gives them): a header, a hole up to `start`, then the bytes at their own
 /// offsets, where their checksums verify. `repair` on that file (or the CLI's `repair`)
 /// turns it into a store of the entries that still verify. An identical image left by an
 /// earlier attempt (a crash between the copy and the cut) is reused. Returns its path.
-fn save_tail(path: &Path, start: u64, bytes: &[u8], mode: u32) -> std::io::Result<PathBuf> {
+fn save_tail(
+    path: &Path,
+    like: &std::fs::Metadata,
+    start: u64,
+    bytes: &[u8],
+) -> std::io::Result<PathBuf> {
     for n in 1..=1000u32 {
         let copy = lock::with_suffix(path, &format!(".torn-{n}"));
-        match files::create_options(mode)
+        match files::private_options()
             .write(true)
             .create_new(true)
             .open(&copy)
         {
             Ok(f) => {
+                // It holds the store's data: readable by exactly those who may read that.
+                files::keep_mode_and_owner(like, &f)?;
                 sio::write_all_at(&f, &format::encode_header(), 0)?;
                 sio::write_all_at(&f, bytes, start)?;
                 f.sync_all()?;
@@ -788,7 +795,7 @@ impl Store {
         if !opts.read_only && outcome.unsynced_damage.is_some() {
             // Valid entries follow the damage, in data written after the last sync: keep
             // a copy of everything about to be dropped, so nothing is silently destroyed.
-            let copy = save_tail(&path, end, &map.bytes(len)[end as usize..], opts.mode)
+            let copy = save_tail(&path, &meta, end, &map.bytes(len)[end as usize..])
                 .map_err(|e| Error::io("saving the dropped tail", &path, e))?;
             saved_tail = Some(copy);
         }
