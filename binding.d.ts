@@ -160,7 +160,7 @@ export declare function locateMany(h: number, staging: Buffer, count: number, ou
  *
  * Like {@link Store.open}, on the calling thread.
  */
-export declare function openStore(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null): number
+export declare function openStore(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null, mode?: number | undefined | null): number
 
 /**
  * Opens the store at `path` on the libuv threadpool.
@@ -171,7 +171,7 @@ export declare function openStore(path: string, readOnly: boolean, create: boole
  * Opening a path that is already open in this process (in any thread) shares the one
  * open store. A second writer in another process gets `ERR_STORE_LOCKED`.
  */
-export declare function openStoreAsync(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null): Promise<unknown>
+export declare function openStoreAsync(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null, mode?: number | undefined | null): Promise<unknown>
 
 /**
  * Sets `key` to the contents of the staged file `file` without loading it into memory,
@@ -326,6 +326,13 @@ export declare function snapshot(h: number): Snapshot
  * Sizes and counts.
  */
 export declare function stats(h: number): StoreStats
+
+/**
+ * The engine's path of the store: absolute, resolved when it was opened (the path the
+ * JavaScript `Store` was given may be relative to a directory that is no longer current).
+ * Files the JavaScript layer puts beside the store (`.upload-*`) go beside this one.
+ */
+export declare function storePath(h: number): string
 
 /** Sizes and counts of a store. */
 export interface StoreStats {

@@ -856,6 +856,7 @@ module.exports.repair = nativeBinding.repair
 module.exports.size = nativeBinding.size
 module.exports.snapshot = nativeBinding.snapshot
 module.exports.stats = nativeBinding.stats
+module.exports.storePath = nativeBinding.storePath
 module.exports.tryWriteBatch = nativeBinding.tryWriteBatch
 module.exports.verify = nativeBinding.verify
 module.exports.waitDurable = nativeBinding.waitDurable

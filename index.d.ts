@@ -28,7 +28,7 @@ export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryRep
 export type StoreErrorCode =
   | 'ERR_NOT_A_STORE' | 'ERR_STORE_VERSION' | 'ERR_STORE_CORRUPT' | 'ERR_STORE_LOCKED'
   | 'ERR_STORE_READ_ONLY' | 'ERR_STORE_CLOSED' | 'ERR_STORE_POISONED' | 'ERR_STORE_IO'
-  | 'ERR_STORE_DISK_FULL' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
+  | 'ERR_STORE_DISK_FULL' | 'ERR_STORE_MOVED' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
   | 'ERR_VALUE_TOO_LARGE' | 'ERR_KEY_NOT_FOUND' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ENV'
   | 'ERR_INVALID_ARG_VALUE' | 'ERR_NATIVE_BINDING_MISSING' | 'ERR_INTERNAL'
 
@@ -74,6 +74,16 @@ export interface StoreOptions {
   /** Create the file if it does not exist. Default `true`. */
   create?: boolean
   /**
+   * Permission bits of the files a writable open creates: a new store file, its lock file
+   * and other files beside it (default `0o666`, less the process's umask, as for any new
+   * file: usually `0o644`). Use `0o600` for a store of secrets. An existing store keeps
+   * its mode; the files that replace it (compaction, {@link Store.repair}), its index
+   * checkpoint and the staging files of {@link Store.createWriteStream} get the store
+   * file's own mode, owner and group. Ignored when the store is already open in this
+   * process.
+   */
+  mode?: number
+  /**
    * Return copies instead of zero-copy views from reads. Also forced for the whole
    * process by `SIMD_R_DRIVE_COPY_VALUES=1`, and automatically where the runtime does not
    * allow external buffers (Electron). Default `false`.
@@ -93,10 +103,13 @@ export interface StoreIterator<T> extends IterableIterator<T> {}
  *
  * Errors have a stable `code`: `ERR_STORE_LOCKED`, `ERR_NOT_A_STORE`,
  * `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
- * `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_INVALID_STATE` (a write
- * from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync}), and for bad arguments
- * `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY` and `ERR_VALUE_TOO_LARGE`
- * (`RangeError`s).
+ * `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_STORE_MOVED` (the store
+ * file was moved, removed or replaced while open: {@link Store.compact} left the path
+ * alone), `ERR_INVALID_STATE` (a write
+ * from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync}), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
+ * and `ERR_VALUE_TOO_LARGE` (`RangeError`s). `ERR_STORE_IO` and `ERR_STORE_DISK_FULL` errors
+ * also have `errno` (negative, as Node's `SystemError`s: `-13`), `syscall`, `path` and
+ * `systemCode` (`'EACCES'`).
  */
 export declare class Store implements Iterable<[Buffer, Buffer]> {
   private constructor()
@@ -118,7 +131,10 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    */
   static repair(path: string): Promise<RepairResult>
 
-  /** The path the store was opened with. */
+  /**
+   * The path the store was opened with (as given; the store itself resolved it to an
+   * absolute path when it was opened, so a later `process.chdir()` changes nothing).
+   */
   readonly path: string
   /** Whether the store was opened read-only. */
   readonly readOnly: boolean

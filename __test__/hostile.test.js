@@ -87,12 +87,15 @@ test('a store replaced by a symlink to another store follows the link, and compa
   await r.close()
 })
 
-test('a directory, or a path inside a file, gives ERR_STORE_IO', async (t) => {
+test('a directory gives ERR_NOT_A_STORE, a path inside a file ERR_STORE_IO', async (t) => {
   const d = tmpDir()
-  await t.throwsAsync(Store.open(d), { code: 'ERR_STORE_IO' })
+  // Not a regular file, so not a store (issue 21 item 6); nothing is created inside it.
+  await t.throwsAsync(Store.open(d), { code: 'ERR_NOT_A_STORE' })
+  t.deepEqual(fs.readdirSync(d), [])
   const f = path.join(d, 'file')
   fs.writeFileSync(f, 'x')
-  await t.throwsAsync(Store.open(path.join(f, 'store.srd')), { code: 'ERR_STORE_IO' })
+  const e = await t.throwsAsync(Store.open(path.join(f, 'store.srd')), { code: 'ERR_STORE_IO' })
+  t.is(e.systemCode, 'ENOTDIR')
 })
 
 test('a store made read-only on disk: a writer gets ERR_STORE_IO, readers still work, the file is untouched', async (t) => {

@@ -7,7 +7,44 @@
  * proper errors here, in one place.
  */
 
-const CODE = /^\[([A-Z0-9_]+)\] ([\s\S]*)$/
+const CODE = /^\[([A-Z0-9_]+)(?:\|(\{[^\]]*\}))?\] ([\s\S]*)$/
+
+let util
+function systemErrorName (errno) {
+  util = util || require('node:util')
+  try {
+    return util.getSystemErrorName(errno)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Gives `err` what the operating system said about a failed I/O call, as Node's own
+ * `SystemError`s have it: `errno` (negative, as in Node: -13 for EACCES), `syscall`,
+ * `path`, and `systemCode`, the POSIX name (`'EACCES'`). `code` stays the store's.
+ */
+function withSystem (err, errno, syscall, path) {
+  const props = { errno: -Math.abs(errno), syscall, path, systemCode: systemErrorName(-Math.abs(errno)) }
+  for (const [k, v] of Object.entries(props)) {
+    if (v !== undefined) Object.defineProperty(err, k, { value: v, enumerable: true, writable: true, configurable: true })
+  }
+  return err
+}
+
+/**
+ * A store error for a failed file-system call made by this JavaScript layer (`e` is the
+ * `SystemError` Node gave): `ERR_STORE_DISK_FULL` for ENOSPC/EDQUOT, else `ERR_STORE_IO`, with
+ * `errno`, `syscall`, `path` and `systemCode` as for the engine's I/O errors and `cause` `e`.
+ */
+function fromSystem (e, what) {
+  if (!e || typeof e.errno !== 'number') return e
+  const name = typeof e.code === 'string' ? e.code : systemErrorName(e.errno)
+  const code = name === 'ENOSPC' || name === 'EDQUOT' ? 'ERR_STORE_DISK_FULL' : 'ERR_STORE_IO'
+  const err = coded(code, `${what} failed on ${e.path}: ${e.message}`)
+  Object.defineProperty(err, 'cause', { value: e, enumerable: false, writable: true, configurable: true })
+  return withSystem(err, e.errno, e.syscall, e.path)
+}
 
 function withCode (err, code) {
   Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true })
@@ -42,8 +79,13 @@ function fromNative (err) {
   if (err && typeof err.message === 'string' && err.code === 'GenericFailure') {
     const m = CODE.exec(err.message)
     if (m) {
-      const e = coded(m[1], m[2])
-      if (err.stack) e.stack = `Error [${m[1]}]: ${m[2]}\n` + err.stack.split('\n').slice(1).join('\n')
+      const e = coded(m[1], m[3])
+      if (err.stack) e.stack = `Error [${m[1]}]: ${m[3]}\n` + err.stack.split('\n').slice(1).join('\n')
+      if (m[2] !== undefined) {
+        let d
+        try { d = JSON.parse(m[2]) } catch {}
+        if (d && typeof d.errno === 'number') withSystem(e, d.errno, d.syscall, d.path)
+      }
       return e
     }
   }
@@ -62,9 +104,9 @@ function readOnly () {
 const CODES = new Set([
   'ERR_NOT_A_STORE', 'ERR_STORE_VERSION', 'ERR_STORE_CORRUPT', 'ERR_STORE_LOCKED',
   'ERR_STORE_READ_ONLY', 'ERR_STORE_CLOSED', 'ERR_STORE_POISONED', 'ERR_STORE_IO',
-  'ERR_STORE_DISK_FULL', 'ERR_INVALID_STATE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_KEY',
-  'ERR_VALUE_TOO_LARGE', 'ERR_KEY_NOT_FOUND', 'ERR_OUT_OF_RANGE', 'ERR_INVALID_ENV',
-  'ERR_INVALID_ARG_VALUE', 'ERR_NATIVE_BINDING_MISSING', 'ERR_INTERNAL'
+  'ERR_STORE_DISK_FULL', 'ERR_STORE_MOVED', 'ERR_INVALID_STATE', 'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_KEY', 'ERR_VALUE_TOO_LARGE', 'ERR_KEY_NOT_FOUND', 'ERR_OUT_OF_RANGE',
+  'ERR_INVALID_ENV', 'ERR_INVALID_ARG_VALUE', 'ERR_NATIVE_BINDING_MISSING', 'ERR_INTERNAL'
 ])
 
 /** Whether `err` is an error of simd-r-drive: an `Error` with one of its codes. */
@@ -72,4 +114,4 @@ function isStoreError (err) {
   return err instanceof Error && typeof err.code === 'string' && CODES.has(err.code)
 }
 
-module.exports = { invalidArgType, rangeError, coded, fromNative, closed, readOnly, CODES, isStoreError }
+module.exports = { invalidArgType, rangeError, coded, fromNative, fromSystem, closed, readOnly, CODES, isStoreError }

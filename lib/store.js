@@ -364,6 +364,11 @@ function checkOptions (options) {
     const v = options[name]
     if (v !== undefined && typeof v !== 'boolean') throw errors.invalidArgType(`options.${name}`, 'a boolean', v)
   }
+  const mode = options.mode
+  if (mode !== undefined) {
+    if (typeof mode !== 'number') throw errors.invalidArgType('options.mode', 'a number', mode)
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.mode must be an integer from 0 to 0o7777, got ${mode}`)
+  }
   return options
 }
 
@@ -408,7 +413,7 @@ class Store {
     const o = checkOptions(options)
     let h
     try {
-      h = await native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault())
+      h = await native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault(), o.mode)
     } catch (e) {
       throw errors.fromNative(e)
     }
@@ -420,7 +425,7 @@ class Store {
     const o = checkOptions(options)
     let h
     try {
-      h = native.openStore(path, o.readOnly === true, o.create !== false, testFault())
+      h = native.openStore(path, o.readOnly === true, o.create !== false, testFault(), o.mode)
     } catch (e) {
       throw errors.fromNative(e)
     }
@@ -881,8 +886,16 @@ class Store {
     this._writable()
     const k = checkKey(key)
     const keyBytes = typeof k === 'string' ? Buffer.from(k, 'utf8') : Buffer.from(k)
-    // Unique across processes and threads (each worker has its own counter).
-    const file = `${this._path}.upload-${process.pid}-${crypto().randomUUID()}`
+    // Beside the store file the engine has open (its path was resolved when it was opened:
+    // a relative path given to open may name another directory since a chdir), and
+    // unique across processes and threads.
+    let real
+    try {
+      real = native.storePath(this._h)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+    const file = `${real}.upload-${process.pid}-${crypto().randomUUID()}`
     const store = this
     let fh = null
     const drop = async () => {
@@ -901,10 +914,15 @@ class Store {
     let destroyAfter = null
     const ws = new (stream().Writable)({
       construct (callback) {
-        fsp().open(file, 'wx').then((h) => { fh = h; callback() }, callback)
+        // Created private, then given the store file's mode (the value is the store's
+        // data, and readable by whoever may read the store).
+        fsp().open(file, 'wx', 0o600)
+          .then((h) => { fh = h; return fsp().stat(real) })
+          .then((st) => fh.chmod(st.mode & 0o7777))
+          .then(() => callback(), (e) => drop().then(() => callback(errors.fromSystem(e, 'creating the upload file'))))
       },
       write (chunk, encoding, callback) {
-        fh.write(chunk).then(() => callback(), callback)
+        fh.write(chunk).then(() => callback(), (e) => callback(errors.fromSystem(e, 'writing the upload file')))
       },
       final (callback) {
         const h = fh

@@ -74,6 +74,16 @@
 //!
 //! Create the file if it does not exist. Default `true`.
 //!
+//! # JavaScript: `StoreOptions.mode`
+//!
+//! Permission bits of the files a writable open creates: a new store file, its lock file
+//! and other files beside it (default `0o666`, less the process's umask, as for any new
+//! file: usually `0o644`). Use `0o600` for a store of secrets. An existing store keeps
+//! its mode; the files that replace it (compaction, {@link Store.repair}), its index
+//! checkpoint and the staging files of {@link Store.createWriteStream} get the store
+//! file's own mode, owner and group. Ignored when the store is already open in this
+//! process.
+//!
 //! # JavaScript: `StoreOptions.copyValues`
 //!
 //! Return copies instead of zero-copy views from reads. Also forced for the whole
@@ -94,14 +104,18 @@
 //!
 //! Errors have a stable `code`: `ERR_STORE_LOCKED`, `ERR_NOT_A_STORE`,
 //! `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
-//! `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_INVALID_STATE` (a write
-//! from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync}), and for bad arguments
-//! `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY` and `ERR_VALUE_TOO_LARGE`
-//! (`RangeError`s).
+//! `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_STORE_MOVED` (the store
+//! file was moved, removed or replaced while open: {@link Store.compact} left the path
+//! alone), `ERR_INVALID_STATE` (a write
+//! from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync}), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
+//! and `ERR_VALUE_TOO_LARGE` (`RangeError`s). `ERR_STORE_IO` and `ERR_STORE_DISK_FULL` errors
+//! also have `errno` (negative, as Node's `SystemError`s: `-13`), `syscall`, `path` and
+//! `systemCode` (`'EACCES'`).
 //!
 //! # JavaScript: `Store.path`
 //!
-//! The path the store was opened with.
+//! The path the store was opened with (as given; the store itself resolved it to an
+//! absolute path when it was opened, so a later `process.chdir()` changes nothing).
 //!
 //! # JavaScript: `Store.readOnly`
 //!
@@ -240,8 +254,9 @@ pub fn open_store(
     read_only: bool,
     create: bool,
     fault: Option<String>,
+    mode: Option<u32>,
 ) -> napi::Result<u32> {
-    let id = registry::open(&path, read_only, create, fault.as_deref())?;
+    let id = registry::open(&path, read_only, create, fault.as_deref(), mode)?;
     register(&env, id)
 }
 
@@ -251,6 +266,7 @@ pub struct OpenTask {
     read_only: bool,
     create: bool,
     fault: Option<String>,
+    mode: Option<u32>,
 }
 
 impl Task for OpenTask {
@@ -262,6 +278,7 @@ impl Task for OpenTask {
             self.read_only,
             self.create,
             self.fault.as_deref(),
+            self.mode,
         )
     }
     fn resolve(&mut self, env: Env, id: u32) -> napi::Result<u32> {
@@ -282,13 +299,24 @@ pub fn open_store_async(
     read_only: bool,
     create: bool,
     fault: Option<String>,
+    mode: Option<u32>,
 ) -> AsyncTask<OpenTask> {
     AsyncTask::new(OpenTask {
         path,
         read_only,
         create,
         fault,
+        mode,
     })
+}
+
+/// The engine's path of the store: absolute, resolved when it was opened (the path the
+/// JavaScript `Store` was given may be relative to a directory that is no longer current).
+/// Files the JavaScript layer puts beside the store (`.upload-*`) go beside this one.
+#[napi]
+pub fn store_path(h: u32) -> napi::Result<String> {
+    let handle = registry::borrow(h)?;
+    Ok(handle.store.path().to_string_lossy().into_owned())
 }
 
 /// Releases a handle; the engine closes when its last handle and task are gone.

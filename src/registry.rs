@@ -176,7 +176,15 @@ enum Found {
 /// Another open of the same path that is in progress is waited for and shared; a writer
 /// engine that is closing is waited for, so that its writer lock is released before a new
 /// one is taken. Opens of other paths never wait.
-pub fn open(path: &str, read_only: bool, create: bool, fault: Option<&str>) -> napi::Result<u32> {
+/// `mode` is the permission bits of the files a writable open creates (see
+/// `StoreOptions::mode`); it changes nothing when the engine is already open.
+pub fn open(
+    path: &str,
+    read_only: bool,
+    create: bool,
+    fault: Option<&str>,
+    mode: Option<u32>,
+) -> napi::Result<u32> {
     let key = canonical(Path::new(path));
     let found = {
         let mut engines = ENGINES.lock();
@@ -208,7 +216,7 @@ pub fn open(path: &str, read_only: bool, create: bool, fault: Option<&str>) -> n
         Found::Open(store) => store,
         Found::Opening => {
             crate::faults::gate(fault);
-            let made = open_engine(path, &key, read_only, create, fault);
+            let made = open_engine(path, &key, read_only, create, fault, mode);
             let mut engines = ENGINES.lock();
             if let Some(slot) = engines.as_mut().and_then(|m| m.get_mut(&key)) {
                 if read_only {
@@ -258,6 +266,7 @@ fn open_engine(
     read_only: bool,
     create: bool,
     fault: Option<&str>,
+    mode: Option<u32>,
 ) -> napi::Result<Arc<Engine>> {
     let opts = if read_only {
         StoreOptions::new().read_only(true)
@@ -265,6 +274,9 @@ fn open_engine(
         // Space ahead of the data makes durable commits cheaper (no size change to
         // journal on each fdatasync); close() trims it.
         let mut opts = StoreOptions::new().create(create).preallocate(PREALLOCATE);
+        if let Some(mode) = mode {
+            opts = opts.mode(mode);
+        }
         if let Some(backend) = crate::faults::from_spec(fault)? {
             opts = opts.backend(backend);
         }

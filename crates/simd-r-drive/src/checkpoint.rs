@@ -133,9 +133,11 @@ pub(crate) fn verified_log_hash(data: &[u8], end: u64) -> Option<u64> {
 /// exactly, where the log ends with a full sync mark ([`ends_with_full_mark`]);
 /// `log_hash` comes from [`verified_log_hash`]. The file is written beside the store under
 /// a temporary name and renamed into place; it is not synced, because its checksum tells a
-/// torn checkpoint from a whole one.
+/// torn checkpoint from a whole one. It gets the permission bits, owner and group of the
+/// store file (`like`): it holds no values, but it tells how many keys there are.
 pub(crate) fn write(
     store: &StoreFile<'_>,
+    like: &std::fs::Metadata,
     hash: KeyHash,
     end: u64,
     index: &Index,
@@ -167,8 +169,15 @@ pub(crate) fn write(
     let sum = xxhash_rust::xxh3::xxh3_64(&buf);
     buf.extend_from_slice(&sum.to_le_bytes());
     let tmp = lock::with_suffix(store.path, TEMP_SUFFIX);
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(&buf))
+    let written = crate::files::private_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .and_then(|mut f| {
+            crate::files::keep_mode_and_owner(like, &f)?;
+            f.write_all(&buf)
+        })
         .and_then(|()| std::fs::rename(&tmp, path_for(store.path)));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);

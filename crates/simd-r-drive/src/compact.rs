@@ -13,12 +13,13 @@
 //! A crash before the rename leaves the old store and a temporary file that the next open
 //! deletes; a crash after it leaves the new store, which holds everything the old one did.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::files;
 use crate::format::{self, EntryKind, HEADER_LEN};
 use crate::index::Index;
 use crate::io::Backend;
@@ -105,27 +106,70 @@ impl Store {
         self.check_writable()?;
         let started = Instant::now();
         let tmp = lock::with_suffix(&self.path, ".compact");
-        let result = self.compact_into(&tmp, started);
+        let mut made = None;
+        let result = self.compact_into(&tmp, started, &mut made);
         if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+            // Only the file this compaction made: if the directory was replaced meanwhile,
+            // a file of that name there belongs to someone else.
+            if let Some(id) = made {
+                if std::fs::metadata(&tmp).is_ok_and(|m| file_id(&m) == id) {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+            }
         }
         result
     }
 
-    fn compact_into(&self, tmp: &Path, started: Instant) -> Result<CompactionReport> {
+    /// Fails with [`Error::Moved`] unless the store's path still names the file `id`, in
+    /// the directory the store was opened in: what a rename over the path would replace.
+    pub(crate) fn check_in_place(&self, id: crate::store::FileId) -> Result<()> {
+        let here = |p: &Path| std::fs::metadata(p).map(|m| file_id(&m)).ok();
+        if here(&self.path) == Some(id) && here(&parent_dir(&self.path)) == Some(self.dir_id) {
+            Ok(())
+        } else {
+            Err(Error::Moved {
+                path: self.path.clone(),
+            })
+        }
+    }
+
+    fn compact_into(
+        &self,
+        tmp: &Path,
+        started: Instant,
+        made: &mut Option<crate::store::FileId>,
+    ) -> Result<CompactionReport> {
         let io_err = |op: &'static str, e: std::io::Error| self.poison_with(Error::io(op, tmp, e));
-        let (map, start_end, mut slots, bytes_before) = {
+        let (map, start_end, mut slots, bytes_before, old_file, old_id) = {
             let s = self.state.read();
             let slots: Vec<(u64, u64)> = s.index.slots().map(|x| (x.offset, x.hash)).collect();
-            (s.map.clone(), s.end, slots, s.end)
+            (
+                s.map.clone(),
+                s.end,
+                slots,
+                s.end,
+                s.file.clone(),
+                s.file_id,
+            )
         };
         slots.sort_unstable();
-        let file = OpenOptions::new()
+        // A store whose file or directory was moved or replaced must not write beside
+        // (or over) whatever is at its path now.
+        self.check_in_place(old_id)?;
+        let old_meta = old_file
+            .metadata()
+            .map_err(|e| Error::io("reading the file size", &self.path, e))?;
+        drop(old_file);
+        let file = files::private_options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
             .open(tmp)
+            .map_err(|e| io_err("creating the compaction file", e))?;
+        *made = file.metadata().ok().map(|m| file_id(&m));
+        // The new file will be the store: same permission bits, owner and group.
+        files::keep_mode_and_owner(&old_meta, &file)
             .map_err(|e| io_err("creating the compaction file", e))?;
         let mut out = Output {
             path: tmp,
@@ -200,10 +244,14 @@ impl Store {
         let buf = self.writer.lock();
         let pause = Instant::now();
         self.check_writable()?;
-        let (m, e, seq, generation) = {
+        let (m, e, seq, generation, current_id) = {
             let s = self.state.read();
-            (s.map.clone(), s.end, s.seq, s.generation)
+            (s.map.clone(), s.end, s.seq, s.generation, s.file_id)
         };
+        // The rename below replaces whatever the path names: it must still be this store's
+        // file, in the same directory. Otherwise nothing is renamed (the compaction file is
+        // removed, if it is still where it was made) and the store goes on as it was.
+        self.check_in_place(current_id)?;
         if e > copied {
             tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
         }

@@ -12,6 +12,17 @@ use std::path::PathBuf;
 /// Result alias used throughout the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The steps of a writable open that need write permission: refused, they are answered
+/// with the advice to open the store read-only.
+const WRITABLE_OPEN_OPS: [&str; 3] = [
+    "opening for writing",
+    "opening the lock file",
+    "creating the store file",
+];
+
+/// What [`Error::NotAStoreFile`] says of an empty file.
+pub(crate) const EMPTY_FILE: &str = "an empty file";
+
 /// Everything that can go wrong in the engine.
 #[non_exhaustive]
 #[derive(Debug)]
@@ -19,6 +30,23 @@ pub enum Error {
     /// The file exists but does not start with a simd-r-drive header. The file was not modified.
     NotAStore {
         /// The file that was opened.
+        path: PathBuf,
+    },
+    /// The path names something that cannot be a store: a directory, a device, a FIFO or
+    /// a socket, or (for a read-only open) an empty file. Nothing was opened for writing,
+    /// created or modified.
+    NotAStoreFile {
+        /// The path that was opened.
+        path: PathBuf,
+        /// What is there ("a directory", "a character device", "an empty file", ...).
+        what: &'static str,
+    },
+    /// The store file was renamed away, removed or replaced (or its directory was) while the
+    /// store was open. An operation that would have renamed a new file over the path
+    /// (compaction, the index checkpoint) was refused and left the path alone. Reads and
+    /// writes of the open store go on, in the file it has open.
+    Moved {
+        /// The store's path.
         path: PathBuf,
     },
     /// The file was written by a newer version of the format than this build understands.
@@ -79,7 +107,8 @@ impl Error {
     /// (`ERR_STORE_LOCKED`, `ERR_NOT_A_STORE`, ...). Codes are never renamed.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::NotAStore { .. } => "ERR_NOT_A_STORE",
+            Error::NotAStore { .. } | Error::NotAStoreFile { .. } => "ERR_NOT_A_STORE",
+            Error::Moved { .. } => "ERR_STORE_MOVED",
             Error::UnsupportedVersion { .. } => "ERR_STORE_VERSION",
             Error::Corrupt { .. } => "ERR_STORE_CORRUPT",
             Error::Locked { .. } => "ERR_STORE_LOCKED",
@@ -92,6 +121,38 @@ impl Error {
                 Some(libc::ENOSPC) | Some(libc::EDQUOT) => "ERR_STORE_DISK_FULL",
                 _ => "ERR_STORE_IO",
             },
+        }
+    }
+
+    /// For an I/O error, the operating system's error number (`errno`, e.g. 13 for
+    /// `EACCES`), when the failure came from the operating system.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// For an I/O error, the system call that failed (`open`, `read`, `write`, `fdatasync`,
+    /// `fsync`, `rename`, `mmap`, `flock`, `ftruncate`, `stat`, `link`), as Node names them.
+    pub fn syscall(&self) -> Option<&'static str> {
+        match self {
+            Error::Io { op, .. } => Some(syscall_of(op)),
+            _ => None,
+        }
+    }
+
+    /// The file the error is about, where there is one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Error::NotAStore { path }
+            | Error::NotAStoreFile { path, .. }
+            | Error::Moved { path }
+            | Error::UnsupportedVersion { path, .. }
+            | Error::Corrupt { path, .. }
+            | Error::Locked { path }
+            | Error::Io { path, .. } => Some(path),
+            _ => None,
         }
     }
 
@@ -116,6 +177,36 @@ impl Error {
     }
 }
 
+/// The system call behind the engine operation `op` (see [`Error::syscall`]).
+fn syscall_of(op: &str) -> &'static str {
+    let starts = |p: &str| op.starts_with(p);
+    if starts("opening") || starts("creating") {
+        "open"
+    } else if starts("locking") {
+        "flock"
+    } else if starts("mapping") {
+        "mmap"
+    } else if starts("syncing the directory") {
+        "fsync"
+    } else if starts("fdatasync") || starts("syncing") {
+        "fdatasync"
+    } else if starts("checking") {
+        "stat"
+    } else if starts("reading the file size") || starts("reading the compacted") {
+        "fstat"
+    } else if starts("reading") {
+        "read"
+    } else if starts("truncating") {
+        "ftruncate"
+    } else if starts("renaming") || starts("replacing") || starts("moving") {
+        "rename"
+    } else if starts("keeping") {
+        "link"
+    } else {
+        "write"
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -123,6 +214,25 @@ impl fmt::Display for Error {
                 f,
                 "{} is not a simd-r-drive store (no store header); it was left untouched. \
                  Check the path, or pick a new file name for a new store",
+                path.display()
+            ),
+            Error::NotAStoreFile { path, what } => {
+                write!(
+                    f,
+                    "{} is {what}, not a simd-r-drive store; it was left untouched",
+                    path.display()
+                )?;
+                if *what == EMPTY_FILE {
+                    write!(f, " (a writable open makes an empty file a store)")?;
+                } else {
+                    write!(f, ". Check the path")?;
+                }
+                Ok(())
+            }
+            Error::Moved { path } => write!(
+                f,
+                "the store file at {} was moved, removed or replaced while open (or its \
+                 directory was); the path was left alone. Close the store and reopen it",
                 path.display()
             ),
             Error::UnsupportedVersion {
@@ -173,8 +283,21 @@ impl fmt::Display for Error {
             ),
             Error::Io { op, path, source } => {
                 write!(f, "{op} failed on {}: {source}", path.display())?;
-                if source.raw_os_error() == Some(libc::ENOSPC) {
-                    write!(f, " (free disk space, then reopen the store)")?;
+                match source.raw_os_error() {
+                    Some(libc::ENOSPC) => write!(f, " (free disk space, then reopen the store)")?,
+                    Some(libc::EROFS) => write!(
+                        f,
+                        " (the file system is read-only: open the store with readOnly: true \
+                         to read it)"
+                    )?,
+                    Some(libc::EACCES) | Some(libc::EPERM) if WRITABLE_OPEN_OPS.contains(op) => {
+                        write!(
+                            f,
+                            " (no permission to write there: open the store with readOnly: \
+                             true to read it)"
+                        )?
+                    }
+                    _ => {}
                 }
                 Ok(())
             }

@@ -1,6 +1,5 @@
 //! Read-only followers: seeing what a writer in another process appended or compacted.
 
-use std::fs::File;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -79,7 +78,9 @@ impl Store {
     }
 
     fn follow_replacement(&self) -> Result<Refresh> {
-        let file = File::open(&self.path).map_err(|e| Error::io("opening", &self.path, e))?;
+        // Opened without blocking, and refused unless it is a regular file (a FIFO put
+        // at the path must not hang the follower).
+        let (file, _) = crate::files::open_regular(&self.path, false)?;
         // The writer may be a newer build that wrote a newer format: refuse it as an open
         // would, instead of misreading it.
         let version = store::check_header_of(&file, &self.path)?;

@@ -27,6 +27,7 @@ mod append;
 mod checkpoint;
 mod compact;
 mod error;
+mod files;
 mod follow;
 mod format;
 mod index;

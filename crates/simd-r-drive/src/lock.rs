@@ -1,15 +1,18 @@
 //! Operating-system file locks: one writer per store, readers marked with a shared lock.
 //!
 //! The writer holds an exclusive lock on a small side file, `<store>.lock`, for as long as
-//! it has the store open. The lock is not on the store file itself because compaction
-//! replaces the store file with a new one; a lock on the side file is unaffected. The
-//! locks are `flock`-style, held per open file description, so a second open of the same
-//! store in the same process conflicts just as one in another process does.
+//! it has the store open, and a record lock on the store file itself ([`lock_file_itself`]),
+//! which it takes first: a script that deletes `<store>.lock` cannot let a second writer
+//! past the second lock, and no writer touches a side file before it holds both. The lock
+//! file also covers a store not created yet, and is unaffected when compaction replaces the
+//! store file (the new file gets the record lock as it is renamed in). The locks are held
+//! per open file description, so a second open of the same store in the same process
+//! conflicts just as one in another process does.
 //!
 //! A read-only store holds a shared lock on the store file it has mapped, which keeps
 //! [`crate::repair`] (which needs the file to itself) from running under it.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -27,9 +30,10 @@ pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Takes the writer lock of the store at `path`, or fails with [`Error::Locked`].
-pub(crate) fn acquire_writer(path: &Path) -> Result<File> {
+/// A lock file it creates gets the permission bits `mode` (less the umask).
+pub(crate) fn acquire_writer(path: &Path, mode: u32) -> Result<File> {
     let lp = lock_path(path);
-    let f = OpenOptions::new()
+    let f = crate::files::create_options(mode)
         .read(true)
         .write(true)
         .create(true)

@@ -1,10 +1,11 @@
 //! Offline verification and salvage.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::files;
 use crate::format::{self, EntryKind, HEADER_LEN};
 use crate::index::Index;
 use crate::lock;
@@ -33,17 +34,16 @@ pub struct RepairReport {
 /// stays reachable as `<path>.damaged`. The header's magic must be intact: a file that
 /// is not a store is never touched.
 pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairReport> {
-    let path = path.as_ref();
-    // Refuse a file that is not a store (or is too new) before creating the lock file.
-    if let Ok(f) = File::open(path) {
-        refuse_foreign(&f, path)?;
-    }
-    let _writer = lock::acquire_writer(path)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io("opening", path, e))?;
+    let path = &files::resolve(path.as_ref())?;
+    // Refuse what is not a regular file without opening it, and a file that is not a store
+    // (or is too new) before creating the lock file; take the writer's lock on the file
+    // itself before that too.
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("opening", path, e))?;
+    files::require_regular(&meta, path)?;
+    let (file, old_meta) = files::open_regular(path, true)?;
+    refuse_foreign(&file, path)?;
+    lock::lock_file_itself(&file, path)?;
+    let _writer = lock::acquire_writer(path, opts.mode)?;
     lock::acquire_exclusive(&file, path)?;
     // Again, now that nothing else can replace the file.
     refuse_foreign(&file, path)?;
@@ -63,12 +63,15 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
 
     let tmp = lock::with_suffix(path, ".repair");
     let result = (|| -> Result<()> {
-        let out = OpenOptions::new()
+        let out = files::private_options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
             .open(&tmp)
+            .map_err(|e| Error::io("creating the repair file", &tmp, e))?;
+        // The repaired file replaces the store: same permission bits, owner and group.
+        files::keep_mode_and_owner(&old_meta, &out)
             .map_err(|e| Error::io("creating the repair file", &tmp, e))?;
         let mut buf = format::encode_header().to_vec();
         for off in index.offsets_sorted() {

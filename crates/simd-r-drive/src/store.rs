@@ -1,6 +1,6 @@
 //! The store: opening and recovery, reads, batched writes, durability and closing.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -10,6 +10,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::append::{self, Appending};
 use crate::checkpoint;
 use crate::error::{Error, Result};
+use crate::files;
 use crate::format::{self, EntryHeader, EntryKind, HeaderProblem, HEADER_LEN};
 use crate::index::{Index, LogOp, PREFETCH_AHEAD};
 use crate::io::{self as sio, Backend, OsBackend};
@@ -65,6 +66,7 @@ pub struct StoreOptions {
     pub(crate) hasher: Option<KeyHasher>,
     pub(crate) preallocate: u64,
     pub(crate) checkpoint_min_keys: usize,
+    pub(crate) mode: u32,
 }
 
 impl Default for StoreOptions {
@@ -77,6 +79,7 @@ impl Default for StoreOptions {
             hasher: None,
             preallocate: 0,
             checkpoint_min_keys: DEFAULT_CHECKPOINT_MIN_KEYS,
+            mode: files::DEFAULT_MODE,
         }
     }
 }
@@ -122,7 +125,19 @@ impl StoreOptions {
         self
     }
 
-    /// Whether a missing file is created (default `true`).
+    /// Permission bits of the files this open creates: a new store file and its lock file
+    /// (default `0o666`; the process's umask applies, as to any new file, so usually
+    /// `0o644`). `0o600` keeps a store of secrets private to its owner. An existing store
+    /// keeps its mode, and the files that later replace it (compaction, repair), its index
+    /// checkpoint and a saved copy of a dropped tail (`<store>.torn-N`) get the mode,
+    /// owner and group of the store file itself.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode & 0o7777;
+        self
+    }
+
+    /// Whether a missing file is created (default `true`). An existing empty file is not
+    /// missing: a writable open makes it a store in place, whatever this says.
     pub fn create(mut self, on: bool) -> Self {
         self.create = on;
         self
@@ -271,15 +286,26 @@ impl State {
 }
 
 /// Saves `bytes`, the tail from offset `start` that recovery is about to drop, as a store
-/// image `<store>.torn-N`: a header, a hole up to `start`, then the bytes at their own
+/// image `<store>.torn-N` (with the store file's mode, owner and group, as `like` gives them): a header, a hole up to `start`, then the bytes at their own
 /// offsets, where their checksums verify. `repair` on that file (or the CLI's `repair`)
 /// turns it into a store of the entries that still verify. An identical image left by an
 /// earlier attempt (a crash between the copy and the cut) is reused. Returns its path.
-fn save_tail(path: &Path, start: u64, bytes: &[u8]) -> std::io::Result<PathBuf> {
+fn save_tail(
+    path: &Path,
+    like: &std::fs::Metadata,
+    start: u64,
+    bytes: &[u8],
+) -> std::io::Result<PathBuf> {
     for n in 1..=1000u32 {
         let copy = lock::with_suffix(path, &format!(".torn-{n}"));
-        match OpenOptions::new().write(true).create_new(true).open(&copy) {
+        match files::private_options()
+            .write(true)
+            .create_new(true)
+            .open(&copy)
+        {
             Ok(f) => {
+                // It holds the store's data: readable by exactly those who may read that.
+                files::keep_mode_and_owner(like, &f)?;
                 sio::write_all_at(&f, &format::encode_header(), 0)?;
                 sio::write_all_at(&f, bytes, start)?;
                 f.sync_all()?;
@@ -347,7 +373,10 @@ pub(crate) fn file_id(meta: &std::fs::Metadata) -> FileId {
 /// Writes are serialised by one writer mutex; each batch is one `write` call (one per
 /// 4 MiB of a larger batch).
 pub struct Store {
+    /// Absolute, resolved once at open.
     pub(crate) path: PathBuf,
+    /// Identity of the directory holding the store file when it was opened.
+    pub(crate) dir_id: FileId,
     pub(crate) read_only: bool,
     pub(crate) sync_commits: bool,
     pub(crate) backend: Arc<dyn Backend>,
@@ -542,9 +571,9 @@ pub(crate) fn index_log(
 /// Creates a new, empty store file at `path` atomically: the header is written to a
 /// temporary file, synced, and renamed into place, so a crash never leaves a half-written
 /// header at `path`.
-fn create_new(path: &Path, backend: &dyn Backend) -> Result<()> {
+fn create_new(path: &Path, backend: &dyn Backend, mode: u32) -> Result<()> {
     let tmp = lock::with_suffix(path, ".init");
-    let f = OpenOptions::new()
+    let f = files::create_options(mode)
         .read(true)
         .write(true)
         .create(true)
@@ -560,7 +589,7 @@ fn create_new(path: &Path, backend: &dyn Backend) -> Result<()> {
         .map_err(|e| Error::io("syncing the header", &tmp, e))?;
     backend
         .rename(&tmp, path)
-        .map_err(|e| Error::io("creating the store file", path, e))?;
+        .map_err(|e| Error::io("moving the new store file into place", path, e))?;
     backend
         .sync_dir(&parent_dir(path))
         .map_err(|e| Error::io("syncing the directory", parent_dir(path), e))?;
@@ -661,62 +690,87 @@ impl Store {
     }
 
     fn open_with(path: &Path, opts: StoreOptions) -> Result<Store> {
-        // A store reached through a symbolic link is the link's target: its lock file and
-        // compaction's rename then act on the real file instead of replacing the link.
-        let path = match std::fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_symlink() => {
-                std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-            }
-            _ => path.to_path_buf(),
-        };
-        if !opts.read_only {
-            // Refuse a file that is not a store (or is too new) before creating the lock
-            // file or removing anything beside it. Checked again below, under the lock.
-            if let Ok(f) = File::open(&path) {
-                if f.metadata().is_ok_and(|m| m.len() > 0) {
+        // Absolute from here on (a later `chdir` changes nothing), symbolic link followed.
+        let path = files::resolve(path)?;
+        let writable = !opts.read_only;
+        // What is at the path decides what may be done there. Something that is not a
+        // regular file (a device, a FIFO, a directory) is refused without being opened;
+        // what is opened is opened without blocking and checked again, and a file that is
+        // not a store is refused before a lock file is created or anything beside it is
+        // removed.
+        let mut file = match std::fs::metadata(&path) {
+            Ok(m) => {
+                files::require_regular(&m, &path)?;
+                let (f, meta) = files::open_regular(&path, writable)?;
+                if meta.len() > 0 {
                     check_header_of(&f, &path)?;
+                } else if opts.read_only {
+                    return Err(files::empty_file(&path));
                 }
+                Some(f)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && writable && opts.create => None,
+            Err(e) => return Err(Error::io("opening", &path, e)),
+        };
+        // A writer takes every lock before it touches any file beside the store: first the
+        // record lock on the store file itself, which a script that deletes `<store>.lock`
+        // cannot defeat, then the lock file (which also covers a store not created yet).
+        if let (true, Some(f)) = (writable, &file) {
+            lock::lock_file_itself(f, &path)?;
+        }
+        let lock_file = if writable {
+            Some(lock::acquire_writer(&path, opts.mode)?)
+        } else {
+            None
+        };
+        if writable {
+            let at_path = std::fs::metadata(&path).ok().map(|m| file_id(&m));
+            let opened = file.as_ref().and_then(|f| f.metadata().ok());
+            if at_path != opened.map(|m| file_id(&m)) {
+                // Another writer created or compacted the store between the look above and
+                // the locks, and has closed it since: open what is there now, with the
+                // checks above, rather than the file it replaced.
+                drop(lock_file);
+                return Store::open_with(&path, opts);
             }
         }
-        let lock_file = if opts.read_only {
-            None
-        } else {
-            Some(lock::acquire_writer(&path)?)
-        };
         let mut created = false;
-        if !opts.read_only {
+        if writable {
             // Leftovers of a crash: safe to remove now that no other writer can run.
             for s in TEMP_SUFFIXES {
                 let _ = std::fs::remove_file(lock::with_suffix(&path, s));
             }
             remove_uploads(&path);
-            let exists = match std::fs::metadata(&path) {
-                Ok(m) => m.len() > 0,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-                Err(e) => return Err(Error::io("opening", &path, e)),
-            };
-            if !exists {
-                if !opts.create {
-                    return Err(Error::io(
-                        "opening",
-                        &path,
-                        std::io::Error::from(std::io::ErrorKind::NotFound),
-                    ));
+            match &file {
+                None => {
+                    create_new(&path, opts.backend.as_ref(), opts.mode)?;
+                    let (f, _) = files::open_regular(&path, true)?;
+                    lock::lock_file_itself(&f, &path)?;
+                    file = Some(f);
+                    created = true;
                 }
-                create_new(&path, opts.backend.as_ref())?;
-                created = true;
+                Some(f) => {
+                    let len = f
+                        .metadata()
+                        .map_err(|e| Error::io("opening", &path, e))?
+                        .len();
+                    if len == 0 {
+                        // An empty file becomes a store in place: same inode, mode, owner
+                        // and hard links.
+                        let header = format::encode_header();
+                        opts.backend
+                            .write_at(f, &header, 0)
+                            .map_err(|e| Error::io("writing the header", &path, e))?;
+                        opts.backend
+                            .sync_data(f)
+                            .map_err(|e| Error::io("syncing the header", &path, e))?;
+                        created = true;
+                    }
+                }
             }
         }
-        let file = if opts.read_only {
-            File::open(&path)
-        } else {
-            OpenOptions::new().read(true).write(true).open(&path)
-        }
-        .map_err(|e| Error::io("opening", &path, e))?;
+        let file = file.expect("opened or created above");
         let version = check_header_of(&file, &path)?;
-        if !opts.read_only {
-            lock::lock_file_itself(&file, &path)?;
-        }
         if opts.read_only {
             lock::acquire_shared(&file, &path)?;
         }
@@ -724,6 +778,10 @@ impl Store {
             .metadata()
             .map_err(|e| Error::io("opening", &path, e))?;
         let id = file_id(&meta);
+        let dir = parent_dir(&path);
+        let dir_id = std::fs::metadata(&dir)
+            .map(|m| file_id(&m))
+            .map_err(|e| Error::io("opening", &dir, e))?;
         // Read-only opens check as strictly as writers: damage followed by valid data is
         // reported, never silently hidden. A batch a live writer is still writing is a torn
         // last batch, which strict mode leaves aside without an error.
@@ -741,7 +799,7 @@ impl Store {
         if !opts.read_only && outcome.unsynced_damage.is_some() {
             // Valid entries follow the damage, in data written after the last sync: keep
             // a copy of everything about to be dropped, so nothing is silently destroyed.
-            let copy = save_tail(&path, end, &map.bytes(len)[end as usize..])
+            let copy = save_tail(&path, &meta, end, &map.bytes(len)[end as usize..])
                 .map_err(|e| Error::io("saving the dropped tail", &path, e))?;
             saved_tail = Some(copy);
         }
@@ -797,6 +855,7 @@ impl Store {
         };
         let store = Store {
             path,
+            dir_id,
             read_only: opts.read_only,
             sync_commits: opts.sync,
             backend: opts.backend,
@@ -839,7 +898,8 @@ impl Store {
         Ok(store)
     }
 
-    /// The store's path.
+    /// The store's path: absolute (resolved against the current directory when the store
+    /// was opened) and, when a symbolic link was opened, the link's target.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -1450,7 +1510,7 @@ impl Store {
     /// while the store was open; if one does not verify, no checkpoint is left beside the
     /// store, and the next open reads (and reports) the whole log.
     fn save_checkpoint(&self) -> bool {
-        let (map, end, inode) = {
+        let (map, end, id, file) = {
             let s = self.state.read();
             if !s.sync_marks
                 || s.checkpoint_end == s.end
@@ -1459,8 +1519,17 @@ impl Store {
             {
                 return false;
             }
-            (s.map.clone(), s.end, s.file_id.1)
+            (s.map.clone(), s.end, s.file_id, s.file.clone())
         };
+        let inode = id.1;
+        // Written (or removed) beside the path only while the path still names this
+        // store's file: a checkpoint beside a file that replaced it is not ours to touch.
+        let Ok(like) = file.metadata() else {
+            return false;
+        };
+        if self.check_in_place(id).is_err() {
+            return false;
+        }
         // Read without the state lock: readers and syncs go on meanwhile, and the writer
         // lock the caller holds keeps the log as it is.
         let Some(log_hash) = checkpoint::verified_log_hash(map.bytes(end), end) else {
@@ -1476,6 +1545,7 @@ impl Store {
                         inode,
                         data: map.bytes(end),
                     },
+                    &like,
                     self.hasher,
                     end,
                     &s.index,

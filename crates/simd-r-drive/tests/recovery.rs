@@ -453,6 +453,10 @@ fn damage_in_unsynced_data_drops_the_tail_and_keeps_a_copy() {
         let mut bytes = full.clone();
         bytes[start + 8..start + 16].fill(0);
         std::fs::write(&copy, &bytes).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         // A read-only open shows the same state and changes nothing, and its verify()
         // reports the damage it left aside.
         let r = StoreOptions::new().read_only(true).open(&copy).unwrap();
@@ -470,6 +474,12 @@ fn damage_in_unsynced_data_drops_the_tail_and_keeps_a_copy() {
         let rec = s.recovery().clone();
         assert_eq!(rec.dropped_tail_bytes, (full.len() - start) as u64);
         let saved = rec.saved_tail.expect("a copy of the dropped bytes");
+        // It holds the store's data: it gets the store file's mode (issue 21 item 18).
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&saved) & 0o777, 0o600);
+        }
         // A store image: the header, a hole, and the dropped bytes at their own offsets.
         let image = std::fs::read(&saved).unwrap();
         assert_eq!(&image[..64], &full[..64]);

@@ -134,7 +134,7 @@ fn kind(data: &[u8]) -> Kind {
 fn assert_refused(what: &str, k: Kind, err: &Error, path: &Path, data: &[u8]) {
     match k {
         Kind::Foreign | Kind::Empty => assert!(
-            matches!(err, Error::NotAStore { .. }),
+            matches!(err, Error::NotAStore { .. } | Error::NotAStoreFile { .. }),
             "{what}: expected ERR_NOT_A_STORE, got {err}"
         ),
         Kind::Newer => assert!(

@@ -1,0 +1,147 @@
+//! What the engine needs from the file system beyond reads and writes: telling a regular
+//! file from anything else without blocking, creating files with the store's mode, and
+//! giving a replacement file the mode and owner of the file it replaces.
+
+use std::fs::{File, Metadata, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result, EMPTY_FILE};
+
+/// Mode of new store files (and their side files) unless [`crate::StoreOptions::mode`]
+/// says otherwise: `0o666`, less the process's umask, as for any new file.
+pub(crate) const DEFAULT_MODE: u32 = 0o666;
+
+/// Mode a temporary file is created with before it gets the mode of the file it replaces:
+/// nobody else can read what is written into it meanwhile.
+const PRIVATE_MODE: u32 = 0o600;
+
+/// `path` made absolute against the current directory, once, at open: a later
+/// `chdir` must not move the store's lock, temporary files or compaction elsewhere. A
+/// symbolic link at `path` is followed, so that the lock file and compaction's rename act
+/// on the real file instead of replacing the link.
+pub(crate) fn resolve(path: &Path) -> Result<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Error::io("opening", path, e))?
+            .join(path)
+    };
+    Ok(match std::fs::symlink_metadata(&abs) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(&abs).unwrap_or(abs),
+        _ => abs,
+    })
+}
+
+/// What `meta` describes when it is not a regular file (`None` for a regular file).
+pub(crate) fn not_regular(meta: &Metadata) -> Option<&'static str> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return None;
+    }
+    if t.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_char_device() {
+            return Some("a character device");
+        }
+        if t.is_block_device() {
+            return Some("a block device");
+        }
+        if t.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Fails with [`Error::NotAStoreFile`] unless `meta` is a regular file.
+pub(crate) fn require_regular(meta: &Metadata, path: &Path) -> Result<()> {
+    match not_regular(meta) {
+        None => Ok(()),
+        Some(what) => Err(Error::NotAStoreFile {
+            path: path.to_path_buf(),
+            what,
+        }),
+    }
+}
+
+/// The error a read-only open of an empty file gets.
+pub(crate) fn empty_file(path: &Path) -> Error {
+    Error::NotAStoreFile {
+        path: path.to_path_buf(),
+        what: EMPTY_FILE,
+    }
+}
+
+/// Opens the existing regular file at `path` (for writing too if `write`), without ever
+/// blocking: the open does not wait for a FIFO's other end (`O_NONBLOCK`, which changes
+/// nothing for a regular file) and takes no controlling terminal, and the opened file is
+/// checked to be a regular file before anything reads it. Returns it with its metadata.
+pub(crate) fn open_regular(path: &Path, write: bool) -> Result<(File, Metadata)> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(write);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let op = if write {
+        "opening for writing"
+    } else {
+        "opening"
+    };
+    let f = o.open(path).map_err(|e| Error::io(op, path, e))?;
+    let meta = f.metadata().map_err(|e| Error::io("opening", path, e))?;
+    require_regular(&meta, path)?;
+    Ok((f, meta))
+}
+
+/// Options that create a file with `mode` (less the umask) where the platform has modes.
+pub(crate) fn create_options(mode: u32) -> OpenOptions {
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    o
+}
+
+/// Options that create a temporary file only its owner can read, for a file that then
+/// gets the mode of the one it replaces ([`keep_mode_and_owner`]).
+pub(crate) fn private_options() -> OpenOptions {
+    create_options(PRIVATE_MODE)
+}
+
+/// Gives `file` (a new file about to replace the one `like` describes) that file's owner,
+/// group and permission bits. The owner and group are set where permitted (always as
+/// root); when the system refuses (`EPERM`: a user who does not own the old file, or is
+/// not in its group), the new file keeps this process's user (and group) and the store
+/// goes on. The permission bits are then set, so they are the old file's in every case.
+pub(crate) fn keep_mode_and_owner(like: &Metadata, file: &File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let ours = file.metadata()?;
+        if (ours.uid(), ours.gid()) != (like.uid(), like.gid())
+            && std::os::unix::fs::fchown(file, Some(like.uid()), Some(like.gid())).is_err()
+        {
+            // Not permitted to give it away: at least the group, if we are in it.
+            let _ = std::os::unix::fs::fchown(file, None, Some(like.gid()));
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(like.mode() & 0o7777))
+    }
+    #[cfg(not(unix))]
+    {
+        file.set_permissions(like.permissions())
+    }
+}
