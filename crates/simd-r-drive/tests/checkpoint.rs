@@ -662,7 +662,7 @@ fn open_snap(p: &Path, opts: StoreOptions) -> Result<(Snap, bool), String> {
 fn opens_from_a_checkpoint_equal_opens_of_the_whole_log_after_crashes_and_damage() {
     let mut used_count = 0;
     for seed in 1..160u64 {
-        let mut r = Rng((seed * 0x9E37_79B9_7F4A_7C15) | 1);
+        let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let h = seed % 3 == 0;
         let d = Dir::new();
         let p = d.path("s.srd");
