@@ -11,12 +11,12 @@
 //! faster, never different. Hashing the log costs far less than scanning it, and runs on
 //! two threads while the index is built. `FORMAT.md` documents the layout.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::format::{self, EntryKind, ALIGN, ENTRY_HEADER_LEN, HEADER_LEN, SYNC_MARK_LEN};
 use crate::index::{Index, Slot};
+use crate::io::Backend;
 use crate::lock;
 use crate::store::{KeyHash, KeyHasher};
 
@@ -132,10 +132,11 @@ pub(crate) fn verified_log_hash(data: &[u8], end: u64) -> Option<u64> {
 /// Writes the checkpoint of `index`, which must describe the store's log up to `end`
 /// exactly, where the log ends with a full sync mark ([`ends_with_full_mark`]);
 /// `log_hash` comes from [`verified_log_hash`]. The file is written beside the store under
-/// a temporary name and renamed into place; it is not synced, because its checksum tells a
-/// torn checkpoint from a whole one.
+/// a temporary name and renamed into place, both through `backend`; it is not synced,
+/// because its checksum tells a torn checkpoint from a whole one.
 pub(crate) fn write(
     store: &StoreFile<'_>,
+    backend: &dyn Backend,
     hash: KeyHash,
     end: u64,
     index: &Index,
@@ -168,8 +169,8 @@ pub(crate) fn write(
     buf.extend_from_slice(&sum.to_le_bytes());
     let tmp = lock::with_suffix(store.path, TEMP_SUFFIX);
     let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(&buf))
-        .and_then(|()| std::fs::rename(&tmp, path_for(store.path)));
+        .and_then(|f| backend.write_at(&f, &buf, 0))
+        .and_then(|()| backend.rename(&tmp, &path_for(store.path)));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -1475,6 +1475,7 @@ impl Store {
                         inode,
                         data: map.bytes(end),
                     },
+                    self.backend.as_ref(),
                     self.hasher,
                     end,
                     &s.index,
