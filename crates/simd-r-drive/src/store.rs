@@ -1444,6 +1444,9 @@ impl Store {
             return Err(e);
         }
         let _one_at_a_time = self.checkpointing.lock();
+        // Again under the lock, which `close` takes too: a close that began since the check
+        // above may have finished, and nothing may be written after it.
+        self.check_open()?;
         // The bulk of the sync with no writer lock held, as in `flush`; the one below then
         // has only what was written meanwhile.
         let seq = self.state.read().seq;
