@@ -11,12 +11,12 @@
 //! faster, never different. Hashing the log costs far less than scanning it, and runs on
 //! two threads while the index is built. `FORMAT.md` documents the layout.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::format::{self, EntryKind, ALIGN, ENTRY_HEADER_LEN, HEADER_LEN, SYNC_MARK_LEN};
 use crate::index::{Index, Slot};
+use crate::io::Backend;
 use crate::lock;
 use crate::store::{KeyHash, KeyHasher};
 
@@ -116,8 +116,9 @@ pub(crate) struct StoreFile<'a> {
 }
 
 /// Verifies every entry of the log before `end` and returns its log hash, or `None` if an
-/// entry does not verify (no checkpoint must then vouch for those bytes). The caller holds
-/// the writer lock, so nothing is appended meanwhile.
+/// entry does not verify (no checkpoint must then vouch for those bytes). Needs no lock:
+/// an open store never rewrites bytes before its end (appends go after it, and compaction
+/// writes a new file while `data` keeps the old one mapped).
 pub(crate) fn verified_log_hash(data: &[u8], end: u64) -> Option<u64> {
     let data = &data[..end as usize];
     let (hash, scanned) = log_hash(data, end, || {
@@ -129,43 +130,70 @@ pub(crate) fn verified_log_hash(data: &[u8], end: u64) -> Option<u64> {
     }
 }
 
-/// Writes the checkpoint of `index`, which must describe the store's log up to `end`
-/// exactly, where the log ends with a full sync mark ([`ends_with_full_mark`]);
-/// `log_hash` comes from [`verified_log_hash`]. The file is written beside the store under
-/// a temporary name and renamed into place; it is not synced, because its checksum tells a
-/// torn checkpoint from a whole one. It gets the permission bits, owner and group of the
-/// store file (`like`): it holds no values, but it tells how many keys there are.
+/// The index as a checkpoint saves it, copied while the caller holds the state lock: its
+/// slots already in the checkpoint's byte layout, after room for the header. The copy is
+/// all that [`write`] needs of the index, so the file is written with no lock held.
+pub(crate) struct IndexCopy {
+    keys: usize,
+    live_bytes: u64,
+    /// `HEADER` bytes to fill in, then the slots; the checksum goes after them.
+    buf: Vec<u8>,
+}
+
+impl IndexCopy {
+    /// Copies `index` (16 bytes per live key).
+    pub(crate) fn of(index: &Index) -> IndexCopy {
+        let keys = index.len();
+        let mut buf = Vec::with_capacity(HEADER + keys * SLOT + 8);
+        buf.resize(HEADER, 0);
+        // In the table's own order, which is nearly the order of the table a reader builds
+        // for the same number of keys: reading it back then fills that table front to back.
+        for s in index.slots() {
+            buf.extend_from_slice(&s.hash.to_le_bytes());
+            buf.extend_from_slice(&s.offset.to_le_bytes());
+        }
+        IndexCopy {
+            keys,
+            live_bytes: index.live_bytes(),
+            buf,
+        }
+    }
+}
+
+/// Writes the checkpoint of `index`, which must have been copied when the store's log
+/// ended at `end` exactly, with a full sync mark ([`ends_with_full_mark`]); `log_hash`
+/// comes from [`verified_log_hash`]. The file is written beside the store under a temporary
+/// name and renamed into place, both through `backend`; it is not synced, because its
+/// checksum tells a torn checkpoint from a whole one. It gets the permission bits, owner and
+/// group of the store file (`like`): it holds no values, but it tells how many keys there are.
 pub(crate) fn write(
     store: &StoreFile<'_>,
     like: &std::fs::Metadata,
+    backend: &dyn Backend,
     hash: KeyHash,
     end: u64,
-    index: &Index,
+    index: IndexCopy,
     log_hash: u64,
 ) -> std::io::Result<()> {
-    let n = index.len();
-    let mut buf = Vec::with_capacity(HEADER + n * SLOT + 8);
-    buf.extend_from_slice(&MAGIC);
-    buf.extend_from_slice(&VERSION.to_le_bytes());
-    buf.extend_from_slice(&[0u8; 6]);
+    let mut buf = index.buf;
+    let mut head = Vec::with_capacity(HEADER);
+    head.extend_from_slice(&MAGIC);
+    head.extend_from_slice(&VERSION.to_le_bytes());
+    head.extend_from_slice(&[0u8; 6]);
     for v in [
         end,
-        n as u64,
-        index.live_bytes(),
+        index.keys as u64,
+        index.live_bytes,
         store.inode,
         hash.of(HASHER_PROBE),
         log_hash,
         hash.seed,
     ] {
-        buf.extend_from_slice(&v.to_le_bytes());
+        head.extend_from_slice(&v.to_le_bytes());
     }
-    debug_assert_eq!(buf.len(), HEADER);
-    // In the table's own order, which is nearly the order of the table a reader builds for
-    // the same number of keys: reading it back then fills that table front to back.
-    for s in index.slots() {
-        buf.extend_from_slice(&s.hash.to_le_bytes());
-        buf.extend_from_slice(&s.offset.to_le_bytes());
-    }
+    debug_assert_eq!(head.len(), HEADER);
+    debug_assert_eq!(buf.len(), HEADER + index.keys * SLOT);
+    buf[..HEADER].copy_from_slice(&head);
     let sum = xxhash_rust::xxh3::xxh3_64(&buf);
     buf.extend_from_slice(&sum.to_le_bytes());
     let tmp = lock::with_suffix(store.path, TEMP_SUFFIX);
@@ -174,11 +202,11 @@ pub(crate) fn write(
         .create(true)
         .truncate(true)
         .open(&tmp)
-        .and_then(|mut f| {
+        .and_then(|f| {
             crate::files::keep_mode_and_owner(like, &f)?;
-            f.write_all(&buf)
+            backend.write_at(&f, &buf, 0)
         })
-        .and_then(|()| std::fs::rename(&tmp, path_for(store.path)));
+        .and_then(|()| backend.rename(&tmp, &path_for(store.path)));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -313,8 +313,6 @@ impl Store {
                 },
             )
         };
-        // A checkpoint of the old file no longer matches (and would only be ignored).
-        let _ = std::fs::remove_file(crate::checkpoint::path_for(&self.path));
         let writer_pause = pause.elapsed();
         drop(buf);
         // Released with no lock held: when nothing else maps the old file any more, this
@@ -322,6 +320,15 @@ impl Store {
         // file's pages, which takes about a second per GB here. Readers (the event loop's
         // thread among them) must not wait for that.
         drop(old);
+        // A checkpoint of the old file no longer matches (and would only be ignored). Removed
+        // once a checkpoint being written meanwhile (of the old file) is in place, and only
+        // if none of the new file was written since the swap: writers do not wait for it.
+        {
+            let _k = self.checkpointing.lock();
+            if self.state.read().checkpoint_end == 0 {
+                let _ = std::fs::remove_file(crate::checkpoint::path_for(&self.path));
+            }
+        }
         if let Some(e) = dir_failed {
             return Err(e);
         }

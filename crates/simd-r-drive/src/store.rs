@@ -396,6 +396,10 @@ pub struct Store {
     pub(crate) allocated: AtomicU64,
     /// One compaction at a time.
     pub(crate) compaction: Mutex<()>,
+    /// One index checkpoint at a time, from its copy of the index to its rename (taken
+    /// before the writer lock, never while holding it). Compaction takes it to remove a
+    /// checkpoint of the file it replaced, so that none written meanwhile survives it.
+    pub(crate) checkpointing: Mutex<()>,
     /// Long operations under way that hold (or will take) the writer lock for a while:
     /// compactions and streamed values. See [`Store::is_busy`].
     pub(crate) long_ops: AtomicU64,
@@ -880,6 +884,7 @@ impl Store {
             checkpoint_min_keys: opts.checkpoint_min_keys,
             allocated: AtomicU64::new(allocated),
             compaction: Mutex::new(()),
+            checkpointing: Mutex::new(()),
             long_ops: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),
@@ -1486,6 +1491,11 @@ impl Store {
     /// write one is not an error (opens then scan the log, as without one). On a poisoned
     /// store it makes what was committed before the failure durable, as [`Store::close`]
     /// does, then fails with [`Error::Poisoned`] (or with the error of that sync).
+    ///
+    /// Writers wait only while the writes made since the sync that starts it are synced, a
+    /// sync mark is appended and the index is copied (16 bytes per live key); the checkpoint
+    /// of that copy is then verified and written while reads and writes go on. Writes made
+    /// meanwhile are not in it: the next open reads them from the log after its end.
     pub fn checkpoint(&self) -> Result<bool> {
         if let Err(e) = self.check_writable() {
             if matches!(e, Error::Poisoned { .. }) {
@@ -1494,69 +1504,95 @@ impl Store {
             }
             return Err(e);
         }
-        let _w = self.writer.lock();
+        let _one_at_a_time = self.checkpointing.lock();
+        // Again under the lock, which `close` takes too: a close that began since the check
+        // above may have finished, and nothing may be written after it.
+        self.check_open()?;
+        // The bulk of the sync with no writer lock held, as in `flush`; the one below then
+        // has only what was written meanwhile.
         let seq = self.state.read().seq;
         self.wait_durable(seq)?;
-        if self.poison.get().is_some() {
-            return Ok(false);
-        }
-        self.append_mark();
-        Ok(self.save_checkpoint())
+        let copy = {
+            let _w = self.writer.lock();
+            let seq = self.state.read().seq;
+            self.wait_durable(seq)?;
+            if self.poison.get().is_some() {
+                return Ok(false);
+            }
+            self.append_mark();
+            self.checkpoint_copy()
+        };
+        Ok(copy.is_some_and(|c| self.save_checkpoint(c)))
     }
 
-    /// Writes the index checkpoint if one is due (the writer lock must be held, and the
-    /// log must just have been synced and marked). Returns whether it wrote one. Every entry
-    /// is verified first, so that a checkpoint never vouches for bytes that were damaged
-    /// while the store was open; if one does not verify, no checkpoint is left beside the
-    /// store, and the next open reads (and reports) the whole log.
-    fn save_checkpoint(&self) -> bool {
-        let (map, end, id, file) = {
-            let s = self.state.read();
-            if !s.sync_marks
-                || s.checkpoint_end == s.end
-                || s.index.len() < self.checkpoint_min_keys
-                || !checkpoint::ends_with_full_mark(s.map.bytes(s.end), s.end)
-            {
-                return false;
-            }
-            (s.map.clone(), s.end, s.file_id, s.file.clone())
-        };
-        let inode = id.1;
+    /// Copies what an index checkpoint needs, if one is due. The caller holds the
+    /// `checkpointing` lock and the writer lock, and has just synced and marked the log, so
+    /// that the copy describes a log that ends with a mark recording all of it.
+    fn checkpoint_copy(&self) -> Option<CheckpointCopy> {
+        let s = self.state.read();
+        if !s.sync_marks
+            || s.checkpoint_end == s.end
+            || s.index.len() < self.checkpoint_min_keys
+            || !checkpoint::ends_with_full_mark(s.map.bytes(s.end), s.end)
+        {
+            return None;
+        }
+        Some(CheckpointCopy {
+            map: s.map.clone(),
+            end: s.end,
+            file: s.file.clone(),
+            file_id: s.file_id,
+            generation: s.generation,
+            index: checkpoint::IndexCopy::of(&s.index),
+        })
+    }
+
+    /// Writes the index checkpoint of `copy` (the caller holds the `checkpointing` lock,
+    /// and needs no other). Returns whether it wrote one that describes the store's current
+    /// file. Every entry is verified first, so that a checkpoint never vouches for bytes
+    /// that were damaged while the store was open; if one does not verify, no checkpoint is
+    /// left beside the store, and the next open reads (and reports) the whole log.
+    fn save_checkpoint(&self, copy: CheckpointCopy) -> bool {
         // Written (or removed) beside the path only while the path still names this
         // store's file: a checkpoint beside a file that replaced it is not ours to touch.
-        let Ok(like) = file.metadata() else {
+        let Ok(like) = copy.file.metadata() else {
             return false;
         };
-        if self.check_in_place(id).is_err() {
+        if self.check_in_place(copy.file_id).is_err() {
             return false;
         }
-        // Read without the state lock: readers and syncs go on meanwhile, and the writer
-        // lock the caller holds keeps the log as it is.
-        let Some(log_hash) = checkpoint::verified_log_hash(map.bytes(end), end) else {
+        // Readers and writers go on meanwhile: the log before `copy.end` never changes, and
+        // `copy.map` keeps it mapped even if a compaction replaces the file.
+        let data = copy.map.bytes(copy.end);
+        let Some(log_hash) = checkpoint::verified_log_hash(data, copy.end) else {
             let _ = std::fs::remove_file(checkpoint::path_for(&self.path));
             return false;
         };
-        let saved = {
-            let s = self.state.read();
-            s.end == end
-                && checkpoint::write(
-                    &checkpoint::StoreFile {
-                        path: &self.path,
-                        inode,
-                        data: map.bytes(end),
-                    },
-                    &like,
-                    self.hasher,
-                    end,
-                    &s.index,
-                    log_hash,
-                )
-                .is_ok()
+        let file = checkpoint::StoreFile {
+            path: &self.path,
+            inode: copy.file_id.1,
+            data,
         };
-        if saved {
-            self.state.write().checkpoint_end = end;
+        let written = checkpoint::write(
+            &file,
+            &like,
+            self.backend.as_ref(),
+            self.hasher,
+            copy.end,
+            copy.index,
+            log_hash,
+        );
+        if written.is_err() {
+            return false;
         }
-        saved
+        let mut s = self.state.write();
+        // After a compaction the checkpoint is of the replaced file; the compaction removes
+        // it once this returns (it waits for the `checkpointing` lock).
+        if s.generation != copy.generation {
+            return false;
+        }
+        s.checkpoint_end = copy.end;
+        true
     }
 
     pub(crate) fn mark_durable(&self, seq: u64) {
@@ -1582,6 +1618,7 @@ impl Store {
             return Ok(());
         }
         let _c = self.compaction.lock();
+        let _k = self.checkpointing.lock();
         let _w = self.writer.lock();
         let mut result = Ok(());
         if sync && !self.read_only && self.poison.get().is_none() {
@@ -1590,7 +1627,9 @@ impl Store {
             if result.is_ok() {
                 // As in `flush`: record what the sync made durable.
                 self.append_mark();
-                self.save_checkpoint();
+                if let Some(copy) = self.checkpoint_copy() {
+                    self.save_checkpoint(copy);
+                }
             }
         } else if sync && !self.read_only {
             result = self.sync_after_poison();
@@ -1668,6 +1707,18 @@ impl Drop for Store {
     fn drop(&mut self) {
         let _ = self.close_with(false);
     }
+}
+
+/// What an index checkpoint is made of, copied under the locks (see `Store::checkpoint_copy`).
+struct CheckpointCopy {
+    /// Maps the log the copy describes, up to `end` at least.
+    map: Arc<Mapping>,
+    end: u64,
+    /// The store file the copy describes, and its identity (device, inode).
+    file: Arc<File>,
+    file_id: FileId,
+    generation: u64,
+    index: checkpoint::IndexCopy,
 }
 
 /// Iterator over live entries, from [`Store::iter`].
