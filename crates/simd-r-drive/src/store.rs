@@ -1003,17 +1003,7 @@ impl Store {
             let s = self.state.read();
             (s.file.clone(), s.seq, s.end, s.generation)
         };
-        if let Err(e) = self.backend.sync_data(&file) {
-            return Err(self.poison_durability(Error::io("fdatasync", &self.path, e)));
-        }
-        {
-            let mut s = self.state.write();
-            if s.generation == generation && end > s.durable_end {
-                s.durable_end = end;
-            }
-        }
-        self.durable_seq.fetch_max(target, Ordering::AcqRel);
-        Ok(())
+        self.sync_and_publish(&file, (target, end, generation))
     }
 
     #[inline]
@@ -1451,7 +1441,13 @@ impl Store {
                 cause: cause.clone(),
             });
         }
-        if let Err(e) = self.backend.sync_data(&file) {
+        self.sync_and_publish(&file, (target, end, generation))
+    }
+
+    /// Syncs `file` (the durability lock held) and publishes that commits up to `seq` and
+    /// bytes up to `end` of `generation`'s file are durable; a failed sync poisons the store.
+    fn sync_and_publish(&self, file: &File, (seq, end, generation): (u64, u64, u64)) -> Result<()> {
+        if let Err(e) = self.backend.sync_data(file) {
             return Err(self.poison_durability(Error::io("fdatasync", &self.path, e)));
         }
         {
@@ -1462,7 +1458,7 @@ impl Store {
         }
         // Published after the durable end: a `flush` that finds its commits durable then
         // also finds the sync mark due that records them.
-        self.durable_seq.fetch_max(target, Ordering::AcqRel);
+        self.durable_seq.fetch_max(seq, Ordering::AcqRel);
         Ok(())
     }
 
