@@ -11,6 +11,14 @@ const { tmpDir, tmpStore, runChild } = require('./helpers')
 
 const isRoot = process.getuid && process.getuid() === 0
 
+/** Tests that run a child as another user need root; elsewhere they say so and pass. */
+function skippedWithoutRoot (t) {
+  if (isRoot) return false
+  t.log('skipped: needs root to run the child as another user')
+  t.pass()
+  return true
+}
+
 /** Runs a fixture in a child process, killed (and the test failed) after `ms`. */
 function runWithin (ms, script, args, options = {}) {
   return new Promise((resolve) => {
@@ -151,11 +159,7 @@ test('compaction and repair keep the store file\'s mode, owner and group', async
 })
 
 test('compaction by a user who may not give the file away: the store\'s mode and group, the user\'s own uid', async (t) => {
-  if (!isRoot) {
-    t.log('skipped: needs root to run the child as another user')
-    t.pass()
-    return
-  }
+  if (skippedWithoutRoot(t)) return
   // A group-shared store of root's, compacted by a member of its group.
   const parent = tmpDir()
   fs.chmodSync(parent, 0o755)
@@ -284,11 +288,7 @@ test('a writable open on a read-only mount says to open it readOnly', async (t) 
 })
 
 test('a writable open without write permission says to open readOnly; a refused read-only open does not', async (t) => {
-  if (!isRoot) {
-    t.log('skipped: needs root to run the child as another user')
-    t.pass()
-    return
-  }
+  if (skippedWithoutRoot(t)) return
   const parent = tmpDir()
   fs.chmodSync(parent, 0o755)
   const p = path.join(parent, 's.srd')
@@ -311,11 +311,7 @@ test('a writable open without write permission says to open readOnly; a refused 
 })
 
 test('createWriteStream in a read-only directory fails with a coded ERR_STORE_IO', async (t) => {
-  if (!isRoot) {
-    t.log('skipped: needs root to run the child as another user')
-    t.pass()
-    return
-  }
+  if (skippedWithoutRoot(t)) return
   // As root the directory's permissions would not apply: the child runs as another user.
   const parent = tmpDir()
   fs.chmodSync(parent, 0o755)
