@@ -372,9 +372,9 @@ test('--help, help <command>, <command> --help and --version', async (t) => {
 
 test('bench outside a source checkout says so and exits 1', async (t) => {
   const dir = tmpDir()
-  fs.mkdirSync(path.join(dir, 'bin'))
+  // All of bin/, as the package ships it (the CLI is more than one file).
+  fs.cpSync(path.dirname(BIN), path.join(dir, 'bin'), { recursive: true })
   const bin = path.join(dir, 'bin', 'simd-r-drive.js')
-  fs.copyFileSync(BIN, bin)
   const r = await cli(['bench'], { bin })
   t.is(r.code, 1)
   t.regex(r.err, /bench[\\/]run\.js not found/)
