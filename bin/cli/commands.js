@@ -10,7 +10,7 @@ const { OK, FAILED, STORE_ERROR, UsageError, Failure } = require('./exit')
 const { OUT_CHUNK, Output, print, bytes, table } = require('./output')
 const { srd, openRead, openWrite, withStore, headerVersion } = require('./stores')
 const { keyBytes, keyText } = require('./keys')
-const { EXPORT_LINE, EXPORT_PART, ENCODE_PIECE, parseObject, parseEntry, parseMore, lines } = require('./ndjson')
+const { NdjsonError, encodeEntry, Decoder, lines } = require('./ndjson')
 
 const ROOT = path.join(__dirname, '..', '..')
 
@@ -213,28 +213,9 @@ async function exportCmd ({ store: file }) {
   const out = new Output(process.stdout)
   const s = await openRead(file)
   await withStore(s, async (s) => {
-    /** Writes the base64 of v[from, to) in small pieces; false once nobody reads. */
-    const base64 = async (v, from, to) => {
-      for (let at = from; at < to; at += ENCODE_PIECE) {
-        if (!await out.write(v.toString('base64', at, Math.min(to, at + ENCODE_PIECE)))) return false
-      }
-      return true
-    }
     for (const [k, v] of s.entries()) {
-      if (v.length <= ENCODE_PIECE) {
-        if (!await out.write(`{"key64":"${k.toString('base64')}","value64":"${v.toString('base64')}"}\n`)) return
-        continue
-      }
-      // One line, or parts, one line each, so that no line has to hold all of it: the first
-      // has the key (and "continued":true when more follow), the others "more64", and all
-      // but the last "continued":true.
-      const part = v.length <= EXPORT_LINE ? EXPORT_LINE : EXPORT_PART
-      for (let at = 0; at < v.length; at += part) {
-        const end = Math.min(v.length, at + part)
-        const more = end < v.length ? ',"continued":true' : ''
-        if (!await out.write(at === 0 ? `{"key64":"${k.toString('base64')}","value64":"` : '{"more64":"')) return
-        if (!await base64(v, at, end)) return
-        if (!await out.write(`"${more}}\n`)) return
+      for (const piece of encodeEntry(k, v)) {
+        if (!await out.write(piece)) return
       }
     }
     await out.end()
@@ -270,12 +251,12 @@ async function importCmd ({ store: file, file: input }) {
   try {
     await withStore(s, async (s) => {
       const rl = lines(stream)
+      const { MAX_KEY_BYTES, MAX_VALUE_BYTES } = srd()
+      const decoder = new Decoder({ maxKeyBytes: MAX_KEY_BYTES, maxValueBytes: MAX_VALUE_BYTES })
       let batch = []
       let batchBytes = 0
-      // A long value being streamed into the store: its write stream, the line it began
-      // on and its bytes so far.
+      // The write stream of a long value being streamed into the store.
       let long = null
-      let lineNo = 0
       const commit = async () => {
         if (batch.length === 0) return
         await s.putMany(batch)
@@ -283,48 +264,43 @@ async function importCmd ({ store: file, file: input }) {
         batch = []
         batchBytes = 0
       }
-      const { MAX_VALUE_BYTES } = srd()
       try {
         for await (const line of rl) {
-          lineNo++
-          if (line.trim() === '') continue
-          if (long !== null) {
-            const { part, more } = parseMore(parseObject(line, lineNo), lineNo, long.from)
-            long.bytes += part.length
-            if (long.bytes > MAX_VALUE_BYTES) throw new Failure(`line ${lineNo}: the value of line ${long.from} is longer than ${MAX_VALUE_BYTES} bytes`)
-            await writeChunk(long.ws, part)
-            if (!more) {
-              const ws = long.ws
+          const got = decoder.next(line)
+          if (got === null) continue
+          if (got.part !== undefined) {
+            await writeChunk(long, got.part)
+            if (!got.continued) {
+              const ws = long
               long = null
               await new Promise((resolve, reject) => ws.end((e) => e ? reject(e) : resolve()))
               imported++
             }
             continue
           }
-          const entry = parseEntry(parseObject(line, lineNo), lineNo)
-          if (entry.more) {
+          if (got.continued) {
             // Its own write, after the entries before it (a later line for the same key wins).
             await commit()
-            long = { ws: s.createWriteStream(entry.key), from: lineNo, bytes: entry.value.length }
-            long.ws.on('error', () => {}) // reported through writeChunk and end
-            await writeChunk(long.ws, entry.value)
+            long = s.createWriteStream(got.key)
+            long.on('error', () => {}) // reported through writeChunk and end
+            await writeChunk(long, got.value)
             continue
           }
-          batch.push([entry.key, entry.value])
-          batchBytes += entry.key.length + entry.value.length
+          batch.push([got.key, got.value])
+          batchBytes += got.key.length + got.value.length
           if (batch.length >= IMPORT_BATCH || batchBytes >= IMPORT_BATCH_BYTES) await commit()
         }
-        if (long !== null) throw new Failure(`line ${lineNo}: the input ended inside the "continued" value of line ${long.from}`)
+        decoder.end()
         await commit()
       } finally {
         await rl.return()
         // A long value cut short is dropped: nothing of it is written.
-        if (long !== null) long.ws.destroy()
+        if (long !== null) long.destroy()
         await s.flush()
       }
     })
   } catch (e) {
-    if (e instanceof Failure) e.message = `error: ${e.message}; ${imported} entries imported before it`
+    if (e instanceof NdjsonError) throw new Failure(`error: ${e.message}; ${imported} entries imported before it`)
     throw e
   } finally {
     stream.destroy()

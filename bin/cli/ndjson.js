@@ -1,10 +1,9 @@
 'use strict'
 
 // The NDJSON of export and import: one line of JSON per entry, base64 keys and values,
-// and long values in "continued" parts.
-
-const { Failure } = require('./exit')
-const { srd } = require('./stores')
+// and long values in "continued" parts. Knows nothing of the store or of the command line:
+// encodeEntry makes the text of an entry, Decoder reads it back line by line, lines splits
+// a stream into lines.
 
 // export writes a value of up to EXPORT_LINE bytes as one line (versions before 0.3 import
 // those), and a longer one in parts of EXPORT_PART bytes, one line each: a multiple of 3, so
@@ -15,6 +14,38 @@ const EXPORT_PART = 768 * 1024
 // ... and encodes each line in pieces of this many bytes (a multiple of 3), so that every
 // string it makes is small and dies young instead of piling up in V8's large-object space.
 const ENCODE_PIECE = 48 * 1024
+
+/** A line that is not what export writes: `line` is its number (1 for the first line). */
+class NdjsonError extends Error {
+  constructor (line, message) {
+    super(`line ${line}: ${message}`)
+    this.name = 'NdjsonError'
+    this.line = line
+  }
+}
+
+/**
+ * The text of one entry, yielded in pieces (each a string to write in turn; together whole
+ * lines ending in "\n"). A value of up to ENCODE_PIECE bytes comes as one piece; up to
+ * EXPORT_LINE bytes as one line in pieces; a longer one as "continued" parts of EXPORT_PART
+ * bytes, one line each: the first with the key, the others with "more64", all but the last
+ * with "continued":true. No piece is longer than the base64 of ENCODE_PIECE bytes plus the
+ * key's.
+ */
+function * encodeEntry (key, value) {
+  if (value.length <= ENCODE_PIECE) {
+    yield `{"key64":"${key.toString('base64')}","value64":"${value.toString('base64')}"}\n`
+    return
+  }
+  const part = value.length <= EXPORT_LINE ? EXPORT_LINE : EXPORT_PART
+  for (let at = 0; at < value.length; at += part) {
+    const end = Math.min(value.length, at + part)
+    const more = end < value.length ? ',"continued":true' : ''
+    yield at === 0 ? `{"key64":"${key.toString('base64')}","value64":"` : '{"more64":"'
+    for (let p = at; p < end; p += ENCODE_PIECE) yield value.toString('base64', p, Math.min(end, p + ENCODE_PIECE))
+    yield `"${more}}\n`
+  }
+}
 
 const NOT_BASE64 = /[^A-Za-z0-9+/=]/
 
@@ -34,16 +65,16 @@ function isBase64 (text) {
 function field (obj, name, lineNo) {
   const b64 = obj[name + '64']
   const plain = obj[name]
-  if (b64 !== undefined && plain !== undefined) throw new Failure(`line ${lineNo}: both "${name}" and "${name}64"`)
+  if (b64 !== undefined && plain !== undefined) throw new NdjsonError(lineNo, `both "${name}" and "${name}64"`)
   if (b64 !== undefined) {
-    if (typeof b64 !== 'string' || !isBase64(b64)) throw new Failure(`line ${lineNo}: "${name}64" is not a base64 string`)
+    if (typeof b64 !== 'string' || !isBase64(b64)) throw new NdjsonError(lineNo, `"${name}64" is not a base64 string`)
     return Buffer.from(b64, 'base64')
   }
   if (plain !== undefined) {
-    if (typeof plain !== 'string') throw new Failure(`line ${lineNo}: "${name}" is not a string`)
+    if (typeof plain !== 'string') throw new NdjsonError(lineNo, `"${name}" is not a string`)
     return Buffer.from(plain, 'utf8')
   }
-  throw new Failure(`line ${lineNo}: missing "${name}64" (or "${name}")`)
+  throw new NdjsonError(lineNo, `missing "${name}64" (or "${name}")`)
 }
 
 function parseObject (line, lineNo) {
@@ -51,39 +82,78 @@ function parseObject (line, lineNo) {
   try {
     obj = JSON.parse(line)
   } catch (e) {
-    throw new Failure(`line ${lineNo}: not valid JSON (${e.message})`)
+    throw new NdjsonError(lineNo, `not valid JSON (${e.message})`)
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Failure(`line ${lineNo}: not a JSON object`)
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new NdjsonError(lineNo, `not a JSON object`)
   return obj
 }
 
 /** The "continued" flag of a line: true, or absent/false. */
 function continued (obj, lineNo) {
   const c = obj.continued
-  if (c !== undefined && typeof c !== 'boolean') throw new Failure(`line ${lineNo}: "continued" is not true or false`)
+  if (c !== undefined && typeof c !== 'boolean') throw new NdjsonError(lineNo, `"continued" is not true or false`)
   return c === true
 }
 
 /** An entry line: `{ key, value, more }`, `more` meaning that "more64" lines follow. */
-function parseEntry (obj, lineNo) {
-  if (obj.more64 !== undefined) throw new Failure(`line ${lineNo}: "more64" without an entry that is "continued" before it`)
+function parseEntry (obj, lineNo, { maxKeyBytes, maxValueBytes }) {
+  if (obj.more64 !== undefined) throw new NdjsonError(lineNo, '"more64" without an entry that is "continued" before it')
   const key = field(obj, 'key', lineNo)
   const value = field(obj, 'value', lineNo)
-  const { MAX_KEY_BYTES, MAX_VALUE_BYTES } = srd()
-  if (key.length < 1 || key.length > MAX_KEY_BYTES) throw new Failure(`line ${lineNo}: a key must be 1 to ${MAX_KEY_BYTES} bytes, this one has ${key.length}`)
-  if (value.length > MAX_VALUE_BYTES) throw new Failure(`line ${lineNo}: the value is longer than ${MAX_VALUE_BYTES} bytes`)
+  if (key.length < 1 || key.length > maxKeyBytes) throw new NdjsonError(lineNo, `a key must be 1 to ${maxKeyBytes} bytes, this one has ${key.length}`)
+  if (value.length > maxValueBytes) throw new NdjsonError(lineNo, `the value is longer than ${maxValueBytes} bytes`)
   return { key, value, more: continued(obj, lineNo) }
 }
 
 /** A continuation line of a long value: `{ part, more }`. */
 function parseMore (obj, lineNo, from) {
   const b64 = obj.more64
-  if (b64 === undefined) throw new Failure(`line ${lineNo}: the entry of line ${from} is "continued", so this line must carry "more64"`)
-  if (typeof b64 !== 'string' || !isBase64(b64)) throw new Failure(`line ${lineNo}: "more64" is not a base64 string`)
+  if (b64 === undefined) throw new NdjsonError(lineNo, `the entry of line ${from} is "continued", so this line must carry "more64"`)
+  if (typeof b64 !== 'string' || !isBase64(b64)) throw new NdjsonError(lineNo, `"more64" is not a base64 string`)
   for (const name of ['key', 'key64', 'value', 'value64']) {
-    if (obj[name] !== undefined) throw new Failure(`line ${lineNo}: a "more64" line carries no "${name}"`)
+    if (obj[name] !== undefined) throw new NdjsonError(lineNo, `a "more64" line carries no "${name}"`)
   }
   return { part: Buffer.from(b64, 'base64'), more: continued(obj, lineNo) }
+}
+
+/**
+ * Reads export's lines back, one at a time and in order, checking each: next(line) returns
+ * null for an empty line, { key, value, continued } for an entry (continued: the rest of
+ * the value follows in "more64" lines), { part, continued } for such a line (continued:
+ * more parts follow); it throws an NdjsonError naming the line for a line that is not
+ * what export writes. end() throws when the input stopped inside a "continued" value. Keys
+ * must be 1 to maxKeyBytes bytes, values (all parts together) at most maxValueBytes.
+ */
+class Decoder {
+  constructor ({ maxKeyBytes, maxValueBytes }) {
+    this.limits = { maxKeyBytes, maxValueBytes }
+    /** The number of the last line read. */
+    this.lineNo = 0
+    // The "continued" value being read: the line it began on and its bytes so far.
+    this.long = null
+  }
+
+  next (line) {
+    const lineNo = ++this.lineNo
+    if (line.trim() === '') return null
+    const obj = parseObject(line, lineNo)
+    if (this.long !== null) {
+      const { part, more } = parseMore(obj, lineNo, this.long.from)
+      this.long.bytes += part.length
+      if (this.long.bytes > this.limits.maxValueBytes) {
+        throw new NdjsonError(lineNo, `the value of line ${this.long.from} is longer than ${this.limits.maxValueBytes} bytes`)
+      }
+      if (!more) this.long = null
+      return { part, continued: more }
+    }
+    const { key, value, more } = parseEntry(obj, lineNo, this.limits)
+    if (more) this.long = { from: lineNo, bytes: value.length }
+    return { key, value, continued: more }
+  }
+
+  end () {
+    if (this.long !== null) throw new NdjsonError(this.lineNo, `the input ended inside the "continued" value of line ${this.long.from}`)
+  }
 }
 
 /**
@@ -122,4 +192,4 @@ async function * lines (stream) {
   if (parts.length > 0) yield line(Buffer.alloc(0))
 }
 
-module.exports = { EXPORT_LINE, EXPORT_PART, ENCODE_PIECE, isBase64, parseObject, parseEntry, parseMore, lines }
+module.exports = { EXPORT_LINE, EXPORT_PART, ENCODE_PIECE, NdjsonError, encodeEntry, Decoder, isBase64, lines }
