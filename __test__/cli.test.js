@@ -6,7 +6,7 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const { spawn } = require('node:child_process')
 const { Store, kernel } = require('..')
-const { tmpStore, tmpDir, withoutClosingMark } = require('./helpers.js')
+const { tmpStore, tmpDir, withoutClosingMark, corruptStore } = require('./helpers.js')
 
 const BIN = path.join(__dirname, '..', 'bin', 'simd-r-drive.js')
 
@@ -382,12 +382,7 @@ test('bench outside a source checkout says so and exits 1', async (t) => {
 
 test('repair rebuilds a corrupt store (exit 0), verify then passes; repair of a missing file exits 1', async (t) => {
   const p = tmpStore()
-  const s = await Store.open(p)
-  for (let i = 0; i < 20; i++) await s.put(`k${i}`, Buffer.alloc(100, i))
-  await s.close()
-  const bytes = fs.readFileSync(p)
-  bytes[64 + 40] ^= 0xff
-  fs.writeFileSync(p, bytes)
+  await corruptStore(p)
   const bad = await cli(['verify', p])
   t.is(bad.code, 2)
   t.regex(bad.err, /ERR_STORE_CORRUPT/)

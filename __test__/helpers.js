@@ -59,4 +59,20 @@ function withoutClosingMark (bytes) {
   return Buffer.from(bytes.subarray(0, at))
 }
 
-module.exports = { tmpDir, tmpStore, runChild, startChild, withoutClosingMark }
+/**
+ * Writes a store at `p` of 20 entries (`k0` to `k19`, 100 bytes each), closes it, then
+ * flips one byte inside the first entry's value (offset 64 + 40): damage followed by valid
+ * data, which opening reports as ERR_STORE_CORRUPT at offset 64. Returns the damaged bytes.
+ */
+async function corruptStore (p) {
+  const { Store } = require('..')
+  const s = await Store.open(p)
+  for (let i = 0; i < 20; i++) await s.put(`k${i}`, Buffer.alloc(100, i))
+  await s.close()
+  const bytes = fs.readFileSync(p)
+  bytes[64 + 40] ^= 0xff // inside the first entry's value
+  fs.writeFileSync(p, bytes)
+  return bytes
+}
+
+module.exports = { tmpDir, tmpStore, runChild, startChild, withoutClosingMark, corruptStore }
