@@ -84,14 +84,14 @@ function parseObject (line, lineNo) {
   } catch (e) {
     throw new NdjsonError(lineNo, `not valid JSON (${e.message})`)
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new NdjsonError(lineNo, `not a JSON object`)
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new NdjsonError(lineNo, 'not a JSON object')
   return obj
 }
 
 /** The "continued" flag of a line: true, or absent/false. */
 function continued (obj, lineNo) {
   const c = obj.continued
-  if (c !== undefined && typeof c !== 'boolean') throw new NdjsonError(lineNo, `"continued" is not true or false`)
+  if (c !== undefined && typeof c !== 'boolean') throw new NdjsonError(lineNo, '"continued" is not true or false')
   return c === true
 }
 
@@ -109,7 +109,7 @@ function parseEntry (obj, lineNo, { maxKeyBytes, maxValueBytes }) {
 function parseMore (obj, lineNo, from) {
   const b64 = obj.more64
   if (b64 === undefined) throw new NdjsonError(lineNo, `the entry of line ${from} is "continued", so this line must carry "more64"`)
-  if (typeof b64 !== 'string' || !isBase64(b64)) throw new NdjsonError(lineNo, `"more64" is not a base64 string`)
+  if (typeof b64 !== 'string' || !isBase64(b64)) throw new NdjsonError(lineNo, '"more64" is not a base64 string')
   for (const name of ['key', 'key64', 'value', 'value64']) {
     if (obj[name] !== undefined) throw new NdjsonError(lineNo, `a "more64" line carries no "${name}"`)
   }
