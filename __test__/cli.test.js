@@ -6,27 +6,7 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const { spawn } = require('node:child_process')
 const { Store, kernel } = require('..')
-const { tmpStore, tmpDir, withoutClosingMark, corruptStore } = require('./helpers.js')
-
-const BIN = path.join(__dirname, '..', 'bin', 'simd-r-drive.js')
-
-/** Runs the CLI; resolves with { code, stdout (Buffer), out (string), err (string) }. */
-function cli (args, { input, bin = BIN } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    const out = []
-    let err = ''
-    child.stdout.on('data', (d) => out.push(d))
-    child.stderr.on('data', (d) => { err += d })
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const stdout = Buffer.concat(out)
-      resolve({ code, stdout, out: stdout.toString(), err })
-    })
-    child.stdin.on('error', () => {})
-    child.stdin.end(input)
-  })
-}
+const { tmpStore, tmpDir, withoutClosingMark, corruptStore, CLI: BIN, cli } = require('./helpers.js')
 
 async function fill (file, entries) {
   const s = await Store.open(file)
