@@ -7,32 +7,9 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const { spawn } = require('node:child_process')
 const { Store } = require('..')
-const { tmpStore, tmpDir } = require('./helpers.js')
+const { tmpStore, tmpDir, runProcess: run, CLI: BIN, cli } = require('./helpers.js')
 
-const BIN = path.join(__dirname, '..', 'bin', 'simd-r-drive.js')
 const MiB = 1024 * 1024
-
-/** Runs `cmd args`; resolves with { code, stdout (Buffer), out, err }. */
-function run (cmd, args, { input, nodeArgs = [] } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...nodeArgs, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    const out = []
-    let err = ''
-    child.stdout.on('data', (d) => out.push(d))
-    child.stderr.on('data', (d) => { err += d })
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const stdout = Buffer.concat(out)
-      resolve({ code, stdout, out: stdout.toString(), err })
-    })
-    child.stdin.on('error', () => {})
-    child.stdin.end(input)
-  })
-}
-
-function cli (args, opts = {}) {
-  return run(process.execPath, [BIN, ...args], opts)
-}
 
 /** Runs the CLI with stdout into a closed pipe or /dev/full; resolves with { code, err }. */
 function cliInto (args, target) {

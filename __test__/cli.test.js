@@ -6,27 +6,7 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const { spawn } = require('node:child_process')
 const { Store, kernel } = require('..')
-const { tmpStore, tmpDir, withoutClosingMark } = require('./helpers.js')
-
-const BIN = path.join(__dirname, '..', 'bin', 'simd-r-drive.js')
-
-/** Runs the CLI; resolves with { code, stdout (Buffer), out (string), err (string) }. */
-function cli (args, { input, bin = BIN } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    const out = []
-    let err = ''
-    child.stdout.on('data', (d) => out.push(d))
-    child.stderr.on('data', (d) => { err += d })
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const stdout = Buffer.concat(out)
-      resolve({ code, stdout, out: stdout.toString(), err })
-    })
-    child.stdin.on('error', () => {})
-    child.stdin.end(input)
-  })
-}
+const { tmpStore, tmpDir, withoutClosingMark, corruptStore, CLI: BIN, cli } = require('./helpers.js')
 
 async function fill (file, entries) {
   const s = await Store.open(file)
@@ -372,9 +352,9 @@ test('--help, help <command>, <command> --help and --version', async (t) => {
 
 test('bench outside a source checkout says so and exits 1', async (t) => {
   const dir = tmpDir()
-  fs.mkdirSync(path.join(dir, 'bin'))
+  // All of bin/, as the package ships it (the CLI is more than one file).
+  fs.cpSync(path.dirname(BIN), path.join(dir, 'bin'), { recursive: true })
   const bin = path.join(dir, 'bin', 'simd-r-drive.js')
-  fs.copyFileSync(BIN, bin)
   const r = await cli(['bench'], { bin })
   t.is(r.code, 1)
   t.regex(r.err, /bench[\\/]run\.js not found/)
@@ -382,12 +362,7 @@ test('bench outside a source checkout says so and exits 1', async (t) => {
 
 test('repair rebuilds a corrupt store (exit 0), verify then passes; repair of a missing file exits 1', async (t) => {
   const p = tmpStore()
-  const s = await Store.open(p)
-  for (let i = 0; i < 20; i++) await s.put(`k${i}`, Buffer.alloc(100, i))
-  await s.close()
-  const bytes = fs.readFileSync(p)
-  bytes[64 + 40] ^= 0xff
-  fs.writeFileSync(p, bytes)
+  await corruptStore(p)
   const bad = await cli(['verify', p])
   t.is(bad.code, 2)
   t.regex(bad.err, /ERR_STORE_CORRUPT/)

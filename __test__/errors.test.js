@@ -3,7 +3,7 @@ const test = require('ava')
 const fs = require('node:fs')
 const path = require('node:path')
 const { Store, MAX_KEY_BYTES } = require('..')
-const { tmpStore, tmpDir } = require('./helpers.js')
+const { tmpStore, tmpDir, corruptStore } = require('./helpers.js')
 
 test('wrong argument types are TypeErrors with ERR_INVALID_ARG_TYPE and write nothing', async (t) => {
   const s = await Store.open(tmpStore())
@@ -89,12 +89,7 @@ test('a file of a newer format version is refused with ERR_STORE_VERSION', async
 
 test('corruption in the middle is ERR_STORE_CORRUPT naming the offset', async (t) => {
   const p = tmpStore()
-  const s = await Store.open(p)
-  for (let i = 0; i < 20; i++) await s.put(`k${i}`, Buffer.alloc(100, i))
-  await s.close()
-  const bytes = fs.readFileSync(p)
-  bytes[64 + 40] ^= 0xff // inside the first entry's value
-  fs.writeFileSync(p, bytes)
+  const bytes = await corruptStore(p)
   const err = await t.throwsAsync(Store.open(p), { code: 'ERR_STORE_CORRUPT' })
   t.regex(err.message, /offset 64\b/)
   // A read-only open is as strict: the damage is reported, not silently hidden.

@@ -35,6 +35,32 @@ function runChild (script, args = [], env = {}) {
   })
 }
 
+/** Runs `cmd args` with `input` on stdin; resolves with { code, stdout (Buffer), out, err }. */
+function runProcess (cmd, args, { input, nodeArgs = [] } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...nodeArgs, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const out = []
+    let err = ''
+    child.stdout.on('data', (d) => out.push(d))
+    child.stderr.on('data', (d) => { err += d })
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out)
+      resolve({ code, stdout, out: stdout.toString(), err })
+    })
+    child.stdin.on('error', () => {})
+    child.stdin.end(input)
+  })
+}
+
+/** The command line, bin/simd-r-drive.js. */
+const CLI = path.join(__dirname, '..', 'bin', 'simd-r-drive.js')
+
+/** Runs the command line (`bin`, CLI unless told) with `args`, as runProcess does. */
+function cli (args, { bin = CLI, ...opts } = {}) {
+  return runProcess(process.execPath, [bin, ...args], opts)
+}
+
 /** Starts a fixture script and resolves once it prints `line`; returns the child. */
 function startChild (script, args, line) {
   const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
@@ -59,4 +85,20 @@ function withoutClosingMark (bytes) {
   return Buffer.from(bytes.subarray(0, at))
 }
 
-module.exports = { tmpDir, tmpStore, runChild, startChild, withoutClosingMark }
+/**
+ * Writes a store at `p` of 20 entries (`k0` to `k19`, 100 bytes each), closes it, then
+ * flips one byte inside the first entry's value (offset 64 + 40): damage followed by valid
+ * data, which opening reports as ERR_STORE_CORRUPT at offset 64. Returns the damaged bytes.
+ */
+async function corruptStore (p) {
+  const { Store } = require('..')
+  const s = await Store.open(p)
+  for (let i = 0; i < 20; i++) await s.put(`k${i}`, Buffer.alloc(100, i))
+  await s.close()
+  const bytes = fs.readFileSync(p)
+  bytes[64 + 40] ^= 0xff // inside the first entry's value
+  fs.writeFileSync(p, bytes)
+  return bytes
+}
+
+module.exports = { tmpDir, tmpStore, runChild, startChild, runProcess, CLI, cli, withoutClosingMark, corruptStore }

@@ -17,10 +17,6 @@ function gatedOpen (p, gate, options) {
   }
 }
 
-async function waitFor (cond) {
-  while (!cond()) await new Promise((resolve) => setTimeout(resolve, 5))
-}
-
 test('an open in progress on the threadpool does not hold up openSync, open or close of another path', async (t) => {
   const big = tmpStore()
   const gate = `${big}.gate`

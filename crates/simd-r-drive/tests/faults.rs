@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use simd_r_drive::io::{Backend, FailAfter, Fault, IoOp, OsBackend};
-use simd_r_drive::{Error, Op, Store, StoreOptions};
+use simd_r_drive::{Error, Store, StoreOptions};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -66,14 +66,7 @@ fn workload(store: &Store) -> (Model, Option<(Vec<(Vec<u8>, Option<Vec<u8>>)>, E
         let res = if step.is_empty() {
             store.compact().map(|_| ())
         } else {
-            let ops: Vec<Op<'_>> = step
-                .iter()
-                .map(|(k, v)| match v {
-                    Some(v) => Op::Put { key: k, value: v },
-                    None => Op::Delete { key: k },
-                })
-                .collect();
-            store.write(&ops).map(|_| ())
+            store.write(&common::as_ops(&step)).map(|_| ())
         };
         match res {
             Ok(()) => apply(&mut acked, &step),

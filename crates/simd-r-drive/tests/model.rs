@@ -135,10 +135,7 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
                 let ops: Vec<Op<'_>> = items
                     .iter()
                     .zip(&keys)
-                    .map(|((_, v), k)| match v {
-                        Some(v) => Op::Put { key: k, value: v },
-                        None => Op::Delete { key: k },
-                    })
+                    .map(|((_, v), k)| common::op(k, v.as_deref()))
                     .collect();
                 let c = store.write(&ops).unwrap();
                 for (i, ((_, v), k)) in items.iter().zip(&keys).enumerate() {

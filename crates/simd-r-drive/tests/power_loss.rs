@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use simd_r_drive::io::{Backend, Crash, CrashBackend, CrashData, CrashNames, CrashPoint, IoOp};
-use simd_r_drive::{Op, Store, StoreOptions};
+use simd_r_drive::{Store, StoreOptions};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 type Image = BTreeMap<OsString, Vec<u8>>;
@@ -70,14 +70,7 @@ impl History {
 
 /// Writes `ops` as one batch and records it (durable at once under `sync(true)`).
 fn commit(store: &Store, backend: &CrashBackend, hist: &Mutex<History>, ops: &[OwnedOp]) {
-    let borrowed: Vec<Op<'_>> = ops
-        .iter()
-        .map(|(k, v)| match v {
-            Some(v) => Op::Put { key: k, value: v },
-            None => Op::Delete { key: k },
-        })
-        .collect();
-    store.write(&borrowed).unwrap();
+    store.write(&common::as_ops(ops)).unwrap();
     let mut h = hist.lock().unwrap();
     let mut next = h.states.last().unwrap().clone();
     for (k, v) in ops {

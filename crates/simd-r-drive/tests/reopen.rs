@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use simd_r_drive::{Op, StoreOptions};
+use simd_r_drive::StoreOptions;
 
 /// Many distinct keys share each hash value: 4096 hash values in all.
 fn few_hashes(key: &[u8]) -> u64 {
@@ -49,13 +49,7 @@ fn churn(hasher: Option<simd_r_drive::KeyHasher>, keys: u64, rounds: u64) {
                 ops_owned.push((k, Some(bytes(r, (r % 40) as usize))));
             }
         }
-        let ops: Vec<Op<'_>> = ops_owned
-            .iter()
-            .map(|(k, v)| match v {
-                Some(v) => Op::Put { key: k, value: v },
-                None => Op::Delete { key: k },
-            })
-            .collect();
+        let ops = as_ops(&ops_owned);
         s.write(&ops).unwrap();
         for (k, v) in ops_owned {
             match v {
@@ -116,13 +110,7 @@ fn a_large_batch_reports_what_existed_in_batch_order() {
             let k = format!("key-{}", (i * 7919) % 6000).into_bytes();
             owned.push((k, (i % 3 != 0).then(|| bytes(i, (i % 17) as usize))));
         }
-        let ops: Vec<Op<'_>> = owned
-            .iter()
-            .map(|(k, v)| match v {
-                Some(v) => Op::Put { key: k, value: v },
-                None => Op::Delete { key: k },
-            })
-            .collect();
+        let ops = as_ops(&owned);
         let commit = s.write(&ops).unwrap();
         let mut want_existed = Vec::new();
         for (k, v) in &owned {

@@ -23,15 +23,6 @@ fn workload(n: u32) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
     v
 }
 
-fn as_ops(w: &[(Vec<u8>, Option<Vec<u8>>)]) -> Vec<Op<'_>> {
-    w.iter()
-        .map(|(k, v)| match v {
-            Some(v) => Op::Put { key: k, value: v },
-            None => Op::Delete { key: k },
-        })
-        .collect()
-}
-
 fn opts() -> StoreOptions {
     StoreOptions::new().preallocate(1 << 20)
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use simd_r_drive::{Store, StoreOptions};
+use simd_r_drive::{Op, Store, StoreOptions};
 
 pub struct Dir {
     pub dir: tempfile::TempDir,
@@ -22,6 +22,20 @@ impl Dir {
 
 pub fn open(p: &std::path::Path) -> Store {
     StoreOptions::new().open(p).expect("open")
+}
+
+/// The operation a test's `(key, Some(value) | None)` pair stands for: a put of `value`, or
+/// a delete of `key` when there is no value.
+pub fn op<'a>(key: &'a [u8], value: Option<&'a [u8]>) -> Op<'a> {
+    match value {
+        Some(value) => Op::Put { key, value },
+        None => Op::Delete { key },
+    }
+}
+
+/// The operations of `(key, Some(value) | None)` pairs (see [`op`]), borrowing from them.
+pub fn as_ops(items: &[(Vec<u8>, Option<Vec<u8>>)]) -> Vec<Op<'_>> {
+    items.iter().map(|(k, v)| op(k, v.as_deref())).collect()
 }
 
 /// A deterministic pseudo-random byte string.
