@@ -3,7 +3,7 @@
 
 const { constants: bufferConstants } = require('node:buffer')
 const errors = require('./errors.js')
-const { KEY_AT } = require('./scratch.js')
+const { KEY_AT, OUT_SLOTS } = require('./scratch.js')
 
 /** Longest key, in bytes (UTF-8 for strings). */
 const MAX_KEY_BYTES = 65535
@@ -12,7 +12,7 @@ const MAX_VALUE_BYTES = Math.min(2 ** 32 - 1, bufferConstants.MAX_LENGTH) - MAX_
 
 // One scratch buffer per JavaScript thread: the key goes in, the value's location comes out.
 const scratch = Buffer.allocUnsafeSlow(KEY_AT + MAX_KEY_BYTES)
-const out = new Float64Array(scratch.buffer, scratch.byteOffset, 4)
+const out = new Float64Array(scratch.buffer, scratch.byteOffset, OUT_SLOTS)
 const hasUtf8Write = typeof scratch.utf8Write === 'function'
 
 // The built-in accessors of views, called directly. A subclass or an own property can

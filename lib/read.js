@@ -5,9 +5,15 @@
 const { constants: bufferConstants } = require('node:buffer')
 const native = require('./native.js')
 const errors = require('./errors.js')
-const { OUT_MAP_ID, OUT_OFFSET, OUT_LEN, OUT_AUX, KEY_AT } = require('./scratch.js')
+const {
+  OUT_MAP_ID, OUT_OFFSET, OUT_LEN, OUT_AUX, OUT_SLOTS, KEY_AT, SLOT_BYTES,
+  LOCATE_ABSENT, LOCATE_IN_PLACE, LOCATE_COPY, WINDOW_NOT_ALLOWED,
+  FOUND_STATE, FOUND_MAP_ID, FOUND_OFFSET, FOUND_LEN, FOUND_SLOTS,
+  ENTRY_KEY_OFFSET, ENTRY_KEY_LEN, ENTRY_VALUE_OFFSET, ENTRY_VALUE_LEN, ENTRY_SLOTS,
+  OP_DELETE
+} = require('./scratch.js')
 const { scratch, out, keyToScratch, checkKey } = require('./keys.js')
-const { Batch, OP_DELETE, EMPTY } = require('./write.js')
+const { Batch, EMPTY } = require('./write.js')
 
 function positiveIntFromEnv (name, fallback, max) {
   const raw = process.env[name]
@@ -74,8 +80,8 @@ class Reads {
     try {
       if (copyEverywhere || this._copy) return copyOrUndefined(native.getCopy(h, scratch, n))
       const found = native.locate(h, scratch, n)
-      if (found === 0) return undefined
-      if (found === 2) return copyOrUndefined(native.getCopy(h, scratch, n))
+      if (found === LOCATE_ABSENT) return undefined
+      if (found === LOCATE_COPY) return copyOrUndefined(native.getCopy(h, scratch, n))
       if (out[OUT_MAP_ID] === this._windows.mapId) {
         const v = this._windows.hit(out[OUT_OFFSET], out[OUT_LEN])
         if (v !== undefined) return v
@@ -99,14 +105,14 @@ class Reads {
         if (mapId !== this._windows.mapId) this._windows = new Windows(mapId)
         return this._windows.keep(buf, start, off, len)
       }
-      if (start === -2) {
+      if (start === WINDOW_NOT_ALLOWED) {
         copyEverywhere = true
         return copyOrUndefined(native.getCopy(h, scratch, n))
       }
       // The store moved to a new mapping meanwhile: look again.
       const found = native.locate(h, scratch, n)
-      if (found === 0) return undefined
-      if (found === 2) return copyOrUndefined(native.getCopy(h, scratch, n))
+      if (found === LOCATE_ABSENT) return undefined
+      if (found === LOCATE_COPY) return copyOrUndefined(native.getCopy(h, scratch, n))
     }
   }
 
@@ -132,15 +138,16 @@ class Reads {
     // Keys are staged as deletes: the staging format carries keys, and nothing is written.
     const b = new Batch(EMPTY)
     for (let i = 0; i < n; i++) b.add(OP_DELETE, checkKey(keys[i]), null)
-    const found = new Float64Array(4 * n)
+    const found = new Float64Array(FOUND_SLOTS * n)
     try {
       native.locateMany(h, b.buf.subarray(0, b.len), n, Buffer.from(found.buffer))
     } catch (e) {
       throw errors.fromNative(e)
     }
     for (let i = 0; i < n; i++) {
-      const state = found[4 * i]
-      if (state === 0) {
+      const at = FOUND_SLOTS * i
+      const state = found[at + FOUND_STATE]
+      if (state === LOCATE_ABSENT) {
         // Set, not skipped: `new Array(n)` has holes, which map() and forEach() skip.
         result[i] = undefined
         continue
@@ -148,7 +155,7 @@ class Reads {
       // (A fallback below may have replaced the windows: read them each time.)
       const windows = this._windows
       let v
-      if (state === 1 && found[4 * i + 1] === windows.mapId) v = windows.hit(found[4 * i + 2], found[4 * i + 3])
+      if (state === LOCATE_IN_PLACE && found[at + FOUND_MAP_ID] === windows.mapId) v = windows.hit(found[at + FOUND_OFFSET], found[at + FOUND_LEN])
       // Not in a cached window, in the last page of the file, or in a file that compaction
       // has replaced since: the single-key path handles every case.
       result[i] = v === undefined ? this.get(keys[i]) : v
@@ -199,18 +206,23 @@ class Reads {
     }
   }
 
-  keys () { return iterate(this, 0) }
+  keys () { return iterate(this, KEYS) }
 
-  values () { return iterate(this, 1) }
+  values () { return iterate(this, VALUES) }
 
-  entries () { return iterate(this, 2) }
+  entries () { return iterate(this, ENTRIES) }
 
-  [Symbol.iterator] () { return iterate(this, 2) }
+  [Symbol.iterator] () { return iterate(this, ENTRIES) }
 }
 
 const BATCH = 256
 
-/** Iterates a snapshot of the live entries: keys (0), values (1) or pairs (2). */
+/** What `iterate` yields: keys, values, or `[key, value]` pairs. */
+const KEYS = 'keys'
+const VALUES = 'values'
+const ENTRIES = 'entries'
+
+/** Iterates a snapshot of the live entries: its KEYS, VALUES or ENTRIES. */
 function * iterate (store, what) {
   const h = store._open()
   let snap
@@ -220,10 +232,10 @@ function * iterate (store, what) {
     throw errors.fromNative(e)
   }
   const copy = copyEverywhere || store._copy
-  const batch = Buffer.allocUnsafeSlow(32 * BATCH)
-  const f = new Float64Array(batch.buffer, batch.byteOffset, 4 * BATCH)
+  const batch = Buffer.allocUnsafeSlow(ENTRY_SLOTS * SLOT_BYTES * BATCH)
+  const f = new Float64Array(batch.buffer, batch.byteOffset, ENTRY_SLOTS * BATCH)
   const own = Buffer.allocUnsafeSlow(KEY_AT)
-  const ownOut = new Float64Array(own.buffer, own.byteOffset, 4)
+  const ownOut = new Float64Array(own.buffer, own.byteOffset, OUT_SLOTS)
   const windows = new Windows(snap.mapId)
   const view = (off, len) => {
     try {
@@ -240,7 +252,7 @@ function * iterate (store, what) {
       const buf = snap.window(own, off, len, STRIDE, OVERLAP)
       const start = ownOut[OUT_AUX]
       if (buf != null) return windows.keep(buf, start, off, len)
-      if (start === -2) copyEverywhere = true
+      if (start === WINDOW_NOT_ALLOWED) copyEverywhere = true
     }
     return snap.copy(off, len)
   }
@@ -248,10 +260,10 @@ function * iterate (store, what) {
     const n = snap.nextBatch(batch)
     if (n === 0) return
     for (let i = 0; i < n; i++) {
-      const j = 4 * i
-      if (what === 0) yield view(f[j], f[j + 1])
-      else if (what === 1) yield view(f[j + 2], f[j + 3])
-      else yield [view(f[j], f[j + 1]), view(f[j + 2], f[j + 3])]
+      const j = ENTRY_SLOTS * i
+      if (what === KEYS) yield view(f[j + ENTRY_KEY_OFFSET], f[j + ENTRY_KEY_LEN])
+      else if (what === VALUES) yield view(f[j + ENTRY_VALUE_OFFSET], f[j + ENTRY_VALUE_LEN])
+      else yield [view(f[j + ENTRY_KEY_OFFSET], f[j + ENTRY_KEY_LEN]), view(f[j + ENTRY_VALUE_OFFSET], f[j + ENTRY_VALUE_LEN])]
     }
   }
 }

@@ -6,12 +6,11 @@ const { constants: bufferConstants } = require('node:buffer')
 const native = require('./native.js')
 const errors = require('./errors.js')
 const { hasUtf8Write, checkKey, checkValue, byteLength } = require('./keys.js')
+const { OP_PUT, OP_DELETE, OP_HEADER_LEN, NOT_WRITTEN } = require('./scratch.js')
 
 /** Batches larger than this are committed on the libuv threadpool. */
 const INLINE_MAX_BYTES = 1 << 20
 
-const OP_PUT = 1
-const OP_DELETE = 2
 
 const EMPTY = Buffer.alloc(0)
 
@@ -47,7 +46,7 @@ class Batch {
   add (kind, key, value) {
     const keyLen = byteLength(key)
     const valueLen = value === null ? 0 : byteLength(value)
-    this.reserve(8 + keyLen + valueLen)
+    this.reserve(OP_HEADER_LEN + keyLen + valueLen)
     this.put(kind, key, keyLen, value, valueLen)
     if (kind === OP_DELETE) this.hasDelete = true
     return this.count++
@@ -65,7 +64,7 @@ class Batch {
     b[at + 5] = (valueLen >>> 8) & 0xff
     b[at + 6] = (valueLen >>> 16) & 0xff
     b[at + 7] = valueLen >>> 24
-    at += 8
+    at += OP_HEADER_LEN
     if (typeof key === 'string') {
       if (keyLen === key.length && keyLen <= 64) {
         // ASCII (its UTF-8 length equals its length) and short: a loop beats a call.
@@ -109,7 +108,7 @@ class Batch {
       const vl = byteLength(v)
       lengths[2 * i] = kl
       lengths[2 * i + 1] = vl
-      total += 8 + kl + vl
+      total += OP_HEADER_LEN + kl + vl
     }
     this.reserve(total)
     for (let i = 0; i < n; i++) this.put(OP_PUT, flat[2 * i], lengths[2 * i], flat[2 * i + 1], lengths[2 * i + 1])
@@ -245,7 +244,7 @@ class Writes {
     if (this._batch !== null) this._flushBatch()
     // Written in place by the native side (no staging copy); -1 when an entry is not the
     // common case, which the staging below then checks and reports.
-    if (this._direct(flat) >= 0) return
+    if (this._direct(flat) !== NOT_WRITTEN) return
     const b = new Batch(EMPTY)
     b.addFlat(flat)
     this._commitSync(b)
@@ -275,13 +274,13 @@ class Writes {
   /**
    * putManySync's direct path: the native side reads the flat pairs of `readEntries` (plain
    * values: no JavaScript runs) and commits them, durable first with `sync`. Returns the
-   * commit's sequence number, or -1 if it wrote nothing.
+   * commit's sequence number, or NOT_WRITTEN (-1) if it wrote nothing.
    */
   _direct (flat) {
     let seq
     try {
       seq = native.writeEntries(this._h, this._ticket++, flat, Buffer.prototype, Uint8Array.prototype)
-      if (seq >= 0 && this._sync) native.flushSync(this._h)
+      if (seq !== NOT_WRITTEN && this._sync) native.flushSync(this._h)
     } catch (e) {
       throw errors.fromNative(e)
     }
@@ -315,7 +314,7 @@ class Writes {
     // On the event loop when the batch is small and nothing before it is still on the
     // threadpool. While a compaction (or a streamed value) runs, only if the engine's writer
     // lock is free right now: the batch goes to the threadpool instead of waiting for it.
-    let seq = -1
+    let seq = NOT_WRITTEN
     const existed = b.hasDelete ? Buffer.alloc(b.count) : EMPTY
     if (b.len <= INLINE_MAX_BYTES && this._asyncWrites === 0) {
       const write = this._compacting > 0 || native.busy(this._h) ? native.tryWriteBatch : native.writeBatch
@@ -327,10 +326,10 @@ class Writes {
       } finally {
         // A write here copied the staging buffer: the next batch may reuse it (not so when
         // it goes to the threadpool below, which reads it later).
-        if (seq >= 0 && b.buf.length <= INLINE_MAX_BYTES) this._spare = b.buf
+        if (seq !== NOT_WRITTEN && b.buf.length <= INLINE_MAX_BYTES) this._spare = b.buf
       }
     }
-    if (seq < 0) {
+    if (seq === NOT_WRITTEN) {
       // Off the event loop: big batches, batches behind an earlier threadpool write, and
       // batches that would wait for a compaction's final step.
       this._asyncWrites++
@@ -386,4 +385,4 @@ class Writes {
   }
 }
 
-module.exports = { Writes, Batch, OP_PUT, OP_DELETE, EMPTY }
+module.exports = { Writes, Batch, EMPTY }

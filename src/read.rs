@@ -10,7 +10,9 @@ use simd_r_drive::{PrivateMap, Refresh};
 use crate::errors::{coded, OrThrow};
 use crate::registry;
 use crate::scratch::{
-    byte_number, check_slots, get_f64, put_f64, split_key, OUT_AUX, OUT_LEN, OUT_MAP_ID, OUT_OFFSET,
+    byte_number, check_slots, get_slot, put_slot, split_key, FOUND_LEN, FOUND_MAP_ID, FOUND_OFFSET,
+    FOUND_SLOTS, FOUND_STATE, LOCATE_ABSENT, LOCATE_COPY, LOCATE_IN_PLACE, OUT_AUX, OUT_LEN,
+    OUT_MAP_ID, OUT_OFFSET, SLOT_BYTES, WINDOW_MOVED, WINDOW_NOT_ALLOWED,
 };
 use crate::staging;
 use crate::views::{self, Raw, View};
@@ -33,8 +35,9 @@ pub(crate) fn window_shape(stride: f64, overlap: f64) -> napi::Result<(u64, u64)
 }
 
 /// Looks up the key in `scratch` and writes where its value is into the result slots.
-/// Returns 0 if the key has no value, 1 if the value can be viewed in place, and 2 if it
-/// must be copied (it ends in the last, still growing page of the file).
+/// Returns `LOCATE_ABSENT` (0) if the key has no value, `LOCATE_IN_PLACE` (1) if the value
+/// can be viewed in place, and `LOCATE_COPY` (2) if it must be copied (it ends in the last,
+/// still growing page of the file); the names are those of `src/scratch.rs`.
 ///
 /// # JavaScript: `Store.get`
 ///
@@ -57,15 +60,15 @@ pub fn locate(h: u32, mut scratch: BufferSlice, key_len: u32) -> napi::Result<u3
     handle
         .store
         .locate_private(key, |found| match found {
-            None => 0,
+            None => LOCATE_ABSENT,
             Some(at) => {
-                put_f64(out, OUT_MAP_ID, at.map.id() as f64);
-                put_f64(out, OUT_OFFSET, at.offset as f64);
-                put_f64(out, OUT_LEN, at.len as f64);
+                put_slot(out, OUT_MAP_ID, at.map.id() as f64);
+                put_slot(out, OUT_OFFSET, at.offset as f64);
+                put_slot(out, OUT_LEN, at.len as f64);
                 if at.offset + at.len as u64 <= at.stable_end {
-                    1
+                    LOCATE_IN_PLACE
                 } else {
-                    2
+                    LOCATE_COPY
                 }
             }
         })
@@ -73,9 +76,9 @@ pub fn locate(h: u32, mut scratch: BufferSlice, key_len: u32) -> napi::Result<u3
 }
 
 /// Looks up the `count` keys staged in `staging` (as deletes, the staging format of
-/// `write_batch`) and writes four numbers per key into `out` (8-byte floats): 0 if the key
-/// has no value, 1 if it can be viewed in place, 2 if it must be copied (as `locate`
-/// returns); then the map id, offset and length of its value. The lookups overlap their
+/// `write_batch`) and writes one record of `FOUND_SLOTS` 8-byte floats per key into `out`:
+/// `FOUND_STATE`, a `LOCATE_*` result as `locate` returns it, then `FOUND_MAP_ID`,
+/// `FOUND_OFFSET` and `FOUND_LEN` of its value. The lookups overlap their
 /// memory latencies, so many keys are found faster than by one `locate` each.
 ///
 /// # JavaScript: `Store.getMany`
@@ -92,27 +95,28 @@ pub fn locate_many(
 ) -> napi::Result<()> {
     let handle = registry::borrow(h)?;
     let ops = staging::parse(&staging, count)?;
-    if out.len() < ops.len() * 32 {
+    let record = FOUND_SLOTS * SLOT_BYTES;
+    if out.len() < ops.len() * record {
         return Err(coded("ERR_INTERNAL", "result buffer too small"));
     }
     let keys: Vec<&[u8]> = ops.iter().map(|op| op.key()).collect();
     handle
         .store
         .locate_many_private(&keys, |i, found| {
-            let slot = &mut out[i * 32..i * 32 + 32];
+            let slots = &mut out[i * record..(i + 1) * record];
             let Some(at) = found else {
-                put_f64(slot, 0, 0.0);
+                put_slot(slots, FOUND_STATE, LOCATE_ABSENT as f64);
                 return;
             };
             let state = if at.offset + at.len as u64 <= at.stable_end {
-                1.0
+                LOCATE_IN_PLACE
             } else {
-                2.0
+                LOCATE_COPY
             };
-            put_f64(slot, 0, state);
-            put_f64(slot, 8, at.map.id() as f64);
-            put_f64(slot, 16, at.offset as f64);
-            put_f64(slot, 24, at.len as f64);
+            put_slot(slots, FOUND_STATE, state as f64);
+            put_slot(slots, FOUND_MAP_ID, at.map.id() as f64);
+            put_slot(slots, FOUND_OFFSET, at.offset as f64);
+            put_slot(slots, FOUND_LEN, at.len as f64);
         })
         .or_throw()
 }
@@ -140,20 +144,20 @@ pub(crate) fn window_over(
     // `view` checks the range against the stable end again, whatever the caller did.
     match views::view(env, map, stable_end, start, end - start)? {
         View::Made(buf) => {
-            put_f64(scratch, OUT_AUX, start as f64);
+            put_slot(scratch, OUT_AUX, start as f64);
             Ok(Some(buf))
         }
         View::NotAllowed => {
-            put_f64(scratch, OUT_AUX, -2.0);
+            put_slot(scratch, OUT_AUX, WINDOW_NOT_ALLOWED);
             Ok(None)
         }
     }
 }
 
-/// After `locate` returned 1: makes a window of the store's current private mapping
-/// around the located value. Writes the window's start to `OUT_AUX`, or -1 if the store
-/// moved to another mapping meanwhile (locate again), or -2 if this runtime does not allow
-/// external buffers (copy instead).
+/// After `locate` returned `LOCATE_IN_PLACE`: makes a window of the store's current private
+/// mapping around the located value. Writes the window's start to `OUT_AUX`, or
+/// `WINDOW_MOVED` (-1) if the store moved to another mapping meanwhile (locate again), or
+/// `WINDOW_NOT_ALLOWED` (-2) if this runtime does not allow external buffers (copy instead).
 #[napi(ts_return_type = "Buffer | null")]
 pub fn window(
     env: Env,
@@ -164,13 +168,13 @@ pub fn window(
 ) -> napi::Result<Option<Raw>> {
     check_slots(&scratch)?;
     let shape = window_shape(stride, overlap)?;
-    let offset = byte_number("the value's offset", get_f64(&scratch, OUT_OFFSET), 0)?;
-    let len = byte_number("the value's length", get_f64(&scratch, OUT_LEN), 0)?;
+    let offset = byte_number("the value's offset", get_slot(&scratch, OUT_OFFSET), 0)?;
+    let len = byte_number("the value's length", get_slot(&scratch, OUT_LEN), 0)?;
     let (map, stable_end) = registry::get(h)?.store.private_map().or_throw()?;
-    let map_id = get_f64(&scratch, OUT_MAP_ID);
+    let map_id = get_slot(&scratch, OUT_MAP_ID);
     // (Both are below 2^53: the sum does not overflow.)
     if map.id() as f64 != map_id || offset + len > stable_end {
-        put_f64(&mut scratch, OUT_AUX, -1.0);
+        put_slot(&mut scratch, OUT_AUX, WINDOW_MOVED);
         return Ok(None);
     }
     window_over(&env, &map, stable_end, &mut scratch, (offset, len), shape)

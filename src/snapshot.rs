@@ -8,7 +8,10 @@ use simd_r_drive::RangeSnapshot;
 use crate::errors::OrThrow;
 use crate::read::{window_over, window_shape};
 use crate::registry;
-use crate::scratch::{byte_number, check_slots, put_f64, OUT_AUX};
+use crate::scratch::{
+    byte_number, check_slots, put_slot, ENTRY_KEY_LEN, ENTRY_KEY_OFFSET, ENTRY_SLOTS,
+    ENTRY_VALUE_LEN, ENTRY_VALUE_OFFSET, OUT_AUX, SLOT_BYTES, WINDOW_MOVED,
+};
 use crate::views::{self, Raw};
 
 /// A point-in-time list of live entries, for iteration.
@@ -58,21 +61,22 @@ impl Snapshot {
         self.inner.entries.len() as u32
     }
 
-    /// Writes up to `out.length / 32` entries as `(keyOffset, keyLength, valueOffset,
-    /// valueLength)` doubles into `out` and returns how many it wrote (0 at the end).
+    /// Writes up to `out.length / 32` entries of `ENTRY_SLOTS` doubles into `out`
+    /// (`ENTRY_KEY_OFFSET`, `ENTRY_KEY_LEN`, `ENTRY_VALUE_OFFSET`, `ENTRY_VALUE_LEN`) and
+    /// returns how many it wrote (0 at the end).
     #[napi]
     pub fn next_batch(&mut self, mut out: BufferSlice) -> u32 {
-        let room = out.len() / 32;
+        let room = out.len() / (ENTRY_SLOTS * SLOT_BYTES);
         let take = room.min(self.inner.entries.len() - self.next);
         for (i, e) in self.inner.entries[self.next..self.next + take]
             .iter()
             .enumerate()
         {
-            let at = i * 32;
-            put_f64(&mut out, at, e.key.0 as f64);
-            put_f64(&mut out, at + 8, e.key.1 as f64);
-            put_f64(&mut out, at + 16, e.value.0 as f64);
-            put_f64(&mut out, at + 24, e.value.1 as f64);
+            let at = i * ENTRY_SLOTS;
+            put_slot(&mut out, at + ENTRY_KEY_OFFSET, e.key.0 as f64);
+            put_slot(&mut out, at + ENTRY_KEY_LEN, e.key.1 as f64);
+            put_slot(&mut out, at + ENTRY_VALUE_OFFSET, e.value.0 as f64);
+            put_slot(&mut out, at + ENTRY_VALUE_LEN, e.value.1 as f64);
         }
         self.next += take;
         take as u32
@@ -80,7 +84,8 @@ impl Snapshot {
 
     /// A window over the snapshot's mapping covering `[offset, offset + len)` (see
     /// `window`), its start written to the `OUT_AUX` slot of `scratch`; `undefined` if the
-    /// range must be copied (`OUT_AUX` is -1) or external buffers are not allowed (-2).
+    /// range must be copied (`OUT_AUX` is `WINDOW_MOVED`) or external buffers are not allowed
+    /// (`WINDOW_NOT_ALLOWED`).
     #[napi(ts_return_type = "Buffer | null")]
     pub fn window(
         &self,
@@ -97,7 +102,7 @@ impl Snapshot {
         let shape = window_shape(stride, overlap)?;
         // (Both are below 2^53: the sum does not overflow.)
         if offset + len > self.inner.stable_end {
-            put_f64(&mut scratch, OUT_AUX, -1.0);
+            put_slot(&mut scratch, OUT_AUX, WINDOW_MOVED);
             return Ok(None);
         }
         let map = &self.inner.map;

@@ -8,7 +8,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::errors::{self, coded, OrThrow};
-use crate::scratch::byte_number;
+use crate::scratch::{byte_number, NOT_WRITTEN};
 use crate::{entries, registry, staging};
 
 /// Whether the engine is compacting or copying a streamed value: a write made now could
@@ -76,7 +76,7 @@ pub fn write_batch(
     Ok(committed(&commit, existed))
 }
 
-/// Like `write_batch`, but returns -1 at once, writing nothing and leaving `ticket` unused,
+/// Like `write_batch`, but returns `NOT_WRITTEN` (-1) at once, writing nothing and leaving `ticket` unused,
 /// when the engine's writer lock is taken (a compaction's final step, a streamed value, or
 /// a threadpool write). The event loop uses it while a long operation runs, and hands the
 /// batch to the threadpool only when it would have to wait.
@@ -101,7 +101,7 @@ pub fn try_write_batch(
         handle.store.try_write(&ops).or_throw().transpose()
     });
     let commit = match done {
-        None => return Ok(-1.0),
+        None => return Ok(NOT_WRITTEN),
         Some(c) => c?,
     };
     Ok(committed(&commit, existed))
@@ -110,7 +110,7 @@ pub fn try_write_batch(
 /// Commits the keys and values of the flat array `entries` (`[key0, value0, key1, ...]`,
 /// as `readEntries` in `lib/store.js` reads the caller's pairs into it) as one batch of Puts
 /// on the calling thread, reading their bytes in place instead of from a staging buffer (see
-/// `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not
+/// `entries.rs`). Returns the commit's sequence number, or `NOT_WRITTEN` (-1) when an entry is not
 /// a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
 /// limits, or a `Uint8Array` key whose prototype is not one of the two given, or a key
 /// over a `SharedArrayBuffer`: nothing is written then, and JavaScript stages the batch itself,
@@ -136,7 +136,7 @@ pub fn write_entries(
         Ok(entries::Collected::Pairs(handles)) => handles,
         Ok(entries::Collected::Irregular) => {
             pass();
-            return Ok(-1.0);
+            return Ok(NOT_WRITTEN);
         }
         Err(e) => {
             pass();
@@ -149,7 +149,7 @@ pub fn write_entries(
         // until the batch is written and this function returns.
         unsafe { entries::write(env, &handles, protos, &handle.store) }
     })?;
-    Ok(written.map_or(-1.0, |seq| seq as f64))
+    Ok(written.map_or(NOT_WRITTEN, |seq| seq as f64))
 }
 
 /// Writes into `existed` (when given) one byte per operation of `commit`, 1 if its key had
