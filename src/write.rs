@@ -68,12 +68,45 @@ pub fn write_batch(
     existed: Option<BufferSlice>,
 ) -> napi::Result<f64> {
     let handle = registry::get(h)?;
-    let commit = handle.in_turn(byte_number("ticket", ticket, 0)?, || {
-        writable(&handle)?;
-        let ops = staging::parse(&staging, count)?;
-        handle.store.write(&ops).or_throw()
-    })?;
-    Ok(committed(&commit, existed))
+    let ticket = byte_number("ticket", ticket, 0)?;
+    match commit_staged(&handle, ticket, &staging, count, Lock::Wait)? {
+        Some(commit) => Ok(committed(&commit, existed)),
+        None => Ok(NOT_WRITTEN),
+    }
+}
+
+/// How [`commit_staged`] takes the engine's writer lock.
+#[derive(Clone, Copy)]
+enum Lock {
+    /// Wait for it: the batch is always committed.
+    Wait,
+    /// Only if it is free now: otherwise nothing is written and the ticket stays unused.
+    Try,
+}
+
+/// The one commit of a staged batch, behind `write_batch`, `try_write_batch` and
+/// [`WriteTask`]: in the turn of `ticket`, checks that the handle may write, parses the
+/// `count` staged operations and commits them as one batch. `None` when `lock` is
+/// [`Lock::Try`] and the writer lock was taken (the ticket is then left for a later call).
+fn commit_staged(
+    handle: &registry::Handle,
+    ticket: u64,
+    staging: &[u8],
+    count: u32,
+    lock: Lock,
+) -> napi::Result<Option<simd_r_drive::Commit>> {
+    let commit = || {
+        writable(handle)?;
+        let ops = staging::parse(staging, count)?;
+        match lock {
+            Lock::Wait => handle.store.write(&ops).map(Some).or_throw(),
+            Lock::Try => handle.store.try_write(&ops).or_throw(),
+        }
+    };
+    // A declined commit (`Ok(None)`) leaves the ticket unused; anything else takes its turn.
+    handle
+        .in_turn_if(ticket, || commit().transpose())
+        .transpose()
 }
 
 /// Like `write_batch`, but returns `NOT_WRITTEN` (-1) at once, writing nothing and leaving `ticket` unused,
@@ -90,21 +123,10 @@ pub fn try_write_batch(
 ) -> napi::Result<f64> {
     let handle = registry::get(h)?;
     let ticket = byte_number("ticket", ticket, 0)?;
-    let done = handle.in_turn_if(ticket, || {
-        if let Err(e) = writable(&handle) {
-            return Some(Err(e));
-        }
-        let ops = match staging::parse(&staging, count) {
-            Ok(ops) => ops,
-            Err(e) => return Some(Err(e)),
-        };
-        handle.store.try_write(&ops).or_throw().transpose()
-    });
-    let commit = match done {
-        None => return Ok(NOT_WRITTEN),
-        Some(c) => c?,
-    };
-    Ok(committed(&commit, existed))
+    match commit_staged(&handle, ticket, &staging, count, Lock::Try)? {
+        Some(commit) => Ok(committed(&commit, existed)),
+        None => Ok(NOT_WRITTEN),
+    }
 }
 
 /// Commits the keys and values of the flat array `entries` (`[key0, value0, key1, ...]`,
@@ -177,11 +199,11 @@ impl Task for WriteTask {
     type JsValue = Buffer;
     fn compute(&mut self) -> napi::Result<Vec<bool>> {
         let handle = &self.handle;
-        let commit = handle.in_turn(self.ticket, || {
-            writable(handle)?;
-            let ops = staging::parse(&self.staging, self.count)?;
-            handle.store.write(&ops).or_throw()
-        })?;
+        let Some(commit) =
+            commit_staged(handle, self.ticket, &self.staging, self.count, Lock::Wait)?
+        else {
+            unreachable!("a commit that waits for the writer lock always commits");
+        };
         if self.sync {
             self.handle.store.wait_durable(commit.seq).or_throw()?;
         }
