@@ -229,7 +229,7 @@ export interface RecoveryReport {
   unsyncedDamageAt?: number
   /**
    * Keys read from the index checkpoint `<store>.srd-index` that the last `close()` saved
-   * (stores of 50,000 keys or more), when it matched the file: the open then read only
+   * (for a large store: see `Store.close`), when it matched the file: the open then read only
    * the log written after it, and did not re-verify the checksums of the entries before
    * it (`Store.verify` does). Absent when the whole log was read.
    */
@@ -256,7 +256,8 @@ export declare function refresh(h: number): string
  * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
  * destroyed), makes everything written durable (`fdatasync`), saves the index beside a
  * store of 50,000 keys or more (`<path>.srd-index`, so that the next open need not read the
- * whole file), then closes this store. The
+ * whole file; the number is the engine's default `StoreOptions::checkpoint_min_keys`),
+ * then closes this store. The
  * file closes when the last `Store` of this process that has it open closes. Buffers
  * returned by reads stay valid. If the sync fails, the store is closed all the same and
  * the promise rejects with that error. Calling it again returns the same promise.

@@ -252,7 +252,8 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
    * destroyed), makes everything written durable (`fdatasync`), saves the index beside a
    * store of 50,000 keys or more (`<path>.srd-index`, so that the next open need not read the
-   * whole file), then closes this store. The
+   * whole file; the number is the engine's default `StoreOptions::checkpoint_min_keys`),
+   * then closes this store. The
    * file closes when the last `Store` of this process that has it open closes. Buffers
    * returned by reads stay valid. If the sync fails, the store is closed all the same and
    * the promise rejects with that error. Calling it again returns the same promise.

@@ -124,3 +124,23 @@ test('sections are read from every .rs file under src/, and a name documented in
   t.is(twice.code, 1, twice.out)
   t.regex(twice.out, /again\.rs:1: `Store\.getCopy` is documented twice \(also at [^)]*moved\.rs:1\)/)
 })
+
+test('the checkpoint threshold is stated once in src/, and is the engine\'s default', (t) => {
+  // The engine's constant, wherever its module is.
+  const engine = path.join(ROOT, 'crates', 'simd-r-drive', 'src')
+  let threshold = null
+  for (const f of rustFiles(engine)) {
+    const m = /const DEFAULT_CHECKPOINT_MIN_KEYS: usize = ([0-9_]+);/.exec(fs.readFileSync(f, 'utf8'))
+    if (m !== null) threshold = Number(m[1].replace(/_/g, ''))
+  }
+  t.true(Number.isSafeInteger(threshold), 'found DEFAULT_CHECKPOINT_MIN_KEYS in the engine')
+  const stated = threshold.toLocaleString('en-US')
+  // Every number of keys the binding's docs state, and where.
+  const mentions = []
+  for (const f of rustFiles(RUST)) {
+    for (const m of fs.readFileSync(f, 'utf8').matchAll(/\b([0-9]{1,3}(?:,[0-9]{3})+)\+? keys\b/g)) mentions.push(`${path.basename(f)}: ${m[1]}`)
+  }
+  t.is(mentions.length, 1, `stated once: ${mentions.join('; ')}`)
+  t.true(mentions[0].endsWith(stated), `${mentions[0]} is the engine's ${stated}`)
+  t.regex(fs.readFileSync(DTS, 'utf8'), new RegExp(`saves the index beside a\\n\\s*\\* store of ${stated} keys or more`))
+})

@@ -46,7 +46,7 @@ pub struct RecoveryReport {
     /// Offset of that damage, for writable and read-only opens alike.
     pub unsynced_damage_at: Option<f64>,
     /// Keys read from the index checkpoint `<store>.srd-index` that the last `close()` saved
-    /// (stores of 50,000 keys or more), when it matched the file: the open then read only
+    /// (for a large store: see `Store.close`), when it matched the file: the open then read only
     /// the log written after it, and did not re-verify the checksums of the entries before
     /// it (`Store.verify` does). Absent when the whole log was read.
     pub checkpoint_keys: Option<f64>,
