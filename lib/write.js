@@ -14,6 +14,9 @@ const INLINE_MAX_BYTES = 1 << 20
 
 const EMPTY = Buffer.alloc(0)
 
+/** What a put resolves to. */
+function nothing () {}
+
 /**
  * Operations made in one tick, copied into one staging buffer (format in
  * src/staging.rs) and committed together: one write, and with `sync` one fsync.
@@ -30,6 +33,19 @@ class Batch {
     })
     // A put's caller gets this promise; nothing is unhandled if nobody awaits it.
     this.promise.catch(() => {})
+    this.done = null
+  }
+
+  /**
+   * What `put` and `putMany` return: resolves to nothing once the batch has committed
+   * (`promise` resolves to what the native side returned). Made once per batch.
+   */
+  settled () {
+    if (this.done === null) {
+      this.done = this.promise.then(nothing)
+      this.done.catch(() => {})
+    }
+    return this.done
   }
 
   reserve (n) {
@@ -186,7 +202,7 @@ class Writes {
       const v = checkValue(value)
       const b = this._currentBatch()
       b.add(OP_PUT, k, v)
-      return b.promise
+      return b.settled()
     } catch (e) {
       return Promise.reject(e)
     }
@@ -215,14 +231,14 @@ class Writes {
       const b = this._batch
       if (b !== null) {
         b.addFlat(flat)
-        return b.promise
+        return b.settled()
       }
       const fresh = new Batch(this._spare)
       fresh.addFlat(flat)
       this._spare = null
       this._batch = fresh
       queueMicrotask(this._flushBound)
-      return fresh.promise
+      return fresh.settled()
     } catch (e) {
       return Promise.reject(e)
     }
