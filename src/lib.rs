@@ -130,15 +130,15 @@
 mod entries;
 mod errors;
 mod faults;
-mod read;
+pub mod read;
 mod registry;
-mod reports;
+pub mod reports;
 mod scratch;
-mod snapshot;
+pub mod snapshot;
 mod staging;
-mod tasks;
+pub mod tasks;
 mod views;
-mod write;
+pub mod write;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
