@@ -16,14 +16,16 @@ export declare class Snapshot {
   /** Entries in the snapshot. */
   get length(): number
   /**
-   * Writes up to `out.length / 32` entries as `(keyOffset, keyLength, valueOffset,
-   * valueLength)` doubles into `out` and returns how many it wrote (0 at the end).
+   * Writes up to `out.length / 32` entries of `ENTRY_SLOTS` doubles into `out`
+   * (`ENTRY_KEY_OFFSET`, `ENTRY_KEY_LEN`, `ENTRY_VALUE_OFFSET`, `ENTRY_VALUE_LEN`) and
+   * returns how many it wrote (0 at the end).
    */
   nextBatch(out: Buffer): number
   /**
    * A window over the snapshot's mapping covering `[offset, offset + len)` (see
    * `window`), its start written to the `OUT_AUX` slot of `scratch`; `undefined` if the
-   * range must be copied (`OUT_AUX` is -1) or external buffers are not allowed (-2).
+   * range must be copied (`OUT_AUX` is `WINDOW_MOVED`) or external buffers are not allowed
+   * (`WINDOW_NOT_ALLOWED`).
    */
   window(scratch: Buffer, offset: number, len: number, stride: number, overlap: number): Buffer | null
   /**
@@ -117,8 +119,9 @@ export declare function kernel(): 'avx2' | 'sse2' | 'neon' | 'scalar'
 
 /**
  * Looks up the key in `scratch` and writes where its value is into the result slots.
- * Returns 0 if the key has no value, 1 if the value can be viewed in place, and 2 if it
- * must be copied (it ends in the last, still growing page of the file).
+ * Returns `LOCATE_ABSENT` (0) if the key has no value, `LOCATE_IN_PLACE` (1) if the value
+ * can be viewed in place, and `LOCATE_COPY` (2) if it must be copied (it ends in the last,
+ * still growing page of the file); the names are those of `src/scratch.rs`.
  *
  * # JavaScript: `Store.get`
  *
@@ -139,9 +142,9 @@ export declare function locate(h: number, scratch: Buffer, keyLen: number): numb
 
 /**
  * Looks up the `count` keys staged in `staging` (as deletes, the staging format of
- * `write_batch`) and writes four numbers per key into `out` (8-byte floats): 0 if the key
- * has no value, 1 if it can be viewed in place, 2 if it must be copied (as `locate`
- * returns); then the map id, offset and length of its value. The lookups overlap their
+ * `write_batch`) and writes one record of `FOUND_SLOTS` 8-byte floats per key into `out`:
+ * `FOUND_STATE`, a `LOCATE_*` result as `locate` returns it, then `FOUND_MAP_ID`,
+ * `FOUND_OFFSET` and `FOUND_LEN` of its value. The lookups overlap their
  * memory latencies, so many keys are found faster than by one `locate` each.
  *
  * # JavaScript: `Store.getMany`
@@ -226,7 +229,7 @@ export interface RecoveryReport {
   unsyncedDamageAt?: number
   /**
    * Keys read from the index checkpoint `<store>.srd-index` that the last `close()` saved
-   * (stores of 50,000 keys or more), when it matched the file: the open then read only
+   * (for a large store: see `Store.close`), when it matched the file: the open then read only
    * the log written after it, and did not re-verify the checksums of the entries before
    * it (`Store.verify` does). Absent when the whole log was read.
    */
@@ -253,7 +256,8 @@ export declare function refresh(h: number): string
  * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
  * destroyed), makes everything written durable (`fdatasync`), saves the index beside a
  * store of 50,000 keys or more (`<path>.srd-index`, so that the next open need not read the
- * whole file), then closes this store. The
+ * whole file; the number is the engine's default `StoreOptions::checkpoint_min_keys`),
+ * then closes this store. The
  * file closes when the last `Store` of this process that has it open closes. Buffers
  * returned by reads stay valid. If the sync fails, the store is closed all the same and
  * the promise rejects with that error. Calling it again returns the same promise.
@@ -357,7 +361,7 @@ export interface StoreStats {
 }
 
 /**
- * Like `write_batch`, but returns -1 at once, writing nothing and leaving `ticket` unused,
+ * Like `write_batch`, but returns `NOT_WRITTEN` (-1) at once, writing nothing and leaving `ticket` unused,
  * when the engine's writer lock is taken (a compaction's final step, a streamed value, or
  * a threadpool write). The event loop uses it while a long operation runs, and hands the
  * batch to the threadpool only when it would have to wait.
@@ -388,10 +392,10 @@ export interface VerifyResult {
 export declare function waitDurable(h: number, seq: number): Promise<void>
 
 /**
- * After `locate` returned 1: makes a window of the store's current private mapping
- * around the located value. Writes the window's start to `OUT_AUX`, or -1 if the store
- * moved to another mapping meanwhile (locate again), or -2 if this runtime does not allow
- * external buffers (copy instead).
+ * After `locate` returned `LOCATE_IN_PLACE`: makes a window of the store's current private
+ * mapping around the located value. Writes the window's start to `OUT_AUX`, or
+ * `WINDOW_MOVED` (-1) if the store moved to another mapping meanwhile (locate again), or
+ * `WINDOW_NOT_ALLOWED` (-2) if this runtime does not allow external buffers (copy instead).
  */
 export declare function window(h: number, scratch: Buffer, stride: number, overlap: number): Buffer | null
 
@@ -447,7 +451,7 @@ export declare function writeBatchAsync(h: number, ticket: number, staging: Buff
  * Commits the keys and values of the flat array `entries` (`[key0, value0, key1, ...]`,
  * as `readEntries` in `lib/store.js` reads the caller's pairs into it) as one batch of Puts
  * on the calling thread, reading their bytes in place instead of from a staging buffer (see
- * `entries.rs`). Returns the commit's sequence number, or -1 when an entry is not
+ * `entries.rs`). Returns the commit's sequence number, or `NOT_WRITTEN` (-1) when an entry is not
  * a string or `Uint8Array` key and a non-empty string or `Uint8Array` value within the
  * limits, or a `Uint8Array` key whose prototype is not one of the two given, or a key
  * over a `SharedArrayBuffer`: nothing is written then, and JavaScript stages the batch itself,

@@ -1,6 +1,6 @@
 /// <reference types="node" />
 // Types of simd-r-drive. Every JSDoc block below is generated from the `# JavaScript:`
-// sections of the Rust docs in src/lib.rs: edit those, then run `npm run docs`
+// sections of the Rust docs in src/*.rs: edit those, then run `npm run docs`
 // (node scripts/sync-docs.js). __test__/docs.test.js fails when this file drifts from them.
 
 /**
@@ -15,7 +15,7 @@ export type Key = string | Buffer | Uint8Array
 /** A value: a string (encoded as UTF-8) or the bytes of any view. 0 to `MAX_VALUE_BYTES` bytes. */
 export type Value = string | Buffer | Uint8Array | ArrayBufferView
 
-// Result types are generated from the binding's Rust `///` docs (src/lib.rs).
+// Result types are generated from the binding's Rust `///` docs (src/*.rs).
 import type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport } from './binding'
 export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport }
 
@@ -252,7 +252,8 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
    * destroyed), makes everything written durable (`fdatasync`), saves the index beside a
    * store of 50,000 keys or more (`<path>.srd-index`, so that the next open need not read the
-   * whole file), then closes this store. The
+   * whole file; the number is the engine's default `StoreOptions::checkpoint_min_keys`),
+   * then closes this store. The
    * file closes when the last `Store` of this process that has it open closes. Buffers
    * returned by reads stay valid. If the sync fails, the store is closed all the same and
    * the promise rejects with that error. Calling it again returns the same promise.

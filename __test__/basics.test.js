@@ -235,3 +235,20 @@ test('getMany of many keys returns what get returns, key by key', async (t) => {
   await s.close()
   t.throws(() => s.getMany(keys), { code: 'ERR_STORE_CLOSED' })
 })
+
+test('put and putMany resolve to undefined (Promise<void>); delete resolves to whether the key had a value', async (t) => {
+  const s = await Store.open(tmpStore())
+  t.is(await s.put('a', '1'), undefined)
+  // Several writes of one tick share a batch: each put and putMany still resolves to nothing.
+  const [p1, p2, m, d] = await Promise.all([s.put('b', '2'), s.put('c', '3'), s.putMany([['d', '4'], ['e', '5']]), s.delete('a')])
+  t.is(p1, undefined)
+  t.is(p2, undefined)
+  t.is(m, undefined)
+  t.is(d, true)
+  t.is(await s.putMany([['f', '6']]), undefined, 'a putMany that starts its batch')
+  t.is(await s.delete('a'), false)
+  // A batch that goes to the threadpool (over 1 MiB) resolves to nothing as well.
+  t.is(await s.put('big', Buffer.alloc(2 << 20, 1)), undefined)
+  t.is(s.get('f').toString(), '6')
+  await s.close()
+})

@@ -1,18 +1,21 @@
 #!/usr/bin/env node
 'use strict'
 
-// Writes the JSDoc of index.d.ts from the Rust `///` and `//!` docs of src/lib.rs.
+// Writes the JSDoc of index.d.ts from the Rust `///` and `//!` docs of the binding (every
+// `.rs` file under src/).
 //
-// In src/lib.rs, a doc section headed `# JavaScript: `<name>`` documents one declaration
+// In those files, a doc section headed `# JavaScript: `<name>`` documents one declaration
 // of index.d.ts: `Store`, `Store.get`, `Store[Symbol.iterator]`, `StoreOptions.sync`,
 // `MAX_KEY_BYTES`, ... The section runs up to the next heading or the end of the doc
-// comment. In index.d.ts, every top-level declaration and every member of a class or
-// interface gets the JSDoc block made from its section, replacing the block above it.
+// comment. A name is documented once across all the files. In index.d.ts, every top-level
+// declaration and every member of a class or interface gets the JSDoc block made from its
+// section, replacing the block above it.
 //
 //   node scripts/sync-docs.js            rewrites index.d.ts (npm run docs)
 //   node scripts/sync-docs.js --check    exits 1 and names each declaration whose JSDoc
 //                                        differs from the Rust docs or that has none
-//   --rust <file>  --dts <file>          other paths than src/lib.rs and index.d.ts
+//   --rust <path>  --dts <file>          other paths than src/ and index.d.ts (a --rust
+//                                        directory is read with every .rs file under it)
 //
 // Both modes fail (and write nothing) when a declaration has no section, or a section
 // names nothing that index.d.ts declares.
@@ -23,7 +26,7 @@ const path = require('node:path')
 const ROOT = path.join(__dirname, '..')
 
 function parseArgs (argv) {
-  const opts = { check: false, rust: path.join(ROOT, 'src/lib.rs'), dts: path.join(ROOT, 'index.d.ts') }
+  const opts = { check: false, rust: path.join(ROOT, 'src'), dts: path.join(ROOT, 'index.d.ts') }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--check') opts.check = true
@@ -31,7 +34,7 @@ function parseArgs (argv) {
       if (i + 1 >= argv.length) throw new Error(`${a} needs a path`)
       opts[a.slice(2)] = path.resolve(argv[++i])
     } else {
-      throw new Error(`unknown argument ${a} (expected --check, --rust <file>, --dts <file>)`)
+      throw new Error(`unknown argument ${a} (expected --check, --rust <path>, --dts <file>)`)
     }
   }
   return opts
@@ -41,9 +44,23 @@ const DOC_LINE = /^\s*\/\/([/!])(?![/!])(.*)$/
 const JS_HEADING = /^#{1,6} JavaScript: `([^`]+)`\s*$/
 const ANY_HEADING = /^#{1,6}\s/
 
-/** The `# JavaScript:` sections of the Rust docs: name → { text, line }. */
-function rustSections (source, file, errors) {
-  const sections = new Map()
+/** The `.rs` files at `p` (a file, or every one under a directory), in a stable order. */
+function rustFiles (p) {
+  if (!fs.statSync(p).isDirectory()) return [p]
+  const found = []
+  for (const e of fs.readdirSync(p, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const q = path.join(p, e.name)
+    if (e.isDirectory()) found.push(...rustFiles(q))
+    else if (e.name.endsWith('.rs')) found.push(q)
+  }
+  return found
+}
+
+/**
+ * The `# JavaScript:` sections of the Rust docs of `source` (the file `file`), added to
+ * `sections`: name → { text, file, line }.
+ */
+function rustSections (source, file, errors, sections = new Map()) {
   const lines = source.split('\n')
   let current = null
   let kind = null
@@ -56,8 +73,9 @@ function rustSections (source, file, errors) {
     if (text === '') errors.push(`${file}:${current.line}: the section of \`${current.name}\` is empty`)
     else if (text.includes('*/')) errors.push(`${file}:${current.line}: the section of \`${current.name}\` contains */`)
     else if (sections.has(current.name)) {
-      errors.push(`${file}:${current.line}: \`${current.name}\` is documented twice (also at line ${sections.get(current.name).line})`)
-    } else sections.set(current.name, { text, line: current.line })
+      const first = sections.get(current.name)
+      errors.push(`${file}:${current.line}: \`${current.name}\` is documented twice (also at ${first.file}:${first.line})`)
+    } else sections.set(current.name, { text, file, line: current.line })
     current = null
   }
   for (let i = 0; i < lines.length; i++) {
@@ -152,11 +170,15 @@ function jsdoc (text, indent) {
   return [`${indent}/**`, ...lines.map((l) => (l === '' ? `${indent} *` : `${indent} * ${l}`)), `${indent} */`]
 }
 
-/** Syncs `dtsSource` with the sections; returns the new text and the problems found. */
-function sync (rustSource, dtsSource, files) {
+/**
+ * Syncs `dtsSource` with the sections of `rust` (a list of `{ file, source }`); returns the
+ * new text and the problems found.
+ */
+function sync (rust, dtsSource, files) {
   const errors = []
   const drift = []
-  const sections = rustSections(rustSource, files.rust, errors)
+  const sections = new Map()
+  for (const { file, source } of rust) rustSections(source, file, errors, sections)
   const used = new Set()
   const out = []
   for (const item of parseDts(dtsSource)) {
@@ -166,7 +188,7 @@ function sync (rustSource, dtsSource, files) {
     }
     const section = sections.get(item.name)
     if (section === undefined) {
-      errors.push(`${files.dts}:${item.line}: \`${item.name}\` has no Rust doc: add a section headed "# JavaScript: \`${item.name}\`" to the /// docs of the native function it calls in ${files.rust}`)
+      errors.push(`${files.dts}:${item.line}: \`${item.name}\` has no Rust doc: add a section headed "# JavaScript: \`${item.name}\`" to the /// docs of the native function it calls (in ${files.rust})`)
       if (item.doc !== null) out.push(...item.doc.lines)
       out.push(item.text)
       continue
@@ -175,18 +197,18 @@ function sync (rustSource, dtsSource, files) {
     const block = jsdoc(section.text, item.indent)
     const old = item.doc === null ? null : item.doc.lines
     if (old === null) {
-      drift.push(`${files.dts}:${item.line}: \`${item.name}\` has no JSDoc (its Rust doc is at ${files.rust}:${section.line})`)
+      drift.push(`${files.dts}:${item.line}: \`${item.name}\` has no JSDoc (its Rust doc is at ${section.file}:${section.line})`)
     } else if (old.join('\n') !== block.join('\n')) {
       const k = block.findIndex((l, n) => l !== old[n])
       const at = k === -1 ? block.length : k
-      drift.push(`${files.dts}:${item.doc.line + at}: the JSDoc of \`${item.name}\` differs from its Rust doc at ${files.rust}:${section.line}\n` +
+      drift.push(`${files.dts}:${item.doc.line + at}: the JSDoc of \`${item.name}\` differs from its Rust doc at ${section.file}:${section.line}\n` +
         `    index.d.ts: ${old[at] === undefined ? '(nothing)' : old[at].trim()}\n` +
         `    Rust docs:  ${block[at] === undefined ? '(nothing)' : block[at].trim()}`)
     }
     out.push(...block, item.text)
   }
   for (const [name, section] of sections) {
-    if (!used.has(name)) errors.push(`${files.rust}:${section.line}: \`${name}\` is documented but ${files.dts} declares no such thing`)
+    if (!used.has(name)) errors.push(`${section.file}:${section.line}: \`${name}\` is documented but ${files.dts} declares no such thing`)
   }
   return { text: out.join('\n'), errors, drift }
 }
@@ -202,7 +224,8 @@ function main () {
   const rel = (p) => path.relative(process.cwd(), p) || p
   const files = { rust: rel(opts.rust), dts: rel(opts.dts) }
   const dtsSource = fs.readFileSync(opts.dts, 'utf8')
-  const r = sync(fs.readFileSync(opts.rust, 'utf8'), dtsSource, files)
+  const rust = rustFiles(opts.rust).map((f) => ({ file: rel(f), source: fs.readFileSync(f, 'utf8') }))
+  const r = sync(rust, dtsSource, files)
   for (const e of r.errors) console.error(e)
   if (r.errors.length > 0) return 1
   if (opts.check) {
@@ -222,4 +245,4 @@ function main () {
 
 if (require.main === module) process.exitCode = main()
 
-module.exports = { rustSections, parseDts, jsdoc, sync }
+module.exports = { rustFiles, rustSections, parseDts, jsdoc, sync }

@@ -2,8 +2,9 @@
 //!
 //! The native layer throws a plain `Error` whose message starts with the engine's stable
 //! code in brackets (`[ERR_STORE_LOCKED] ...`, with the operating system's detail of an
-//! I/O error after the code: see [`to_napi`]); `lib/errors.js` turns it into an `Error`
-//! with that `code` property (and a `TypeError`/`RangeError` where Node would throw one).
+//! I/O error after the code: see [`to_napi`]); `fromNative` in `lib/errors.js` turns it
+//! into a plain `Error` with that `code` property. (The `TypeError`s and `RangeError`s of
+//! bad arguments are made by the JavaScript layer itself, before any native call.)
 //! Codes come from [`simd_r_drive::Error::code`] and are never renamed.
 
 use napi::{Error as NapiError, Status};

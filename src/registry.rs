@@ -29,8 +29,6 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Runs `write` once every write with a smaller ticket has run, then lets the next
-    /// ticket go, whatever `write` returned.
     /// Like [`Handle::in_turn`], but `write` may decline (return `None`): the ticket then
     /// stays unused, for a later call with the same ticket.
     pub fn in_turn_if<T>(&self, ticket: u64, write: impl FnOnce() -> Option<T>) -> Option<T> {
@@ -44,6 +42,8 @@ impl Handle {
         Some(out)
     }
 
+    /// Runs `write` once every write with a smaller ticket has run, then lets the next
+    /// ticket go, whatever `write` returned.
     pub fn in_turn<T>(&self, ticket: u64, write: impl FnOnce() -> T) -> T {
         let mut next = self.next_ticket.lock();
         while *next < ticket {

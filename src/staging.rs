@@ -12,6 +12,11 @@ use simd_r_drive::Op;
 
 use crate::errors::coded;
 
+/// `kind` of a staged Put (`OP_PUT` in `lib/scratch.js`).
+pub const OP_PUT: u8 = 1;
+/// `kind` of a staged Delete (`OP_DELETE` in `lib/scratch.js`).
+pub const OP_DELETE: u8 = 2;
+
 /// Length of the fixed part of one staged operation.
 pub const OP_HEADER_LEN: usize = 8;
 
@@ -35,8 +40,8 @@ pub fn parse(bytes: &[u8], count: u32) -> napi::Result<Vec<Op<'_>>> {
         let key = bytes.get(key_start..value_start).ok_or_else(bad)?;
         let value = bytes.get(value_start..end).ok_or_else(bad)?;
         ops.push(match head[0] {
-            1 => Op::Put { key, value },
-            2 if value_len == 0 => Op::Delete { key },
+            OP_PUT => Op::Put { key, value },
+            OP_DELETE if value_len == 0 => Op::Delete { key },
             _ => return Err(bad()),
         });
         at = end;

@@ -1,0 +1,404 @@
+'use strict'
+// The write members of Store (mixed into its prototype by store.js): batches staged in one
+// tick and committed together, synchronous writes, flush and compaction.
+
+const { constants: bufferConstants } = require('node:buffer')
+const native = require('./native.js')
+const errors = require('./errors.js')
+const { hasUtf8Write, checkKey, checkValue, byteLength } = require('./keys.js')
+const { OP_PUT, OP_DELETE, OP_HEADER_LEN, NOT_WRITTEN } = require('./scratch.js')
+
+/** Batches larger than this are committed on the libuv threadpool. */
+const INLINE_MAX_BYTES = 1 << 20
+
+
+const EMPTY = Buffer.alloc(0)
+
+/** What a put resolves to. */
+function nothing () {}
+
+/**
+ * Operations made in one tick, copied into one staging buffer (format in
+ * src/staging.rs) and committed together: one write, and with `sync` one fsync.
+ */
+class Batch {
+  constructor (buf) {
+    this.buf = buf === null ? Buffer.allocUnsafeSlow(4096) : buf
+    this.len = 0
+    this.count = 0
+    this.hasDelete = false
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+    // A put's caller gets this promise; nothing is unhandled if nobody awaits it.
+    this.promise.catch(() => {})
+    this.done = null
+  }
+
+  /**
+   * What `put` and `putMany` return: resolves to nothing once the batch has committed
+   * (`promise` resolves to what the native side returned). Made once per batch.
+   */
+  settled () {
+    if (this.done === null) {
+      this.done = this.promise.then(nothing)
+      this.done.catch(() => {})
+    }
+    return this.done
+  }
+
+  reserve (n) {
+    const need = this.len + n
+    if (need <= this.buf.length) return
+    let size = Math.max(need, this.buf.length * 2, 4096)
+    size = Math.min(size, bufferConstants.MAX_LENGTH)
+    if (size < need) throw errors.rangeError('ERR_VALUE_TOO_LARGE', 'This batch is larger than a Buffer can hold; split it.')
+    const grown = Buffer.allocUnsafeSlow(size)
+    this.buf.copy(grown, 0, 0, this.len)
+    this.buf = grown
+  }
+
+  add (kind, key, value) {
+    const keyLen = byteLength(key)
+    const valueLen = value === null ? 0 : byteLength(value)
+    this.reserve(OP_HEADER_LEN + keyLen + valueLen)
+    this.put(kind, key, keyLen, value, valueLen)
+    if (kind === OP_DELETE) this.hasDelete = true
+    return this.count++
+  }
+
+  /** Appends one operation whose lengths are known and whose room is reserved. */
+  put (kind, key, keyLen, value, valueLen) {
+    const b = this.buf
+    let at = this.len
+    b[at] = kind
+    b[at + 1] = 0
+    b[at + 2] = keyLen & 0xff
+    b[at + 3] = keyLen >>> 8
+    b[at + 4] = valueLen & 0xff
+    b[at + 5] = (valueLen >>> 8) & 0xff
+    b[at + 6] = (valueLen >>> 16) & 0xff
+    b[at + 7] = valueLen >>> 24
+    at += OP_HEADER_LEN
+    if (typeof key === 'string') {
+      if (keyLen === key.length && keyLen <= 64) {
+        // ASCII (its UTF-8 length equals its length) and short: a loop beats a call.
+        for (let i = 0; i < keyLen; i++) b[at + i] = key.charCodeAt(i)
+        at += keyLen
+      } else {
+        at += hasUtf8Write ? b.utf8Write(key, at, keyLen) : b.write(key, at, keyLen, 'utf8')
+      }
+    } else {
+      b.set(key, at)
+      at += keyLen
+    }
+    if (valueLen > 0) {
+      if (typeof value === 'string') {
+        at += hasUtf8Write ? b.utf8Write(value, at, valueLen) : b.write(value, at, valueLen, 'utf8')
+      } else if (valueLen <= 32) {
+        for (let i = 0; i < valueLen; i++) b[at + i] = value[i]
+        at += valueLen
+      } else {
+        b.set(value, at)
+        at += valueLen
+      }
+    }
+    this.len = at
+  }
+
+  /**
+   * Stages every key and value of `flat` (as `readEntries` returns them) as Puts, all
+   * checked before anything is staged, so a bad entry leaves the batch as it was. Runs no
+   * JavaScript of the caller's: `flat` holds plain values, read by the built-in accessors.
+   */
+  addFlat (flat) {
+    const n = flat.length >> 1
+    const lengths = new Float64Array(2 * n)
+    let total = 0
+    for (let i = 0; i < n; i++) {
+      const k = checkKey(flat[2 * i])
+      const v = checkValue(flat[2 * i + 1])
+      flat[2 * i + 1] = v
+      const kl = byteLength(k)
+      const vl = byteLength(v)
+      lengths[2 * i] = kl
+      lengths[2 * i + 1] = vl
+      total += OP_HEADER_LEN + kl + vl
+    }
+    this.reserve(total)
+    for (let i = 0; i < n; i++) this.put(OP_PUT, flat[2 * i], lengths[2 * i], flat[2 * i + 1], lengths[2 * i + 1])
+    this.count += n
+    return n
+  }
+}
+
+/**
+ * Reads the `[key, value]` pairs of `entries` (an array or any iterable) into one flat array
+ * `[key0, value0, key1, value1, ...]`, reading each pair, key and value exactly once: this is
+ * where the caller's accessors, Proxies and iterators run, and nothing after it reads
+ * `entries` again. A pair that is not an array of at least two, or a key or value that is
+ * not even an object or a string, is reported at once, before later accessors run; the
+ * exact checks come when the flat array is staged or written.
+ */
+function readEntries (entries) {
+  if (entries === null || entries === undefined || typeof entries[Symbol.iterator] !== 'function') {
+    throw errors.invalidArgType('entries', 'an iterable of [key, value] pairs', entries)
+  }
+  const list = Array.isArray(entries) ? entries : Array.from(entries)
+  const n = list.length
+  const flat = []
+  for (let i = 0; i < n; i++) {
+    const e = list[i]
+    if (!Array.isArray(e) || e.length < 2) throw errors.invalidArgType(`entries[${i}]`, 'a [key, value] pair', e)
+    const k = e[0]
+    const v = e[1]
+    if (typeof k !== 'string' && typeof k !== 'object') checkKey(k)
+    if (typeof v !== 'string' && typeof v !== 'object') checkValue(v)
+    flat.push(k, v)
+  }
+  return flat
+}
+
+// A batch committed on the event loop resolves its promise as a microtask, so a loop of
+// awaited puts (`for (const x of items) await store.put(...)`) would never let the event
+// loop turn: timers, I/O callbacks and a compaction's completion would all wait for it to
+// end. Once inline commits have gone on back to back for YIELD_MS, the next one resolves
+// through setImmediate instead, and the loop turns (timers and I/O run) before the caller's
+// code goes on.
+const YIELD_MS = 1
+/** When the current run of inline commits began (-1: the event loop has turned since). */
+let burstStart = -1
+function endBurst () { burstStart = -1 }
+
+function resolveInline (b, existed) {
+  const now = performance.now()
+  if (burstStart < 0) {
+    burstStart = now
+    setImmediate(endBurst)
+  } else if (now - burstStart >= YIELD_MS) {
+    setImmediate(() => b.resolve(existed))
+    return
+  }
+  b.resolve(existed)
+}
+
+class Writes {
+  /** The batch of this tick, created (and its commit scheduled) on first use. */
+  _currentBatch () {
+    let b = this._batch
+    if (b === null) {
+      b = this._batch = new Batch(this._spare)
+      this._spare = null
+      queueMicrotask(this._flushBound)
+    }
+    return b
+  }
+
+  put (key, value) {
+    try {
+      this._writable()
+      const k = checkKey(key)
+      const v = checkValue(value)
+      const b = this._currentBatch()
+      b.add(OP_PUT, k, v)
+      return b.settled()
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  delete (key) {
+    try {
+      this._writable()
+      const k = checkKey(key)
+      const b = this._currentBatch()
+      const i = b.add(OP_DELETE, k, null)
+      return b.promise.then((existed) => existed[i] === 1)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  putMany (entries) {
+    try {
+      this._writable()
+      const flat = this._readEntries(entries)
+      // The read ran the caller's code, which may have closed the store or committed the
+      // tick's batch: look at both again. Nothing below runs the caller's code.
+      this._writable()
+      // Checked before the tick's batch is touched: a bad entry stages nothing.
+      const b = this._batch
+      if (b !== null) {
+        b.addFlat(flat)
+        return b.settled()
+      }
+      const fresh = new Batch(this._spare)
+      fresh.addFlat(flat)
+      this._spare = null
+      this._batch = fresh
+      queueMicrotask(this._flushBound)
+      return fresh.settled()
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
+  putSync (key, value) {
+    this._writable()
+    const one = new Batch(EMPTY)
+    one.add(OP_PUT, checkKey(key), checkValue(value))
+    this._commitSync(one)
+  }
+
+  putManySync (entries) {
+    this._writable()
+    const flat = this._readEntries(entries)
+    this._writable()
+    if (flat.length === 0) return
+    // Whatever this tick already staged goes first, so writes land in call order.
+    if (this._batch !== null) this._flushBatch()
+    // Written in place by the native side (no staging copy); -1 when an entry is not the
+    // common case, which the staging below then checks and reports.
+    if (this._direct(flat) !== NOT_WRITTEN) return
+    const b = new Batch(EMPTY)
+    b.addFlat(flat)
+    this._commitSync(b)
+  }
+
+  deleteSync (key) {
+    this._writable()
+    const b = new Batch(EMPTY)
+    b.add(OP_DELETE, checkKey(key), null)
+    return this._commitSync(b)[0] === 1
+  }
+
+  /**
+   * Reads the pairs of `entries` (see `readEntries`). The caller's code that runs meanwhile
+   * may not write to this store: such a write could be ordered neither before nor after the
+   * batch being read, so it throws `ERR_INVALID_STATE`.
+   */
+  _readEntries (entries) {
+    this._readingEntries = true
+    try {
+      return readEntries(entries)
+    } finally {
+      this._readingEntries = false
+    }
+  }
+
+  /**
+   * putManySync's direct path: the native side reads the flat pairs of `readEntries` (plain
+   * values: no JavaScript runs) and commits them, durable first with `sync`. Returns the
+   * commit's sequence number, or NOT_WRITTEN (-1) if it wrote nothing.
+   */
+  _direct (flat) {
+    let seq
+    try {
+      seq = native.writeEntries(this._h, this._ticket++, flat, Buffer.prototype, Uint8Array.prototype)
+      if (seq !== NOT_WRITTEN && this._sync) native.flushSync(this._h)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+    return seq
+  }
+
+  /** Commits `b` now, after everything issued before it; durable first with `sync`. */
+  _commitSync (b) {
+    // Whatever this tick already staged goes first, so writes land in call order.
+    if (this._batch !== null) this._flushBatch()
+    const existed = Buffer.alloc(b.count)
+    try {
+      native.writeBatch(this._h, this._ticket++, b.buf.subarray(0, b.len), b.count, existed)
+      if (this._sync) native.flushSync(this._h)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+    return existed
+  }
+
+  /** Commits the batch of this tick (a microtask, or an earlier sync write). */
+  _flushBatch () {
+    const b = this._batch
+    if (b === null) return
+    this._batch = null
+    if (this._h < 0) {
+      b.reject(errors.closed())
+      return
+    }
+    const ticket = this._ticket++
+    // On the event loop when the batch is small and nothing before it is still on the
+    // threadpool. While a compaction (or a streamed value) runs, only if the engine's writer
+    // lock is free right now: the batch goes to the threadpool instead of waiting for it.
+    let seq = NOT_WRITTEN
+    const existed = b.hasDelete ? Buffer.alloc(b.count) : EMPTY
+    if (b.len <= INLINE_MAX_BYTES && this._asyncWrites === 0) {
+      const write = this._compacting > 0 || native.busy(this._h) ? native.tryWriteBatch : native.writeBatch
+      try {
+        seq = write(this._h, ticket, b.buf.subarray(0, b.len), b.count, b.hasDelete ? existed : undefined)
+      } catch (e) {
+        b.reject(errors.fromNative(e))
+        return
+      } finally {
+        // A write here copied the staging buffer: the next batch may reuse it (not so when
+        // it goes to the threadpool below, which reads it later).
+        if (seq !== NOT_WRITTEN && b.buf.length <= INLINE_MAX_BYTES) this._spare = b.buf
+      }
+    }
+    if (seq === NOT_WRITTEN) {
+      // Off the event loop: big batches, batches behind an earlier threadpool write, and
+      // batches that would wait for a compaction's final step.
+      this._asyncWrites++
+      let p
+      try {
+        p = native.writeBatchAsync(this._h, ticket, b.buf.subarray(0, b.len), b.count, this._sync)
+      } catch (e) {
+        this._asyncWrites--
+        this._ticket-- // never issued
+        b.reject(errors.fromNative(e))
+        return
+      }
+      this._track(p.then((existed) => {
+        this._asyncWrites--
+        b.resolve(existed)
+      }, (e) => {
+        this._asyncWrites--
+        b.reject(errors.fromNative(e))
+      }))
+      return
+    }
+    if (!this._sync) {
+      resolveInline(b, existed)
+      return
+    }
+    this._track(native.waitDurable(this._h, seq).then(() => b.resolve(existed), (e) => b.reject(errors.fromNative(e))))
+  }
+
+  flush () {
+    try {
+      const h = this._open()
+      if (this._readOnly) return Promise.resolve()
+      if (this._batch !== null) this._flushBatch()
+      // Wait for threadpool writes issued before this call, then sync.
+      const before = Promise.allSettled([...this._inflight])
+      return this._track(before.then(() => native.flush(h))).then(() => {}, (e) => { throw errors.fromNative(e) })
+    } catch (e) {
+      return Promise.reject(errors.fromNative(e))
+    }
+  }
+
+  compact () {
+    try {
+      const h = this._writable()
+      if (this._batch !== null) this._flushBatch()
+      this._compacting++
+      const p = native.compact(h)
+      const done = p.finally(() => { this._compacting-- })
+      return this._track(done).catch((e) => { throw errors.fromNative(e) })
+    } catch (e) {
+      return Promise.reject(errors.fromNative(e))
+    }
+  }
+}
+
+module.exports = { Writes, Batch, EMPTY }

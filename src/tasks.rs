@@ -1,0 +1,199 @@
+//! Work on the libuv threadpool that is not a write: durability, compaction, verification
+//! and repair.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::AsyncTask;
+use napi::{Env, Task};
+use napi_derive::napi;
+
+use crate::errors::OrThrow;
+use crate::registry;
+use crate::reports::{CompactResult, RepairResult, VerifyResult};
+use crate::scratch::byte_number;
+use crate::write::writable;
+
+/// What a [`DurableTask`] waits for.
+enum Durable {
+    /// Commit `seq` is durable.
+    Commit(u64),
+    /// Everything committed so far is durable.
+    All,
+    /// As `All`, then the index checkpoint is saved if one is due.
+    Checkpoint,
+}
+
+/// Waiting for durability on the libuv threadpool.
+pub struct DurableTask {
+    handle: Arc<registry::Handle>,
+    what: Durable,
+}
+
+impl Task for DurableTask {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> napi::Result<()> {
+        let store = &self.handle.store;
+        match self.what {
+            Durable::Commit(seq) => store.wait_durable(seq).or_throw(),
+            Durable::All => store.flush().or_throw(),
+            Durable::Checkpoint => store.checkpoint().map(drop).or_throw(),
+        }
+    }
+    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
+/// Resolves once commit `seq` is durable (`fdatasync`, shared with concurrent callers).
+#[napi(ts_return_type = "Promise<void>")]
+pub fn wait_durable(h: u32, seq: f64) -> napi::Result<AsyncTask<DurableTask>> {
+    Ok(AsyncTask::new(DurableTask {
+        handle: registry::get(h)?,
+        what: Durable::Commit(byte_number("seq", seq, 0)?),
+    }))
+}
+
+/// Resolves once everything committed so far is durable.
+///
+/// # JavaScript: `Store.flush`
+///
+/// Resolves once everything written so far is durable (`fdatasync`). On a read-only
+/// store it resolves at once.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn flush(h: u32) -> napi::Result<AsyncTask<DurableTask>> {
+    Ok(AsyncTask::new(DurableTask {
+        handle: registry::get(h)?,
+        what: Durable::All,
+    }))
+}
+
+/// Makes everything committed so far durable, then saves the index beside the store
+/// (`<store>.srd-index`) if the store is large enough for that to speed up the next open
+/// (`StoreOptions::checkpoint_min_keys` in the engine). `close()` calls it.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn checkpoint(h: u32) -> napi::Result<AsyncTask<DurableTask>> {
+    Ok(AsyncTask::new(DurableTask {
+        handle: registry::get(h)?,
+        what: Durable::Checkpoint,
+    }))
+}
+
+/// Makes everything committed so far durable, on the calling thread.
+#[napi]
+pub fn flush_sync(h: u32) -> napi::Result<()> {
+    registry::get(h)?.store.flush().or_throw()
+}
+
+/// Compaction on the libuv threadpool.
+pub struct CompactTask {
+    handle: Arc<registry::Handle>,
+}
+
+impl Task for CompactTask {
+    type Output = simd_r_drive::CompactionReport;
+    type JsValue = CompactResult;
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        self.handle.store.compact().or_throw()
+    }
+    fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<CompactResult> {
+        Ok(CompactResult {
+            bytes_before: r.bytes_before as f64,
+            bytes_after: r.bytes_after as f64,
+            reclaimed_bytes: r.reclaimed_bytes as f64,
+            entries: r.entries as f64,
+            tail_entries: r.tail_entries as f64,
+            writer_pause_ms: r.writer_pause.as_secs_f64() * 1e3,
+            duration_ms: r.duration.as_secs_f64() * 1e3,
+        })
+    }
+}
+
+/// Rewrites the store without its dead entries, on the libuv threadpool.
+///
+/// # JavaScript: `Store.compact`
+///
+/// Rewrites the store without its dead entries, on the libuv threadpool. Reads and
+/// writes go on meanwhile and writes made meanwhile are kept. Rejects with
+/// `ERR_STORE_READ_ONLY` on a read-only store.
+#[napi(ts_return_type = "Promise<CompactResult>")]
+pub fn compact(h: u32) -> napi::Result<AsyncTask<CompactTask>> {
+    let handle = registry::get(h)?;
+    writable(&handle)?;
+    Ok(AsyncTask::new(CompactTask { handle }))
+}
+
+/// Verification on the libuv threadpool.
+pub struct VerifyTask {
+    handle: Arc<registry::Handle>,
+}
+
+impl Task for VerifyTask {
+    type Output = simd_r_drive::VerifyReport;
+    type JsValue = VerifyResult;
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        self.handle.store.verify().or_throw()
+    }
+    fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<VerifyResult> {
+        Ok(VerifyResult {
+            entries: r.entries as f64,
+            bytes: r.bytes as f64,
+        })
+    }
+}
+
+/// Re-reads every entry of the store file and checks its checksum, on the libuv
+/// threadpool. Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+///
+/// # JavaScript: `Store.verify`
+///
+/// Re-reads every entry of the file and checks its checksum, on the libuv threadpool,
+/// and checks that the index in memory is the one the file gives (when nothing was written
+/// meanwhile). Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+#[napi(ts_return_type = "Promise<VerifyResult>")]
+pub fn verify(h: u32) -> napi::Result<AsyncTask<VerifyTask>> {
+    Ok(AsyncTask::new(VerifyTask {
+        handle: registry::get(h)?,
+    }))
+}
+
+/// Repair on the libuv threadpool.
+pub struct RepairTask {
+    path: String,
+}
+
+impl Task for RepairTask {
+    type Output = simd_r_drive::RepairReport;
+    type JsValue = RepairResult;
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        simd_r_drive::repair(&self.path, &simd_r_drive::StoreOptions::new()).or_throw()
+    }
+    fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<RepairResult> {
+        Ok(RepairResult {
+            entries_kept: r.entries_kept as f64,
+            live_keys: r.live_keys as f64,
+            skipped: r
+                .skipped
+                .iter()
+                .map(|&(a, b)| vec![a as f64, b as f64])
+                .collect(),
+            dropped_tail_bytes: r.dropped_tail_bytes as f64,
+            backup: r.backup.map(|p| p.to_string_lossy().into_owned()),
+        })
+    }
+}
+
+/// Rebuilds the store at `path` from every entry that still verifies, skipping damaged
+/// ranges, on the libuv threadpool. The store must not be open anywhere.
+///
+/// # JavaScript: `Store.repair`
+///
+/// Rebuilds the store at `path` from every entry that still verifies, skipping damaged
+/// ranges (what to do after `ERR_STORE_CORRUPT`), on the libuv threadpool. The store must
+/// not be open anywhere (`ERR_STORE_LOCKED` otherwise). When something was skipped, the
+/// damaged original stays reachable as `<path>.damaged`. A file that is not a store is
+/// never touched.
+#[napi(ts_return_type = "Promise<RepairResult>")]
+pub fn repair(path: String) -> AsyncTask<RepairTask> {
+    AsyncTask::new(RepairTask { path })
+}
