@@ -11,7 +11,6 @@ const { OP_PUT, OP_DELETE, OP_HEADER_LEN, NOT_WRITTEN } = require('./scratch.js'
 /** Batches larger than this are committed on the libuv threadpool. */
 const INLINE_MAX_BYTES = 1 << 20
 
-
 const EMPTY = Buffer.alloc(0)
 
 /** What a put resolves to. */
