@@ -92,6 +92,30 @@ function fromNative (err) {
   return err
 }
 
+/**
+ * Runs `f` (a native call, off the hot path) and converts what it throws with `fromNative`.
+ * The hot read path keeps its own try/catch.
+ */
+function native (f) {
+  try {
+    return f()
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+/**
+ * Runs `f`, which returns a promise of a native task, and converts its rejection (and
+ * anything `f` throws: it rejects then) with `fromNative`.
+ */
+function nativeAsync (f) {
+  try {
+    return f().catch((e) => { throw fromNative(e) })
+  } catch (e) {
+    return Promise.reject(fromNative(e))
+  }
+}
+
 function closed () {
   return coded('ERR_STORE_CLOSED', 'The store is closed. Open it again to use it.')
 }
@@ -114,4 +138,4 @@ function isStoreError (err) {
   return err instanceof Error && typeof err.code === 'string' && CODES.has(err.code)
 }
 
-module.exports = { invalidArgType, rangeError, coded, fromNative, fromSystem, closed, readOnly, CODES, isStoreError }
+module.exports = { invalidArgType, rangeError, coded, fromNative, native, nativeAsync, fromSystem, closed, readOnly, CODES, isStoreError }

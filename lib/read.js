@@ -174,36 +174,19 @@ class Reads {
   }
 
   stats () {
-    try {
-      return native.stats(this._open())
-    } catch (e) {
-      throw errors.fromNative(e)
-    }
+    return errors.native(() => native.stats(this._open()))
   }
 
   recovery () {
-    try {
-      return native.recovery(this._open())
-    } catch (e) {
-      throw errors.fromNative(e)
-    }
+    return errors.native(() => native.recovery(this._open()))
   }
 
   verify () {
-    try {
-      const h = this._open()
-      return this._track(native.verify(h)).catch((e) => { throw errors.fromNative(e) })
-    } catch (e) {
-      return Promise.reject(errors.fromNative(e))
-    }
+    return errors.nativeAsync(() => this._track(native.verify(this._open())))
   }
 
   refresh () {
-    try {
-      return native.refresh(this._open())
-    } catch (e) {
-      throw errors.fromNative(e)
-    }
+    return errors.native(() => native.refresh(this._open()))
   }
 
   keys () { return iterate(this, KEYS) }

@@ -65,34 +65,20 @@ class Store {
   static async open (path, options) {
     checkPath(path)
     const o = checkOptions(options)
-    let h
-    try {
-      h = await native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault(), o.mode)
-    } catch (e) {
-      throw errors.fromNative(e)
-    }
+    const h = await errors.nativeAsync(() => native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault(), o.mode))
     return new Store(OPEN, h, path, o)
   }
 
   static openSync (path, options) {
     checkPath(path)
     const o = checkOptions(options)
-    let h
-    try {
-      h = native.openStore(path, o.readOnly === true, o.create !== false, testFault(), o.mode)
-    } catch (e) {
-      throw errors.fromNative(e)
-    }
+    const h = errors.native(() => native.openStore(path, o.readOnly === true, o.create !== false, testFault(), o.mode))
     return new Store(OPEN, h, path, o)
   }
 
   static async repair (path) {
     checkPath(path)
-    try {
-      return await native.repair(path)
-    } catch (e) {
-      throw errors.fromNative(e)
-    }
+    return errors.nativeAsync(() => native.repair(path))
   }
 
   get path () { return this._path }

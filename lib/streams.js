@@ -50,12 +50,7 @@ class Streams {
     // Beside the store file the engine has open (its path was resolved when it was opened:
     // a relative path given to open may name another directory since a chdir), and
     // unique across processes and threads.
-    let real
-    try {
-      real = native.storePath(this._h)
-    } catch (e) {
-      throw errors.fromNative(e)
-    }
+    const real = errors.native(() => native.storePath(this._h))
     const file = `${real}.upload-${process.pid}-${crypto().randomUUID()}`
     const store = this
     let fh = null

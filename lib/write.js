@@ -374,29 +374,30 @@ class Writes {
   }
 
   flush () {
-    try {
+    return errors.nativeAsync(() => {
       const h = this._open()
       if (this._readOnly) return Promise.resolve()
       if (this._batch !== null) this._flushBatch()
       // Wait for threadpool writes issued before this call, then sync.
       const before = Promise.allSettled([...this._inflight])
-      return this._track(before.then(() => native.flush(h))).then(() => {}, (e) => { throw errors.fromNative(e) })
-    } catch (e) {
-      return Promise.reject(errors.fromNative(e))
-    }
+      return this._track(before.then(() => native.flush(h))).then(() => {})
+    })
   }
 
   compact () {
-    try {
+    return errors.nativeAsync(() => {
       const h = this._writable()
       if (this._batch !== null) this._flushBatch()
       this._compacting++
-      const p = native.compact(h)
-      const done = p.finally(() => { this._compacting-- })
-      return this._track(done).catch((e) => { throw errors.fromNative(e) })
-    } catch (e) {
-      return Promise.reject(errors.fromNative(e))
-    }
+      let p
+      try {
+        p = native.compact(h)
+      } catch (e) {
+        this._compacting--
+        throw e
+      }
+      return this._track(p.finally(() => { this._compacting-- }))
+    })
   }
 }
 
