@@ -30,6 +30,9 @@ function runWithin (ms, script, args, options = {}) {
     child.stdout.on('data', (d) => { stdout += d })
     child.stderr.on('data', (d) => { stderr += d })
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr, timedOut }) })
+    // A child that cannot start (e.g. a Node binary that user may not run) fails the test
+    // that asked for it, not the whole file.
+    child.on('error', (e) => { clearTimeout(timer); resolve({ code: null, stdout, stderr: `${stderr}${e.stack}`, timedOut }) })
   })
 }
 

@@ -115,7 +115,14 @@ on_file_systems () {
 }
 
 run_node () {
-  local cache="${SIMD_R_DRIVE_NODE_CACHE:-$HOME/.cache/simd-r-drive/node}"
+  # Some suites run children as another user (root drops to uid 12345): the binaries must
+  # be readable and runnable by everyone, which a root's home directory is not.
+  local cache="${SIMD_R_DRIVE_NODE_CACHE:-}"
+  if [ -z "$cache" ]; then
+    if [ "$(id -u)" = 0 ]; then cache=/var/cache/simd-r-drive/node; else cache="$HOME/.cache/simd-r-drive/node"; fi
+  fi
+  mkdir -p "$cache"
+  [ "$(id -u)" = 0 ] && chmod 755 /var/cache/simd-r-drive "$cache" 2>/dev/null
   local v
   for v in "${NODE_VERSIONS[@]}"; do
     local prefix="$cache/$v"
