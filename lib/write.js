@@ -13,9 +13,6 @@ const INLINE_MAX_BYTES = 1 << 20
 
 const EMPTY = Buffer.alloc(0)
 
-/** What a put resolves to. */
-function nothing () {}
-
 /**
  * Operations made in one tick, copied into one staging buffer (format in
  * src/staging.rs) and committed together: one write, and with `sync` one fsync.
@@ -26,25 +23,42 @@ class Batch {
     this.len = 0
     this.count = 0
     this.hasDelete = false
+    // What `put` and `putMany` return: resolves to nothing once the batch has committed.
     this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve
-      this.reject = reject
+      this._resolve = resolve
+      this._reject = reject
     })
     // A put's caller gets this promise; nothing is unhandled if nobody awaits it.
     this.promise.catch(() => {})
-    this.done = null
+    // Made only for batches with a delete: resolves to one flag per operation, whether its
+    // key had a value (a batch of puts alone makes no second promise).
+    this.flags = null
   }
 
-  /**
-   * What `put` and `putMany` return: resolves to nothing once the batch has committed
-   * (`promise` resolves to what the native side returned). Made once per batch.
-   */
-  settled () {
-    if (this.done === null) {
-      this.done = this.promise.then(nothing)
-      this.done.catch(() => {})
+  /** Settles the batch as committed; `existed` has a flag per operation. */
+  resolve (existed) {
+    this._resolve()
+    if (this.flags !== null) this.flags.resolve(existed)
+  }
+
+  /** Settles the batch as failed. */
+  reject (err) {
+    this._reject(err)
+    if (this.flags !== null) this.flags.reject(err)
+  }
+
+  /** A promise of the batch's existed flags (see `flags`). */
+  existed () {
+    if (this.flags === null) {
+      const flags = {}
+      flags.promise = new Promise((resolve, reject) => {
+        flags.resolve = resolve
+        flags.reject = reject
+      })
+      flags.promise.catch(() => {})
+      this.flags = flags
     }
-    return this.done
+    return this.flags.promise
   }
 
   reserve (n) {
@@ -201,7 +215,7 @@ class Writes {
       const v = checkValue(value)
       const b = this._currentBatch()
       b.add(OP_PUT, k, v)
-      return b.settled()
+      return b.promise
     } catch (e) {
       return Promise.reject(e)
     }
@@ -213,7 +227,7 @@ class Writes {
       const k = checkKey(key)
       const b = this._currentBatch()
       const i = b.add(OP_DELETE, k, null)
-      return b.promise.then((existed) => existed[i] === 1)
+      return b.existed().then((existed) => existed[i] === 1)
     } catch (e) {
       return Promise.reject(e)
     }
@@ -230,14 +244,14 @@ class Writes {
       const b = this._batch
       if (b !== null) {
         b.addFlat(flat)
-        return b.settled()
+        return b.promise
       }
       const fresh = new Batch(this._spare)
       fresh.addFlat(flat)
       this._spare = null
       this._batch = fresh
       queueMicrotask(this._flushBound)
-      return fresh.settled()
+      return fresh.promise
     } catch (e) {
       return Promise.reject(e)
     }
