@@ -361,8 +361,8 @@ export interface StoreStats {
 }
 
 /**
- * Like `write_batch`, but returns `NOT_WRITTEN` (-1) at once, writing nothing and leaving `ticket` unused,
- * when the engine's writer lock is taken (a compaction's final step, a streamed value, or
+ * Like `write_batch`, but returns `NOT_WRITTEN` (-1) at once, writing nothing and leaving
+ * `ticket` unused, when the engine's writer lock is taken (a compaction's final step, a streamed value, or
  * a threadpool write). The event loop uses it while a long operation runs, and hands the
  * batch to the threadpool only when it would have to wait.
  */

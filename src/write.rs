@@ -67,9 +67,22 @@ pub fn write_batch(
     count: u32,
     existed: Option<BufferSlice>,
 ) -> napi::Result<f64> {
+    commit_on_this_thread(h, ticket, &staging, count, existed, Lock::Wait)
+}
+
+/// `write_batch` and `try_write_batch`: the commit of [`commit_staged`] on the calling
+/// thread, its `existed` flags written for JavaScript; `NOT_WRITTEN` if it was declined.
+fn commit_on_this_thread(
+    h: u32,
+    ticket: f64,
+    staging: &[u8],
+    count: u32,
+    existed: Option<BufferSlice>,
+    lock: Lock,
+) -> napi::Result<f64> {
     let handle = registry::get(h)?;
     let ticket = byte_number("ticket", ticket, 0)?;
-    match commit_staged(&handle, ticket, &staging, count, Lock::Wait)? {
+    match commit_staged(&handle, ticket, staging, count, lock)? {
         Some(commit) => Ok(committed(&commit, existed)),
         None => Ok(NOT_WRITTEN),
     }
@@ -109,8 +122,8 @@ fn commit_staged(
         .transpose()
 }
 
-/// Like `write_batch`, but returns `NOT_WRITTEN` (-1) at once, writing nothing and leaving `ticket` unused,
-/// when the engine's writer lock is taken (a compaction's final step, a streamed value, or
+/// Like `write_batch`, but returns `NOT_WRITTEN` (-1) at once, writing nothing and leaving
+/// `ticket` unused, when the engine's writer lock is taken (a compaction's final step, a streamed value, or
 /// a threadpool write). The event loop uses it while a long operation runs, and hands the
 /// batch to the threadpool only when it would have to wait.
 #[napi]
@@ -121,12 +134,7 @@ pub fn try_write_batch(
     count: u32,
     existed: Option<BufferSlice>,
 ) -> napi::Result<f64> {
-    let handle = registry::get(h)?;
-    let ticket = byte_number("ticket", ticket, 0)?;
-    match commit_staged(&handle, ticket, &staging, count, Lock::Try)? {
-        Some(commit) => Ok(committed(&commit, existed)),
-        None => Ok(NOT_WRITTEN),
-    }
+    commit_on_this_thread(h, ticket, &staging, count, existed, Lock::Try)
 }
 
 /// Commits the keys and values of the flat array `entries` (`[key0, value0, key1, ...]`,
