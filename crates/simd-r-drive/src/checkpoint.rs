@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::format::{self, EntryKind, ALIGN, ENTRY_HEADER_LEN, HEADER_LEN, SYNC_MARK_LEN};
+use crate::hash::{KeyHash, KeyHasher};
 use crate::index::{Index, Slot};
 use crate::io::Backend;
 use crate::lock;
-use crate::store::{KeyHash, KeyHasher};
 
 /// Suffix of the checkpoint's file name, after the store's.
 pub(crate) const SUFFIX: &str = ".srd-index";

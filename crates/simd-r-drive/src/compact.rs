@@ -20,12 +20,13 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::files;
+use crate::files::{file_id, parent_dir, FileId};
 use crate::format::{self, EntryKind, HEADER_LEN};
 use crate::index::Index;
 use crate::io::Backend;
 use crate::lock;
 use crate::mapping::Mapping;
-use crate::store::{file_id, parent_dir, State, Store};
+use crate::store::{State, Store};
 
 /// Flush the copy buffer once it holds this much.
 const CHUNK: usize = 4 << 20;
@@ -122,7 +123,7 @@ impl Store {
 
     /// Fails with [`Error::Moved`] unless the store's path still names the file `id`, in
     /// the directory the store was opened in: what a rename over the path would replace.
-    pub(crate) fn check_in_place(&self, id: crate::store::FileId) -> Result<()> {
+    pub(crate) fn check_in_place(&self, id: FileId) -> Result<()> {
         let here = |p: &Path| std::fs::metadata(p).map(|m| file_id(&m)).ok();
         if here(&self.path) == Some(id) && here(&parent_dir(&self.path)) == Some(self.dir_id) {
             Ok(())
@@ -137,7 +138,7 @@ impl Store {
         &self,
         tmp: &Path,
         started: Instant,
-        made: &mut Option<crate::store::FileId>,
+        made: &mut Option<FileId>,
     ) -> Result<CompactionReport> {
         let io_err = |op: &'static str, e: std::io::Error| self.poison_with(Error::io(op, tmp, e));
         let (map, start_end, mut slots, bytes_before, old_file, old_id) = {
@@ -398,7 +399,7 @@ impl Store {
             .map_err(|e| io_err("mapping the compaction file", e))?;
         let new_data = new_map.bytes(out.end());
         for (new_off, h) in &placed {
-            crate::store::apply_entry(index, new_data, self.hasher, *new_off, h);
+            crate::load::apply_entry(index, new_data, self.hasher, *new_off, h);
         }
         Ok(placed.len() as u64)
     }

@@ -6,6 +6,7 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, EMPTY_FILE};
+use crate::io::Backend;
 
 /// Mode of new store files (and their side files) unless [`crate::StoreOptions::mode`]
 /// says otherwise: `0o666`, less the process's umask, as for any new file.
@@ -143,5 +144,69 @@ pub(crate) fn keep_mode_and_owner(like: &Metadata, file: &File) -> std::io::Resu
     #[cfg(not(unix))]
     {
         file.set_permissions(like.permissions())
+    }
+}
+
+/// Identity of a file on disk.
+pub(crate) type FileId = (u64, u64);
+
+pub(crate) fn file_id(meta: &std::fs::Metadata) -> FileId {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        (0, 0)
+    }
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Overwrites `[from, to)` of `file` with zeros, a megabyte at a time.
+pub(crate) fn zero_fill(
+    backend: &dyn Backend,
+    file: &File,
+    from: u64,
+    to: u64,
+) -> std::io::Result<()> {
+    let zeros = vec![0u8; (to - from).min(1 << 20) as usize];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(zeros.len() as u64) as usize;
+        backend.write_at(file, &zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// Removes `<store>.upload-*` files, where bindings stage streamed values before
+/// [`crate::Store::put_from_reader`]; any left when a writer opens belong to a crashed writer.
+pub(crate) fn remove_uploads(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut prefix = name.to_os_string();
+    prefix.push(".upload-");
+    let prefix = prefix.to_string_lossy().into_owned();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }

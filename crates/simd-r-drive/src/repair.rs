@@ -6,12 +6,15 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::files;
+use crate::files::parent_dir;
 use crate::format::{self, EntryKind, HEADER_LEN};
+use crate::hash::KeyHash;
 use crate::index::Index;
+use crate::load;
 use crate::lock;
 use crate::mapping::Mapping;
 use crate::scan::{self, Mode};
-use crate::store::{self, parent_dir, Store, StoreOptions};
+use crate::store::{Store, StoreOptions};
 
 /// What [`repair`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,9 +58,9 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         Mapping::new(&file, len, false).map_err(|e| Error::io("mapping the file", path, e))?;
     let data = map.bytes(len);
     let mut index = Index::with_capacity(((len / 64) as usize).min(1 << 22));
-    let hasher = store::KeyHash::random(opts.hasher);
+    let hasher = KeyHash::random(opts.hasher);
     let outcome = scan::scan(data, HEADER_LEN.min(len), Mode::Salvage, |off, h| {
-        store::apply_entry(&mut index, data, hasher, off, h);
+        load::apply_entry(&mut index, data, hasher, off, h);
     })
     .map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
 
@@ -173,7 +176,7 @@ impl Store {
         };
         let data = map.bytes(end);
         let mut rebuilt = Index::with_capacity(0);
-        let outcome = store::index_log(data, HEADER_LEN, Mode::Follow, self.hasher, &mut rebuilt)
+        let outcome = load::index_log(data, HEADER_LEN, Mode::Follow, self.hasher, &mut rebuilt)
             .map_err(|d| Error::corrupt(&self.path, d.offset, d.reason))?;
         if let Some((at, why)) = outcome.tail {
             return Err(Error::corrupt(&self.path, at, why));
