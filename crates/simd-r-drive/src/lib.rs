@@ -41,7 +41,6 @@ pub mod simd;
 mod store;
 mod stream;
 mod window;
-mod xxh3;
 
 pub use compact::CompactionReport;
 pub use error::{Error, Result};
