@@ -19,12 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::files;
-use crate::files::{file_id, parent_dir, FileId};
+use crate::files::{self, file_id, parent_dir, FileId};
 use crate::format::{self, EntryKind, HEADER_LEN};
 use crate::index::Index;
 use crate::io::Backend;
-use crate::lock;
 use crate::mapping::Mapping;
 use crate::store::{State, Store};
 
@@ -106,7 +104,7 @@ impl Store {
         let _one_at_a_time = self.compaction.lock();
         self.check_writable()?;
         let started = Instant::now();
-        let tmp = lock::with_suffix(&self.path, ".compact");
+        let tmp = files::with_suffix(&self.path, files::COMPACT_TEMP);
         let mut made = None;
         let result = self.compact_into(&tmp, started, &mut made);
         if result.is_err() {

@@ -16,6 +16,41 @@ pub(crate) const DEFAULT_MODE: u32 = 0o666;
 /// nobody else can read what is written into it meanwhile.
 const PRIVATE_MODE: u32 = 0o600;
 
+// Side files: what the engine puts beside a store file, named by a suffix appended to the
+// store file's name (`data.srd.lock`). Every such name is spelled here and nowhere else.
+
+/// The writer's lock file.
+pub(crate) const LOCK: &str = ".lock";
+/// The index checkpoint.
+pub(crate) const CHECKPOINT: &str = ".srd-index";
+/// The temporary file an index checkpoint is written to before it is renamed.
+pub(crate) const CHECKPOINT_TEMP: &str = ".srd-index.tmp";
+/// The temporary file a new store's header is written to before it is renamed.
+pub(crate) const INIT_TEMP: &str = ".init";
+/// The temporary file compaction writes the new store file to.
+pub(crate) const COMPACT_TEMP: &str = ".compact";
+/// The temporary file repair writes the repaired store file to.
+pub(crate) const REPAIR_TEMP: &str = ".repair";
+/// The damaged original that repair keeps (a hard link) when it had to skip entries.
+pub(crate) const DAMAGED: &str = ".damaged";
+/// Prefix of the files where bindings stage streamed values (`.upload-<anything>`).
+pub(crate) const UPLOAD_PREFIX: &str = ".upload-";
+
+/// Names of the temporary files the engine may leave behind after a crash.
+pub(crate) const TEMP_SUFFIXES: [&str; 4] = [INIT_TEMP, COMPACT_TEMP, REPAIR_TEMP, CHECKPOINT_TEMP];
+
+/// The suffix of the `n`-th copy of a tail that recovery dropped (`.torn-1`, `.torn-2`, ...).
+pub(crate) fn torn(n: u32) -> String {
+    format!(".torn-{n}")
+}
+
+/// `path` with `suffix` appended to its file name.
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
 /// `path` made absolute against the current directory, once, at open: a later
 /// `chdir` must not move the store's lock, temporary files or compaction elsewhere. A
 /// symbolic link at `path` is followed, so that the lock file and compaction's rename act
@@ -200,7 +235,7 @@ pub(crate) fn remove_uploads(path: &Path) {
         dir
     };
     let mut prefix = name.to_os_string();
-    prefix.push(".upload-");
+    prefix.push(UPLOAD_PREFIX);
     let prefix = prefix.to_string_lossy().into_owned();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {

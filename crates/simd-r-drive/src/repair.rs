@@ -5,8 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::files;
-use crate::files::parent_dir;
+use crate::files::{self, parent_dir};
 use crate::format::{self, EntryKind, HEADER_LEN};
 use crate::hash::KeyHash;
 use crate::index::Index;
@@ -64,7 +63,7 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
     })
     .map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
 
-    let tmp = lock::with_suffix(path, ".repair");
+    let tmp = files::with_suffix(path, files::REPAIR_TEMP);
     let result = (|| -> Result<()> {
         let out = files::private_options()
             .read(true)
@@ -103,7 +102,7 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
     let backup = if outcome.skipped.is_empty() {
         None
     } else {
-        let b = lock::with_suffix(path, ".damaged");
+        let b = files::with_suffix(path, files::DAMAGED);
         let _ = std::fs::remove_file(&b);
         std::fs::hard_link(path, &b)
             .map_err(|e| Error::io("keeping the damaged original", &b, e))?;

@@ -316,3 +316,68 @@ fn the_scan_sees_edges_and_cycles() {
     };
     assert_eq!(cycle_from(&cyclic, "x").unwrap(), ["x", "y", "z"]);
 }
+
+/// The string literals in `code` (comments already stripped), without their quotes.
+fn string_literals(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(open) = rest.find('"') {
+        let body = &rest[open + 1..];
+        let mut end = 0;
+        let mut chars = body.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        out.push(body[..end].to_string());
+        rest = &body[(end + 1).min(body.len())..];
+    }
+    out
+}
+
+#[test]
+fn side_file_names_are_spelled_only_in_files_rs() {
+    // The suffixes the engine appends to a store file's name; the `files` module is the one
+    // place that spells them, so that a rename (or a binding mirroring them) has one source.
+    const SIDE_FILES: [&str; 8] = [
+        ".lock",
+        ".srd-index",
+        ".torn-",
+        ".damaged",
+        ".upload-",
+        ".init",
+        ".compact",
+        ".repair",
+    ];
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| !f.ends_with("files.rs")) {
+        let code = strip_comments(&std::fs::read_to_string(file).unwrap());
+        for lit in string_literals(&code) {
+            if SIDE_FILES.iter().any(|s| lit.starts_with(s)) {
+                found.push(format!("{}: \"{lit}\"", file.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "side-file names spelled outside files.rs:\n{}",
+        found.join("\n")
+    );
+    assert_eq!(
+        string_literals(&strip_comments(
+            r#"let a = ".lock"; f("x\"y", '"'); // ".b""#
+        )),
+        [".lock", "x\\\"y"]
+    );
+}

@@ -8,7 +8,6 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::files::{self, file_id, parent_dir};
 use crate::format::{self, HEADER_LEN};
@@ -31,7 +30,7 @@ fn save_tail(
     bytes: &[u8],
 ) -> std::io::Result<PathBuf> {
     for n in 1..=1000u32 {
-        let copy = lock::with_suffix(path, &format!(".torn-{n}"));
+        let copy = files::with_suffix(path, &files::torn(n));
         match files::private_options()
             .write(true)
             .create_new(true)
@@ -78,7 +77,7 @@ fn same_image(copy: &Path, start: u64, bytes: &[u8]) -> bool {
 /// temporary file, synced, and renamed into place, so a crash never leaves a half-written
 /// header at `path`.
 fn create_new(path: &Path, backend: &dyn Backend, mode: u32) -> Result<()> {
-    let tmp = lock::with_suffix(path, ".init");
+    let tmp = files::with_suffix(path, files::INIT_TEMP);
     let f = files::create_options(mode)
         .read(true)
         .write(true)
@@ -101,10 +100,6 @@ fn create_new(path: &Path, backend: &dyn Backend, mode: u32) -> Result<()> {
         .map_err(|e| Error::io("syncing the directory", parent_dir(path), e))?;
     Ok(())
 }
-
-/// Names of the temporary files the engine may leave behind after a crash.
-pub(crate) const TEMP_SUFFIXES: [&str; 4] =
-    [".init", ".compact", ".repair", checkpoint::TEMP_SUFFIX];
 
 impl Store {
     /// Opens (or creates) a writable store at `path` with default options.
@@ -160,8 +155,8 @@ impl Store {
         let mut created = false;
         if writable {
             // Leftovers of a crash: safe to remove now that no other writer can run.
-            for s in TEMP_SUFFIXES {
-                let _ = std::fs::remove_file(lock::with_suffix(&path, s));
+            for s in files::TEMP_SUFFIXES {
+                let _ = std::fs::remove_file(files::with_suffix(&path, s));
             }
             files::remove_uploads(&path);
             match &file {
