@@ -1,4 +1,8 @@
-//! The store: opening and recovery, reads, batched writes, durability and closing.
+//! The store: [`Store`], its state, the types its calls return, and its accessors. The
+//! calls themselves are in the submodules, one concern each: `options` (how to open),
+//! `open` (opening and recovery), `read`, `zero_copy` (what bindings read without copying),
+//! `write` (batches and their append) and `durability` (sync, sync marks, index
+//! checkpoints, close).
 
 mod durability;
 mod open;

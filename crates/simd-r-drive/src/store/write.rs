@@ -1,5 +1,6 @@
-//! Appending one batch under the writer lock: the encoding and writing that
-//! [`Store::write`] and [`Store::write_each`] share.
+//! Writes: [`Store::put`], [`Store::delete`], [`Store::write`], [`Store::try_write`] and
+//! [`Store::write_each`], and appending one batch under the writer lock, the encoding and
+//! writing they share.
 //!
 //! Entries are encoded into the writer lock's buffer and written a piece at a time; the
 //! batch's commit marker is written last, so until [`Appending::finish`] has written it
