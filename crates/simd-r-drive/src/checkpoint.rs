@@ -14,16 +14,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use crate::files;
 use crate::format::{self, EntryKind, ALIGN, ENTRY_HEADER_LEN, HEADER_LEN, SYNC_MARK_LEN};
+use crate::hash::{KeyHash, KeyHasher};
 use crate::index::{Index, Slot};
 use crate::io::Backend;
-use crate::lock;
-use crate::store::{KeyHash, KeyHasher};
 
-/// Suffix of the checkpoint's file name, after the store's.
-pub(crate) const SUFFIX: &str = ".srd-index";
-/// Suffix of the temporary file a checkpoint is written to before it is renamed.
-pub(crate) const TEMP_SUFFIX: &str = ".srd-index.tmp";
 /// Magic bytes at offset 0 of a checkpoint.
 const MAGIC: [u8; 8] = *b"SRDINDEX";
 /// The checkpoint layout version this build writes and reads (version 1, without the key
@@ -40,7 +36,7 @@ const HASHER_PROBE: &[u8] = b"simd-r-drive index checkpoint";
 
 /// Where the checkpoint of the store at `path` lives.
 pub(crate) fn path_for(store: &Path) -> PathBuf {
-    lock::with_suffix(store, SUFFIX)
+    files::with_suffix(store, files::CHECKPOINT)
 }
 
 /// Hash of the log `[64, end)`: XXH3-64 of the little-endian XXH3-64s of its 4 MiB pieces.
@@ -196,7 +192,7 @@ pub(crate) fn write(
     buf[..HEADER].copy_from_slice(&head);
     let sum = xxhash_rust::xxh3::xxh3_64(&buf);
     buf.extend_from_slice(&sum.to_le_bytes());
-    let tmp = lock::with_suffix(store.path, TEMP_SUFFIX);
+    let tmp = files::with_suffix(store.path, files::CHECKPOINT_TEMP);
     let written = crate::files::private_options()
         .write(true)
         .create(true)

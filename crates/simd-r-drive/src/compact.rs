@@ -19,13 +19,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::files;
+use crate::files::{self, file_id, parent_dir, FileId};
 use crate::format::{self, EntryKind, HEADER_LEN};
 use crate::index::Index;
 use crate::io::Backend;
-use crate::lock;
 use crate::mapping::Mapping;
-use crate::store::{file_id, parent_dir, State, Store};
+use crate::store::{State, Store};
 
 /// Flush the copy buffer once it holds this much.
 const CHUNK: usize = 4 << 20;
@@ -105,7 +104,7 @@ impl Store {
         let _one_at_a_time = self.compaction.lock();
         self.check_writable()?;
         let started = Instant::now();
-        let tmp = lock::with_suffix(&self.path, ".compact");
+        let tmp = files::with_suffix(&self.path, files::COMPACT_TEMP);
         let mut made = None;
         let result = self.compact_into(&tmp, started, &mut made);
         if result.is_err() {
@@ -122,7 +121,7 @@ impl Store {
 
     /// Fails with [`Error::Moved`] unless the store's path still names the file `id`, in
     /// the directory the store was opened in: what a rename over the path would replace.
-    pub(crate) fn check_in_place(&self, id: crate::store::FileId) -> Result<()> {
+    pub(crate) fn check_in_place(&self, id: FileId) -> Result<()> {
         let here = |p: &Path| std::fs::metadata(p).map(|m| file_id(&m)).ok();
         if here(&self.path) == Some(id) && here(&parent_dir(&self.path)) == Some(self.dir_id) {
             Ok(())
@@ -137,7 +136,7 @@ impl Store {
         &self,
         tmp: &Path,
         started: Instant,
-        made: &mut Option<crate::store::FileId>,
+        made: &mut Option<FileId>,
     ) -> Result<CompactionReport> {
         let io_err = |op: &'static str, e: std::io::Error| self.poison_with(Error::io(op, tmp, e));
         let (map, start_end, mut slots, bytes_before, old_file, old_id) = {
@@ -398,7 +397,7 @@ impl Store {
             .map_err(|e| io_err("mapping the compaction file", e))?;
         let new_data = new_map.bytes(out.end());
         for (new_off, h) in &placed {
-            crate::store::apply_entry(index, new_data, self.hasher, *new_off, h);
+            crate::load::apply_entry(index, new_data, self.hasher, *new_off, h);
         }
         Ok(placed.len() as u64)
     }

@@ -6,6 +6,7 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, EMPTY_FILE};
+use crate::io::Backend;
 
 /// Mode of new store files (and their side files) unless [`crate::StoreOptions::mode`]
 /// says otherwise: `0o666`, less the process's umask, as for any new file.
@@ -14,6 +15,41 @@ pub(crate) const DEFAULT_MODE: u32 = 0o666;
 /// Mode a temporary file is created with before it gets the mode of the file it replaces:
 /// nobody else can read what is written into it meanwhile.
 const PRIVATE_MODE: u32 = 0o600;
+
+// Side files: what the engine puts beside a store file, named by a suffix appended to the
+// store file's name (`data.srd.lock`). Every such name is spelled here and nowhere else.
+
+/// The writer's lock file.
+pub(crate) const LOCK: &str = ".lock";
+/// The index checkpoint.
+pub(crate) const CHECKPOINT: &str = ".srd-index";
+/// The temporary file an index checkpoint is written to before it is renamed.
+pub(crate) const CHECKPOINT_TEMP: &str = ".srd-index.tmp";
+/// The temporary file a new store's header is written to before it is renamed.
+pub(crate) const INIT_TEMP: &str = ".init";
+/// The temporary file compaction writes the new store file to.
+pub(crate) const COMPACT_TEMP: &str = ".compact";
+/// The temporary file repair writes the repaired store file to.
+pub(crate) const REPAIR_TEMP: &str = ".repair";
+/// The damaged original that repair keeps (a hard link) when it had to skip entries.
+pub(crate) const DAMAGED: &str = ".damaged";
+/// Prefix of the files where bindings stage streamed values (`.upload-<anything>`).
+pub(crate) const UPLOAD_PREFIX: &str = ".upload-";
+
+/// Names of the temporary files the engine may leave behind after a crash.
+pub(crate) const TEMP_SUFFIXES: [&str; 4] = [INIT_TEMP, COMPACT_TEMP, REPAIR_TEMP, CHECKPOINT_TEMP];
+
+/// The suffix of the `n`-th copy of a tail that recovery dropped (`.torn-1`, `.torn-2`, ...).
+pub(crate) fn torn(n: u32) -> String {
+    format!(".torn-{n}")
+}
+
+/// `path` with `suffix` appended to its file name.
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
 
 /// `path` made absolute against the current directory, once, at open: a later
 /// `chdir` must not move the store's lock, temporary files or compaction elsewhere. A
@@ -143,5 +179,69 @@ pub(crate) fn keep_mode_and_owner(like: &Metadata, file: &File) -> std::io::Resu
     #[cfg(not(unix))]
     {
         file.set_permissions(like.permissions())
+    }
+}
+
+/// Identity of a file on disk.
+pub(crate) type FileId = (u64, u64);
+
+pub(crate) fn file_id(meta: &std::fs::Metadata) -> FileId {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        (0, 0)
+    }
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Overwrites `[from, to)` of `file` with zeros, a megabyte at a time.
+pub(crate) fn zero_fill(
+    backend: &dyn Backend,
+    file: &File,
+    from: u64,
+    to: u64,
+) -> std::io::Result<()> {
+    let zeros = vec![0u8; (to - from).min(1 << 20) as usize];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(zeros.len() as u64) as usize;
+        backend.write_at(file, &zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// Removes `<store>.upload-*` files, where bindings stage streamed values before
+/// [`crate::Store::put_from_reader`]; any left when a writer opens belong to a crashed writer.
+pub(crate) fn remove_uploads(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut prefix = name.to_os_string();
+    prefix.push(UPLOAD_PREFIX);
+    let prefix = prefix.to_string_lossy().into_owned();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }

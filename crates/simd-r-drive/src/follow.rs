@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::files::file_id;
+use crate::load;
 use crate::lock;
 use crate::mapping::Mapping;
 use crate::scan::{self, Mode};
-use crate::store::{self, file_id, State, Store};
+use crate::store::{State, Store};
 
 /// What [`Store::refresh`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +68,7 @@ impl Store {
         st.map = map;
         let data = st.map.bytes(outcome.committed_end);
         for (off, h) in &found {
-            store::apply_entry(&mut st.index, data, self.hasher, *off, h);
+            load::apply_entry(&mut st.index, data, self.hasher, *off, h);
         }
         st.end = outcome.committed_end;
         if outcome.entries == 0 {
@@ -83,24 +85,24 @@ impl Store {
         let (file, _) = crate::files::open_regular(&self.path, false)?;
         // The writer may be a newer build that wrote a newer format: refuse it as an open
         // would, instead of misreading it.
-        let version = store::check_header_of(&file, &self.path)?;
+        let version = load::check_header_of(&file, &self.path)?;
         lock::acquire_shared(&file, &self.path)?;
         let meta = file
             .metadata()
             .map_err(|e| Error::io("opening", &self.path, e))?;
         let id = file_id(&meta);
-        let store::Loaded {
+        let load::Loaded {
             index,
             map,
             outcome,
             checkpoint,
             ..
-        } = store::load(
+        } = load::load(
             &file,
             &self.path,
             self.hasher.custom,
             Some(self.hasher.seed),
-            store::strict(version),
+            load::strict(version),
             true,
         )?;
         let mut s = self.state.write();

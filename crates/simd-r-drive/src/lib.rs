@@ -23,15 +23,16 @@
 
 #![warn(missing_docs)]
 
-mod append;
 mod checkpoint;
 mod compact;
 mod error;
 mod files;
 mod follow;
 mod format;
+mod hash;
 mod index;
 pub mod io;
+mod load;
 mod lock;
 mod mapping;
 mod repair;
@@ -40,15 +41,15 @@ pub mod simd;
 mod store;
 mod stream;
 mod window;
-mod xxh3;
 
 pub use compact::CompactionReport;
 pub use error::{Error, Result};
 pub use follow::Refresh;
 pub use format::{EntryKind, ALIGN, FORMAT_VERSION, HEADER_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use hash::KeyHasher;
 pub use mapping::Value;
 pub use repair::{repair, RepairReport, VerifyReport};
-pub use store::{Commit, Iter, KeyHasher, Op, RecoveryReport, Stats, Store, StoreOptions};
+pub use store::{Commit, Iter, Op, RecoveryReport, Stats, Store, StoreOptions};
 pub use window::{page_size, EntryRange, Located, PrivateMap, RangeSnapshot};
 
 /// Bytes of entries whose checksums the calling thread has computed to verify them since

@@ -19,14 +19,7 @@ use crate::error::{Error, Result};
 
 /// Path of the writer's lock file for the store at `path`.
 pub(crate) fn lock_path(path: &Path) -> PathBuf {
-    with_suffix(path, ".lock")
-}
-
-/// `path` with `suffix` appended to its file name.
-pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
+    crate::files::with_suffix(path, crate::files::LOCK)
 }
 
 /// Takes the writer lock of the store at `path`, or fails with [`Error::Locked`].

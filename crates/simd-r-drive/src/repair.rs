@@ -5,13 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::files;
+use crate::files::{self, parent_dir};
 use crate::format::{self, EntryKind, HEADER_LEN};
+use crate::hash::KeyHash;
 use crate::index::Index;
+use crate::load;
 use crate::lock;
 use crate::mapping::Mapping;
 use crate::scan::{self, Mode};
-use crate::store::{self, parent_dir, Store, StoreOptions};
+use crate::store::{Store, StoreOptions};
 
 /// What [`repair`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,13 +57,13 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         Mapping::new(&file, len, false).map_err(|e| Error::io("mapping the file", path, e))?;
     let data = map.bytes(len);
     let mut index = Index::with_capacity(((len / 64) as usize).min(1 << 22));
-    let hasher = store::KeyHash::random(opts.hasher);
+    let hasher = KeyHash::random(opts.hasher);
     let outcome = scan::scan(data, HEADER_LEN.min(len), Mode::Salvage, |off, h| {
-        store::apply_entry(&mut index, data, hasher, off, h);
+        load::apply_entry(&mut index, data, hasher, off, h);
     })
     .map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
 
-    let tmp = lock::with_suffix(path, ".repair");
+    let tmp = files::with_suffix(path, files::REPAIR_TEMP);
     let result = (|| -> Result<()> {
         let out = files::private_options()
             .read(true)
@@ -100,7 +102,7 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
     let backup = if outcome.skipped.is_empty() {
         None
     } else {
-        let b = lock::with_suffix(path, ".damaged");
+        let b = files::with_suffix(path, files::DAMAGED);
         let _ = std::fs::remove_file(&b);
         std::fs::hard_link(path, &b)
             .map_err(|e| Error::io("keeping the damaged original", &b, e))?;
@@ -173,7 +175,7 @@ impl Store {
         };
         let data = map.bytes(end);
         let mut rebuilt = Index::with_capacity(0);
-        let outcome = store::index_log(data, HEADER_LEN, Mode::Follow, self.hasher, &mut rebuilt)
+        let outcome = load::index_log(data, HEADER_LEN, Mode::Follow, self.hasher, &mut rebuilt)
             .map_err(|d| Error::corrupt(&self.path, d.offset, d.reason))?;
         if let Some((at, why)) = outcome.tail {
             return Err(Error::corrupt(&self.path, at, why));

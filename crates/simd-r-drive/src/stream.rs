@@ -128,7 +128,7 @@ impl Store {
     /// After a source failed, zeroes the bytes already written past the end of the data,
     /// so that the file past its end holds only zeros again (as preallocation assumes).
     fn clear_after_failed_stream(&self, file: &std::fs::File, from: u64, to: u64) -> Result<()> {
-        crate::store::zero_fill(self.backend.as_ref(), file, from, to)
+        crate::files::zero_fill(self.backend.as_ref(), file, from, to)
             .map_err(|e| self.poison_with(Error::io("writing", &self.path, e)))
     }
 }

@@ -13,7 +13,7 @@
 //! `kernel()` users see) and `SIMD_R_DRIVE_FORCE_SCALAR` / `SIMD_R_DRIVE_KERNEL`, which
 //! the tests use to run every kernel on one machine, could then no longer be true.
 
-use crate::simd::Kernel;
+use super::Kernel;
 
 /// Inputs up to this length use XXH3's short paths (delegated to `xxhash-rust`).
 pub(crate) const MIDSIZE_MAX: usize = 240;

@@ -1,5 +1,6 @@
-//! Appending one batch under the writer lock: the encoding and writing that
-//! [`Store::write`] and [`Store::write_each`] share.
+//! Writes: [`Store::put`], [`Store::delete`], [`Store::write`], [`Store::try_write`] and
+//! [`Store::write_each`], and appending one batch under the writer lock, the encoding and
+//! writing they share.
 //!
 //! Entries are encoded into the writer lock's buffer and written a piece at a time; the
 //! batch's commit marker is written last, so until [`Appending::finish`] has written it
@@ -13,9 +14,10 @@ use parking_lot::MutexGuard;
 
 use crate::error::{Error, Result};
 use crate::format::{self, EntryKind};
-use crate::index::{Index, LogOp};
+use crate::index::{Index, LogOp, PREFETCH_AHEAD};
 use crate::mapping::Mapping;
-use crate::store::{Commit, Op, Store};
+
+use super::{Commit, Op, Store};
 
 /// The encode buffer is kept between writes up to this capacity.
 const KEEP_WRITE_BUFFER: usize = 8 << 20;
@@ -191,7 +193,7 @@ impl<'s> Appending<'s> {
     /// is as it was.
     fn abandon(self) -> Result<()> {
         let s = self.store;
-        crate::store::zero_fill(s.backend.as_ref(), &self.file, self.end, self.base)
+        crate::files::zero_fill(s.backend.as_ref(), &self.file, self.end, self.base)
             .map_err(|e| s.poison_with(Error::io("writing", &s.path, e)))
     }
 }
@@ -288,4 +290,134 @@ impl Store {
         }
         Ok(Commit { existed, seq })
     }
+}
+
+/// Batches of at least this many operations update the index grouped by table region
+/// (`Index::apply_grouped`) rather than one operation at a time in batch order.
+const GROUPED_BATCH: usize = 4096;
+
+impl Store {
+    /// Checks one key and value against the format's limits.
+    pub fn validate(key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        if key.is_empty() || key.len() > format::MAX_KEY_LEN {
+            return Err(Error::InvalidKey { len: key.len() });
+        }
+        if let Some(v) = value {
+            if v.len() > format::MAX_VALUE_LEN {
+                return Err(Error::ValueTooLarge { len: v.len() });
+            }
+        }
+        Ok(())
+    }
+
+    // ----- reads -----
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.write(&[Op::Put { key, value }]).map(|_| ())
+    }
+
+    /// Deletes `key`. Returns whether it had a value. Deleting a missing key writes nothing.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        Self::validate(key, None)?;
+        self.check_writable()?;
+        if !self.contains(key)? {
+            return Ok(false);
+        }
+        Ok(self.write(&[Op::Delete { key }])?.existed[0])
+    }
+
+    /// Commits `ops` as one batch: one `write` call (one per 4 MiB of a larger batch, its
+    /// commit record last); after a crash either every operation is there or none is.
+    /// With [`crate::StoreOptions::sync`], returns once the batch is durable.
+    pub fn write(&self, ops: &[Op<'_>]) -> Result<Commit> {
+        self.write_inner(ops, true)
+            .map(|c| c.expect("a waiting write always commits"))
+    }
+
+    /// Like [`Store::write`], but when the writer lock is taken (by another write, a streamed
+    /// value or the final step of a compaction) it writes nothing and returns `Ok(None)` at
+    /// once instead of waiting. For callers that must not block, such as an event loop that
+    /// can hand the batch to a worker thread instead.
+    pub fn try_write(&self, ops: &[Op<'_>]) -> Result<Option<Commit>> {
+        self.write_inner(ops, false)
+    }
+
+    fn write_inner(&self, ops: &[Op<'_>], wait: bool) -> Result<Option<Commit>> {
+        for op in ops {
+            match op {
+                Op::Put { key, value } => Self::validate(key, Some(value))?,
+                Op::Delete { key } => Self::validate(key, None)?,
+            }
+        }
+        self.check_writable()?;
+        if ops.is_empty() {
+            return Ok(Some(Commit {
+                existed: Vec::new(),
+                seq: self.state.read().seq,
+            }));
+        }
+        let hashes: Vec<u64> = ops.iter().map(|op| self.hash(op.key())).collect();
+        let buf = if wait {
+            self.writer.lock()
+        } else {
+            match self.writer.try_lock() {
+                Some(buf) => buf,
+                None => return Ok(None),
+            }
+        };
+        let commit = self.append(buf, ops, &hashes)?;
+        if self.sync_commits {
+            self.wait_durable(commit.seq)?;
+        }
+        Ok(Some(commit))
+    }
+
+    /// Appends one batch; `buf` is the writer lock's guard (its encode buffer).
+    fn append(
+        &self,
+        buf: parking_lot::MutexGuard<'_, Vec<u8>>,
+        ops: &[Op<'_>],
+        hashes: &[u64],
+    ) -> Result<Commit> {
+        let mut appending = Appending::begin(self, buf, ops.len() == 1)?;
+        let mut offsets = Vec::with_capacity(ops.len());
+        for op in ops {
+            offsets.push(appending.encode(*op)?);
+        }
+        let done = appending.finish()?;
+        if ops.len() >= GROUPED_BATCH {
+            // A large batch: applied grouped by table region (see `Index::apply_grouped`),
+            // its operations staged before the state lock is taken.
+            let mut log_ops: Vec<LogOp> = (ops.iter().zip(hashes).zip(&offsets))
+                .enumerate()
+                .map(|(i, ((op, &hash), &offset))| log_op(op, hash, offset, i))
+                .collect();
+            let mut existed = vec![false; ops.len()];
+            let (seq, ()) = done.commit(|index, data| {
+                index.apply_grouped(data, &mut log_ops, &mut Vec::new(), Some(&mut existed));
+            });
+            return Ok(Commit { existed, seq });
+        }
+        let (seq, existed) = done.commit(|index, data| {
+            if ops.len() > 64 {
+                index.reserve(ops.len());
+            }
+            let mut existed = Vec::with_capacity(ops.len());
+            for (i, ((op, &hash), &offset)) in ops.iter().zip(hashes).zip(&offsets).enumerate() {
+                if let Some(&ahead) = hashes.get(i + PREFETCH_AHEAD) {
+                    index.prefetch(ahead);
+                }
+                let prior = match op {
+                    Op::Put { key, .. } => index.insert(data, hash, key, offset),
+                    Op::Delete { key } => index.remove(data, hash, key),
+                };
+                existed.push(prior.is_some());
+            }
+            existed
+        });
+        Ok(Commit { existed, seq })
+    }
+
+    // ----- durability -----
 }

@@ -12,6 +12,8 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
+mod xxh3;
+
 /// Which implementation the dispatched kernels use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
@@ -113,8 +115,8 @@ pub fn force_scalar(on: bool) {
 /// XXH3-64 of `data` with `seed`, using the selected kernel.
 #[inline]
 pub fn checksum(data: &[u8], seed: u64) -> u64 {
-    if data.len() <= crate::xxh3::MIDSIZE_MAX {
+    if data.len() <= xxh3::MIDSIZE_MAX {
         return xxhash_rust::xxh3::xxh3_64_with_seed(data, seed);
     }
-    crate::xxh3::hash_long(data, seed, selected())
+    xxh3::hash_long(data, seed, selected())
 }

@@ -1,0 +1,330 @@
+//! The store: [`Store`], its state, the types its calls return, and its accessors. The
+//! calls themselves are in the submodules, one concern each: `options` (how to open),
+//! `open` (opening and recovery), `read`, `zero_copy` (what bindings read without copying),
+//! `write` (batches and their append) and `durability` (sync, sync marks, index
+//! checkpoints, close).
+
+mod durability;
+mod open;
+mod options;
+mod read;
+mod write;
+mod zero_copy;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{Error, Result};
+use crate::files::FileId;
+use crate::hash::KeyHash;
+use crate::index::Index;
+use crate::io::Backend;
+use crate::mapping::Mapping;
+
+pub use options::StoreOptions;
+pub use read::Iter;
+
+/// One operation of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op<'a> {
+    /// Sets `key` to `value`.
+    Put {
+        /// The key (1 to [`crate::MAX_KEY_LEN`] bytes).
+        key: &'a [u8],
+        /// The value (0 to [`crate::MAX_VALUE_LEN`] bytes).
+        value: &'a [u8],
+    },
+    /// Deletes `key`.
+    Delete {
+        /// The key.
+        key: &'a [u8],
+    },
+}
+
+impl<'a> Op<'a> {
+    /// The key the operation writes.
+    pub fn key(&self) -> &'a [u8] {
+        match self {
+            Op::Put { key, .. } | Op::Delete { key } => key,
+        }
+    }
+}
+
+/// What a committed batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// For each operation, whether its key had a value just before it was applied.
+    pub existed: Vec<bool>,
+    /// The commit's sequence number; it is durable once [`Store::durable_seq`] reaches it.
+    pub seq: u64,
+}
+
+/// What recovery did when the store was opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The store file was created by this open.
+    pub created: bool,
+    /// Entries read back from the log (of all complete batches; when an index checkpoint
+    /// was used, only of those written after it).
+    pub entries: u64,
+    /// Bytes of unfinished tail found after the last complete batch (dropped; the writer
+    /// also truncated them away).
+    pub dropped_tail_bytes: u64,
+    /// Why the tail was unfinished, if there was one.
+    pub tail_reason: Option<&'static str>,
+    /// Where the writer saved a copy of the dropped bytes before truncating them, when
+    /// valid entries followed the damage (damage in data written after the last sync,
+    /// which a power loss can leave out of order). The copy is a store image:
+    /// [`crate::repair`] turns it into a store of the entries that still verify.
+    pub saved_tail: Option<PathBuf>,
+    /// Where that damage is (recovery case 5 of FORMAT.md), for writable and read-only
+    /// opens alike. A read-only open leaves the file as it is, and [`Store::verify`] then
+    /// reports the damage.
+    pub unsynced_damage_at: Option<u64>,
+    /// Keys read from the index checkpoint `<store>.srd-index` (see
+    /// [`StoreOptions::checkpoint_min_keys`]), when one matched the file: recovery then
+    /// scanned only the log after it, and did not verify the checksums of the entries
+    /// before it ([`Store::verify`] does).
+    pub checkpoint_keys: Option<u64>,
+}
+
+/// Sizes and counts, from [`Store::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Live keys.
+    pub entries: u64,
+    /// Bytes of the store file in use (header and every entry, live or not).
+    pub file_bytes: u64,
+    /// Bytes of the live entries (what compaction would keep, without the header).
+    pub live_bytes: u64,
+    /// Bytes compaction would reclaim: the file less what compaction writes (the header,
+    /// the live entries and one sync mark), or 0.
+    pub reclaimable_bytes: u64,
+    /// Heap bytes held by the index.
+    pub index_bytes: u64,
+    /// How many times the store file was replaced by compaction since opening.
+    pub generation: u64,
+    /// Sequence number of the latest commit.
+    pub seq: u64,
+}
+
+/// The part of the store that readers look at: swapped as a whole on compaction.
+pub(crate) struct State {
+    pub index: Index,
+    pub map: Arc<Mapping>,
+    pub file: Arc<File>,
+    /// End of the verified, committed data. Nothing at or past it is ever read.
+    pub end: u64,
+    /// Sequence number of the latest commit.
+    pub seq: u64,
+    /// Bumped each time the store file is replaced.
+    pub generation: u64,
+    /// Identity of the file (device, inode) for noticing replacement.
+    pub file_id: FileId,
+    /// Every byte of the file before this offset is known to be durable (an `fdatasync`
+    /// covering it returned).
+    pub durable_end: u64,
+    /// The durable end the log already records in a sync mark. When `durable_end` is
+    /// past it, the next append writes a mark first.
+    pub marked_end: u64,
+    /// Whether this file's format version has sync marks (version 1 files get none, so
+    /// that older builds can still read them; compaction upgrades the file).
+    pub sync_marks: bool,
+    /// The end of the log that the index checkpoint on disk describes (0: none known).
+    pub checkpoint_end: u64,
+}
+
+impl State {
+    /// The durable end a sync mark should record before the next append, if the log does
+    /// not record it yet.
+    pub(crate) fn pending_mark(&self) -> Option<u64> {
+        (self.sync_marks && self.durable_end > self.marked_end).then_some(self.durable_end)
+    }
+}
+
+/// An open store. `Send + Sync`: share it between threads behind an `Arc`.
+///
+/// Reads take a shared lock on the in-memory state only and never wait for disk I/O.
+/// Writes are serialised by one writer mutex; each batch is one `write` call (one per
+/// 4 MiB of a larger batch).
+pub struct Store {
+    /// Absolute, resolved once at open.
+    pub(crate) path: PathBuf,
+    /// Identity of the directory holding the store file when it was opened.
+    pub(crate) dir_id: FileId,
+    pub(crate) read_only: bool,
+    pub(crate) sync_commits: bool,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) hasher: KeyHash,
+    pub(crate) state: RwLock<State>,
+    /// Serialises appends (and follower refreshes). Holds the reusable encode buffer.
+    pub(crate) writer: Mutex<Vec<u8>>,
+    /// Serialises `fdatasync` calls so that waiting committers share one.
+    durability: Mutex<()>,
+    durable_seq: AtomicU64,
+    /// Zeros to keep ahead of the data (see [`StoreOptions::preallocate`]).
+    pub(crate) preallocate: u64,
+    /// See [`StoreOptions::checkpoint_min_keys`].
+    checkpoint_min_keys: usize,
+    /// Length of the store file: the end of the data plus any preallocated zeros. Changed
+    /// only under the writer lock.
+    pub(crate) allocated: AtomicU64,
+    /// One compaction at a time.
+    pub(crate) compaction: Mutex<()>,
+    /// One index checkpoint at a time, from its copy of the index to its rename (taken
+    /// before the writer lock, never while holding it). Compaction takes it to remove a
+    /// checkpoint of the file it replaced, so that none written meanwhile survives it.
+    pub(crate) checkpointing: Mutex<()>,
+    /// Long operations under way that hold (or will take) the writer lock for a while:
+    /// compactions and streamed values. See [`Store::is_busy`].
+    pub(crate) long_ops: AtomicU64,
+    closed: AtomicBool,
+    /// Set by the first failed write or sync; never cleared while open.
+    poison: OnceLock<String>,
+    /// Set when a failed `fdatasync` of the store file (or directory sync after compaction's
+    /// rename) left it unknown whether earlier writes are durable: a later sync cannot make
+    /// that good, so `close` then fails instead of syncing (see `sync_after_poison`).
+    durability_lost: AtomicBool,
+    /// The writer's lock file (None for read-only stores and after close).
+    lock_file: Mutex<Option<File>>,
+    recovery: RecoveryReport,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("read_only", &self.read_only)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Marks a long operation for [`Store::is_busy`] until dropped.
+pub(crate) struct LongOp<'a>(&'a Store);
+
+impl Drop for LongOp<'_> {
+    fn drop(&mut self) {
+        self.0.long_ops.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Store {
+    /// The store's path: absolute (resolved against the current directory when the store
+    /// was opened) and, when a symbolic link was opened, the link's target.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Whether every commit is synced before it is acknowledged.
+    pub fn syncs_every_commit(&self) -> bool {
+        self.sync_commits
+    }
+
+    /// What recovery found when the store was opened.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    /// Whether a compaction or a streamed value is under way: a write made now may wait for
+    /// it (bindings then write from a worker thread instead of an event loop).
+    pub fn is_busy(&self) -> bool {
+        self.long_ops.load(Ordering::Acquire) > 0
+    }
+
+    /// Counts a long operation for [`Store::is_busy`] while the guard lives.
+    pub(crate) fn long_op(&self) -> LongOp<'_> {
+        self.long_ops.fetch_add(1, Ordering::AcqRel);
+        LongOp(self)
+    }
+
+    /// Whether [`Store::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if let Some(cause) = self.poison.get() {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks the store as refusing writes after a failed I/O call, and returns the error.
+    pub(crate) fn poison_with(&self, err: Error) -> Error {
+        let _ = self.poison.set(err.to_string());
+        err
+    }
+
+    /// [`Store::poison_with`] for a failed sync, after which no later sync can tell whether
+    /// what was written before it is durable.
+    pub(crate) fn poison_durability(&self, err: Error) -> Error {
+        self.durability_lost.store(true, Ordering::Release);
+        self.poison_with(err)
+    }
+
+    /// On a poisoned store, makes durable what was committed before the failure, where
+    /// the failure allows it: a failed write (a full disk, in an append or in compaction's
+    /// new file) or rename left the store file's committed bytes whole, so one more
+    /// `fdatasync` of it is meaningful. After a failed sync it is not (the kernel may have
+    /// dropped the pages it could not write): then this fails, saying so, unless every
+    /// commit is synced before it is acknowledged ([`StoreOptions::sync`]: whatever the
+    /// failed sync covered was never acknowledged). Writes nothing else (no sync mark, no
+    /// checkpoint).
+    fn sync_after_poison(&self) -> Result<()> {
+        let cause = self.poison.get().cloned().unwrap_or_default();
+        if self.durability_lost.load(Ordering::Acquire) {
+            if self.sync_commits {
+                return Ok(());
+            }
+            return Err(Error::io(
+                "making earlier writes durable",
+                &self.path,
+                std::io::Error::other(format!(
+                    "an earlier sync failed ({cause}), so writes made since the last successful \
+                     sync may not be durable; reopen the store and check them"
+                )),
+            ));
+        }
+        let _g = self.durability.lock();
+        let (file, target, end, generation) = {
+            let s = self.state.read();
+            (s.file.clone(), s.seq, s.end, s.generation)
+        };
+        self.sync_and_publish(&file, (target, end, generation))
+    }
+
+    #[inline]
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.of(key)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.close_with(false);
+    }
+}

@@ -1,0 +1,123 @@
+//! How to open a store: [`StoreOptions`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::files;
+use crate::hash::KeyHasher;
+use crate::io::{Backend, OsBackend};
+
+use super::Store;
+
+/// How to open a store. `StoreOptions::new().open(path)` opens for writing, creating the
+/// file if it does not exist.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub(crate) read_only: bool,
+    pub(crate) sync: bool,
+    pub(crate) create: bool,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) hasher: Option<KeyHasher>,
+    pub(crate) preallocate: u64,
+    pub(crate) checkpoint_min_keys: usize,
+    pub(crate) mode: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            read_only: false,
+            sync: false,
+            create: true,
+            backend: Arc::new(OsBackend),
+            hasher: None,
+            preallocate: 0,
+            checkpoint_min_keys: DEFAULT_CHECKPOINT_MIN_KEYS,
+            mode: files::DEFAULT_MODE,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Defaults: writable, created if missing, commits acknowledged once the OS has them.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens without writing: takes no writer lock, so it works beside a writer in
+    /// another process, and sees that writer's appends after [`Store::refresh`].
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+
+    /// Makes every commit durable (`fdatasync`) before it is acknowledged. Concurrent
+    /// commits share one sync.
+    pub fn sync(mut self, on: bool) -> Self {
+        self.sync = on;
+        self
+    }
+
+    /// Extends the file with zeros `bytes` at a time ahead of the data (default 0: off).
+    ///
+    /// Appends then overwrite space the file already has, so an `fdatasync` does not also
+    /// have to commit a new file size to the file system's journal: durable commits get
+    /// cheaper. The zeros are not part of the store: recovery drops a zero-filled tail, and
+    /// [`Store::close`] trims it.
+    pub fn preallocate(mut self, bytes: u64) -> Self {
+        self.preallocate = bytes;
+        self
+    }
+
+    /// Saves the index beside the store (`<store>.srd-index`) when it is closed with at least
+    /// `keys` live keys (default 50,000), so that the next open reads the index from there
+    /// and scans only the log written after it, instead of the whole log. At one million
+    /// keys that makes opening several times faster. `usize::MAX` turns checkpoints off;
+    /// opens still use one that is there and matches.
+    pub fn checkpoint_min_keys(mut self, keys: usize) -> Self {
+        self.checkpoint_min_keys = keys;
+        self
+    }
+
+    /// Permission bits of the files this open creates: a new store file and its lock file
+    /// (default `0o666`; the process's umask applies, as to any new file, so usually
+    /// `0o644`). `0o600` keeps a store of secrets private to its owner. An existing store
+    /// keeps its mode, and the files that later replace it (compaction, repair), its index
+    /// checkpoint and a saved copy of a dropped tail (`<store>.torn-N`) get the mode,
+    /// owner and group of the store file itself.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode & 0o7777;
+        self
+    }
+
+    /// Whether a missing file is created (default `true`). An existing empty file is not
+    /// missing: a writable open makes it a store in place, whatever this says.
+    pub fn create(mut self, on: bool) -> Self {
+        self.create = on;
+        self
+    }
+
+    /// Routes every mutating file-system call through `backend` (fault injection in tests).
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Replaces the index's key hash (a seeded XXH3-64). For tests that force hash
+    /// collisions; the hash is not stored in the store file, so any function opens any
+    /// store.
+    #[doc(hidden)]
+    pub fn key_hasher(mut self, hasher: KeyHasher) -> Self {
+        self.hasher = Some(hasher);
+        self
+    }
+
+    /// Opens (or creates) the store at `path`.
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(path.as_ref(), self.clone())
+    }
+}
+
+/// Below this many live keys a store opens in a few milliseconds without a checkpoint.
+const DEFAULT_CHECKPOINT_MIN_KEYS: usize = 50_000;

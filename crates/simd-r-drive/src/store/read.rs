@@ -1,0 +1,205 @@
+//! Reads: lookups by key, batched lookups, counts, statistics and iteration.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::format::{self, HEADER_LEN};
+use crate::mapping::{Mapping, Value};
+
+use super::{State, Stats, Store};
+
+/// Asks the CPU to start loading the first bytes of the entry at `off` into its caches.
+/// Only a hint: it changes nothing and cannot fail.
+#[inline(always)]
+fn prefetch_entry(data: &[u8], off: u64) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(entry) = data.get(off as usize..) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = entry.as_ptr().cast::<i8>();
+        // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has. A prefetch reads
+        // nothing the program can observe and never faults; `p` and `p + 64` are computed
+        // with wrapping arithmetic, and `p` lies inside `data`.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, off);
+}
+
+impl Store {
+    /// The value of `key`, as a zero-copy handle into the file, or `None`.
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
+        self.check_open()?;
+        let hash = self.hash(key);
+        let s = self.state.read();
+        let data = s.map.bytes(s.end);
+        Ok(s.index.find(data, hash, key).map(|off| {
+            let h = format::read_header_trusted(&data[off as usize..]);
+            Value::new(s.map.clone(), off + h.value_start(), h.value_len)
+        }))
+    }
+
+    /// Calls `f` with the bytes of `key`'s value (borrowed from the map, no reference
+    /// count taken) and returns what it returns, or `None` if the key has no value.
+    #[inline]
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.check_open()?;
+        let hash = self.hash(key);
+        let s = self.state.read();
+        let data = s.map.bytes(s.end);
+        Ok(s.index.find(data, hash, key).map(|off| {
+            let h = format::read_header_trusted(&data[off as usize..]);
+            let vs = (off + h.value_start()) as usize;
+            f(&data[vs..vs + h.value_len])
+        }))
+    }
+
+    /// Looks up every key of `keys` and calls `f(i, value)` for `keys[i]`, in order, with
+    /// the bytes of its value or `None`. Faster than [`Store::get_with`] in a loop when
+    /// many keys are wanted at once: the read lock is taken once per group of keys, and the
+    /// file reads of a group are started together so that their memory latencies overlap.
+    /// `f` runs while a read lock is held (writers wait), so keep it short.
+    pub fn get_many_with<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        mut f: impl FnMut(usize, Option<&[u8]>),
+    ) -> Result<()> {
+        self.lookup_many(keys, |_, data, i, found| {
+            f(i, found.map(|off| format::value_at(data, off)));
+            Ok(())
+        })
+    }
+
+    /// Looks up every key of `keys` and calls `f(state, data, i, offset)` for `keys[i]`, in
+    /// order, with the offset of its live entry in `data` (the verified file contents).
+    /// The read lock is taken once per group of keys, and each group's table lines, then
+    /// its entries, are loaded together, so that their memory latencies overlap.
+    pub(super) fn lookup_many<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        mut f: impl FnMut(&State, &[u8], usize, Option<u64>) -> Result<()>,
+    ) -> Result<()> {
+        /// Keys whose index lookups and file reads are started before any is finished.
+        const GROUP: usize = 16;
+        /// Keys looked up per read-lock acquisition (bounds how long writers wait).
+        const PER_LOCK: usize = 1024;
+        self.check_open()?;
+        let mut hashes = [0u64; GROUP];
+        let mut offsets = [None; GROUP];
+        for (c, chunk) in keys.chunks(PER_LOCK).enumerate() {
+            let s = self.state.read();
+            let data = s.map.bytes(s.end);
+            for (g, group) in chunk.chunks(GROUP).enumerate() {
+                for (h, k) in hashes.iter_mut().zip(group) {
+                    *h = self.hash(k.as_ref());
+                    s.index.prefetch(*h);
+                }
+                for (o, &h) in offsets.iter_mut().zip(&hashes[..group.len()]) {
+                    *o = s.index.find_hash(h);
+                    if let Some(off) = *o {
+                        prefetch_entry(data, off);
+                    }
+                }
+                let base = c * PER_LOCK + g * GROUP;
+                for (j, k) in group.iter().enumerate() {
+                    let key = k.as_ref();
+                    let found = match offsets[j] {
+                        Some(off) if format::key_at(data, off) == key => Some(off),
+                        // Another key with the same 64-bit hash: the full lookup decides.
+                        Some(_) => s.index.find(data, hashes[j], key),
+                        None => None,
+                    };
+                    f(&s, data, base + j, found)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `key` has a value.
+    pub fn contains(&self, key: &[u8]) -> Result<bool> {
+        self.check_open()?;
+        let hash = self.hash(key);
+        let s = self.state.read();
+        Ok(s.index.find(s.map.bytes(s.end), hash, key).is_some())
+    }
+
+    /// Number of live keys.
+    pub fn len(&self) -> usize {
+        self.state.read().index.len()
+    }
+
+    /// Whether the store has no live keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sizes and counts.
+    pub fn stats(&self) -> Stats {
+        let s = self.state.read();
+        let live = s.index.live_bytes();
+        Stats {
+            entries: s.index.len() as u64,
+            file_bytes: s.end,
+            live_bytes: live,
+            reclaimable_bytes: s
+                .end
+                .saturating_sub(live.saturating_add(HEADER_LEN + format::SYNC_MARK_LEN)),
+            index_bytes: s.index.allocation_size() as u64,
+            generation: s.generation,
+            seq: s.seq,
+        }
+    }
+
+    /// A point-in-time iterator over every live entry as `(key, value)` handles, in file
+    /// order. Taking it copies one offset per key; writers go on meanwhile and their later
+    /// changes are not seen by this iterator.
+    pub fn iter(&self) -> Result<Iter> {
+        self.check_open()?;
+        let (map, end, offsets) = {
+            let s = self.state.read();
+            (
+                s.map.clone(),
+                s.end,
+                s.index.slots().map(|x| x.offset).collect::<Vec<u64>>(),
+            )
+        };
+        let mut offsets = offsets;
+        offsets.sort_unstable();
+        let data = map.bytes(end);
+        offsets.retain(|&off| format::entry_fits(data, off));
+        Ok(Iter {
+            map,
+            offsets: offsets.into_iter(),
+        })
+    }
+
+    // ----- writes -----
+}
+
+/// Iterator over live entries, from [`Store::iter`].
+pub struct Iter {
+    map: Arc<Mapping>,
+    offsets: std::vec::IntoIter<u64>,
+}
+
+impl Iterator for Iter {
+    type Item = (Value, Value);
+
+    fn next(&mut self) -> Option<(Value, Value)> {
+        let off = self.offsets.next()?;
+        let h = format::read_header_trusted(self.map.slice(off, format::ENTRY_HEADER_LEN as usize));
+        let key = Value::new(self.map.clone(), off + h.key_start(), h.key_len);
+        let value = Value::new(self.map.clone(), off + h.value_start(), h.value_len);
+        Some((key, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.offsets.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Iter {}

@@ -1,0 +1,149 @@
+//! What bindings need to read values without copying them: positions of values in a
+//! private mapping of the file, and a snapshot of every live entry's ranges.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::format;
+use crate::window::{EntryRange, Located, PrivateMap, RangeSnapshot};
+
+use super::Store;
+
+/// End of the last completely written page below `end`.
+fn stable_end(end: u64) -> u64 {
+    let page = crate::window::page_size();
+    end / page * page
+}
+
+impl Store {
+    /// [`Store::locate_private`] for every key of `keys`: calls `f(i, located)` for
+    /// `keys[i]`, in order, with lookups started in groups as [`Store::get_many_with`] does.
+    /// `f` runs while a read lock is held (writers wait), so keep it short.
+    pub fn locate_many_private<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        mut f: impl FnMut(usize, Option<Located<'_>>),
+    ) -> Result<()> {
+        self.lookup_many(keys, |s, data, i, found| {
+            let Some(off) = found else {
+                f(i, None);
+                return Ok(());
+            };
+            let h = format::read_header_trusted(&data[off as usize..]);
+            let map = s
+                .map
+                .private(&s.file)
+                .map_err(|e| Error::io("mapping the file privately", &self.path, e))?;
+            f(
+                i,
+                Some(Located {
+                    map,
+                    offset: off + h.value_start(),
+                    len: h.value_len,
+                    stable_end: stable_end(s.end),
+                }),
+            );
+            Ok(())
+        })
+    }
+
+    /// Where `key`'s value lies in the current store file: `(generation, offset, length)`.
+    /// Bindings use it to serve values from mappings of their own.
+    pub fn locate(&self, key: &[u8]) -> Result<Option<(u64, u64, usize)>> {
+        self.check_open()?;
+        let hash = self.hash(key);
+        let s = self.state.read();
+        let data = s.map.bytes(s.end);
+        Ok(s.index.find(data, hash, key).map(|off| {
+            let h = format::read_header_trusted(&data[off as usize..]);
+            (s.generation, off + h.value_start(), h.value_len)
+        }))
+    }
+
+    /// Finds `key` and calls `f` with where its value lies in the private (copy-on-write)
+    /// mapping of the current store file, or with `None` if the key has no value. For
+    /// bindings that hand mapped memory to code that may write into it (see
+    /// [`crate::PrivateMap`]); the call holds the store's read lock, so keep `f` short.
+    pub fn locate_private<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<Located<'_>>) -> R,
+    ) -> Result<R> {
+        self.check_open()?;
+        let hash = self.hash(key);
+        let s = self.state.read();
+        let data = s.map.bytes(s.end);
+        let Some(off) = s.index.find(data, hash, key) else {
+            return Ok(f(None));
+        };
+        let h = format::read_header_trusted(&data[off as usize..]);
+        let map = s
+            .map
+            .private(&s.file)
+            .map_err(|e| Error::io("mapping the file privately", &self.path, e))?;
+        Ok(f(Some(Located {
+            map,
+            offset: off + h.value_start(),
+            len: h.value_len,
+            stable_end: stable_end(s.end),
+        })))
+    }
+
+    /// The private mapping of the current store file and the end of its stable pages.
+    pub fn private_map(&self) -> Result<(Arc<PrivateMap>, u64)> {
+        self.check_open()?;
+        let s = self.state.read();
+        let map = s
+            .map
+            .private(&s.file)
+            .map_err(|e| Error::io("mapping the file privately", &self.path, e))?;
+        Ok((map.clone(), stable_end(s.end)))
+    }
+
+    /// A point-in-time list of where every live entry's key and value lie in the private
+    /// mapping of the current file, in file order. Writers go on meanwhile.
+    pub fn snapshot_ranges(&self) -> Result<RangeSnapshot> {
+        self.check_open()?;
+        let (map, end, mut offsets, private) = {
+            let s = self.state.read();
+            let private = s
+                .map
+                .private(&s.file)
+                .map_err(|e| Error::io("mapping the file privately", &self.path, e))?
+                .clone();
+            (
+                s.map.clone(),
+                s.end,
+                s.index.slots().map(|x| x.offset).collect::<Vec<u64>>(),
+                private,
+            )
+        };
+        offsets.sort_unstable();
+        let data = map.bytes(end);
+        let entries = offsets
+            .into_iter()
+            .filter(|&off| format::entry_fits(data, off))
+            .map(|off| {
+                let h = format::read_header_trusted(&data[off as usize..]);
+                EntryRange {
+                    key: (off + h.key_start(), h.key_len),
+                    value: (off + h.value_start(), h.value_len),
+                }
+            })
+            .collect();
+        Ok(RangeSnapshot {
+            map: private,
+            stable_end: stable_end(end),
+            end,
+            entries,
+        })
+    }
+
+    /// The current store file, its generation and the end of its committed data.
+    pub fn current_file(&self) -> Result<(Arc<File>, u64, u64)> {
+        self.check_open()?;
+        let s = self.state.read();
+        Ok((s.file.clone(), s.generation, s.end))
+    }
+}
