@@ -358,6 +358,11 @@ export interface StoreStats {
   durableSeq: number
   /** The SIMD kernel in use for checksums: `avx2`, `sse2`, `neon` or `scalar`. */
   kernel: 'avx2' | 'sse2' | 'neon' | 'scalar'
+  /**
+   * Format version of the store file (FORMAT.md, "Header"): 1 or 2 for a file written so;
+   * compaction rewrites it in the current version.
+   */
+  formatVersion: number
 }
 
 /**

@@ -101,6 +101,9 @@ pub struct StoreStats {
     /// The SIMD kernel in use for checksums: `avx2`, `sse2`, `neon` or `scalar`.
     #[napi(ts_type = "'avx2' | 'sse2' | 'neon' | 'scalar'")]
     pub kernel: String,
+    /// Format version of the store file (FORMAT.md, "Header"): 1 or 2 for a file written so;
+    /// compaction rewrites it in the current version.
+    pub format_version: u32,
 }
 
 /// Sizes and counts.
@@ -122,6 +125,7 @@ pub fn stats(h: u32) -> napi::Result<StoreStats> {
         seq: s.seq as f64,
         durable_seq: handle.store.durable_seq() as f64,
         kernel: format!("{:?}", simd_r_drive::simd::selected()).to_lowercase(),
+        format_version: u32::from(s.format_version),
     })
 }
 

@@ -8,7 +8,7 @@ const { spawn } = require('node:child_process')
 const { pipeline } = require('node:stream/promises')
 const { OK, FAILED, STORE_ERROR, UsageError, Failure } = require('./exit')
 const { OUT_CHUNK, Output, print, bytes, table } = require('./output')
-const { srd, openRead, openWrite, withStore, headerVersion } = require('./stores')
+const { srd, openRead, openWrite, withStore } = require('./stores')
 const { keyBytes, keyText } = require('./keys')
 const { NdjsonError, encodeEntry, Decoder, lines } = require('./ndjson')
 
@@ -28,7 +28,7 @@ async function info ({ store: file }, opts) {
   const st = await withStore(s, (s) => s.stats())
   const result = {
     path: file,
-    formatVersion: headerVersion(file),
+    formatVersion: st.formatVersion,
     entries: st.entries,
     fileBytes: st.fileBytes,
     liveBytes: st.liveBytes,

@@ -308,6 +308,7 @@ impl Store {
                     durable_end: new_end,
                     marked_end: new_end,
                     sync_marks: true,
+                    format_version: crate::format::FORMAT_VERSION,
                     checkpoint_end: 0,
                 },
             )

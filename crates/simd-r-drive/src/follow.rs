@@ -118,7 +118,8 @@ impl Store {
                 file_id: id,
                 durable_end: 0,
                 marked_end: crate::format::HEADER_LEN,
-                sync_marks: true,
+                sync_marks: version >= crate::format::SYNC_MARKS_SINCE,
+                format_version: version,
                 checkpoint_end: checkpoint.map_or(0, |c| c.0),
             },
         );

@@ -110,6 +110,9 @@ pub struct Stats {
     pub generation: u64,
     /// Sequence number of the latest commit.
     pub seq: u64,
+    /// Format version of the store file's header: what the file was written as
+    /// (compaction writes the current [`crate::FORMAT_VERSION`]).
+    pub format_version: u16,
 }
 
 /// The part of the store that readers look at: swapped as a whole on compaction.
@@ -134,6 +137,8 @@ pub(crate) struct State {
     /// Whether this file's format version has sync marks (version 1 files get none, so
     /// that older builds can still read them; compaction upgrades the file).
     pub sync_marks: bool,
+    /// Format version of the file's header (`FORMAT.md`, "Header").
+    pub format_version: u16,
     /// The end of the log that the index checkpoint on disk describes (0: none known).
     pub checkpoint_end: u64,
 }

@@ -289,6 +289,7 @@ impl Store {
                 durable_end: if opts.read_only { 0 } else { end },
                 marked_end,
                 sync_marks: version >= format::SYNC_MARKS_SINCE,
+                format_version: version,
                 checkpoint_end: checkpoint.map_or(0, |c| c.0),
             }),
             writer: Mutex::new(Vec::new()),

@@ -151,6 +151,7 @@ impl Store {
             index_bytes: s.index.allocation_size() as u64,
             generation: s.generation,
             seq: s.seq,
+            format_version: s.format_version,
         }
     }
 
