@@ -479,7 +479,11 @@ fn version_1_files_get_no_marks_until_compaction() {
         [1, 1]
     );
     let s = open(&p);
-    assert_eq!(s.stats().format_version, 1, "stats() tells the file's version");
+    assert_eq!(
+        s.stats().format_version,
+        1,
+        "stats() tells the file's version"
+    );
     s.compact().unwrap();
     assert_eq!(s.stats().format_version, simd_r_drive::FORMAT_VERSION);
     s.flush().unwrap();
