@@ -374,6 +374,13 @@ export interface StoreStats {
 export declare function tryWriteBatch(h: number, ticket: number, staging: Buffer, count: number, existed?: Buffer | undefined | null): number
 
 /**
+ * The prefix of the files where `createWriteStream` stages a value (`<path>.upload-`, from
+ * the engine, which removes a crashed writer's leftovers): the JavaScript layer appends a
+ * name unique to its process and thread.
+ */
+export declare function uploadPrefix(h: number): string
+
+/**
  * Re-reads every entry of the store file and checks its checksum, on the libuv
  * threadpool. Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
  *

@@ -858,6 +858,7 @@ module.exports.snapshot = nativeBinding.snapshot
 module.exports.stats = nativeBinding.stats
 module.exports.storePath = nativeBinding.storePath
 module.exports.tryWriteBatch = nativeBinding.tryWriteBatch
+module.exports.uploadPrefix = nativeBinding.uploadPrefix
 module.exports.verify = nativeBinding.verify
 module.exports.waitDurable = nativeBinding.waitDurable
 module.exports.window = nativeBinding.window

@@ -51,7 +51,7 @@ class Streams {
     // a relative path given to open may name another directory since a chdir), and
     // unique across processes and threads.
     const real = errors.native(() => native.storePath(this._h))
-    const file = `${real}.upload-${process.pid}-${crypto().randomUUID()}`
+    const file = `${errors.native(() => native.uploadPrefix(this._h))}${process.pid}-${crypto().randomUUID()}`
     const store = this
     let fh = null
     const drop = async () => {

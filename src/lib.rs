@@ -248,6 +248,15 @@ pub fn store_path(h: u32) -> napi::Result<String> {
     Ok(handle.store.path().to_string_lossy().into_owned())
 }
 
+/// The prefix of the files where `createWriteStream` stages a value (`<path>.upload-`, from
+/// the engine, which removes a crashed writer's leftovers): the JavaScript layer appends a
+/// name unique to its process and thread.
+#[napi]
+pub fn upload_prefix(h: u32) -> napi::Result<String> {
+    let handle = registry::borrow(h)?;
+    Ok(handle.store.upload_prefix().to_string_lossy().into_owned())
+}
+
 /// Releases a handle; the engine closes when its last handle and task are gone.
 ///
 /// # JavaScript: `Store.close`

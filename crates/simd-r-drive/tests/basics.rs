@@ -441,3 +441,28 @@ fn try_write_declines_while_the_writer_lock_is_held_and_writes_nothing() {
     assert_eq!(s.get(b"b").unwrap().unwrap().to_vec(), b"2");
     assert_eq!(s.get(b"streamed").unwrap().unwrap().len(), 1000);
 }
+
+/// Bindings stage streamed values at `upload_prefix()` + a unique name, beside the resolved
+/// store path; a writer's open removes what a crashed one left there, and nothing else.
+#[test]
+fn upload_prefix_is_beside_the_resolved_path_and_leftovers_go_at_open() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    let prefix = s.upload_prefix();
+    let mut want = s.path().as_os_str().to_owned();
+    want.push(".upload-");
+    assert_eq!(prefix.as_os_str(), want.as_os_str());
+    drop(s);
+    let mut leftover = prefix.as_os_str().to_owned();
+    leftover.push("1234-abcd");
+    std::fs::write(&leftover, b"partial value").unwrap();
+    let other = d.path("s.srd.uploaded-notes");
+    std::fs::write(&other, b"not ours").unwrap();
+    drop(open(&p));
+    assert!(
+        !std::path::Path::new(&leftover).exists(),
+        "a crashed writer's staging file is removed"
+    );
+    assert!(other.exists(), "a file that only looks alike is kept");
+}

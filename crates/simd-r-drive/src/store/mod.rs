@@ -225,6 +225,13 @@ impl Store {
         &self.path
     }
 
+    /// Where a binding stages a streamed value before [`Store::put_from_reader`]: this
+    /// prefix followed by a name unique to the staging process (`<path>.upload-`). A writer's
+    /// open removes any such file it finds, so only a live writer's staging files last.
+    pub fn upload_prefix(&self) -> PathBuf {
+        crate::files::with_suffix(&self.path, crate::files::UPLOAD_PREFIX)
+    }
+
     /// Whether the store was opened read-only.
     pub fn is_read_only(&self) -> bool {
         self.read_only
