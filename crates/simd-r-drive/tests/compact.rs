@@ -1,0 +1,171 @@
+//! Compaction's steps, one test each: the live entries are copied and nothing else, the new
+//! file replaces the old one under the same path, what compaction leaves beside the store,
+//! and the stores it meets at the edges (empty, nothing dead, nothing live). Compaction under
+//! faults, power loss, concurrent writers, renamed paths and file modes is tested in
+//! `faults.rs`, `power_loss.rs`, `concurrent_writes.rs` and `files.rs`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+
+use common::*;
+use simd_r_drive::{Op, StoreOptions};
+
+fn inode(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p).unwrap().ino()
+}
+
+fn siblings(p: &std::path::Path) -> Vec<String> {
+    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+    let mut v: Vec<String> = std::fs::read_dir(p.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != &name)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn compaction_copies_exactly_the_live_entries_into_a_new_file_at_the_same_path() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    let mut model = BTreeMap::new();
+    for i in 0..500u64 {
+        let key = format!("k{}", i % 200).into_bytes();
+        let value = bytes(i, (i % 300) as usize);
+        s.put(&key, &value).unwrap();
+        model.insert(key, value);
+    }
+    for i in (0..200u64).step_by(3) {
+        let key = format!("k{i}").into_bytes();
+        assert!(s.delete(&key).unwrap());
+        model.remove(&key);
+    }
+    let before = s.stats();
+    let old_inode = inode(&p);
+    let r = s.compact().unwrap();
+    assert_eq!(r.entries, model.len() as u64, "one entry per live key");
+    assert_eq!(r.tail_entries, 0, "nothing was written meanwhile");
+    assert_eq!(r.bytes_before, before.file_bytes);
+    assert!(r.bytes_after < r.bytes_before);
+    assert_eq!(r.reclaimed_bytes, r.bytes_before - r.bytes_after);
+    assert_ne!(inode(&p), old_inode, "a new file was renamed over the path");
+    let after = s.stats();
+    assert_eq!(after.generation, before.generation + 1);
+    assert_eq!(after.reclaimable_bytes, 0, "nothing dead is left");
+    assert_eq!(
+        after.live_bytes, before.live_bytes,
+        "the live entries are the same bytes"
+    );
+    let want: Vec<_> = model.clone().into_iter().collect();
+    assert_eq!(dump(&s), want);
+    s.verify().unwrap();
+    // Nothing of the compaction is left beside the store (its lock file is the writer's).
+    assert_eq!(siblings(&p), ["s.srd.lock"]);
+    drop(s);
+    assert_eq!(dump(&open(&p)), want, "and a reopen reads the new file");
+}
+
+#[test]
+fn writes_after_a_compaction_go_to_the_new_file() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    s.write(&[
+        Op::Put {
+            key: b"a",
+            value: b"1",
+        },
+        Op::Put {
+            key: b"b",
+            value: b"2",
+        },
+    ])
+    .unwrap();
+    s.put(b"a", b"3").unwrap();
+    s.compact().unwrap();
+    s.put(b"c", b"4").unwrap();
+    assert!(s.delete(b"b").unwrap());
+    s.flush().unwrap();
+    drop(s);
+    let s = open(&p);
+    assert_eq!(
+        dump(&s),
+        [
+            (b"a".to_vec(), b"3".to_vec()),
+            (b"c".to_vec(), b"4".to_vec())
+        ]
+    );
+    s.verify().unwrap();
+}
+
+#[test]
+fn compaction_removes_the_index_checkpoint_of_the_replaced_file() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let opts = StoreOptions::new().checkpoint_min_keys(1);
+    let s = opts.open(&p).unwrap();
+    for i in 0..50u64 {
+        s.put(format!("k{i}").as_bytes(), &bytes(i, 40)).unwrap();
+    }
+    s.close().unwrap();
+    drop(s);
+    let checkpoint = d.path("s.srd.srd-index");
+    assert!(checkpoint.exists(), "close() saved a checkpoint");
+    let s = opts.open(&p).unwrap();
+    assert_eq!(s.recovery().checkpoint_keys, Some(50));
+    s.put(b"k0", b"new").unwrap();
+    s.compact().unwrap();
+    assert!(!checkpoint.exists(), "it described the replaced file");
+    drop(s);
+    let s = opts.open(&p).unwrap();
+    assert_eq!(
+        s.recovery().checkpoint_keys,
+        None,
+        "the open read the new file's log"
+    );
+    assert_eq!(s.len(), 50);
+    assert_eq!(s.get(b"k0").unwrap().as_deref(), Some(&b"new"[..]));
+}
+
+#[test]
+fn compaction_of_stores_at_the_edges() {
+    let d = Dir::new();
+    // Empty: the new file is a header and the mark that records it.
+    let p = d.path("empty.srd");
+    let s = open(&p);
+    let r = s.compact().unwrap();
+    assert_eq!(r.entries, 0);
+    assert!(s.is_empty());
+    s.verify().unwrap();
+    drop(s);
+    assert!(open(&p).is_empty());
+    // Nothing dead: the same entries, nothing to reclaim but the marks.
+    let p = d.path("live.srd");
+    let s = open(&p);
+    for i in 0..20u64 {
+        s.put(format!("k{i}").as_bytes(), &bytes(i, 64)).unwrap();
+    }
+    let want = dump(&s);
+    let r = s.compact().unwrap();
+    assert_eq!(r.entries, 20);
+    assert_eq!(dump(&s), want);
+    // Nothing live: every key deleted, so the new file holds no entry.
+    let p = d.path("dead.srd");
+    let s = open(&p);
+    for i in 0..20u64 {
+        s.put(format!("k{i}").as_bytes(), &bytes(i, 64)).unwrap();
+    }
+    for i in 0..20u64 {
+        s.delete(format!("k{i}").as_bytes()).unwrap();
+    }
+    let r = s.compact().unwrap();
+    assert_eq!(r.entries, 0);
+    assert_eq!(s.stats().live_bytes, 0);
+    assert!(r.bytes_after < r.bytes_before);
+    drop(s);
+    assert!(open(&p).is_empty());
+}
