@@ -144,6 +144,18 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Where the value of `key` (whose hash is `hash`) lies in the current file:
+    /// `(offset, length)`, or `None` if the key has no value. The one lookup behind every
+    /// single-key read.
+    #[inline]
+    pub(crate) fn value_of(&self, hash: u64, key: &[u8]) -> Option<(u64, usize)> {
+        let data = self.map.bytes(self.end);
+        self.index.find(data, hash, key).map(|off| {
+            let h = crate::format::read_header_trusted(&data[off as usize..]);
+            (off + h.value_start(), h.value_len)
+        })
+    }
+
     /// The durable end a sync mark should record before the next append, if the log does
     /// not record it yet.
     pub(crate) fn pending_mark(&self) -> Option<u64> {

@@ -35,11 +35,8 @@ impl Store {
         self.check_open()?;
         let hash = self.hash(key);
         let s = self.state.read();
-        let data = s.map.bytes(s.end);
-        Ok(s.index.find(data, hash, key).map(|off| {
-            let h = format::read_header_trusted(&data[off as usize..]);
-            Value::new(s.map.clone(), off + h.value_start(), h.value_len)
-        }))
+        Ok(s.value_of(hash, key)
+            .map(|(at, len)| Value::new(s.map.clone(), at, len)))
     }
 
     /// Calls `f` with the bytes of `key`'s value (borrowed from the map, no reference
@@ -49,11 +46,9 @@ impl Store {
         self.check_open()?;
         let hash = self.hash(key);
         let s = self.state.read();
-        let data = s.map.bytes(s.end);
-        Ok(s.index.find(data, hash, key).map(|off| {
-            let h = format::read_header_trusted(&data[off as usize..]);
-            let vs = (off + h.value_start()) as usize;
-            f(&data[vs..vs + h.value_len])
+        Ok(s.value_of(hash, key).map(|(at, len)| {
+            let at = at as usize;
+            f(&s.map.bytes(s.end)[at..at + len])
         }))
     }
 

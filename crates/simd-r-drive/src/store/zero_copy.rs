@@ -54,11 +54,8 @@ impl Store {
         self.check_open()?;
         let hash = self.hash(key);
         let s = self.state.read();
-        let data = s.map.bytes(s.end);
-        Ok(s.index.find(data, hash, key).map(|off| {
-            let h = format::read_header_trusted(&data[off as usize..]);
-            (s.generation, off + h.value_start(), h.value_len)
-        }))
+        Ok(s.value_of(hash, key)
+            .map(|(at, len)| (s.generation, at, len)))
     }
 
     /// Finds `key` and calls `f` with where its value lies in the private (copy-on-write)
@@ -73,19 +70,17 @@ impl Store {
         self.check_open()?;
         let hash = self.hash(key);
         let s = self.state.read();
-        let data = s.map.bytes(s.end);
-        let Some(off) = s.index.find(data, hash, key) else {
+        let Some((offset, len)) = s.value_of(hash, key) else {
             return Ok(f(None));
         };
-        let h = format::read_header_trusted(&data[off as usize..]);
         let map = s
             .map
             .private(&s.file)
             .map_err(|e| Error::io("mapping the file privately", &self.path, e))?;
         Ok(f(Some(Located {
             map,
-            offset: off + h.value_start(),
-            len: h.value_len,
+            offset,
+            len,
             stable_end: stable_end(s.end),
         })))
     }
