@@ -139,9 +139,15 @@ impl Store {
         made: &mut Option<FileId>,
     ) -> Result<CompactionReport> {
         let io_err = |op: &'static str, e: std::io::Error| self.poison_with(Error::io(op, tmp, e));
+        // A new file, a new generation: the old file's index can never be taken for its.
+        let file_generation = format::new_generation();
         let (map, start_end, mut slots, bytes_before, old_file, old_id) = {
             let s = self.state.read();
-            let slots: Vec<(u64, u64)> = s.index.slots().map(|x| (x.offset, x.hash)).collect();
+            let slots: Vec<(u64, u64)> = s
+                .index
+                .entries(s.map.bytes(s.end))
+                .map(|x| (x.offset, x.hash))
+                .collect();
             (
                 s.map.clone(),
                 s.end,
@@ -178,7 +184,7 @@ impl Store {
             written: HEADER_LEN,
         };
         self.backend
-            .write_at(&out.file, &format::encode_header(), 0)
+            .write_at(&out.file, &format::encode_header(file_generation), 0)
             .map_err(|e| io_err("writing the compaction file", e))?;
 
         // 1. Live entries as of the start. Keys are distinct, so no comparisons are needed.
@@ -187,7 +193,9 @@ impl Store {
         // did not re-read) must stop the compaction here rather than become valid data.
         let mut index = Index::with_capacity(slots.len());
         let data = map.bytes(start_end);
+        let mut asked = 0;
         for &(off, hash) in &slots {
+            crate::mapping::read_ahead(data, off, &mut asked);
             let h = match format::verify_entry(data, off) {
                 Ok(h) if h.kind == EntryKind::Put => h,
                 Ok(_) => {
@@ -294,6 +302,10 @@ impl Store {
             // The new file holds exactly the data: nothing preallocated yet.
             self.allocated
                 .store(new_end, std::sync::atomic::Ordering::Release);
+            // Every entry of the new file was verified as it was copied; the background
+            // verifier's progress was of the old file.
+            self.verified_to
+                .store(0, std::sync::atomic::Ordering::Release);
             std::mem::replace(
                 &mut *s,
                 State {
@@ -309,7 +321,7 @@ impl Store {
                     marked_end: new_end,
                     sync_marks: true,
                     format_version: crate::format::FORMAT_VERSION,
-                    checkpoint_end: 0,
+                    file_generation: Some(file_generation),
                 },
             )
         };
@@ -320,13 +332,14 @@ impl Store {
         // file's pages, which takes about a second per GB here. Readers (the event loop's
         // thread among them) must not wait for that.
         drop(old);
-        // A checkpoint of the old file no longer matches (and would only be ignored). Removed
-        // once a checkpoint being written meanwhile (of the old file) is in place, and only
-        // if none of the new file was written since the swap: writers do not wait for it.
-        {
+        // The new file's index, so that the next open of it is O(1) too (compaction's
+        // index has no base yet). Where none is written (a small store), the old file's
+        // index, which no longer matches, is removed; one being written meanwhile of the
+        // old file is in place by then (this waits for the `checkpointing` lock).
+        if !matches!(self.checkpoint(), Ok(true)) {
             let _k = self.checkpointing.lock();
-            if self.state.read().checkpoint_end == 0 {
-                let _ = std::fs::remove_file(crate::checkpoint::path_for(&self.path));
+            if self.state.read().index.base().is_none() {
+                let _ = std::fs::remove_file(files::with_suffix(&self.path, files::CHECKPOINT));
             }
         }
         if let Some(e) = dir_failed {

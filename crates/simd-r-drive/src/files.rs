@@ -25,6 +25,10 @@ pub(crate) const LOCK: &str = ".lock";
 pub(crate) const CHECKPOINT: &str = ".srd-index";
 /// The temporary file an index checkpoint is written to before it is renamed.
 pub(crate) const CHECKPOINT_TEMP: &str = ".srd-index.tmp";
+/// The keys changed since the index file, saved by `close`.
+pub(crate) const DELTA: &str = ".srd-delta";
+/// The temporary file a delta file is written to before it is renamed.
+pub(crate) const DELTA_TEMP: &str = ".srd-delta.tmp";
 /// The temporary file a new store's header is written to before it is renamed.
 pub(crate) const INIT_TEMP: &str = ".init";
 /// The temporary file compaction writes the new store file to.
@@ -37,7 +41,13 @@ pub(crate) const DAMAGED: &str = ".damaged";
 pub(crate) const UPLOAD_PREFIX: &str = ".upload-";
 
 /// Names of the temporary files the engine may leave behind after a crash.
-pub(crate) const TEMP_SUFFIXES: [&str; 4] = [INIT_TEMP, COMPACT_TEMP, REPAIR_TEMP, CHECKPOINT_TEMP];
+pub(crate) const TEMP_SUFFIXES: [&str; 5] = [
+    INIT_TEMP,
+    COMPACT_TEMP,
+    REPAIR_TEMP,
+    CHECKPOINT_TEMP,
+    DELTA_TEMP,
+];
 
 /// The suffix of the `n`-th copy of a tail that recovery dropped (`.torn-1`, `.torn-2`, ...).
 pub(crate) fn torn(n: u32) -> String {
@@ -244,4 +254,41 @@ pub(crate) fn remove_uploads(path: &Path) {
             }
         }
     }
+}
+
+/// The step of [`replace_atomically`] that failed, and how.
+pub(crate) type ReplaceError = (&'static str, std::io::Error);
+
+/// Puts a new file at `dest` so that a crash leaves either the old file (or none) or the
+/// whole new one, never a part of it: creates `tmp` (truncating a leftover) with `options`,
+/// lets `write` fill it, `fdatasync`s it, renames it to `dest` and syncs the directory, all
+/// through `backend`. If a step before the rename fails, `tmp` is removed. Returns the new
+/// file, open for reading and writing, or the step that failed ("creating", "writing",
+/// "syncing", "renaming", "syncing the directory") with its error.
+pub(crate) fn replace_atomically(
+    backend: &dyn Backend,
+    tmp: &Path,
+    dest: &Path,
+    options: &mut OpenOptions,
+    write: impl FnOnce(&File) -> std::io::Result<()>,
+) -> std::result::Result<File, ReplaceError> {
+    let file = options
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)
+        .map_err(|e| ("creating", e))?;
+    let before_rename = write(&file)
+        .map_err(|e| ("writing", e))
+        .and_then(|()| backend.sync_data(&file).map_err(|e| ("syncing", e)))
+        .and_then(|()| backend.rename(tmp, dest).map_err(|e| ("renaming", e)));
+    if let Err(e) = before_rename {
+        let _ = std::fs::remove_file(tmp);
+        return Err(e);
+    }
+    backend
+        .sync_dir(&parent_dir(dest))
+        .map_err(|e| ("syncing the directory", e))?;
+    Ok(file)
 }

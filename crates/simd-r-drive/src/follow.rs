@@ -95,7 +95,6 @@ impl Store {
             index,
             map,
             outcome,
-            checkpoint,
             ..
         } = load::load(
             &file,
@@ -104,7 +103,9 @@ impl Store {
             Some(self.hasher.seed),
             load::strict(version),
             true,
+            self.use_index,
         )?;
+        let file_generation = load::generation_of(&file);
         let mut s = self.state.write();
         let old = std::mem::replace(
             &mut *s,
@@ -120,7 +121,7 @@ impl Store {
                 marked_end: crate::format::HEADER_LEN,
                 sync_marks: version >= crate::format::SYNC_MARKS_SINCE,
                 format_version: version,
-                checkpoint_end: checkpoint.map_or(0, |c| c.0),
+                file_generation,
             },
         );
         s.seq = old.seq + 1;

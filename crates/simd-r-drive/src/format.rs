@@ -20,9 +20,12 @@ use crate::simd;
 /// Magic bytes at offset 0 of every store file.
 pub const MAGIC: [u8; 8] = *b"SIMDRDRV";
 /// The newest on-disk format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// The first format version with sync marks ([`EntryKind::SyncMark`]).
 pub(crate) const SYNC_MARKS_SINCE: u16 = 2;
+/// The first format version whose header carries a generation identifier (and whose store
+/// can have an index file).
+pub(crate) const GENERATION_SINCE: u16 = 3;
 /// Length of the file header; the first entry starts here.
 pub const HEADER_LEN: u64 = 64;
 /// Alignment of every entry and every value, in bytes.
@@ -75,17 +78,89 @@ fn checksum_seed(offset: u64) -> u64 {
     offset ^ 0x5352_4452_4956_4531 // "SRDRIVE1"
 }
 
-/// Encodes the file header.
-pub(crate) fn encode_header() -> [u8; HEADER_LEN as usize] {
+/// Encodes the header of a new file of the current version, whose generation identifier
+/// is `generation` (see [`new_generation`]).
+pub(crate) fn encode_header(generation: [u8; 16]) -> [u8; HEADER_LEN as usize] {
     let mut h = [0u8; HEADER_LEN as usize];
     h[0..8].copy_from_slice(&MAGIC);
     h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     h[10..12].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
     h[12..16].copy_from_slice(&0u32.to_le_bytes());
     h[16..20].copy_from_slice(&(ALIGN as u32).to_le_bytes());
+    h[20..36].copy_from_slice(&generation);
     let sum = simd::checksum(&h[..56], 0);
     h[56..64].copy_from_slice(&sum.to_le_bytes());
     h
+}
+
+/// A fresh random generation identifier: each new store file (created, compacted or
+/// repaired) gets one, so that an index file made for another file, even one that reuses
+/// the inode or the path, is never taken for this file's.
+pub(crate) fn new_generation() -> [u8; 16] {
+    use std::hash::BuildHasher;
+    // `RandomState` is keyed from the operating system's randomness and moves to a new key
+    // for each instance; two of them give 128 bits.
+    let a = std::collections::hash_map::RandomState::new().hash_one(0x6765_6e31_u64);
+    let b = std::collections::hash_map::RandomState::new().hash_one(0x6765_6e32_u64);
+    let mut g = [0u8; 16];
+    g[..8].copy_from_slice(&a.to_le_bytes());
+    g[8..].copy_from_slice(&b.to_le_bytes());
+    g
+}
+
+/// The generation identifier in a checked header of version `version` (`None` before
+/// version 3, whose headers have none).
+pub(crate) fn header_generation(header: &[u8], version: u16) -> Option<[u8; 16]> {
+    (version >= GENERATION_SINCE && header.len() >= 36)
+        .then(|| header[20..36].try_into().expect("16 bytes"))
+}
+
+/// XXH3-64 with seed 0: the checksum of headers and index files.
+#[inline]
+pub(crate) fn checksum0(bytes: &[u8]) -> u64 {
+    simd::checksum(bytes, 0)
+}
+
+/// Whether the 24 bytes `mark` are a sync mark at file offset `at` that records
+/// everything before it (its durable end is `at`).
+pub(crate) fn is_full_mark_at(mark: &[u8], at: u64) -> bool {
+    mark.len() == SYNC_MARK_LEN as usize
+        && mark[8] == 4
+        && mark[9] == FLAG_COMMIT
+        && mark[10..16] == [0, 0, 8, 0, 0, 0]
+        && u64::from_le_bytes(mark[16..24].try_into().expect("8 bytes")) == at
+        && simd::checksum(&mark[8..], checksum_seed(at))
+            == u64::from_le_bytes(mark[..8].try_into().expect("8 bytes"))
+}
+
+/// [`verify_entry`] for an entry at file offset `offset` in `buf`, a copy of the file's
+/// bytes from offset `buf_start` (which `buf.len()` bytes later ends where valid data ends).
+pub(crate) fn verify_entry_in(
+    buf: &[u8],
+    buf_start: u64,
+    offset: u64,
+) -> Result<EntryHeader, BadEntry> {
+    let rel = offset.checked_sub(buf_start).ok_or(BadEntry::Short)?;
+    let h = plausible_entry(buf, rel)?;
+    let start = rel as usize;
+    let end = start + h.len() as usize;
+    let stored = u64::from_le_bytes(buf[start..start + 8].try_into().expect("8 bytes"));
+    if simd::checksum(&buf[start + 8..end], checksum_seed(offset)) != stored {
+        return Err(BadEntry::Checksum);
+    }
+    Ok(h)
+}
+
+/// Whether `data` (a store's bytes) ends at `end` with a sync mark that records everything
+/// before it: a point a base index may cover.
+pub(crate) fn ends_with_full_mark(data: &[u8], end: u64) -> bool {
+    if end < HEADER_LEN + SYNC_MARK_LEN || end > data.len() as u64 || !end.is_multiple_of(ALIGN) {
+        return false;
+    }
+    let at = end - SYNC_MARK_LEN;
+    matches!(verify_entry(&data[..end as usize], at),
+        Ok(h) if h.kind == EntryKind::SyncMark && h.len() == SYNC_MARK_LEN)
+        && sync_mark_end(data, at) == at
 }
 
 /// Why a header was refused.
@@ -424,8 +499,13 @@ mod tests {
 
     #[test]
     fn header_round_trips_and_rejects_strangers() {
-        let h = encode_header();
+        let h = encode_header(new_generation());
         assert_eq!(check_header(&h), Ok(FORMAT_VERSION));
+        assert_ne!(
+            header_generation(&h, 3),
+            header_generation(&encode_header(new_generation()), 3)
+        );
+        assert_eq!(header_generation(&h, 2), None);
         // A version 1 header (no sync marks) is still read.
         let mut v1 = h;
         v1[8] = 1;
@@ -441,8 +521,8 @@ mod tests {
             Err(HeaderProblem::Corrupt("the header is truncated"))
         );
         let mut newer = h;
-        newer[8] = 3;
-        assert_eq!(check_header(&newer), Err(HeaderProblem::Version(3)));
+        newer[8] = 4;
+        assert_eq!(check_header(&newer), Err(HeaderProblem::Version(4)));
         let mut flipped = h;
         flipped[30] ^= 1;
         assert!(matches!(

@@ -23,7 +23,6 @@
 
 #![warn(missing_docs)]
 
-mod checkpoint;
 mod compact;
 mod error;
 mod files;

@@ -5,11 +5,12 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::checkpoint;
 use crate::error::{Error, Result};
-use crate::files::file_id;
+use crate::files;
 use crate::format::{self, EntryHeader, EntryKind, HeaderProblem, HEADER_LEN};
 use crate::hash::{KeyHash, KeyHasher};
+use crate::index::base::Base;
+use crate::index::delta_file;
 use crate::index::{Index, LogOp};
 use crate::io as sio;
 use crate::mapping::Mapping;
@@ -40,6 +41,15 @@ pub(crate) fn check_header_of(file: &File, path: &Path) -> Result<u16> {
     }
 }
 
+/// The generation identifier in the header of `file` (read with `pread`), if it is a
+/// store of a version that has one.
+pub(crate) fn generation_of(file: &File) -> Option<[u8; 16]> {
+    let mut head = [0u8; HEADER_LEN as usize];
+    let n = sio::read_at(file, &mut head, 0).ok()?;
+    let version = format::check_header(&head[..n]).ok()?;
+    format::header_generation(&head, version)
+}
+
 /// Adds a verified entry to `index`. `data` must contain the entry.
 pub(crate) fn apply_entry(
     index: &mut Index,
@@ -53,7 +63,7 @@ pub(crate) fn apply_entry(
     let hash = hasher.of(key);
     match h.kind {
         EntryKind::Put => index.insert(data, hash, key, off).is_some(),
-        EntryKind::Delete => index.remove(data, hash, key).is_some(),
+        EntryKind::Delete => index.remove(data, hash, key, off).is_some(),
         EntryKind::Commit | EntryKind::SyncMark => false,
     }
 }
@@ -67,15 +77,16 @@ pub(crate) struct Loaded {
     /// The file's length when it was read.
     pub len: u64,
     pub outcome: scan::Outcome,
-    /// The end of the log and the number of keys that an index checkpoint supplied
-    /// (the log was scanned only from that end on), if one matched the file.
+    /// The end of the log and the number of keys that the index file supplied (the log
+    /// was scanned only from that end on), if one matched the file.
     pub checkpoint: Option<(u64, u64)>,
 }
 
-/// Reads `file` (whose header was checked) into a fresh index: from its index checkpoint
-/// and the log after it, when a checkpoint matches the file and `mode` is strict, else
-/// from the whole log. The key hash is `custom` or a seeded XXH3: with the given `seed`, or
-/// else the seed of the checkpoint used, or else a random one.
+/// Reads `file` (whose header was checked) into a fresh index: from its index file and the
+/// log after the end that file covers, when `use_index`, `mode` is strict and an index file
+/// matches the store (`index::base::Base::open`, constant time), else from the whole log.
+/// The key hash is `custom` or a seeded XXH3: with the given `seed`, or else the seed of
+/// the index file used, or else a random one.
 pub(crate) fn load(
     file: &File,
     path: &Path,
@@ -83,6 +94,7 @@ pub(crate) fn load(
     seed: Option<u64>,
     mode: Mode,
     grow: bool,
+    use_index: bool,
 ) -> Result<Loaded> {
     let meta = file
         .metadata()
@@ -90,22 +102,44 @@ pub(crate) fn load(
     let len = meta.len();
     let map = Mapping::new(file, len, grow).map_err(|e| Error::io("mapping the file", path, e))?;
     let data = map.bytes(len);
-    let saved = match mode {
-        Mode::Strict { marks: true } => checkpoint::read(
-            &checkpoint::StoreFile {
-                path,
-                inode: file_id(&meta).1,
-                data,
-            },
+    // Read with `pread`, not through the mapping, as everything an open through the index
+    // file reads: a fault would read ahead around it (up to megabytes on some disks).
+    let generation = generation_of(file);
+    let base = match (mode, generation) {
+        (Mode::Strict { marks: true }, Some(g)) if use_index => Base::open(
+            &files::with_suffix(path, files::CHECKPOINT),
+            file,
+            len,
+            g,
             custom,
             seed,
         ),
         _ => None,
     };
-    let (mut index, start, checkpoint, hasher) = match saved {
-        Some(c) => {
-            let keys = c.index.len() as u64;
-            (c.index, c.end, Some((c.end, keys)), c.hash)
+    let (mut index, start, checkpoint, hasher) = match base {
+        Some(b) => {
+            let hash = KeyHash {
+                custom,
+                seed: b.seed,
+            };
+            let delta = generation.and_then(|g| {
+                delta_file::read(&files::with_suffix(path, files::DELTA), file, len, g, &b)
+            });
+            match delta {
+                Some(d) => {
+                    let found = (d.totals.end, d.totals.len);
+                    (
+                        Index::on_base_with(Arc::new(b), d),
+                        found.0,
+                        Some(found),
+                        hash,
+                    )
+                }
+                None => {
+                    let found = (b.end, b.keys);
+                    (Index::on_base(Arc::new(b)), found.0, Some(found), hash)
+                }
+            }
         }
         None => {
             let hash = match seed {
@@ -118,7 +152,7 @@ pub(crate) fn load(
     let outcome = index_log(data, start, mode, hasher, &mut index);
     let mut outcome = outcome.map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
     if let (Some((end, _)), None) = (checkpoint, outcome.last_mark) {
-        // The checkpoint's end is the end of a sync mark recording everything before it.
+        // The index file's end is the end of a sync mark recording everything before it.
         let at = end - format::SYNC_MARK_LEN;
         outcome.last_mark = Some((at, at));
     }

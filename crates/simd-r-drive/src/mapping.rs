@@ -62,6 +62,15 @@ impl Mapping {
         // the file behind the engine's back are outside what a memory-mapped store can
         // defend against, as with every mmap-based store.
         let mmap = unsafe { MmapOptions::new().len(len).map(file)? };
+        #[cfg(unix)]
+        {
+            // Point reads are the common case: a fault must read the page it needs, not
+            // the read-around window (up to the device's read-ahead, 8 MiB on some disks),
+            // or a cold open's first read alone reads megabytes. Sequential readers (log
+            // scans, compaction, the verifier) ask for what they will read next with
+            // [`will_need`].
+            let _ = mmap.advise(memmap2::Advice::Random);
+        }
         Ok(Mapping {
             mmap: Some(mmap),
             reserved,
@@ -103,6 +112,43 @@ impl Mapping {
             Some(m) => &m[start as usize..start as usize + len],
             None => &[],
         }
+    }
+}
+
+/// How far ahead of where they are sequential readers ask for the file ([`will_need`]).
+pub(crate) const READ_AHEAD: usize = 8 << 20;
+
+/// Asks the kernel to start reading the pages under `bytes` (a part of a mapping) into the
+/// page cache, without waiting for them: what a sequential reader of a mapping advised
+/// random calls for the part it reads next. Only a hint.
+pub(crate) fn will_need(bytes: &[u8]) {
+    #[cfg(unix)]
+    {
+        if bytes.is_empty() {
+            return;
+        }
+        let page = crate::page_size() as usize;
+        let start = bytes.as_ptr() as usize & !(page - 1);
+        let end = bytes.as_ptr() as usize + bytes.len();
+        // SAFETY: `MADV_WILLNEED` neither reads nor changes memory, and the page-aligned
+        // range covers only pages of the mapping `bytes` lies in.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_WILLNEED);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = bytes;
+}
+
+/// Calls [`will_need`] for the next [`READ_AHEAD`] bytes of `data` each time `pos` enters
+/// a new stretch of that size: the read-ahead of a sequential walk over `data`.
+#[inline]
+pub(crate) fn read_ahead(data: &[u8], pos: u64, asked: &mut u64) {
+    if pos >= *asked {
+        let from = (pos as usize).min(data.len());
+        let to = (from + READ_AHEAD).min(data.len());
+        will_need(&data[from..to]);
+        *asked = pos + (READ_AHEAD / 2) as u64;
     }
 }
 

@@ -75,8 +75,8 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         // The repaired file replaces the store: same permission bits, owner and group.
         files::keep_mode_and_owner(&old_meta, &out)
             .map_err(|e| Error::io("creating the repair file", &tmp, e))?;
-        let mut buf = format::encode_header().to_vec();
-        for off in index.offsets_sorted() {
+        let mut buf = format::encode_header(format::new_generation()).to_vec();
+        for off in index.offsets_sorted(data) {
             let h = format::read_header_trusted(&data[off as usize..]);
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
@@ -112,7 +112,7 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         .rename(&tmp, path)
         .map_err(|e| Error::io("replacing the store with its repair", path, e))?;
     // A checkpoint of the replaced file no longer matches (and would only be ignored).
-    let _ = std::fs::remove_file(crate::checkpoint::path_for(path));
+    let _ = std::fs::remove_file(files::with_suffix(path, files::CHECKPOINT));
     opts.backend
         .sync_dir(&parent_dir(path))
         .map_err(|e| Error::io("syncing the directory", parent_dir(path), e))?;
@@ -169,10 +169,18 @@ impl Store {
                  and saves the rest to <store>.torn-N",
             ));
         }
-        let (map, end) = {
+        let (map, end, base) = {
             let s = self.state.read();
-            (s.map.clone(), s.end)
+            (s.map.clone(), s.end, s.index.base().cloned())
         };
+        if base.is_some_and(|b| !b.slots_intact()) {
+            return Err(Error::corrupt(
+                &self.path,
+                HEADER_LEN,
+                "the index file (<store>.srd-index) does not match its own checksum: delete it \
+                 and reopen (the open then reads the whole log)",
+            ));
+        }
         let data = map.bytes(end);
         let mut rebuilt = Index::with_capacity(0);
         let outcome = load::index_log(data, HEADER_LEN, Mode::Follow, self.hasher, &mut rebuilt)
@@ -183,18 +191,24 @@ impl Store {
         // The index in memory must be the one the log gives (it may have come from an index
         // checkpoint). Compared only if nothing was written while the log was read.
         let pairs = |index: &Index| -> Vec<(u64, u64)> {
-            index.slots().map(|slot| (slot.offset, slot.hash)).collect()
+            index
+                .entries(data)
+                .map(|slot| (slot.offset, slot.hash))
+                .collect()
         };
         let mut want = pairs(&rebuilt);
+        let (rebuilt_len, rebuilt_live) = (rebuilt.len(), rebuilt.live_bytes());
         drop(rebuilt);
         want.sort_unstable();
+        let counts = (rebuilt_len, rebuilt_live);
         let have = {
             let s = self.state.read();
-            (s.end == end && Arc::ptr_eq(&s.map, &map)).then(|| pairs(&s.index))
+            (s.end == end && Arc::ptr_eq(&s.map, &map))
+                .then(|| (pairs(&s.index), (s.index.len(), s.index.live_bytes())))
         };
-        if let Some(mut have) = have {
+        if let Some((mut have, have_counts)) = have {
             have.sort_unstable();
-            if have != want {
+            if have != want || have_counts != counts {
                 let at = have
                     .iter()
                     .zip(&want)
@@ -214,5 +228,75 @@ impl Store {
             entries: outcome.entries,
             bytes: end,
         })
+    }
+}
+
+/// Runs `f` with the calling thread's I/O priority lowered to idle (Linux `ioprio_set`:
+/// its reads wait for every other process's), restoring the old priority afterwards.
+/// Elsewhere it just runs `f`.
+fn at_idle_io<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_os = "linux")]
+    {
+        const WHO_PROCESS: libc::c_long = 1; // IOPRIO_WHO_PROCESS: a thread id, 0 = this one
+        const CLASS_IDLE: libc::c_long = 3 << 13;
+        // SAFETY: `ioprio_get`/`ioprio_set` take plain integers and change only the calling
+        // thread's I/O scheduling class; a kernel without them returns an error, ignored.
+        let old = unsafe { libc::syscall(libc::SYS_ioprio_get, WHO_PROCESS, 0) };
+        // SAFETY: as above.
+        unsafe { libc::syscall(libc::SYS_ioprio_set, WHO_PROCESS, 0, CLASS_IDLE) };
+        let r = f();
+        if old >= 0 {
+            // SAFETY: as above; restores what `ioprio_get` returned.
+            unsafe { libc::syscall(libc::SYS_ioprio_set, WHO_PROCESS, 0, old) };
+        }
+        r
+    }
+    #[cfg(not(target_os = "linux"))]
+    f()
+}
+
+impl Store {
+    /// Verifies, by their checksums, up to about `budget` bytes of the entries that the
+    /// index file covers and that were not verified in this generation of the store file
+    /// yet (an open through the index file does not read them; see
+    /// [`crate::StoreOptions::verify_full`]), at idle I/O priority. Progress is kept in
+    /// memory and recorded in the next index file a merge writes, so each byte is verified
+    /// once per generation, not at every open. Returns whether more remains. Fails with
+    /// [`Error::Corrupt`] naming the first entry that does not verify. Bindings call it a
+    /// piece at a time from a thread of their own after a writable open.
+    pub fn verify_in_background(&self, budget: u64) -> Result<bool> {
+        self.check_open()?;
+        let (map, base) = {
+            let s = self.state.read();
+            match s.index.base() {
+                Some(b) => (s.map.clone(), b.clone()),
+                None => return Ok(false),
+            }
+        };
+        let from = base
+            .verified_through
+            .max(self.verified_to.load(std::sync::atomic::Ordering::Acquire));
+        if from >= base.end {
+            return Ok(false);
+        }
+        let data = map.bytes(base.end);
+        let (reached, bad) = at_idle_io(|| {
+            let mut off = from;
+            let mut asked = 0;
+            while off < base.end && off - from < budget {
+                crate::mapping::read_ahead(data, off, &mut asked);
+                match format::verify_entry(data, off) {
+                    Ok(h) => off += h.len(),
+                    Err(b) => return (off, Some(b)),
+                }
+            }
+            (off, None)
+        });
+        if let Some(b) = bad {
+            return Err(Error::corrupt(&self.path, reached, b.describe()));
+        }
+        self.verified_to
+            .fetch_max(reached, std::sync::atomic::Ordering::AcqRel);
+        Ok(reached < base.end)
     }
 }

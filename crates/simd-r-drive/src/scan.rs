@@ -163,7 +163,9 @@ pub(crate) fn scan(
     let mut pending: Vec<(u64, EntryHeader)> = Vec::new();
     let mut budget = Budget::for_file(len);
     let mut pos = start;
+    let mut asked = 0;
     loop {
+        crate::mapping::read_ahead(data, pos, &mut asked);
         if pos >= len {
             if !pending.is_empty() {
                 out.tail = Some((out.committed_end, "a batch without its commit marker"));

@@ -51,7 +51,11 @@ fn closed_store_variant(p: &Path, variant: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn reopen_without_checkpoint(p: &Path) -> Store {
-    let s = opts().checkpoint_min_keys(usize::MAX).open(p).unwrap();
+    let s = opts()
+        .checkpoint_min_keys(usize::MAX)
+        .verify_full(true)
+        .open(p)
+        .unwrap();
     assert_eq!(s.recovery().checkpoint_keys, None);
     s
 }
@@ -163,7 +167,10 @@ fn ignored_after(damage: impl FnOnce(&Path), want_same: bool) {
 
 #[test]
 fn a_damaged_or_torn_checkpoint_is_ignored() {
-    for at in [0usize, 9, 20, 30, 100, 5000] {
+    // The header is checked at open (its checksum covers it): damage there, a cut file or
+    // an empty one makes the open read the log. (Damage in the slots is found by reads and
+    // verify(): see `damaged_slots_are_reported_by_verify`.)
+    for at in [0usize, 9, 20, 30, 100] {
         ignored_after(
             |p| {
                 let mut b = std::fs::read(idx(p)).unwrap();
@@ -185,16 +192,43 @@ fn a_damaged_or_torn_checkpoint_is_ignored() {
 }
 
 #[test]
+fn damaged_slots_are_reported_by_verify() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let want = closed_store(&p);
+    let mut b = std::fs::read(idx(&p)).unwrap();
+    let at = b.len() - 40;
+    b[at] ^= 0x10;
+    std::fs::write(idx(&p), b).unwrap();
+    let s = opts().open(&p).unwrap();
+    // Whatever the damaged slot says, no read returns another key's value.
+    for (k, v) in &want {
+        if let Some(got) = s.get(k).unwrap() {
+            assert_eq!(&got[..], &v[..]);
+        }
+    }
+    match s.verify() {
+        Err(Error::Corrupt { reason, .. }) => assert!(reason.contains(".srd-index"), "{reason}"),
+        other => panic!("verify should report the damaged index file, got {other:?}"),
+    }
+}
+
+#[test]
 fn a_checkpoint_of_another_file_is_ignored() {
-    // The store replaced by a copy of itself (another inode).
-    ignored_after(
-        |p| {
-            let copy = p.with_extension("copy");
-            std::fs::copy(p, &copy).unwrap();
-            std::fs::rename(&copy, p).unwrap();
-        },
-        true,
-    );
+    // The store replaced by a copy of itself (another inode, the same generation and
+    // bytes): the index file still describes it exactly, and is used.
+    {
+        let d = Dir::new();
+        let p = d.path("s.srd");
+        let want = closed_store(&p);
+        let copy = p.with_extension("copy");
+        std::fs::copy(&p, &copy).unwrap();
+        std::fs::rename(&copy, &p).unwrap();
+        let s = opts().open(&p).unwrap();
+        assert!(s.recovery().checkpoint_keys.is_some());
+        assert_eq!(dump(&s), want);
+        s.verify().unwrap();
+    }
     // The same inode overwritten with another store of the same length.
     let d = Dir::new();
     let p = d.path("s.srd");
@@ -208,20 +242,21 @@ fn a_checkpoint_of_another_file_is_ignored() {
     assert_eq!(s.recovery().checkpoint_keys, None);
     assert_eq!(dump(&s), want);
     drop(s);
-    // Compaction replaces the file and removes the old checkpoint.
+    // Compaction replaces the file (a new generation) and writes the new file's index
+    // with it: the next open, even without a close, replays nothing.
     let d = Dir::new();
     let p = d.path("s.srd");
     let want = closed_store(&p);
     let s = opts().open(&p).unwrap();
+    let before = std::fs::read(idx(&p)).unwrap();
     s.compact().unwrap();
-    assert!(!idx(&p).exists());
+    assert_ne!(std::fs::read(idx(&p)).unwrap(), before);
     drop(s);
     let s = opts().open(&p).unwrap();
-    assert_eq!(s.recovery().checkpoint_keys, None);
-    assert_eq!(dump(&s), want);
-    s.close().unwrap();
-    let s = opts().open(&p).unwrap();
     assert_eq!(s.recovery().checkpoint_keys, Some(want.len() as u64));
+    assert_eq!(s.recovery().entries, 0);
+    assert_eq!(dump(&s), want);
+    s.verify().unwrap();
 }
 
 #[test]
@@ -254,20 +289,39 @@ fn the_store_cut_before_the_checkpoints_end_ignores_it() {
     );
 }
 
-/// Rewrites the checkpoint's bytes before its checksum with `edit` and gives it a valid
-/// checksum again, as only a deliberately crafted file would have.
-fn rewrite(p: &Path, edit: impl FnOnce(&mut [u8])) {
+/// Rewrites the index file with `edit` and gives it a valid slot hash and header checksum
+/// again (FORMAT.md, "Index file"), as only a deliberately crafted file would have.
+fn rewrite(p: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
     let mut b = std::fs::read(idx(p)).unwrap();
-    let n = b.len();
-    edit(&mut b[..n - 8]);
-    let sum = xxhash_rust::xxh3::xxh3_64(&b[..n - 8]);
-    b[n - 8..].copy_from_slice(&sum.to_le_bytes());
+    edit(&mut b);
+    let slots = xxhash_rust::xxh3::xxh3_64(&b[128..]);
+    b[96..104].copy_from_slice(&slots.to_le_bytes());
+    let sum = xxhash_rust::xxh3::xxh3_64(&b[..120]);
+    b[120..128].copy_from_slice(&sum.to_le_bytes());
     std::fs::write(idx(p), b).unwrap();
 }
 
-/// Rewrites the checkpoint's slots with `edit` (see [`rewrite`]).
+/// Rewrites the index file's slots with `edit` (see [`rewrite`]).
 fn forge(p: &Path, edit: impl FnOnce(&mut [u8])) {
-    rewrite(p, |b| edit(&mut b[72..]));
+    rewrite(p, |b| edit(&mut b[128..]));
+}
+
+/// Whether every read of `want`'s keys gives the key's own value or nothing, and whether
+/// `verify()` then reports the index file when the store's contents are not `want`.
+fn reads_stay_honest(s: &Store, want: &[(Vec<u8>, Vec<u8>)]) {
+    for (k, v) in want {
+        if let Some(got) = s.get(k).unwrap() {
+            assert_eq!(&got[..], &v[..], "another key's value");
+        }
+    }
+    if dump(s) != want {
+        match s.verify() {
+            Err(Error::Corrupt { reason, .. }) => {
+                assert!(reason.contains(".srd-index"), "{reason}")
+            }
+            other => panic!("verify should report the forged index, got {other:?}"),
+        }
+    }
 }
 
 #[test]
@@ -276,28 +330,34 @@ fn a_forged_checkpoint_cannot_make_reads_leave_the_file_and_verify_reports_it() 
     let p = d.path("s.srd");
     let want = closed_store(&p);
     // Offsets into the middle of entries (still aligned and inside the log): no slot
-    // starts a Put of its key there, so the checkpoint is ignored and the log is read.
+    // starts a Put of its key there. The open cannot tell in constant time; the reads
+    // find no key there (never another key's value), and verify() reports it.
     forge(&p, |slots| {
         for s in slots.chunks_exact_mut(16) {
             let off = u64::from_le_bytes(s[8..16].try_into().unwrap());
-            s[8..16].copy_from_slice(&(off + 8).to_le_bytes());
+            if off != 0 {
+                s[8..16].copy_from_slice(&(off + 8).to_le_bytes());
+            }
         }
     });
     let s = opts().open(&p).unwrap();
-    assert_eq!(s.recovery().checkpoint_keys, None);
-    assert_eq!(dump(&s), want);
-    s.verify().unwrap();
+    reads_stay_honest(&s, &want);
+    assert!(matches!(s.compact(), Err(Error::Corrupt { .. })));
     drop(s);
-    // Offsets outside the log are refused when the checkpoint is read.
+    // Offsets outside the log: no read leaves the file.
     let d = Dir::new();
     let p = d.path("s.srd");
     let want = closed_store(&p);
     forge(&p, |slots| {
-        slots[8..16].copy_from_slice(&u64::MAX.to_le_bytes())
+        for s in slots.chunks_exact_mut(16) {
+            if s[8..16] != [0u8; 8] {
+                s[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+            }
+        }
     });
     let s = opts().open(&p).unwrap();
-    assert_eq!(s.recovery().checkpoint_keys, None);
-    assert_eq!(dump(&s), want);
+    reads_stay_honest(&s, &want);
+    assert_eq!(s.iter().unwrap().count(), 0);
     drop(s);
     // A slot moved to an older entry of its own key passes every check an open can make
     // without reading the log: the open gives the old value, and verify() reports it.
@@ -327,49 +387,66 @@ fn a_forged_checkpoint_cannot_make_reads_leave_the_file_and_verify_reports_it() 
     }
 }
 
-/// Issue 21, item 10: every field of a checkpoint is checked against the log. A forged
-/// live byte count (near `u64::MAX`, which made `stats()` and `put()` overflow), a count
-/// of keys the log cannot hold, two slots naming the same entry, or a slot whose hash is
-/// not its key's make the open ignore the checkpoint and read the log.
+/// Issue 21, item 10, for the index file: a forged live byte count near `u64::MAX` (which
+/// made `stats()` and `put()` overflow) is refused at open; what an open cannot check in
+/// constant time (a count one off, a duplicated slot, two slots naming one entry, a slot
+/// hash that is not its key's) never makes a read return another key's value, a write or
+/// `stats()` overflow, and `verify()` reports it.
 #[test]
 fn a_checkpoint_whose_fields_disagree_with_the_log_is_ignored() {
-    type Edit = fn(&mut [u8]);
-    let edits: [(&str, Edit); 5] = [
-        ("live bytes near u64::MAX", |b| {
-            b[32..40].copy_from_slice(&(u64::MAX - 10).to_le_bytes())
+    /// Byte offsets of the first two slots that name an entry.
+    fn used(b: &[u8]) -> (usize, usize) {
+        let mut it = (128..b.len())
+            .step_by(16)
+            .filter(|&at| b[at + 8..at + 16] != [0u8; 8]);
+        (it.next().unwrap(), it.next().unwrap())
+    }
+    type Edit = fn(&mut Vec<u8>);
+    let edits: [(&str, bool, Edit); 5] = [
+        ("live bytes near u64::MAX", true, |b| {
+            b[48..56].copy_from_slice(&(u64::MAX - 10).to_le_bytes())
         }),
-        ("live bytes one off", |b| {
-            let v = u64::from_le_bytes(b[32..40].try_into().unwrap());
-            b[32..40].copy_from_slice(&(v + 8).to_le_bytes())
+        ("live bytes one off", false, |b| {
+            let v = u64::from_le_bytes(b[48..56].try_into().unwrap());
+            b[48..56].copy_from_slice(&(v + 8).to_le_bytes())
         }),
-        ("a duplicated slot", |b| {
-            let (first, rest) = b[72..].split_at_mut(16);
-            rest[..16].copy_from_slice(first);
+        ("a duplicated slot", false, |b| {
+            let (a, c) = used(b);
+            let first: [u8; 16] = b[a..a + 16].try_into().unwrap();
+            b[c..c + 16].copy_from_slice(&first);
         }),
-        ("two slots naming one entry", |b| {
-            let off: [u8; 8] = b[72 + 8..72 + 16].try_into().unwrap();
-            b[72 + 16 + 8..72 + 32].copy_from_slice(&off);
+        ("two slots naming one entry", false, |b| {
+            let (a, c) = used(b);
+            let off: [u8; 8] = b[a + 8..a + 16].try_into().unwrap();
+            b[c + 8..c + 16].copy_from_slice(&off);
         }),
-        ("a slot hash that is not its key's", |b| b[72] ^= 1),
+        ("a slot hash that is not its key's", false, |b| {
+            let (a, _) = used(b);
+            b[a] ^= 1
+        }),
     ];
-    for (what, edit) in edits {
+    for (what, refused, edit) in edits {
         let d = Dir::new();
         let p = d.path("s.srd");
         let want = closed_store(&p);
-        let whole = {
-            let q = d.path("whole.srd");
-            std::fs::copy(&p, &q).unwrap();
-            let s = reopen_without_checkpoint(&q);
-            (s.stats().live_bytes, s.stats().reclaimable_bytes)
-        };
         rewrite(&p, edit);
         let s = opts().open(&p).unwrap();
-        assert_eq!(s.recovery().checkpoint_keys, None, "{what}");
-        assert_eq!(dump(&s), want, "{what}");
-        let st = s.stats();
-        assert_eq!((st.live_bytes, st.reclaimable_bytes), whole, "{what}");
+        assert_eq!(s.recovery().checkpoint_keys.is_none(), refused, "{what}");
+        reads_stay_honest(&s, &want);
+        let _ = s.stats();
         s.put(b"after", b"1").unwrap();
-        s.verify().unwrap();
+        let _ = s.stats();
+        if !refused {
+            match s.verify() {
+                Err(Error::Corrupt { reason, .. }) => {
+                    assert!(reason.contains(".srd-index"), "{what}: {reason}")
+                }
+                other => panic!("{what}: verify should report the index file, got {other:?}"),
+            }
+        } else {
+            assert_eq!(dump(&s).len(), want.len() + 1, "{what}");
+            s.verify().unwrap();
+        }
     }
 }
 
@@ -442,11 +519,11 @@ fn a_checkpoint_whose_hashes_crowd_together_is_not_used() {
             s[..8].copy_from_slice(&7u64.to_le_bytes());
         }
     });
+    // Lookups stop at the first slot whose hash is larger than theirs: crowded hashes
+    // cost no long walks, find nothing, and verify() reports the file.
     let started = std::time::Instant::now();
     let s = opts().open(&p).unwrap();
-    assert_eq!(s.recovery().checkpoint_keys, None);
-    assert_eq!(dump(&s), want);
-    s.verify().unwrap();
+    reads_stay_honest(&s, &want);
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
 
@@ -471,6 +548,7 @@ fn damage_before_the_checkpoints_end_is_reported_as_a_whole_scan_would() {
         patch(&p, at, &[byte_at(&p, at) ^ bit]);
         let whole = match opts()
             .checkpoint_min_keys(usize::MAX)
+            .verify_full(true)
             .read_only(true)
             .open(&p)
         {
@@ -479,8 +557,17 @@ fn damage_before_the_checkpoints_end_is_reported_as_a_whole_scan_would() {
         };
         assert!(whole < 200, "byte {at}: damage found at {whole}");
         for read_only in [true, false] {
-            match opts().read_only(read_only).open(&p) {
+            // The strict open reads the whole log, as before.
+            match opts().read_only(read_only).verify_full(true).open(&p) {
                 Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, whole),
+                other => panic!("byte {at} ({read_only}): expected Corrupt, got {other:?}"),
+            }
+            // The constant-time open does not read it: verify() reports it, at the same
+            // offset.
+            // (verify() names the start of the damaged entry's batch or the entry.)
+            let s = opts().read_only(read_only).open(&p).unwrap();
+            match s.verify() {
+                Err(Error::Corrupt { offset, .. }) => assert!((64..=whole).contains(&offset)),
                 other => panic!("byte {at} ({read_only}): expected Corrupt, got {other:?}"),
             }
         }
@@ -507,6 +594,7 @@ fn a_store_restored_in_place_with_the_same_tail_ignores_the_old_checkpoint() {
     assert_eq!(s.recovery().checkpoint_keys, None);
     let whole = opts()
         .checkpoint_min_keys(usize::MAX)
+        .verify_full(true)
         .read_only(true)
         .open(&other)
         .unwrap();
@@ -713,7 +801,12 @@ fn opens_from_a_checkpoint_equal_opens_of_the_whole_log_after_crashes_and_damage
         // Read-only first (no changes to the files), then writable.
         for ro in [true, false] {
             let a = open_snap(&p, o(h).read_only(ro));
-            let b = open_snap(&q, o(h).read_only(ro).checkpoint_min_keys(usize::MAX));
+            let b = open_snap(
+                &q,
+                o(h).read_only(ro)
+                    .checkpoint_min_keys(usize::MAX)
+                    .verify_full(true),
+            );
             if let Ok((x, u)) = &a {
                 used_count += *u as u32;
                 let _ = x;
@@ -728,7 +821,12 @@ fn opens_from_a_checkpoint_equal_opens_of_the_whole_log_after_crashes_and_damage
             }
         }
         // One more round of writes and a close on both, then reopen and compare again.
-        if let (Ok(a), Ok(b)) = (o(h).open(&p), o(h).checkpoint_min_keys(usize::MAX).open(&q)) {
+        if let (Ok(a), Ok(b)) = (
+            o(h).open(&p),
+            o(h).checkpoint_min_keys(usize::MAX)
+                .verify_full(true)
+                .open(&q),
+        ) {
             let mut r2 = Rng(seed);
             random_writes(&a, &mut r2, 20);
             let mut r2 = Rng(seed);
@@ -736,7 +834,7 @@ fn opens_from_a_checkpoint_equal_opens_of_the_whole_log_after_crashes_and_damage
             a.close().unwrap();
             b.close().unwrap();
             let a = open_snap(&p, o(h)).unwrap();
-            let b = open_snap(&q, o(h).checkpoint_min_keys(usize::MAX)).unwrap();
+            let b = open_snap(&q, o(h).checkpoint_min_keys(usize::MAX).verify_full(true)).unwrap();
             assert_eq!(a.0, b.0, "seed {seed} after second close");
         }
     }
@@ -757,20 +855,19 @@ fn damage_while_the_store_is_open_is_not_vouched_for_by_the_next_checkpoint() {
     patch(&p, at, &[byte_at(&p, at) ^ 0x04]);
     s.put(b"one more", b"value").unwrap();
     s.close().unwrap();
-    assert!(
-        !idx(&p).exists(),
-        "no checkpoint may vouch for the damaged bytes"
-    );
+    // Close costs what changed: it does not read the log again. The damage is found by
+    // the next verify() (and by a strict open), never taken for valid data.
     let whole = match opts()
         .checkpoint_min_keys(usize::MAX)
+        .verify_full(true)
         .read_only(true)
         .open(&p)
     {
         Err(Error::Corrupt { offset, .. }) => offset,
         other => panic!("expected Corrupt from the whole log, got {other:?}"),
     };
-    match opts().open(&p) {
-        Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, whole),
+    match opts().open(&p).unwrap().verify() {
+        Err(Error::Corrupt { offset, .. }) => assert!((64..=whole).contains(&offset)),
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }

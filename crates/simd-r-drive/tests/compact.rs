@@ -103,7 +103,7 @@ fn writes_after_a_compaction_go_to_the_new_file() {
 }
 
 #[test]
-fn compaction_removes_the_index_checkpoint_of_the_replaced_file() {
+fn compaction_writes_the_index_file_of_the_new_file() {
     let d = Dir::new();
     let p = d.path("s.srd");
     let opts = StoreOptions::new().checkpoint_min_keys(1);
@@ -113,22 +113,27 @@ fn compaction_removes_the_index_checkpoint_of_the_replaced_file() {
     }
     s.close().unwrap();
     drop(s);
-    let checkpoint = d.path("s.srd.srd-index");
-    assert!(checkpoint.exists(), "close() saved a checkpoint");
+    let index = d.path("s.srd.srd-index");
+    assert!(index.exists(), "close() saved an index file");
+    let generation =
+        |f: &std::path::Path, at: usize| std::fs::read(f).unwrap()[at..at + 16].to_vec();
+    assert_eq!(generation(&index, 16), generation(&p, 20));
     let s = opts.open(&p).unwrap();
     assert_eq!(s.recovery().checkpoint_keys, Some(50));
     s.put(b"k0", b"new").unwrap();
+    let old = generation(&p, 20);
     s.compact().unwrap();
-    assert!(!checkpoint.exists(), "it described the replaced file");
+    // A new file, a new generation, and the index file beside it is the new file's.
+    assert_ne!(generation(&p, 20), old);
+    assert_eq!(generation(&index, 16), generation(&p, 20));
     drop(s);
+    // The open after a compaction (without a close) is constant-time too.
     let s = opts.open(&p).unwrap();
-    assert_eq!(
-        s.recovery().checkpoint_keys,
-        None,
-        "the open read the new file's log"
-    );
+    assert_eq!(s.recovery().checkpoint_keys, Some(50));
+    assert_eq!(s.recovery().entries, 0);
     assert_eq!(s.len(), 50);
     assert_eq!(s.get(b"k0").unwrap().as_deref(), Some(&b"new"[..]));
+    s.verify().unwrap();
 }
 
 #[test]

@@ -36,11 +36,17 @@ struct Entry {
 /// Decodes a whole file, checking every rule the document states.
 fn decode(b: &[u8]) -> Vec<Entry> {
     assert_eq!(&b[0..8], b"SIMDRDRV", "magic");
-    assert_eq!(u16_at(b, 8), 2, "version");
+    let version = u16_at(b, 8);
+    assert!((1..=3).contains(&version), "version");
     assert_eq!(u16_at(b, 10), 64, "header_len");
     assert_eq!(u32_at(b, 12), 0, "flags");
     assert_eq!(u32_at(b, 16), 8, "align");
-    assert!(b[20..56].iter().all(|&x| x == 0), "reserved bytes are zero");
+    // Version 3 keeps the file's generation identifier in bytes 20..36.
+    let reserved = if version >= 3 { 36 } else { 20 };
+    assert!(
+        b[reserved..56].iter().all(|&x| x == 0),
+        "reserved bytes are zero"
+    );
     assert_eq!(
         u64_at(b, 56),
         xxh3_64_with_seed(&b[..56], 0),
@@ -123,11 +129,10 @@ fn the_worked_example_in_format_md_is_byte_exact() {
     };
     assert_eq!(b.len(), 168);
     assert_eq!(hex(0..8), "53 49 4d 44 52 44 52 56");
-    assert_eq!(
-        hex(8..24),
-        "02 00 40 00 00 00 00 00 08 00 00 00 00 00 00 00"
-    );
-    assert_eq!(hex(56..64), "21 f4 9e b4 cd 62 db d5");
+    assert_eq!(hex(8..20), "03 00 40 00 00 00 00 00 08 00 00 00");
+    // Bytes 20..36: the file's random generation identifier; the checksum covers it.
+    assert!(b[20..36].iter().any(|&x| x != 0), "a generation identifier");
+    assert_eq!(u64_at(&b, 56), xxh3_64_with_seed(&b[..56], 0));
     // put "a" = "hi", a batch of one: commit flag set.
     assert_eq!(hex(64..72), "d6 0d 3f eb 0a 04 ed 85");
     assert_eq!(
@@ -278,19 +283,19 @@ fn headers_are_checked_field_by_field() {
     // A newer version is refused as such, whatever its checksum says (later versions may
     // lay out the rest of the header differently).
     let mut v = h.clone();
-    v[8] = 3;
+    v[8] = 4;
     assert!(matches!(
         try_open(&v),
         Err(Error::UnsupportedVersion {
-            found: 3,
-            supported: 2,
+            found: 4,
+            supported: 3,
             ..
         })
     ));
     reseal(&mut v);
     assert!(matches!(
         try_open(&v),
-        Err(Error::UnsupportedVersion { found: 3, .. })
+        Err(Error::UnsupportedVersion { found: 4, .. })
     ));
 
     // Version 0, unknown flags, another alignment or header length: corrupt, even when
@@ -462,6 +467,8 @@ fn version_1_files_get_no_marks_until_compaction() {
     drop(open(&p));
     let mut b = std::fs::read(&p).unwrap();
     b[8] = 1;
+    // Version 1 and 2 headers have no generation identifier: those bytes are reserved.
+    b[20..36].fill(0);
     reseal(&mut b);
     std::fs::write(&p, &b).unwrap();
     let s = open(&p);
@@ -489,8 +496,8 @@ fn version_1_files_get_no_marks_until_compaction() {
     s.flush().unwrap();
     drop(s);
     let b = std::fs::read(&p).unwrap();
-    assert_eq!(u16_at(&b, 8), 2);
-    // Version 2 now: the flush after the compaction is recorded in a sync mark.
+    assert_eq!(u16_at(&b, 8), 3);
+    // Version 3 now: the flush after the compaction is recorded in a sync mark.
     assert_eq!(
         decode(&b).iter().map(|x| x.kind).collect::<Vec<_>>(),
         [1, 1, 4]

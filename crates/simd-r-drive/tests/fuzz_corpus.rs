@@ -109,3 +109,10 @@ fn known_engine_bugs() {
         }
     }
 }
+
+#[test]
+#[ignore = "run by hand to regenerate fuzz/corpus/checkpoint_bytes/valid"]
+fn regenerate_the_checkpoint_bytes_seed() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/checkpoint_bytes");
+    fs::write(dir.join("valid"), fuzz_checks::checkpoint_seed()).unwrap();
+}

@@ -1,25 +1,35 @@
-//! The in-memory index: key hash and file offset of every live key's latest entry.
+//! The index: key hash and file offset of every live key's latest entry.
+//!
+//! Two layers. The **base** ([`base::Base`]) is the index as of one point of the log, in a
+//! file beside the store that is used in place through a mapping: opening a store maps it
+//! and reads only the log written after that point. The **delta** is an in-memory table of
+//! the keys changed since: for each, the offset of its latest Put, or of its latest Delete
+//! marked with [`TOMB`] (a key deleted since the base was written, which the base still
+//! has). A lookup asks the delta first, then the base. Merging both into a new base file
+//! ([`merged`], `crate::store` decides when) empties the delta again; a store without a
+//! base file (small, or a format older than version 3) has only the delta.
 //!
 //! Keys are not kept in memory; they are stored in the file and compared through the
 //! mapping, so two keys whose hashes collide are two separate slots and each finds its own
 //! entry.
 //!
-//! The table is a flat array of 16-byte slots (hash, offset) with open addressing: linear
+//! The delta is a flat array of 16-byte slots (hash, offset) with open addressing: linear
 //! probing in Robin Hood order (a slot never sits further from its home bucket than the
-//! slot after it) and backward-shift deletion, so no tombstones build up. The hash sits
-//! in the slot, so a lookup reads one table cache line (rarely two) and then the entry,
-//! and a caller can prefetch that line from the hash alone ([`Index::prefetch`]). The
-//! number of slots is a power of two filled to at most 3/4 (at 7/8, the clusters that
-//! linear probing builds make some inserts step over hundreds of slots): between about
-//! 21.3 and 42.7 bytes per key (33.6 for one million keys). After recovery the table is
-//! shrunk to that minimum if the size guess made before the scan was too high.
+//! slot after it) and backward-shift deletion. The hash sits in the slot, so a lookup reads
+//! one table cache line (rarely two) and then the entry, and a caller can prefetch that
+//! line from the hash alone ([`Index::prefetch`]). The number of slots is a power of two
+//! filled to at most 3/4: between about 21.3 and 42.7 bytes per key in memory.
 
+pub(crate) mod base;
+pub(crate) mod delta_file;
 mod table;
+
+use std::sync::Arc;
 
 use crate::format::{self, key_at, EntryHeader};
 
+use base::Base;
 use table::Table;
-pub(crate) use table::MAX_CHECKPOINT_STEPS;
 
 /// One live key.
 #[derive(Debug, Clone, Copy)]
@@ -48,10 +58,29 @@ const PARTITION_BYTES: usize = 128 << 10;
 /// (see [`Index::prefetch`]), so that the cache misses of several inserts overlap.
 pub(crate) const PREFETCH_AHEAD: usize = 8;
 
+/// Marks a delta slot whose offset is that of a Delete entry: the key has no value, even
+/// if the base has one. No file offset reaches this bit.
+const TOMB: u64 = 1 << 63;
+
+/// What [`Index::probe`] found from a hash alone.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Probe {
+    /// No key has this hash.
+    Miss,
+    /// A live entry whose key hash is the one asked for (the caller compares the key);
+    /// `slot` is its base slot if it came from the base.
+    Hit { offset: u64, slot: Option<usize> },
+    /// Only a full lookup can tell ([`Index::find_read`]).
+    Slow,
+}
+
 /// The index plus the bookkeeping that stats need.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    table: Table,
+    base: Option<Arc<Base>>,
+    delta: Table,
+    /// Live keys.
+    len: usize,
     /// Sum of the on-disk lengths of the live entries.
     live_bytes: u64,
 }
@@ -61,18 +90,53 @@ fn header_at(data: &[u8], offset: u64) -> EntryHeader {
     format::read_header_trusted(&data[offset as usize..])
 }
 
+/// The entry a delta slot names (a Put, or for [`TOMB`] a Delete).
+#[inline]
+fn entry_of(slot: &Slot) -> u64 {
+    slot.offset & !TOMB
+}
+
 impl Index {
     pub fn with_capacity(n: usize) -> Index {
         Index {
-            table: Table::with_capacity(n),
-            live_bytes: 0,
+            delta: Table::with_capacity(n),
+            ..Index::default()
         }
+    }
+
+    /// An index that is `base` and no changes since.
+    pub fn on_base(base: Arc<Base>) -> Index {
+        Index {
+            len: base.keys as usize,
+            live_bytes: base.live_bytes,
+            base: Some(base),
+            delta: Table::default(),
+        }
+    }
+
+    /// An index that is `base` and the changes a delta file saved over it.
+    pub fn on_base_with(base: Arc<Base>, delta: delta_file::Loaded) -> Index {
+        let mut table = Table::with_capacity(delta.slots.len());
+        for s in delta.slots {
+            table.insert_new(s);
+        }
+        Index {
+            len: delta.totals.len as usize,
+            live_bytes: delta.totals.live_bytes,
+            base: Some(base),
+            delta: table,
+        }
+    }
+
+    /// The delta's slots as a delta file saves them, if the index has a base.
+    pub fn delta_slots(&self) -> Vec<Slot> {
+        self.delta.iter().copied().collect()
     }
 
     /// Number of live keys.
     #[inline]
     pub fn len(&self) -> usize {
-        self.table.len
+        self.len
     }
 
     /// Sum of the on-disk lengths of live entries.
@@ -81,117 +145,217 @@ impl Index {
         self.live_bytes
     }
 
-    /// Heap bytes held by the table.
+    /// Heap bytes held by the index (the delta and the base's bitmap; the base's slots are
+    /// page cache).
     pub fn allocation_size(&self) -> usize {
-        self.table.allocation_size()
+        self.delta.allocation_size() + self.base.as_ref().map_or(0, |b| b.allocation_size())
+    }
+
+    /// The base table, if the index has one.
+    pub fn base(&self) -> Option<&Arc<Base>> {
+        self.base.as_ref()
+    }
+
+    /// The end of the log the base covers (0 without a base).
+    pub fn base_end(&self) -> u64 {
+        self.base.as_ref().map_or(0, |b| b.end)
+    }
+
+    /// Keys changed since the base (all keys without one), deleted ones included.
+    pub fn delta_len(&self) -> usize {
+        self.delta.len
+    }
+
+    /// The delta's slot for `key`, if it has one.
+    #[inline]
+    fn delta_find(&self, data: &[u8], hash: u64, key: &[u8]) -> Option<usize> {
+        if self.delta.len == 0 {
+            return None;
+        }
+        self.delta.find(hash, |s| key_at(data, entry_of(s)) == key)
     }
 
     /// Offset of `key`'s live entry. `data` is the verified file contents.
     #[inline]
     pub fn find(&self, data: &[u8], hash: u64, key: &[u8]) -> Option<u64> {
-        self.table
-            .find(hash, |s| key_at(data, s.offset) == key)
-            .map(|i| self.table.slots[i].offset)
+        if let Some(i) = self.delta_find(data, hash, key) {
+            let o = self.delta.slots[i].offset;
+            return (o & TOMB == 0).then_some(o);
+        }
+        self.base.as_ref()?.find(data, hash, key).map(|(_, o)| o)
     }
 
-    /// Offset of the first live entry whose key hash is `hash`, found without reading the
-    /// file (keys are not compared). The caller must check the key at the offset and fall
-    /// back to [`Index::find`] when it differs (a 64-bit hash collision).
+    /// [`Index::find`] for a read that returns the value: an entry of the base is verified
+    /// on its first read (see [`Base::check_first_read`]). `Err((offset, why))` when it
+    /// does not verify.
     #[inline]
-    pub fn find_hash(&self, hash: u64) -> Option<u64> {
-        self.table
-            .find(hash, |_| true)
-            .map(|i| self.table.slots[i].offset)
-    }
-
-    /// Starts loading the part of the table that a lookup of `hash` reads first, so that
-    /// lookups of several keys wait for memory together instead of one after another.
-    #[inline]
-    pub fn prefetch(&self, hash: u64) {
-        self.table.prefetch(hash);
-    }
-
-    /// Points `key` at the entry at `offset` (which `data` must contain). Returns the
-    /// offset of the entry it replaced, if any.
-    pub fn insert(&mut self, data: &[u8], hash: u64, key: &[u8], offset: u64) -> Option<u64> {
-        self.live_bytes = self
-            .live_bytes
-            .saturating_add(header_at(data, offset).len());
-        match self.table.find(hash, |s| key_at(data, s.offset) == key) {
-            Some(i) => Some(self.replace(data, i, offset)),
-            None => {
-                self.table.insert_new(Slot { hash, offset });
-                None
+    pub fn find_read(
+        &self,
+        data: &[u8],
+        hash: u64,
+        key: &[u8],
+    ) -> Result<Option<u64>, (u64, &'static str)> {
+        if let Some(i) = self.delta_find(data, hash, key) {
+            let o = self.delta.slots[i].offset;
+            return Ok((o & TOMB == 0).then_some(o));
+        }
+        let Some(base) = self.base.as_ref() else {
+            return Ok(None);
+        };
+        match base.find(data, hash, key) {
+            Some((slot, o)) => {
+                base.check_first_read(data, slot, o)
+                    .map_err(|why| (o, why))?;
+                Ok(Some(o))
             }
+            None => Ok(None),
         }
     }
 
-    /// Points slot `i` at `offset`; returns the offset it held.
-    fn replace(&mut self, data: &[u8], i: usize, offset: u64) -> u64 {
-        let old = std::mem::replace(&mut self.table.slots[i].offset, offset);
-        self.live_bytes = self.live_bytes.saturating_sub(header_at(data, old).len());
-        old
+    /// What the index says about `hash` without reading keys (see [`Probe`]).
+    #[inline]
+    pub fn probe(&self, data: &[u8], hash: u64) -> Probe {
+        if self.delta.len > 0 {
+            if let Some(i) = self.delta.find(hash, |_| true) {
+                let o = self.delta.slots[i].offset;
+                return if o & TOMB == 0 {
+                    Probe::Hit {
+                        offset: o,
+                        slot: None,
+                    }
+                } else {
+                    Probe::Slow
+                };
+            }
+        }
+        match self.base.as_ref().and_then(|b| b.find_hash(data, hash)) {
+            Some((slot, offset)) => Probe::Hit {
+                offset,
+                slot: Some(slot),
+            },
+            None => Probe::Miss,
+        }
     }
 
-    /// Removes slot `i`; returns the offset it held.
-    fn remove_slot(&mut self, data: &[u8], i: usize) -> u64 {
-        let slot = self.table.remove_at(i);
-        self.live_bytes = self
-            .live_bytes
-            .saturating_sub(header_at(data, slot.offset).len());
-        slot.offset
+    /// The first-read check of [`Index::find_read`] for an entry [`Index::probe`] found in
+    /// base slot `slot`.
+    #[inline]
+    pub fn check_read(
+        &self,
+        data: &[u8],
+        slot: Option<usize>,
+        offset: u64,
+    ) -> Result<(), (u64, &'static str)> {
+        match (slot, self.base.as_ref()) {
+            (Some(slot), Some(b)) => b
+                .check_first_read(data, slot, offset)
+                .map_err(|why| (offset, why)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts loading the part of the index that a lookup of `hash` reads first, so that
+    /// lookups of several keys wait for memory together instead of one after another.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        if self.delta.len > 0 {
+            self.delta.prefetch(hash);
+        }
+        if let Some(b) = &self.base {
+            b.prefetch(hash);
+        }
+    }
+
+    /// Where the base has `key`, if it does.
+    #[inline]
+    fn base_find(&self, data: &[u8], hash: u64, key: &[u8]) -> Option<u64> {
+        self.base.as_ref()?.find(data, hash, key).map(|(_, o)| o)
+    }
+
+    /// Points `key` at the Put at `offset` (which `data` must contain). Returns the offset
+    /// of the entry it replaced, if any.
+    pub fn insert(&mut self, data: &[u8], hash: u64, key: &[u8], offset: u64) -> Option<u64> {
+        let len = header_at(data, offset).len();
+        self.put(data, hash, key, offset, len)
+    }
+
+    fn put(&mut self, data: &[u8], hash: u64, key: &[u8], offset: u64, len: u64) -> Option<u64> {
+        self.live_bytes = self.live_bytes.saturating_add(len);
+        let prior = match self.delta_find(data, hash, key) {
+            Some(i) => {
+                let old = std::mem::replace(&mut self.delta.slots[i].offset, offset);
+                (old & TOMB == 0).then_some(old)
+            }
+            None => {
+                let prior = self.base_find(data, hash, key);
+                self.delta.insert_new(Slot { hash, offset });
+                prior
+            }
+        };
+        match prior {
+            Some(old) => {
+                self.live_bytes = self.live_bytes.saturating_sub(header_at(data, old).len());
+            }
+            None => self.len += 1,
+        }
+        prior
+    }
+
+    /// Removes `key`, deleted by the Delete entry at `tomb` (which `data` must contain).
+    /// Returns the offset of its live entry, if it had one.
+    pub fn remove(&mut self, data: &[u8], hash: u64, key: &[u8], tomb: u64) -> Option<u64> {
+        let prior = match self.delta_find(data, hash, key) {
+            Some(i) => {
+                let old = std::mem::replace(&mut self.delta.slots[i].offset, tomb | TOMB);
+                (old & TOMB == 0).then_some(old)
+            }
+            None => {
+                let prior = self.base_find(data, hash, key)?;
+                // The base still has the key: the delta says it is gone.
+                self.delta.insert_new(Slot {
+                    hash,
+                    offset: tomb | TOMB,
+                });
+                Some(prior)
+            }
+        };
+        if let Some(old) = prior {
+            self.live_bytes = self.live_bytes.saturating_sub(header_at(data, old).len());
+            self.len -= 1;
+        }
+        prior
     }
 
     /// Makes room for `additional` more keys at once, so that a large batch grows the table
     /// once instead of doubling it step by step.
     pub fn reserve(&mut self, additional: usize) {
-        self.table.reserve(additional);
+        self.delta.reserve(additional);
     }
 
-    /// Returns memory the table does not need for its current keys, when the size guess
+    /// Returns memory the delta does not need for its current keys, when the size guess
     /// made before a scan was too high.
     pub fn shrink_to_fit(&mut self) {
-        self.table.shrink_to_fit();
+        self.delta.shrink_to_fit();
     }
 
-    /// An index of `n` distinct keys with `live_bytes` of live entries, from an index
-    /// checkpoint. Slots in the order of a table of about the same size are inserted front
-    /// to back, which is several times faster than inserting them at random.
-    ///
-    /// Returns `None` when an insert has to step over more than [`MAX_CHECKPOINT_STEPS`]
-    /// slots: the hashes crowd into one part of the table, as the hashes of real keys do
-    /// not, and building the table would take time quadratic in their number. The caller
-    /// then rebuilds the index from the log, which hashes the keys themselves.
-    pub fn from_checkpoint(
-        n: usize,
-        live_bytes: u64,
-        slots: impl Iterator<Item = Slot>,
-    ) -> Option<Index> {
-        let mut table = Table::with_capacity(n);
-        table.populate();
-        for s in slots {
-            if table.insert_new(s) > MAX_CHECKPOINT_STEPS {
-                return None;
-            }
-        }
-        Some(Index { table, live_bytes })
-    }
-
-    /// Adds a key known not to be in the index yet (compaction copies distinct keys).
+    /// Adds a key known not to be in the index yet (compaction copies distinct keys into an
+    /// index without a base).
     pub fn insert_unique(&mut self, hash: u64, offset: u64, entry_len: u64) {
+        debug_assert!(self.base.is_none());
         self.live_bytes = self.live_bytes.saturating_add(entry_len);
-        self.table.insert_new(Slot { hash, offset });
+        self.len += 1;
+        self.delta.insert_new(Slot { hash, offset });
     }
 
     /// Applies `ops` (Puts and Deletes, in file order) and empties it. The result is
     /// the same as applying them one by one in file order, but the operations are first
-    /// grouped (stably) by the region of the table their hash starts probing in, so that
-    /// the table is walked from one end to the other instead of at random: at one million
-    /// keys that makes building the index several times faster than random inserts. Keys
-    /// are read from the file only to tell apart two entries with the same 64-bit hash, and
-    /// entry headers only when a live entry is replaced or deleted. `scratch` is reused
-    /// memory for the grouping. When `existed` is given, `existed[op.pos]` is set to whether
-    /// the operation's key had a value just before it.
+    /// grouped (stably) by the region of the delta table their hash starts probing in, so
+    /// that the table is walked from one end to the other instead of at random: at one
+    /// million keys that makes building the index several times faster than random
+    /// inserts. Keys are read from the file only to tell apart two entries with the same
+    /// 64-bit hash, and entry headers only when a live entry is replaced or deleted.
+    /// `scratch` is reused memory for the grouping. When `existed` is given,
+    /// `existed[op.pos]` is set to whether the operation's key had a value just before it.
     pub fn apply_grouped(
         &mut self,
         data: &[u8],
@@ -200,8 +364,8 @@ impl Index {
         mut existed: Option<&mut [bool]>,
     ) {
         let puts = ops.iter().filter(|r| r.put_len != 0).count();
-        self.table.reserve(puts);
-        let buckets = self.table.slots.len();
+        self.delta.reserve(puts);
+        let buckets = self.delta.slots.len();
         let table_bytes = buckets * std::mem::size_of::<Slot>();
         let parts = (table_bytes / PARTITION_BYTES).next_power_of_two();
         if parts > 1 && ops.len() >= parts * 4 {
@@ -225,10 +389,15 @@ impl Index {
         }
         for i in 0..ops.len() {
             if let Some(ahead) = ops.get(i + PREFETCH_AHEAD) {
-                self.table.prefetch(ahead.hash);
+                self.prefetch(ahead.hash);
             }
             let r = ops[i];
-            let had = self.apply_one(data, r);
+            let key = key_at(data, r.offset);
+            let had = if r.put_len != 0 {
+                self.put(data, r.hash, key, r.offset, r.put_len).is_some()
+            } else {
+                self.remove(data, r.hash, key, r.offset).is_some()
+            };
             if let Some(e) = existed.as_deref_mut() {
                 e[r.pos as usize] = had;
             }
@@ -236,51 +405,99 @@ impl Index {
         ops.clear();
     }
 
-    /// Applies one operation; returns whether its key had a value.
-    fn apply_one(&mut self, data: &[u8], r: LogOp) -> bool {
-        let LogOp {
-            hash,
-            offset,
-            put_len,
-            ..
-        } = r;
-        let found = self
-            .table
-            .find(hash, |s| key_at(data, s.offset) == key_at(data, offset));
-        match (found, put_len != 0) {
-            (Some(i), true) => {
-                self.live_bytes = self.live_bytes.saturating_add(put_len);
-                self.replace(data, i, offset);
-                true
-            }
-            (None, true) => {
-                self.live_bytes = self.live_bytes.saturating_add(put_len);
-                self.table.insert_new(Slot { hash, offset });
-                false
-            }
-            (Some(i), false) => {
-                self.remove_slot(data, i);
-                true
-            }
-            (None, false) => false,
-        }
+    /// Every live key's slot: the delta's Puts, then the base's keys the delta did not
+    /// change.
+    pub fn entries<'a>(&'a self, data: &'a [u8]) -> impl Iterator<Item = Slot> + 'a {
+        let delta = self.delta.iter().filter(|s| s.offset & TOMB == 0).copied();
+        let base = self.base.iter().flat_map(move |b| {
+            b.entries(data)
+                .filter(move |s| self.delta.len == 0 || !self.changed(data, s))
+        });
+        delta.chain(base)
     }
 
-    /// Removes `key`. Returns the offset of its live entry, if it had one.
-    pub fn remove(&mut self, data: &[u8], hash: u64, key: &[u8]) -> Option<u64> {
-        let i = self.table.find(hash, |s| key_at(data, s.offset) == key)?;
-        Some(self.remove_slot(data, i))
+    /// Whether the delta has an operation on the key of base slot `s`.
+    fn changed(&self, data: &[u8], s: &Slot) -> bool {
+        let key = key_at(data, s.offset);
+        self.delta
+            .find(s.hash, |d| key_at(data, entry_of(d)) == key)
+            .is_some()
     }
 
     /// Every live entry's offset, in file order.
-    pub fn offsets_sorted(&self) -> Vec<u64> {
-        let mut v: Vec<u64> = self.table.iter().map(|s| s.offset).collect();
+    pub fn offsets_sorted(&self, data: &[u8]) -> Vec<u64> {
+        let mut v: Vec<u64> = self.entries(data).map(|s| s.offset).collect();
         v.sort_unstable();
         v
     }
 
-    /// Every live slot.
-    pub fn slots(&self) -> impl Iterator<Item = &Slot> {
-        self.table.iter()
+    /// The delta's slots (Deletes marked), sorted by hash: what [`merged`] takes.
+    pub fn delta_sorted(&self) -> Vec<Slot> {
+        let mut v: Vec<Slot> = self.delta.iter().copied().collect();
+        v.sort_unstable_by_key(|s| s.hash);
+        v
     }
+
+    /// Makes `base` the index's base: it must cover this index's keys as they were at its
+    /// end, so every delta operation before that end is dropped (the base has it) and the
+    /// later ones are kept.
+    pub fn rebase(&mut self, base: Arc<Base>) {
+        let kept: Vec<Slot> = self
+            .delta
+            .iter()
+            .filter(|s| entry_of(s) >= base.end)
+            .copied()
+            .collect();
+        let mut delta = Table::with_capacity(kept.len());
+        for s in kept {
+            delta.insert_new(s);
+        }
+        self.delta = delta;
+        self.base = Some(base);
+    }
+}
+
+/// The slots of a new base, in hash order: `base`'s keys that `delta` (from
+/// [`Index::delta_sorted`]) did not change, and `delta`'s Puts. Lazy, so that a merge holds
+/// no copy of the table in memory. (If `base`'s slots are out of hash order, a damaged
+/// file, so is the result, which [`base::write`] refuses.)
+pub(crate) fn merged<'a>(
+    base: Option<&'a Base>,
+    delta: &'a [Slot],
+    data: &'a [u8],
+) -> impl Iterator<Item = Slot> + 'a {
+    let mut from_base = base
+        .into_iter()
+        .flat_map(move |b| b.entries(data))
+        .peekable();
+    let mut d = 0usize;
+    std::iter::from_fn(move || loop {
+        let next_delta = delta.get(d).copied();
+        match (from_base.peek().copied(), next_delta) {
+            (Some(s), Some(x)) if x.hash < s.hash => {
+                d += 1;
+                if x.offset & TOMB == 0 {
+                    return Some(x);
+                }
+            }
+            (Some(s), _) => {
+                from_base.next();
+                let key = key_at(data, s.offset);
+                let changed = delta[d..]
+                    .iter()
+                    .take_while(|x| x.hash == s.hash)
+                    .any(|x| key_at(data, entry_of(x)) == key);
+                if !changed {
+                    return Some(s);
+                }
+            }
+            (None, Some(x)) => {
+                d += 1;
+                if x.offset & TOMB == 0 {
+                    return Some(x);
+                }
+            }
+            (None, None) => return None,
+        }
+    })
 }

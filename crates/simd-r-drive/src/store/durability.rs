@@ -5,14 +5,14 @@ use std::fs::File;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::checkpoint;
 use crate::error::{Error, Result};
-use crate::files::FileId;
+use crate::files::{self, FileId};
 use crate::format;
+use crate::index::{self, base, Slot};
 use crate::lock;
 use crate::mapping::Mapping;
 
-use super::Store;
+use super::{State, Store};
 
 impl Store {
     /// Sequence number up to which commits are known to be durable.
@@ -83,20 +83,110 @@ impl Store {
         Ok(())
     }
 
-    /// Makes everything written so far durable, as [`Store::flush`] does, then saves the
-    /// index beside the store (`<store>.srd-index`) if the store has at least
-    /// [`crate::StoreOptions::checkpoint_min_keys`] live keys and the checkpoint there is not
-    /// already up to date, so that the next open does not have to scan the whole log.
-    /// [`Store::close`] does this too. Returns whether a checkpoint was written; failing to
-    /// write one is not an error (opens then scan the log, as without one). On a poisoned
-    /// store it makes what was committed before the failure durable, as [`Store::close`]
-    /// does, then fails with [`Error::Poisoned`] (or with the error of that sync).
+    /// Makes everything written so far durable, as [`Store::flush`] does, then brings the
+    /// index file beside the store (`<store>.srd-index`) up to date: the base table it
+    /// holds and the keys changed since are merged into a new one, so that the next open
+    /// replays nothing. Done when the store has at least
+    /// [`crate::StoreOptions::checkpoint_min_keys`] live keys (or already has an index file)
+    /// and anything changed since the index file was written. Returns whether it wrote one;
+    /// failing to is not an error (the next open then replays more of the log). On a
+    /// poisoned store it makes what was committed before the failure durable, as
+    /// [`Store::close`] does, then fails with [`Error::Poisoned`] (or with the error of
+    /// that sync). A store of format version 1 or 2 has no index file (compaction upgrades it).
     ///
     /// Writers wait only while the writes made since the sync that starts it are synced, a
-    /// sync mark is appended and the index is copied (16 bytes per live key); the checkpoint
-    /// of that copy is then verified and written while reads and writes go on. Writes made
-    /// meanwhile are not in it: the next open reads them from the log after its end.
+    /// sync mark is appended and the keys changed since the last index file are copied (16
+    /// bytes each); the new file is then written from the old one and that copy while reads
+    /// and writes go on (about 21 bytes per key, read and written in one pass, the log not
+    /// read), synced and renamed into place. Writes made meanwhile stay in memory and
+    /// are replayed by the next open if no later merge covers them.
     pub fn checkpoint(&self) -> Result<bool> {
+        self.merge_index(Due::Asked)
+    }
+
+    /// What [`Store::close`] does before it closes, on a store that stays open: makes
+    /// everything written durable (as [`Store::flush`]), then saves what changed since the
+    /// index file, merged into a new one when much changed (4,096 keys or 8 MiB of log) and
+    /// else as a delta file the size of the change, so that the next open replays nothing
+    /// and this costs time in proportion to what changed. Bindings call it when a handle
+    /// closes. Returns whether it merged. On a poisoned store it behaves as
+    /// [`Store::checkpoint`] does.
+    pub fn save_index(&self) -> Result<bool> {
+        if let Err(e) = self.check_writable() {
+            if matches!(e, Error::Poisoned { .. }) {
+                let _w = self.writer.lock();
+                self.sync_after_poison()?;
+            }
+            return Err(e);
+        }
+        let _one_at_a_time = self.checkpointing.lock();
+        self.check_open()?;
+        let seq = self.state.read().seq;
+        self.wait_durable(seq)?;
+        let copy = {
+            let _w = self.writer.lock();
+            let seq = self.state.read().seq;
+            self.wait_durable(seq)?;
+            if self.poison.get().is_some() {
+                return Ok(false);
+            }
+            self.append_mark();
+            let copy = self.checkpoint_copy(Due::Close);
+            if copy.is_none() {
+                self.save_delta();
+            }
+            copy
+        };
+        Ok(copy.is_some_and(|c| self.save_checkpoint(c)))
+    }
+
+    /// Claims the background merge that [`Store::index_merge_due`] calls for: `true` for
+    /// the one caller that should now run [`Store::run_background_merge`] (on a thread of
+    /// its own), `false` when none is due or one is claimed already.
+    pub fn claim_background_merge(&self) -> bool {
+        self.index_merge_due() && !self.merge_claimed.swap(true, Ordering::AcqRel)
+    }
+
+    /// Runs the merge claimed by [`Store::claim_background_merge`], and releases the claim.
+    pub fn run_background_merge(&self) -> Result<bool> {
+        let r = self.merge_index(Due::Background);
+        self.merge_claimed.store(false, Ordering::Release);
+        r
+    }
+
+    /// Whether enough has changed since the index file was written that a merge
+    /// ([`Store::checkpoint`]) is worth running now, in the background: at least 1/16 of the
+    /// keys (and 65,536) changed, or 64 MiB of log written since. Bindings ask after writes
+    /// and run the merge on a worker thread, so that the next open (after a crash too)
+    /// replays a bounded part of the log and the changes kept in memory stay bounded.
+    pub fn index_merge_due(&self) -> bool {
+        if self.read_only || self.poison.get().is_some() || self.is_closed() {
+            return false;
+        }
+        let s = self.state.read();
+        self.merge_wanted(&s, Due::Background)
+    }
+
+    /// Whether `due` calls for a merge of the index in state `s`.
+    fn merge_wanted(&self, s: &State, due: Due) -> bool {
+        if !s.sync_marks || s.file_generation.is_none() || s.index.base_end() == s.end {
+            return false;
+        }
+        let changed = s.index.delta_len() as u64;
+        let since = s.end - s.index.base_end().max(format::HEADER_LEN);
+        match (s.index.base(), due) {
+            (None, Due::Background) => s.index.len() >= self.checkpoint_min_keys.max(1 << 16),
+            (None, _) => s.index.len() >= self.checkpoint_min_keys,
+            (Some(_), Due::Asked) => true,
+            (Some(_), Due::Close) => changed >= CLOSE_MERGE_KEYS || since >= CLOSE_MERGE_BYTES,
+            (Some(b), Due::Background) => {
+                changed >= (b.keys / 16).max(1 << 16) || since >= BACKGROUND_MERGE_BYTES
+            }
+        }
+    }
+
+    /// The merge behind [`Store::checkpoint`], when `due` calls for one.
+    fn merge_index(&self, due: Due) -> Result<bool> {
         if let Err(e) = self.check_writable() {
             if matches!(e, Error::Poisoned { .. }) {
                 let _w = self.writer.lock();
@@ -108,6 +198,9 @@ impl Store {
         // Again under the lock, which `close` takes too: a close that began since the check
         // above may have finished, and nothing may be written after it.
         self.check_open()?;
+        if !self.merge_wanted(&self.state.read(), due) {
+            return Ok(false);
+        }
         // The bulk of the sync with no writer lock held, as in `flush`; the one below then
         // has only what was written meanwhile.
         let seq = self.state.read().seq;
@@ -120,41 +213,54 @@ impl Store {
                 return Ok(false);
             }
             self.append_mark();
-            self.checkpoint_copy()
+            self.checkpoint_copy(due)
         };
         Ok(copy.is_some_and(|c| self.save_checkpoint(c)))
     }
 
-    /// Copies what an index checkpoint needs, if one is due. The caller holds the
+    /// Copies what a merge needs, if `due` calls for one. The caller holds the
     /// `checkpointing` lock and the writer lock, and has just synced and marked the log, so
     /// that the copy describes a log that ends with a mark recording all of it.
-    fn checkpoint_copy(&self) -> Option<CheckpointCopy> {
+    fn checkpoint_copy(&self, due: Due) -> Option<CheckpointCopy> {
         let s = self.state.read();
-        if !s.sync_marks
-            || s.checkpoint_end == s.end
-            || s.index.len() < self.checkpoint_min_keys
-            || !checkpoint::ends_with_full_mark(s.map.bytes(s.end), s.end)
-        {
+        if !self.merge_wanted(&s, due) || !format::ends_with_full_mark(s.map.bytes(s.end), s.end) {
             return None;
         }
+        // Everything before the base's end that its own record or the background verifier
+        // covers, and everything after it (scanned at open, or written by this process), was
+        // verified in this generation.
+        let verified_through = match s.index.base() {
+            None => s.end,
+            Some(b) => {
+                let v = b
+                    .verified_through
+                    .max(self.verified_to.load(Ordering::Acquire));
+                if v >= b.end {
+                    s.end
+                } else {
+                    v
+                }
+            }
+        };
         Some(CheckpointCopy {
             map: s.map.clone(),
             end: s.end,
             file: s.file.clone(),
             file_id: s.file_id,
             generation: s.generation,
-            index: checkpoint::IndexCopy::of(&s.index),
+            file_generation: s.file_generation?,
+            base: s.index.base().cloned(),
+            delta: s.index.delta_sorted(),
+            keys: s.index.len() as u64,
+            verified_through,
         })
     }
 
-    /// Writes the index checkpoint of `copy` (the caller holds the `checkpointing` lock,
-    /// and needs no other). Returns whether it wrote one that describes the store's current
-    /// file. Every entry is verified first, so that a checkpoint never vouches for bytes
-    /// that were damaged while the store was open; if one does not verify, no checkpoint is
-    /// left beside the store, and the next open reads (and reports) the whole log.
+    /// Writes the index file of `copy` (the caller holds the `checkpointing` lock, and needs
+    /// no other) and makes it the index's base. Returns whether it did.
     fn save_checkpoint(&self, copy: CheckpointCopy) -> bool {
-        // Written (or removed) beside the path only while the path still names this
-        // store's file: a checkpoint beside a file that replaced it is not ours to touch.
+        // Written beside the path only while the path still names this store's file: an
+        // index beside a file that replaced it is not ours to touch.
         let Ok(like) = copy.file.metadata() else {
             return false;
         };
@@ -164,35 +270,91 @@ impl Store {
         // Readers and writers go on meanwhile: the log before `copy.end` never changes, and
         // `copy.map` keeps it mapped even if a compaction replaces the file.
         let data = copy.map.bytes(copy.end);
-        let Some(log_hash) = checkpoint::verified_log_hash(data, copy.end) else {
-            let _ = std::fs::remove_file(checkpoint::path_for(&self.path));
-            return false;
-        };
-        let file = checkpoint::StoreFile {
-            path: &self.path,
-            inode: copy.file_id.1,
-            data,
-        };
-        let written = checkpoint::write(
-            &file,
-            &like,
-            self.backend.as_ref(),
-            self.hasher,
-            copy.end,
-            copy.index,
-            log_hash,
-        );
-        if written.is_err() {
-            return false;
+        if let Some(b) = &copy.base {
+            b.will_read_all();
         }
+        let head = base::Header {
+            generation: copy.file_generation,
+            end: copy.end,
+            verified_through: copy.verified_through,
+            hash: self.hasher,
+        };
+        let tmp = files::with_suffix(&self.path, files::CHECKPOINT_TEMP);
+        let dest = files::with_suffix(&self.path, files::CHECKPOINT);
+        let write = |slots: &mut dyn Iterator<Item = Slot>| {
+            base::write(
+                &tmp,
+                &dest,
+                &like,
+                self.backend.as_ref(),
+                data,
+                &head,
+                copy.keys,
+                slots,
+            )
+        };
+        let written = write(&mut index::merged(copy.base.as_deref(), &copy.delta, data));
+        let written = match written {
+            // The old file's slots were out of order (damaged): from every key instead.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                let mut all: Vec<Slot> =
+                    index::merged(copy.base.as_deref(), &copy.delta, data).collect();
+                all.sort_unstable_by_key(|s| s.hash);
+                write(&mut all.into_iter())
+            }
+            other => other,
+        };
+        let Ok(new_base) = written else {
+            return false;
+        };
         let mut s = self.state.write();
-        // After a compaction the checkpoint is of the replaced file; the compaction removes
-        // it once this returns (it waits for the `checkpointing` lock).
+        // After a compaction the file is of the replaced store file, which a newer
+        // generation's index replaces.
         if s.generation != copy.generation {
             return false;
         }
-        s.checkpoint_end = copy.end;
+        s.index.rebase(Arc::new(new_base));
+        drop(s);
+        // A delta file over the old base no longer matches (and would only be ignored).
+        let _ = std::fs::remove_file(files::with_suffix(&self.path, files::DELTA));
         true
+    }
+
+    /// Saves the keys changed since the index file as a delta file (`close`, with the
+    /// writer lock held and the log just synced and marked), if there is an index file
+    /// and anything changed since. Failing to is not an error: the next open replays the
+    /// log from the index file's end instead.
+    fn save_delta(&self) {
+        let s = self.state.read();
+        let (Some(base), Some(generation)) = (s.index.base(), s.file_generation) else {
+            return;
+        };
+        let data = s.map.bytes(s.end);
+        if base.end == s.end || !format::ends_with_full_mark(data, s.end) {
+            return;
+        }
+        let Ok(like) = s.file.metadata() else {
+            return;
+        };
+        if self.check_in_place(s.file_id).is_err() {
+            return;
+        }
+        let totals = index::delta_file::Totals {
+            end: s.end,
+            len: s.index.len() as u64,
+            live_bytes: s.index.live_bytes(),
+        };
+        let _ = index::delta_file::write(
+            &files::with_suffix(&self.path, files::DELTA_TEMP),
+            &files::with_suffix(&self.path, files::DELTA),
+            &like,
+            self.backend.as_ref(),
+            data,
+            generation,
+            base,
+            totals,
+            &s.index.delta_slots(),
+        );
     }
 
     pub(crate) fn mark_durable(&self, seq: u64) {
@@ -227,8 +389,14 @@ impl Store {
             if result.is_ok() {
                 // As in `flush`: record what the sync made durable.
                 self.append_mark();
-                if let Some(copy) = self.checkpoint_copy() {
-                    self.save_checkpoint(copy);
+                // What changed since the index file: merged into a new one when that much
+                // changed, else saved as a delta file of its own size, so that the next
+                // open replays nothing either way.
+                match self.checkpoint_copy(Due::Close) {
+                    Some(copy) => {
+                        self.save_checkpoint(copy);
+                    }
+                    None => self.save_delta(),
                 }
             }
         } else if sync && !self.read_only {
@@ -303,7 +471,26 @@ impl Store {
     }
 }
 
-/// What an index checkpoint is made of, copied under the locks (see `Store::checkpoint_copy`).
+/// Why an index merge is considered (see `Store::merge_wanted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// [`Store::checkpoint`], or compaction's new file: whenever anything changed.
+    Asked,
+    /// `close`: when enough changed that the next open should not replay it.
+    Close,
+    /// [`Store::index_merge_due`]: when the changes kept in memory grew large.
+    Background,
+}
+
+/// `close` merges the index when at least this many keys changed since its file...
+const CLOSE_MERGE_KEYS: u64 = 4096;
+/// ...or this much log was written since (what the next open would replay).
+const CLOSE_MERGE_BYTES: u64 = index::delta_file::MAX_LOG;
+/// [`Store::index_merge_due`] once this much log was written since the index file.
+const BACKGROUND_MERGE_BYTES: u64 = 64 << 20;
+
+/// What a merge of the index is made of, copied under the locks (see
+/// `Store::checkpoint_copy`).
 struct CheckpointCopy {
     /// Maps the log the copy describes, up to `end` at least.
     map: Arc<Mapping>,
@@ -312,5 +499,12 @@ struct CheckpointCopy {
     file: Arc<File>,
     file_id: FileId,
     generation: u64,
-    index: checkpoint::IndexCopy,
+    /// The generation identifier in that file's header.
+    file_generation: [u8; 16],
+    /// The index's base, and its delta sorted by hash.
+    base: Option<Arc<base::Base>>,
+    delta: Vec<Slot>,
+    /// Live keys.
+    keys: u64,
+    verified_through: u64,
 }

@@ -104,8 +104,12 @@ pub struct Stats {
     /// Bytes compaction would reclaim: the file less what compaction writes (the header,
     /// the live entries and one sync mark), or 0.
     pub reclaimable_bytes: u64,
-    /// Heap bytes held by the index.
+    /// Heap bytes held by the index: the keys changed since the index file, and a bitmap
+    /// of one bit per slot of that file.
     pub index_bytes: u64,
+    /// Bytes of the index file in use (`<store>.srd-index`: about 21 per key; page
+    /// cache, not heap), or 0 without one.
+    pub index_file_bytes: u64,
     /// How many times the store file was replaced by compaction since opening.
     pub generation: u64,
     /// Sequence number of the latest commit.
@@ -139,8 +143,9 @@ pub(crate) struct State {
     pub sync_marks: bool,
     /// Format version of the file's header (`FORMAT.md`, "Header").
     pub format_version: u16,
-    /// The end of the log that the index checkpoint on disk describes (0: none known).
-    pub checkpoint_end: u64,
+    /// The generation identifier in the file's header (`None` before format version 3,
+    /// whose files have none and get no index file).
+    pub file_generation: Option<[u8; 16]>,
 }
 
 impl State {
@@ -148,12 +153,23 @@ impl State {
     /// `(offset, length)`, or `None` if the key has no value. The one lookup behind every
     /// single-key read.
     #[inline]
-    pub(crate) fn value_of(&self, hash: u64, key: &[u8]) -> Option<(u64, usize)> {
+    /// An entry that fails its first-read check fails the read with
+    /// [`Error::Corrupt`] naming its offset (`path` is the store's).
+    pub(crate) fn value_of(
+        &self,
+        path: &Path,
+        hash: u64,
+        key: &[u8],
+    ) -> Result<Option<(u64, usize)>> {
         let data = self.map.bytes(self.end);
-        self.index.find(data, hash, key).map(|off| {
+        let found = self
+            .index
+            .find_read(data, hash, key)
+            .map_err(|(at, why)| Error::corrupt(path, at, why))?;
+        Ok(found.map(|off| {
             let h = crate::format::read_header_trusted(&data[off as usize..]);
             (off + h.value_start(), h.value_len)
-        })
+        }))
     }
 
     /// The durable end a sync mark should record before the next append, if the log does
@@ -187,6 +203,9 @@ pub struct Store {
     pub(crate) preallocate: u64,
     /// See [`StoreOptions::checkpoint_min_keys`].
     checkpoint_min_keys: usize,
+    /// Whether opens of this store (and a follower's switch to a compacted file) may use
+    /// the index file (see [`StoreOptions::verify_full`]).
+    pub(crate) use_index: bool,
     /// Length of the store file: the end of the data plus any preallocated zeros. Changed
     /// only under the writer lock.
     pub(crate) allocated: AtomicU64,
@@ -196,6 +215,11 @@ pub struct Store {
     /// before the writer lock, never while holding it). Compaction takes it to remove a
     /// checkpoint of the file it replaced, so that none written meanwhile survives it.
     pub(crate) checkpointing: Mutex<()>,
+    /// How far the background verifier has verified the log its index file covers
+    /// (see [`Store::verify_in_background`]).
+    pub(crate) verified_to: AtomicU64,
+    /// A background merge is claimed (see [`Store::claim_background_merge`]).
+    pub(crate) merge_claimed: AtomicBool,
     /// Long operations under way that hold (or will take) the writer lock for a while:
     /// compactions and streamed values. See [`Store::is_busy`].
     pub(crate) long_ops: AtomicU64,

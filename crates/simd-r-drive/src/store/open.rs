@@ -18,17 +18,20 @@ use crate::mapping::Mapping;
 
 use super::{RecoveryReport, State, Store, StoreOptions};
 
-/// Saves `bytes`, the tail from offset `start` that recovery is about to drop, as a store
-/// image `<store>.torn-N` (with the store file's mode, owner and group, as `like` gives them): a header, a hole up to `start`, then the bytes at their own
+/// Saves the tail of `bytes_of_store` (the store file's bytes) from offset `start`, which
+/// recovery is about to drop, as a store image `<store>.torn-N` (with the store file's
+/// mode, owner and group, as `like` gives them): the store's header, a hole up to `start`,
+/// then the bytes at their own
 /// offsets, where their checksums verify. `repair` on that file (or the CLI's `repair`)
 /// turns it into a store of the entries that still verify. An identical image left by an
 /// earlier attempt (a crash between the copy and the cut) is reused. Returns its path.
 fn save_tail(
     path: &Path,
     like: &std::fs::Metadata,
+    bytes_of_store: &[u8],
     start: u64,
-    bytes: &[u8],
 ) -> std::io::Result<PathBuf> {
+    let bytes = &bytes_of_store[start as usize..];
     for n in 1..=1000u32 {
         let copy = files::with_suffix(path, &files::torn(n));
         match files::private_options()
@@ -39,7 +42,7 @@ fn save_tail(
             Ok(f) => {
                 // It holds the store's data: readable by exactly those who may read that.
                 files::keep_mode_and_owner(like, &f)?;
-                sio::write_all_at(&f, &format::encode_header(), 0)?;
+                sio::write_all_at(&f, &bytes_of_store[..HEADER_LEN as usize], 0)?;
                 sio::write_all_at(&f, bytes, start)?;
                 f.sync_all()?;
                 if let Ok(dir) = File::open(parent_dir(path)) {
@@ -78,26 +81,17 @@ fn same_image(copy: &Path, start: u64, bytes: &[u8]) -> bool {
 /// header at `path`.
 fn create_new(path: &Path, backend: &dyn Backend, mode: u32) -> Result<()> {
     let tmp = files::with_suffix(path, files::INIT_TEMP);
-    let f = files::create_options(mode)
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .map_err(|e| Error::io("creating the store file", &tmp, e))?;
-    let header = format::encode_header();
-    backend
-        .write_at(&f, &header, 0)
-        .map_err(|e| Error::io("writing the header", &tmp, e))?;
-    backend
-        .sync_data(&f)
-        .map_err(|e| Error::io("syncing the header", &tmp, e))?;
-    backend
-        .rename(&tmp, path)
-        .map_err(|e| Error::io("moving the new store file into place", path, e))?;
-    backend
-        .sync_dir(&parent_dir(path))
-        .map_err(|e| Error::io("syncing the directory", parent_dir(path), e))?;
+    let header = format::encode_header(format::new_generation());
+    files::replace_atomically(backend, &tmp, path, &mut files::create_options(mode), |f| {
+        backend.write_at(f, &header, 0)
+    })
+    .map_err(|(step, e)| match step {
+        "creating" => Error::io("creating the store file", &tmp, e),
+        "writing" => Error::io("writing the header", &tmp, e),
+        "syncing" => Error::io("syncing the header", &tmp, e),
+        "renaming" => Error::io("moving the new store file into place", path, e),
+        _ => Error::io("syncing the directory", parent_dir(path), e),
+    })?;
     Ok(())
 }
 
@@ -175,7 +169,7 @@ impl Store {
                     if len == 0 {
                         // An empty file becomes a store in place: same inode, mode, owner
                         // and hard links.
-                        let header = format::encode_header();
+                        let header = format::encode_header(format::new_generation());
                         opts.backend
                             .write_at(f, &header, 0)
                             .map_err(|e| Error::io("writing the header", &path, e))?;
@@ -210,14 +204,22 @@ impl Store {
             len,
             outcome,
             checkpoint,
-        } = load::load(&file, &path, opts.hasher, None, strict(version), true)?;
+        } = load::load(
+            &file,
+            &path,
+            opts.hasher,
+            None,
+            strict(version),
+            true,
+            !opts.verify_full,
+        )?;
         let end = outcome.committed_end;
         let mut allocated = end;
         let mut saved_tail = None;
         if !opts.read_only && outcome.unsynced_damage.is_some() {
             // Valid entries follow the damage, in data written after the last sync: keep
             // a copy of everything about to be dropped, so nothing is silently destroyed.
-            let copy = save_tail(&path, &meta, end, &map.bytes(len)[end as usize..])
+            let copy = save_tail(&path, &meta, map.bytes(len), end)
                 .map_err(|e| Error::io("saving the dropped tail", &path, e))?;
             saved_tail = Some(copy);
         }
@@ -271,6 +273,7 @@ impl Store {
             unsynced_damage_at: outcome.unsynced_damage,
             checkpoint_keys: checkpoint.map(|c| c.1),
         };
+        let file_generation = load::generation_of(&file);
         let store = Store {
             path,
             dir_id,
@@ -290,16 +293,19 @@ impl Store {
                 marked_end,
                 sync_marks: version >= format::SYNC_MARKS_SINCE,
                 format_version: version,
-                checkpoint_end: checkpoint.map_or(0, |c| c.0),
+                file_generation,
             }),
             writer: Mutex::new(Vec::new()),
             durability: Mutex::new(()),
             durable_seq: AtomicU64::new(0),
             preallocate: if opts.read_only { 0 } else { opts.preallocate },
             checkpoint_min_keys: opts.checkpoint_min_keys,
+            use_index: !opts.verify_full,
             allocated: AtomicU64::new(allocated),
             compaction: Mutex::new(()),
             checkpointing: Mutex::new(()),
+            verified_to: AtomicU64::new(0),
+            merge_claimed: AtomicBool::new(false),
             long_ops: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),

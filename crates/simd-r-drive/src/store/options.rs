@@ -22,6 +22,7 @@ pub struct StoreOptions {
     pub(crate) preallocate: u64,
     pub(crate) checkpoint_min_keys: usize,
     pub(crate) mode: u32,
+    pub(crate) verify_full: bool,
 }
 
 impl Default for StoreOptions {
@@ -35,6 +36,7 @@ impl Default for StoreOptions {
             preallocate: 0,
             checkpoint_min_keys: DEFAULT_CHECKPOINT_MIN_KEYS,
             mode: files::DEFAULT_MODE,
+            verify_full: false,
         }
     }
 }
@@ -70,11 +72,13 @@ impl StoreOptions {
         self
     }
 
-    /// Saves the index beside the store (`<store>.srd-index`) when it is closed with at least
-    /// `keys` live keys (default 50,000), so that the next open reads the index from there
-    /// and scans only the log written after it, instead of the whole log. At one million
-    /// keys that makes opening several times faster. `usize::MAX` turns checkpoints off;
-    /// opens still use one that is there and matches.
+    /// Keeps the index in a file beside the store (`<store>.srd-index`) once the store has
+    /// at least `keys` live keys (default 50,000): written when the store is closed (or
+    /// compacted, or by [`Store::checkpoint`]) and brought up to date as writes accumulate
+    /// ([`Store::index_merge_due`]), so that an open maps it in constant time and replays
+    /// only the log written after it, instead of reading the whole log. `usize::MAX` turns
+    /// index files off for new stores; opens still use one that is there and matches, and
+    /// keep it up to date.
     pub fn checkpoint_min_keys(mut self, keys: usize) -> Self {
         self.checkpoint_min_keys = keys;
         self
@@ -88,6 +92,18 @@ impl StoreOptions {
     /// owner and group of the store file itself.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o7777;
+        self
+    }
+
+    /// Opens as strictly as a store without an index file (default `false`): ignores the
+    /// index file, reads the whole log and verifies every entry's checksum before the open
+    /// returns, which takes time in proportion to the store's size. The default open checks
+    /// in constant time that the index file belongs to this log (generation identifier, the
+    /// sync mark at its end, a hash of the last 64 KiB before it), then verifies each entry
+    /// of up to 64 KiB on its first read and leaves longer ones to [`Store::verify`] and the
+    /// background verifier ([`Store::verify_in_background`]).
+    pub fn verify_full(mut self, on: bool) -> Self {
+        self.verify_full = on;
         self
     }
 

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::{self, HEADER_LEN};
+use crate::index::Probe;
 use crate::mapping::{Mapping, Value};
 
 use super::{State, Stats, Store};
@@ -35,7 +36,7 @@ impl Store {
         self.check_open()?;
         let hash = self.hash(key);
         let s = self.state.read();
-        Ok(s.value_of(hash, key)
+        Ok(s.value_of(&self.path, hash, key)?
             .map(|(at, len)| Value::new(s.map.clone(), at, len)))
     }
 
@@ -46,7 +47,7 @@ impl Store {
         self.check_open()?;
         let hash = self.hash(key);
         let s = self.state.read();
-        Ok(s.value_of(hash, key).map(|(at, len)| {
+        Ok(s.value_of(&self.path, hash, key)?.map(|(at, len)| {
             let at = at as usize;
             f(&s.map.bytes(s.end)[at..at + len])
         }))
@@ -83,7 +84,7 @@ impl Store {
         const PER_LOCK: usize = 1024;
         self.check_open()?;
         let mut hashes = [0u64; GROUP];
-        let mut offsets = [None; GROUP];
+        let mut offsets = [Probe::Miss; GROUP];
         for (c, chunk) in keys.chunks(PER_LOCK).enumerate() {
             let s = self.state.read();
             let data = s.map.bytes(s.end);
@@ -93,19 +94,26 @@ impl Store {
                     s.index.prefetch(*h);
                 }
                 for (o, &h) in offsets.iter_mut().zip(&hashes[..group.len()]) {
-                    *o = s.index.find_hash(h);
-                    if let Some(off) = *o {
-                        prefetch_entry(data, off);
+                    *o = s.index.probe(data, h);
+                    if let Probe::Hit { offset, .. } = *o {
+                        prefetch_entry(data, offset);
                     }
                 }
                 let base = c * PER_LOCK + g * GROUP;
                 for (j, k) in group.iter().enumerate() {
                     let key = k.as_ref();
+                    let corrupt = |(at, why)| Error::corrupt(&self.path, at, why);
                     let found = match offsets[j] {
-                        Some(off) if format::key_at(data, off) == key => Some(off),
-                        // Another key with the same 64-bit hash: the full lookup decides.
-                        Some(_) => s.index.find(data, hashes[j], key),
-                        None => None,
+                        Probe::Hit { offset, slot } if format::key_at(data, offset) == key => {
+                            s.index.check_read(data, slot, offset).map_err(corrupt)?;
+                            Some(offset)
+                        }
+                        // Another key with the same 64-bit hash, or one deleted since the
+                        // base: the full lookup decides.
+                        Probe::Hit { .. } | Probe::Slow => {
+                            s.index.find_read(data, hashes[j], key).map_err(corrupt)?
+                        }
+                        Probe::Miss => None,
                     };
                     f(&s, data, base + j, found)?;
                 }
@@ -144,6 +152,7 @@ impl Store {
                 .end
                 .saturating_sub(live.saturating_add(HEADER_LEN + format::SYNC_MARK_LEN)),
             index_bytes: s.index.allocation_size() as u64,
+            index_file_bytes: s.index.base().map_or(0, |b| b.file_bytes()),
             generation: s.generation,
             seq: s.seq,
             format_version: s.format_version,
@@ -160,7 +169,10 @@ impl Store {
             (
                 s.map.clone(),
                 s.end,
-                s.index.slots().map(|x| x.offset).collect::<Vec<u64>>(),
+                s.index
+                    .entries(s.map.bytes(s.end))
+                    .map(|x| x.offset)
+                    .collect::<Vec<u64>>(),
             )
         };
         let mut offsets = offsets;

@@ -410,7 +410,7 @@ impl Store {
                 }
                 let prior = match op {
                     Op::Put { key, .. } => index.insert(data, hash, key, offset),
-                    Op::Delete { key } => index.remove(data, hash, key),
+                    Op::Delete { key } => index.remove(data, hash, key, offset),
                 };
                 existed.push(prior.is_some());
             }

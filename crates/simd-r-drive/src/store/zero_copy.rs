@@ -54,7 +54,7 @@ impl Store {
         self.check_open()?;
         let hash = self.hash(key);
         let s = self.state.read();
-        Ok(s.value_of(hash, key)
+        Ok(s.value_of(&self.path, hash, key)?
             .map(|(at, len)| (s.generation, at, len)))
     }
 
@@ -70,7 +70,7 @@ impl Store {
         self.check_open()?;
         let hash = self.hash(key);
         let s = self.state.read();
-        let Some((offset, len)) = s.value_of(hash, key) else {
+        let Some((offset, len)) = s.value_of(&self.path, hash, key)? else {
             return Ok(f(None));
         };
         let map = s
@@ -110,7 +110,10 @@ impl Store {
             (
                 s.map.clone(),
                 s.end,
-                s.index.slots().map(|x| x.offset).collect::<Vec<u64>>(),
+                s.index
+                    .entries(s.map.bytes(s.end))
+                    .map(|x| x.offset)
+                    .collect::<Vec<u64>>(),
                 private,
             )
         };

@@ -633,27 +633,29 @@ fn checkpoint_store(path: &Path) {
     s.close().expect("close");
 }
 
-/// The checkpoint that [`checkpoint_store`] saves, with its inode field zeroed (the check
-/// puts the real one back) and its key hash seed zeroed (the fixed key hash ignores it):
-/// the seed of the `checkpoint_bytes` corpus.
+/// The index file that [`checkpoint_store`] saves, with its generation identifier zeroed
+/// (the check puts the store's back) and its key hash seed zeroed (the fixed key hash
+/// ignores it): the seed of the `checkpoint_bytes` corpus.
 pub fn checkpoint_seed() -> Vec<u8> {
     let root = scratch();
     let path = root.path().join(FILE);
     checkpoint_store(&path);
-    let mut b = fs::read(root.path().join(format!("{FILE}.srd-index"))).expect("a checkpoint");
-    b[40..48].fill(0);
-    b[64..72].fill(0);
+    let mut b = fs::read(root.path().join(format!("{FILE}.srd-index"))).expect("an index file");
+    b[16..32].fill(0);
+    b[56..64].fill(0);
     reseal_checkpoint(&mut b);
     b
 }
 
-/// Replaces the last 8 bytes of a checkpoint with the checksum of the rest (FORMAT.md,
-/// "Index checkpoint"), as only a deliberately forged file would have.
+/// Sets the slot hash (bytes 96..104, over the slots from byte 128) and the header
+/// checksum (bytes 120..128, over bytes 0..120) of an index file right (FORMAT.md, "Index
+/// file"), as only a deliberately forged file would have them.
 fn reseal_checkpoint(b: &mut [u8]) {
-    if b.len() >= 8 {
-        let n = b.len() - 8;
-        let sum = xxhash_rust::xxh3::xxh3_64(&b[..n]);
-        b[n..].copy_from_slice(&sum.to_le_bytes());
+    if b.len() >= 128 {
+        let slots = xxhash_rust::xxh3::xxh3_64(&b[128..]);
+        b[96..104].copy_from_slice(&slots.to_le_bytes());
+        let sum = xxhash_rust::xxh3::xxh3_64(&b[..120]);
+        b[120..128].copy_from_slice(&sum.to_le_bytes());
     }
 }
 
@@ -668,7 +670,6 @@ pub fn checkpoint_bytes(data: &[u8]) {
 
 /// [`checkpoint_bytes`]; returns whether the opens used the checkpoint.
 pub fn checkpoint_bytes_used(data: &[u8]) -> bool {
-    use std::os::unix::fs::MetadataExt;
     let root = scratch();
     let path = root.path().join(FILE);
     checkpoint_store(&path);
@@ -676,9 +677,9 @@ pub fn checkpoint_bytes_used(data: &[u8]) -> bool {
     let want = contents(&checkpoint_opts().open(&whole_path).expect("whole-log open"));
 
     let mut forged = data.to_vec();
-    if forged.len() >= 48 {
-        let ino = fs::metadata(&path).expect("stat").ino();
-        forged[40..48].copy_from_slice(&ino.to_le_bytes());
+    if forged.len() >= 32 {
+        let header = fs::read(&path).expect("the store");
+        forged[16..32].copy_from_slice(&header[20..36]);
     }
     reseal_checkpoint(&mut forged);
     fs::write(root.path().join(format!("{FILE}.srd-index")), &forged).expect("writing");

@@ -1,0 +1,497 @@
+//! The base table: the index as of one point of the log, kept in a file beside the store
+//! (`<store>.srd-index`) and used in place through a read-only shared mapping.
+//!
+//! An open checks the file's header against the store in constant time (the generation
+//! identifier in the store's header, the sync mark at the end of the log it covers, a hash
+//! of the last 64 KiB of that log, the key hash) and then maps it: no slot is read until a
+//! lookup needs it, so opening costs the same at a thousand keys and at ten million, and
+//! the table's pages are page cache that every process with the store open shares and the
+//! kernel may evict. Keys changed since are the delta (`super::Index`).
+//!
+//! Layout (`FORMAT.md`, "Index file"): a 128-byte header, then 16-byte slots (key hash,
+//! offset of the key's live Put), sorted by hash. A key whose hash is `h` has its home at
+//! `h * buckets / 2^64` and sits at its home or after it, right after the key before it in
+//! hash order; an empty slot has offset 0. The order lets a lookup stop at the first slot
+//! whose hash is larger than the one it looks for, and lets a new table be written in one
+//! sequential pass from the old one and the sorted delta.
+//!
+//! The slots are not trusted: every offset a lookup takes from them is checked to start a
+//! possible Put entry inside the covered log whose key is the key looked up, and entries
+//! are verified by their checksums on their first read (see [`Base::check_first_read`]).
+//! A forged slot can therefore hide a key or point it at an older value of the same key,
+//! never make a read leave the file or return another key's value.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::files;
+use crate::format::{self, EntryKind, ALIGN, HEADER_LEN};
+use crate::hash::{KeyHash, KeyHasher};
+use crate::io::Backend;
+
+use super::Slot;
+
+/// Magic bytes at offset 0 of an index file.
+const MAGIC: [u8; 8] = *b"SRDINDEX";
+/// The index file layout this build writes and reads. Layout 2 (the whole-index
+/// checkpoint of store format version 2) is ignored: such a store is read from its log.
+pub(crate) const LAYOUT: u16 = 3;
+/// Length of the header.
+pub(crate) const HEADER: usize = 128;
+/// Bytes per slot.
+const SLOT: usize = 16;
+/// Key hashed to tell whether the slots came from the same key hash.
+const PROBE: &[u8] = b"simd-r-drive index";
+/// How much of the log before the covered end the header's tail hash covers.
+const TAIL: u64 = 64 << 10;
+/// Entries up to this long are verified on their first read after open; longer ones are
+/// left to [`crate::Store::verify`] and the background verifier (hashing a large value
+/// whole would make its first read slow, and a read of it pages in only what is used).
+pub(crate) const CHECK_ON_READ: u64 = 64 << 10;
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The slot a key whose hash is `hash` starts probing at, in a table of `buckets` homes.
+#[inline]
+fn home(hash: u64, buckets: u64) -> usize {
+    ((u128::from(hash) * u128::from(buckets)) >> 64) as usize
+}
+
+/// How many home slots a table of `keys` keys gets: about 4/3 per key, so that a lookup
+/// reads one cache line of slots in most cases (16 bytes per slot: about 21 bytes per key
+/// on disk).
+fn buckets_for(keys: u64) -> u64 {
+    (keys + keys / 3).max(1)
+}
+
+/// The key of the Put entry at `offset` in `log`, if `offset` can start one there.
+#[inline]
+fn put_key(log: &[u8], offset: u64) -> Option<&[u8]> {
+    if offset < HEADER_LEN || !offset.is_multiple_of(ALIGN) {
+        return None;
+    }
+    match format::plausible_entry(log, offset) {
+        Ok(h) if h.kind == EntryKind::Put => {
+            let ks = (offset + h.key_start()) as usize;
+            Some(&log[ks..ks + h.key_len])
+        }
+        _ => None,
+    }
+}
+
+/// A base table that matched its store at open (or that this process wrote).
+pub(crate) struct Base {
+    map: memmap2::Mmap,
+    slots: usize,
+    buckets: u64,
+    /// The end of the log the table covers: every key's latest operation before it.
+    pub end: u64,
+    /// Live keys in the table.
+    pub keys: u64,
+    /// Sum of the on-disk lengths of their entries.
+    pub live_bytes: u64,
+    /// Entries that start before this offset were verified by their checksums since the
+    /// store file was made (the writer's scans, compaction, the background verifier).
+    pub verified_through: u64,
+    /// The seed of the key hash the slots were made with.
+    pub seed: u64,
+    /// XXH3-64 of the slot bytes, for [`crate::Store::verify`].
+    slots_hash: u64,
+    /// One bit per slot: its entry was verified on a read since open.
+    checked: Box<[AtomicU64]>,
+}
+
+impl std::fmt::Debug for Base {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Base")
+            .field("end", &self.end)
+            .field("keys", &self.keys)
+            .field("slots", &self.slots)
+            .finish()
+    }
+}
+
+/// What the header of a new index file says, besides what its slots give.
+pub(crate) struct Header {
+    /// The generation identifier of the store file the table describes.
+    pub generation: [u8; 16],
+    pub end: u64,
+    pub verified_through: u64,
+    pub hash: KeyHash,
+}
+
+impl Base {
+    /// Maps the index file `index` if it describes `store` (the store file of generation
+    /// `generation`, `len` bytes long) and was made with the key hash `custom` (or the
+    /// default one) and, when given, `seed`. `None` otherwise: the caller reads the log
+    /// instead. Costs a constant amount of work whatever the store's size: 128 bytes of the
+    /// index file and at most 64 KiB of the store, read with `pread` rather than through a
+    /// mapping, so that no fault reads ahead around them.
+    pub(crate) fn open(
+        index: &Path,
+        store: &File,
+        len: u64,
+        generation: [u8; 16],
+        custom: Option<KeyHasher>,
+        seed: Option<u64>,
+    ) -> Option<Base> {
+        let file = File::open(index).ok()?;
+        let map = map_random(&file)?;
+        Base::from_map(map, generation, custom, seed, |end| {
+            tail_of_file(store, len, end)
+        })
+    }
+
+    fn from_map(
+        map: memmap2::Mmap,
+        generation: [u8; 16],
+        custom: Option<KeyHasher>,
+        seed: Option<u64>,
+        tail_hash_at: impl FnOnce(u64) -> Option<u64>,
+    ) -> Option<Base> {
+        let b: &[u8] = &map;
+        if b.len() < HEADER || b[..8] != MAGIC || u16::from_le_bytes([b[8], b[9]]) != LAYOUT {
+            return None;
+        }
+        if format::checksum0(&b[..HEADER - 8]) != u64_at(b, HEADER - 8) || b[16..32] != generation {
+            return None;
+        }
+        let end = u64_at(b, 32);
+        let keys = u64_at(b, 40);
+        let live_bytes = u64_at(b, 48);
+        let hash = KeyHash {
+            custom,
+            seed: u64_at(b, 56),
+        };
+        let buckets = u64_at(b, 72);
+        let slots = u64_at(b, 80);
+        let verified_through = u64_at(b, 88);
+        if seed.is_some_and(|s| s != hash.seed)
+            || hash.of(PROBE) != u64_at(b, 64)
+            || tail_hash_at(end) != Some(u64_at(b, 104))
+        {
+            return None;
+        }
+        let log_bytes = end - HEADER_LEN;
+        let body = usize::try_from(slots).ok()?.checked_mul(SLOT)?;
+        if buckets == 0
+            || slots < buckets
+            || slots - buckets > keys
+            || keys > slots
+            || b.len() != HEADER.checked_add(body)?
+            || keys.saturating_mul(format::entry_len(1, 0)) > log_bytes
+            || live_bytes > log_bytes
+            || verified_through > end
+        {
+            return None;
+        }
+        let slots = slots as usize;
+        let checked = (0..slots.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        Some(Base {
+            slots_hash: u64_at(b, 96),
+            map,
+            slots,
+            buckets,
+            end,
+            keys,
+            live_bytes,
+            verified_through,
+            seed: hash.seed,
+            checked,
+        })
+    }
+
+    #[inline]
+    fn slot(&self, i: usize) -> Slot {
+        let at = HEADER + i * SLOT;
+        let b = &self.map[at..at + SLOT];
+        Slot {
+            hash: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+            offset: u64::from_le_bytes(b[8..].try_into().expect("8 bytes")),
+        }
+    }
+
+    /// The covered part of the log in `data` (which holds at least that much).
+    #[inline]
+    fn log<'a>(&self, data: &'a [u8]) -> &'a [u8] {
+        &data[..(self.end as usize).min(data.len())]
+    }
+
+    /// Slot and offset of `key`'s Put, if the table has it.
+    #[inline]
+    pub(crate) fn find(&self, data: &[u8], hash: u64, key: &[u8]) -> Option<(usize, u64)> {
+        let log = self.log(data);
+        let mut i = home(hash, self.buckets);
+        while i < self.slots {
+            let s = self.slot(i);
+            if s.offset == 0 || s.hash > hash {
+                return None;
+            }
+            if s.hash == hash && put_key(log, s.offset) == Some(key) {
+                return Some((i, s.offset));
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Slot and offset of the first possible Put whose key hash is `hash`, without
+    /// comparing keys (the caller compares, and falls back to [`Base::find`]).
+    #[inline]
+    pub(crate) fn find_hash(&self, data: &[u8], hash: u64) -> Option<(usize, u64)> {
+        let log = self.log(data);
+        let mut i = home(hash, self.buckets);
+        while i < self.slots {
+            let s = self.slot(i);
+            if s.offset == 0 || s.hash > hash {
+                return None;
+            }
+            if s.hash == hash && put_key(log, s.offset).is_some() {
+                return Some((i, s.offset));
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Starts loading the slots a lookup of `hash` reads first.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let i = home(hash, self.buckets).min(self.slots.saturating_sub(1));
+            let p = self.map[HEADER + i * SLOT..].as_ptr() as *const i8;
+            // SAFETY: a prefetch is a hint that never faults, and `p` points into the mapping.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = hash;
+    }
+
+    /// Verifies the entry at `offset` (found in slot `slot`) by its checksum if this is its
+    /// first read since open, it is not longer than [`CHECK_ON_READ`] and it was not
+    /// verified in this generation already. `Err` with why, when it does not verify.
+    #[inline]
+    pub(crate) fn check_first_read(
+        &self,
+        data: &[u8],
+        slot: usize,
+        offset: u64,
+    ) -> Result<(), &'static str> {
+        if offset < self.verified_through {
+            return Ok(());
+        }
+        let (w, m) = (slot / 64, 1u64 << (slot % 64));
+        if self.checked[w].load(Ordering::Relaxed) & m != 0 {
+            return Ok(());
+        }
+        let log = self.log(data);
+        let h = format::plausible_entry(log, offset).map_err(|b| b.describe())?;
+        if h.len() > CHECK_ON_READ {
+            return Ok(());
+        }
+        format::verify_checksum(log, offset, &h).map_err(|b| b.describe())?;
+        self.checked[w].fetch_or(m, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Every slot whose offset lies where an entry of the covered log can start, in slot
+    /// (hash) order. The entry there is not checked: compaction verifies each one it copies
+    /// and fails on damage instead of dropping the key, and `verify()` compares them all
+    /// with the log.
+    pub(crate) fn entries<'a>(&'a self, data: &'a [u8]) -> impl Iterator<Item = Slot> + 'a {
+        let end = self.log(data).len() as u64;
+        (0..self.slots).map(|i| self.slot(i)).filter(move |s| {
+            s.offset >= HEADER_LEN
+                && s.offset % ALIGN == 0
+                && s.offset.saturating_add(format::ENTRY_HEADER_LEN) <= end
+        })
+    }
+
+    /// Whether the slot bytes are the ones the table was written with.
+    pub(crate) fn slots_intact(&self) -> bool {
+        format::checksum0(&self.map[HEADER..]) == self.slots_hash
+    }
+
+    /// Asks the kernel to read the whole table ahead: a merge reads it from end to end.
+    pub(crate) fn will_read_all(&self) {
+        #[cfg(unix)]
+        {
+            let _ = self.map.advise(memmap2::Advice::WillNeed);
+        }
+    }
+
+    /// Bytes of the index file.
+    pub(crate) fn file_bytes(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    /// Heap bytes this table holds (the bitmap of entries checked on read).
+    pub(crate) fn allocation_size(&self) -> usize {
+        self.checked.len() * 8
+    }
+}
+
+/// XXH3-64 of the last [`TAIL`] bytes of the log before `end` (from offset 64 at most).
+pub(crate) fn tail_hash(data: &[u8], end: u64) -> u64 {
+    let from = end.saturating_sub(TAIL).max(HEADER_LEN);
+    format::checksum0(&data[from as usize..end as usize])
+}
+
+/// Where the tail hash of the log before `end` starts.
+pub(crate) fn tail_start(end: u64) -> u64 {
+    end.saturating_sub(TAIL).max(HEADER_LEN)
+}
+
+/// The tail hash of the log before `end` in `store` (`len` bytes long), read with `pread`,
+/// if a sync mark that records everything before it ends at `end`; `None` otherwise.
+fn tail_of_file(store: &File, len: u64, end: u64) -> Option<u64> {
+    if !end.is_multiple_of(ALIGN) || end > len || end < HEADER_LEN + format::SYNC_MARK_LEN {
+        return None;
+    }
+    let from = tail_start(end);
+    let mut buf = vec![0u8; (end - from) as usize];
+    if crate::io::read_at(store, &mut buf, from).ok()? != buf.len() {
+        return None;
+    }
+    let mark = &buf[buf.len() - format::SYNC_MARK_LEN as usize..];
+    format::is_full_mark_at(mark, end - format::SYNC_MARK_LEN).then(|| format::checksum0(&buf))
+}
+
+/// Maps `file` read-only, telling the kernel that reads will be random before any byte is
+/// touched: a lookup reads one or two slots of a page, and the read-around of a fault
+/// (up to the device's read-ahead, 8 MiB on some disks) would fill the page cache with
+/// slots nobody asked for, and make a cold open read megabytes.
+fn map_random(file: &File) -> Option<memmap2::Mmap> {
+    // SAFETY: the mapping is read-only and shared. The engine never writes into an index
+    // file once it is renamed into place (a new one is written under a temporary name and
+    // renamed over it, which leaves this inode and its bytes as they were), so the bytes
+    // do not change while mapped; a program that truncates the file meanwhile would fault
+    // the process, as truncating the store file itself would.
+    let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+    #[cfg(unix)]
+    {
+        let _ = map.advise(memmap2::Advice::Random);
+    }
+    Some(map)
+}
+
+/// Writes the base table of `slots` (sorted by hash, each naming a live Put of the log in
+/// `data` before `head.end`; `keys` of them) to `tmp`, syncs it and renames it to `dest`,
+/// then syncs the directory, all through `backend` (see [`files::replace_atomically`]); the
+/// new file gets the mode, owner and group of the store file (`like`). Returns the table,
+/// mapped from the file written.
+#[allow(clippy::too_many_arguments)] // each is one thing the file needs; a struct of them would be built once
+pub(crate) fn write(
+    tmp: &Path,
+    dest: &Path,
+    like: &std::fs::Metadata,
+    backend: &dyn Backend,
+    data: &[u8],
+    head: &Header,
+    keys: u64,
+    slots: impl Iterator<Item = Slot>,
+) -> std::io::Result<Base> {
+    const CHUNK: usize = 4 << 20;
+    let buckets = buckets_for(keys);
+    let mut options = files::private_options();
+    let file = files::replace_atomically(backend, tmp, dest, &mut options, |file| {
+        // It tells how many keys the store has: readable by exactly those who may read it.
+        files::keep_mode_and_owner(like, file)?;
+        let mut buf = Vec::with_capacity(CHUNK + SLOT);
+        buf.resize(HEADER, 0);
+        let mut at = 0u64;
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut flush = |buf: &mut Vec<u8>, skip: usize| -> std::io::Result<()> {
+            hasher.update(&buf[skip..]);
+            backend.write_at(file, buf, at)?;
+            at += buf.len() as u64;
+            buf.clear();
+            Ok(())
+        };
+        let mut first = true;
+        let mut next = 0usize;
+        let mut count = 0u64;
+        let mut live = 0u64;
+        let put = |buf: &mut Vec<u8>, s: Slot| {
+            buf.extend_from_slice(&s.hash.to_le_bytes());
+            buf.extend_from_slice(&s.offset.to_le_bytes());
+        };
+        let mut last = 0u64;
+        for s in slots {
+            if s.hash < last {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the slots of the index being merged are out of order",
+                ));
+            }
+            last = s.hash;
+            let at_home = home(s.hash, buckets);
+            while next < at_home {
+                put(&mut buf, Slot { hash: 0, offset: 0 });
+                next += 1;
+                if buf.len() >= CHUNK {
+                    flush(&mut buf, if first { HEADER } else { 0 })?;
+                    first = false;
+                }
+            }
+            put(&mut buf, s);
+            next += 1;
+            count += 1;
+            live += format::read_header_trusted(&data[s.offset as usize..]).len();
+            if buf.len() >= CHUNK {
+                flush(&mut buf, if first { HEADER } else { 0 })?;
+                first = false;
+            }
+        }
+        while (next as u64) < buckets {
+            put(&mut buf, Slot { hash: 0, offset: 0 });
+            next += 1;
+            if buf.len() >= CHUNK {
+                flush(&mut buf, if first { HEADER } else { 0 })?;
+                first = false;
+            }
+        }
+        flush(&mut buf, if first { HEADER } else { 0 })?;
+        debug_assert_eq!(count, keys);
+        let mut h = Vec::with_capacity(HEADER);
+        h.extend_from_slice(&MAGIC);
+        h.extend_from_slice(&LAYOUT.to_le_bytes());
+        h.extend_from_slice(&[0u8; 6]);
+        h.extend_from_slice(&head.generation);
+        for v in [
+            head.end,
+            count,
+            live,
+            head.hash.seed,
+            head.hash.of(PROBE),
+            buckets,
+            next as u64,
+            head.verified_through,
+            hasher.digest(),
+            tail_hash(data, head.end),
+            0,
+        ] {
+            h.extend_from_slice(&v.to_le_bytes());
+        }
+        debug_assert_eq!(h.len(), HEADER - 8);
+        let sum = format::checksum0(&h);
+        h.extend_from_slice(&sum.to_le_bytes());
+        backend.write_at(file, &h, 0)
+    })
+    .map_err(|(_, e)| e)?;
+    let map = map_random(&file)
+        .ok_or_else(|| std::io::Error::other("the index file written cannot be mapped"))?;
+    Base::from_map(
+        map,
+        head.generation,
+        head.hash.custom,
+        Some(head.hash.seed),
+        |end| format::ends_with_full_mark(data, end).then(|| tail_hash(data, end)),
+    )
+    .ok_or_else(|| std::io::Error::other("the index file written does not read back as written"))
+}
