@@ -202,7 +202,7 @@ export declare function putFile(h: number, ticket: number, key: Buffer, file: st
  * process that opened it): entries read, bytes of an unfinished or torn tail left aside
  * and why, after damage in unsynced data (a power loss) where the dropped bytes were
  * saved (`savedTail`, a store image for `Store.repair`), and how many keys came from the
- * index checkpoint that `close()` saved (`checkpointKeys`).
+ * index file (`checkpointKeys`).
  */
 export declare function recovery(h: number): RecoveryReport
 
@@ -211,8 +211,8 @@ export interface RecoveryReport {
   /** The open created the store file. */
   created: boolean
   /**
-   * Entries read back from the log (of all complete batches; when the index checkpoint
-   * was used, only of those written after it).
+   * Entries read back (replayed) from the log: of all complete batches, or, when the
+   * index file was used, only of those written after it and its delta file.
    */
   entries: number
   /** Bytes after the last complete batch that the open left aside (a writer dropped them). */
@@ -228,10 +228,11 @@ export interface RecoveryReport {
   /** Offset of that damage, for writable and read-only opens alike. */
   unsyncedDamageAt?: number
   /**
-   * Keys read from the index checkpoint `<store>.srd-index` that the last `close()` saved
-   * (for a large store: see `Store.close`), when it matched the file: the open then read only
-   * the log written after it, and did not re-verify the checksums of the entries before
-   * it (`Store.verify` does). Absent when the whole log was read.
+   * Live keys the index file `<store>.srd-index` (and the delta file `<store>.srd-delta`
+   * that `close()` saved) gave, when they matched the file (for a large store: see
+   * `Store.close`): the open then read only the log written after them, in constant time,
+   * and entries are verified on their first read and by `Store.verify`. Absent when the
+   * whole log was read.
    */
   checkpointKeys?: number
 }
@@ -254,9 +255,11 @@ export declare function refresh(h: number): string
  * # JavaScript: `Store.close`
  *
  * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
- * destroyed), makes everything written durable (`fdatasync`), saves the index beside a
- * store of 50,000 keys or more (`<path>.srd-index`, so that the next open need not read the
- * whole file; the number is the engine's default `StoreOptions::checkpoint_min_keys`),
+ * destroyed), makes everything written durable (`fdatasync`), saves what changed since
+ * the index file of a store of 50,000 keys or more (`<path>.srd-index`; the number is the
+ * engine's default `StoreOptions::checkpoint_min_keys`) as a delta file `<path>.srd-delta`,
+ * or merges it into a new index file when much changed, so that the next open reads
+ * neither the whole file nor what changed (it costs what changed, not the store's size),
  * then closes this store. The
  * file closes when the last `Store` of this process that has it open closes. Buffers
  * returned by reads stay valid. If the sync fails, the store is closed all the same and

@@ -78,7 +78,7 @@ export interface StoreOptions {
    * and other files beside it (default `0o666`, less the process's umask, as for any new
    * file: usually `0o644`). Use `0o600` for a store of secrets. An existing store keeps
    * its mode; the files that replace it (compaction, {@link Store.repair}), its index
-   * checkpoint and the staging files of {@link Store.createWriteStream} get the store
+   * and delta files and the staging files of {@link Store.createWriteStream} get the store
    * file's own mode, owner and group. Ignored when the store is already open in this
    * process.
    */
@@ -233,7 +233,7 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * process that opened it): entries read, bytes of an unfinished or torn tail left aside
    * and why, after damage in unsynced data (a power loss) where the dropped bytes were
    * saved (`savedTail`, a store image for `Store.repair`), and how many keys came from the
-   * index checkpoint that `close()` saved (`checkpointKeys`).
+   * index file (`checkpointKeys`).
    */
   recovery(): RecoveryReport
   /**
@@ -250,9 +250,11 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   refresh(): 'unchanged' | 'appended' | 'replaced'
   /**
    * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
-   * destroyed), makes everything written durable (`fdatasync`), saves the index beside a
-   * store of 50,000 keys or more (`<path>.srd-index`, so that the next open need not read the
-   * whole file; the number is the engine's default `StoreOptions::checkpoint_min_keys`),
+   * destroyed), makes everything written durable (`fdatasync`), saves what changed since
+   * the index file of a store of 50,000 keys or more (`<path>.srd-index`; the number is the
+   * engine's default `StoreOptions::checkpoint_min_keys`) as a delta file `<path>.srd-delta`,
+   * or merges it into a new index file when much changed, so that the next open reads
+   * neither the whole file nor what changed (it costs what changed, not the store's size),
    * then closes this store. The
    * file closes when the last `Store` of this process that has it open closes. Buffers
    * returned by reads stay valid. If the sync fails, the store is closed all the same and

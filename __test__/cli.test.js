@@ -135,7 +135,7 @@ test('info --json reports the header version, stats and kernel', async (t) => {
   const r = await cli(['info', p, '--json'])
   t.is(r.code, 0, r.err)
   const info = JSON.parse(r.out)
-  t.is(info.formatVersion, 2)
+  t.is(info.formatVersion, 3)
   t.is(info.entries, 2)
   t.is(info.fileBytes, fs.statSync(p).size)
   t.true(info.reclaimableBytes > 0)
@@ -145,14 +145,14 @@ test('info --json reports the header version, stats and kernel', async (t) => {
   t.is(info.kernel, kernel())
   t.is(info.path, p)
 
-  // The version comes from the file: a version-2 header is what the engine wrote.
+  // The version comes from the file: a version-3 header is what the engine wrote.
   const head = fs.readFileSync(p).subarray(0, 10)
   t.is(head.toString('latin1', 0, 8), 'SIMDRDRV')
   t.is(head.readUInt16LE(8), info.formatVersion)
 
   const text = await cli(['info', p])
   t.is(text.code, 0)
-  t.regex(text.out, /format version\s+2\n/)
+  t.regex(text.out, /format version\s+3\n/)
   t.regex(text.out, /live entries\s+2\n/)
   t.regex(text.out, new RegExp(`checksum kernel\\s+${kernel()}`))
 })

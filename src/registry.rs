@@ -282,11 +282,36 @@ fn open_engine(
         }
         opts
     };
-    Ok(Arc::new(Engine {
+    let engine = Arc::new(Engine {
         store: ManuallyDrop::new(opts.open(path).or_throw()?),
         key: key.to_path_buf(),
         writer: !read_only,
-    }))
+    });
+    if !read_only {
+        verify_in_background(&engine);
+    }
+    Ok(engine)
+}
+
+/// Bytes the background verifier checks between pauses.
+const VERIFY_STEP: u64 = 16 << 20;
+
+/// Verifies what the index file covers and this generation has not verified yet (the
+/// engine's `Store::verify_in_background`), on a thread of its own at idle I/O priority, a
+/// piece at a time, holding the engine only while a piece runs: a close is never kept
+/// waiting for it. Damage it finds is reported by `verify()`, which checks every entry.
+fn verify_in_background(engine: &Arc<Engine>) {
+    let weak = Arc::downgrade(engine);
+    let _ = std::thread::Builder::new()
+        .name("srd-verify".into())
+        .spawn(move || loop {
+            let Some(engine) = weak.upgrade() else { return };
+            if !matches!(engine.verify_in_background(VERIFY_STEP), Ok(true)) {
+                return;
+            }
+            drop(engine);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        });
 }
 
 /// Releases a handle. The engine closes when no handle and no task holds it any more.

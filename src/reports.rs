@@ -29,8 +29,8 @@ pub struct CompactResult {
 pub struct RecoveryReport {
     /// The open created the store file.
     pub created: bool,
-    /// Entries read back from the log (of all complete batches; when the index checkpoint
-    /// was used, only of those written after it).
+    /// Entries read back (replayed) from the log: of all complete batches, or, when the
+    /// index file was used, only of those written after it and its delta file.
     pub entries: f64,
     /// Bytes after the last complete batch that the open left aside (a writer dropped them).
     pub dropped_tail_bytes: f64,
@@ -45,10 +45,11 @@ pub struct RecoveryReport {
     pub saved_tail: Option<String>,
     /// Offset of that damage, for writable and read-only opens alike.
     pub unsynced_damage_at: Option<f64>,
-    /// Keys read from the index checkpoint `<store>.srd-index` that the last `close()` saved
-    /// (for a large store: see `Store.close`), when it matched the file: the open then read only
-    /// the log written after it, and did not re-verify the checksums of the entries before
-    /// it (`Store.verify` does). Absent when the whole log was read.
+    /// Live keys the index file `<store>.srd-index` (and the delta file `<store>.srd-delta`
+    /// that `close()` saved) gave, when they matched the file (for a large store: see
+    /// `Store.close`): the open then read only the log written after them, in constant time,
+    /// and entries are verified on their first read and by `Store.verify`. Absent when the
+    /// whole log was read.
     pub checkpoint_keys: Option<f64>,
 }
 
@@ -60,7 +61,7 @@ pub struct RecoveryReport {
 /// process that opened it): entries read, bytes of an unfinished or torn tail left aside
 /// and why, after damage in unsynced data (a power loss) where the dropped bytes were
 /// saved (`savedTail`, a store image for `Store.repair`), and how many keys came from the
-/// index checkpoint that `close()` saved (`checkpointKeys`).
+/// index file (`checkpointKeys`).
 #[napi]
 pub fn recovery(h: u32) -> napi::Result<RecoveryReport> {
     let handle = registry::borrow(h)?;

@@ -19,7 +19,8 @@ enum Durable {
     Commit(u64),
     /// Everything committed so far is durable.
     All,
-    /// As `All`, then the index checkpoint is saved if one is due.
+    /// As `All`, then what changed since the index file is saved (merged into a new one,
+    /// or as a delta file: the engine's `Store::save_index`), as a close does.
     Checkpoint,
 }
 
@@ -37,7 +38,7 @@ impl Task for DurableTask {
         match self.what {
             Durable::Commit(seq) => store.wait_durable(seq).or_throw(),
             Durable::All => store.flush().or_throw(),
-            Durable::Checkpoint => store.checkpoint().map(drop).or_throw(),
+            Durable::Checkpoint => store.save_index().map(drop).or_throw(),
         }
     }
     fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {

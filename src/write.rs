@@ -117,9 +117,33 @@ fn commit_staged(
         }
     };
     // A declined commit (`Ok(None)`) leaves the ticket unused; anything else takes its turn.
-    handle
+    let done = handle
         .in_turn_if(ticket, || commit().transpose())
-        .transpose()
+        .transpose();
+    if matches!(done, Ok(Some(_))) {
+        merge_index_if_due(&handle.store);
+    }
+    done
+}
+
+/// After a commit: when enough changed since the index file (the engine's
+/// `Store::index_merge_due`), merges the index on a thread of its own, so that the
+/// changes kept in memory and what a later open (after a crash too) replays stay bounded.
+/// Neither the event loop nor the threadpool waits for it.
+pub(crate) fn merge_index_if_due(store: &Arc<registry::Engine>) {
+    if !store.claim_background_merge() {
+        return;
+    }
+    let engine = store.clone();
+    let spawned = std::thread::Builder::new()
+        .name("srd-index-merge".into())
+        .spawn(move || {
+            let _ = engine.run_background_merge();
+        });
+    if spawned.is_err() {
+        // No thread to be had: merge here rather than keep the claim forever.
+        let _ = store.run_background_merge();
+    }
 }
 
 /// Like `write_batch`, but returns `NOT_WRITTEN` (-1) at once, writing nothing and leaving
@@ -179,6 +203,9 @@ pub fn write_entries(
         // until the batch is written and this function returns.
         unsafe { entries::write(env, &handles, protos, &handle.store) }
     })?;
+    if written.is_some() {
+        merge_index_if_due(&handle.store);
+    }
     Ok(written.map_or(NOT_WRITTEN, |seq| seq as f64))
 }
 
