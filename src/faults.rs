@@ -6,7 +6,8 @@
 //! file-system calls go through [`simd_r_drive::io::FailAfter`]: `<call>:<n>:<errno>` lets
 //! `n` calls of that kind succeed and fails every later one, e.g. `write:3:ENOSPC` (a full
 //! disk: the failing write puts half of its bytes on disk first), `sync:0:EIO`,
-//! `rename:0:EIO`. `gate:<file>` instead holds the open (writable or read-only), outside
+//! `rename:0:EIO`; `<call>:<n>:<errno>:<k>` fails only `k` calls, then lets every later one
+//! through (a disk on which space was freed), e.g. `write:3:ENOSPC:1`. `gate:<file>` instead holds the open (writable or read-only), outside
 //! every lock of the registry, until `<file>` exists (at most 10 s), then creates
 //! `<file>.passed` and opens: tests use it to keep an open in progress while they check
 //! what else can run meanwhile. For tests only; never set it in production.
@@ -38,13 +39,20 @@ pub fn from_spec(spec: Option<&str>) -> napi::Result<Option<Arc<dyn Backend>>> {
     let bad = || {
         coded(
             "ERR_INVALID_ENV",
-            &format!("SIMD_R_DRIVE_TEST_FAULT must look like write:3:ENOSPC, got {spec:?}"),
+            &format!(
+                "SIMD_R_DRIVE_TEST_FAULT must look like write:3:ENOSPC or write:3:ENOSPC:1, got \
+                 {spec:?}"
+            ),
         )
     };
     let mut parts = spec.split(':');
-    let (Some(call), Some(n), Some(errno), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(call), Some(n), Some(errno), times, None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(bad());
     };
     let op = match call {
@@ -67,10 +75,9 @@ pub fn from_spec(spec: Option<&str>) -> napi::Result<Option<Arc<dyn Backend>>> {
     } else {
         Fault::Errno(errno)
     };
-    Ok(Some(Arc::new(FailAfter::new(
-        Arc::new(OsBackend),
-        &[op],
-        n,
-        fault,
-    ))))
+    let mut backend = FailAfter::new(Arc::new(OsBackend), &[op], n, fault);
+    if let Some(times) = times {
+        backend = backend.times(times.parse().map_err(|_| bad())?);
+    }
+    Ok(Some(Arc::new(backend)))
 }

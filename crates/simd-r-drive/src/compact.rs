@@ -138,7 +138,7 @@ impl Store {
         started: Instant,
         made: &mut Option<FileId>,
     ) -> Result<CompactionReport> {
-        let io_err = |op: &'static str, e: std::io::Error| self.poison_with(Error::io(op, tmp, e));
+        let io_err = |op: &'static str, e: std::io::Error| self.compaction_failed(op, tmp, e);
         // A new file, a new generation: the old file's index can never be taken for its.
         let file_generation = format::new_generation();
         let (map, start_end, mut slots, bytes_before, old_file, old_id) = {
@@ -358,6 +358,18 @@ impl Store {
         })
     }
 
+    /// The error of compaction step `op` on `tmp`. A full disk while the new file is
+    /// created or written leaves the store as it was (the caller deletes the new file);
+    /// any other failure poisons it.
+    fn compaction_failed(&self, op: &'static str, tmp: &Path, e: std::io::Error) -> Error {
+        let err = Error::io(op, tmp, e);
+        if crate::error::KEEPS_THE_STORE_USABLE.contains(&op) {
+            self.write_failed(err)
+        } else {
+            self.poison_with(err)
+        }
+    }
+
     /// Re-encodes the committed entries in `[from, to)` of the old file into `out`,
     /// keeping their batch boundaries, and applies them to `index`.
     fn copy_tail(
@@ -369,7 +381,7 @@ impl Store {
         to: u64,
     ) -> Result<u64> {
         let tmp = out.path;
-        let io_err = |op: &'static str, e: std::io::Error| self.poison_with(Error::io(op, tmp, e));
+        let io_err = |op: &'static str, e: std::io::Error| self.compaction_failed(op, tmp, e);
         let data = map.bytes(to);
         let mut placed = Vec::new();
         let mut off = from;

@@ -20,6 +20,14 @@ const WRITABLE_OPEN_OPS: [&str; 3] = [
     "creating the store file",
 ];
 
+/// The steps whose failure on a full disk leaves an open store usable (see
+/// `Store::write_failed`): appends, and compaction's new file before its rename.
+pub(crate) const KEEPS_THE_STORE_USABLE: [&str; 3] = [
+    "writing",
+    "writing the compaction file",
+    "creating the compaction file",
+];
+
 /// What [`Error::NotAStoreFile`] says of an empty file.
 pub(crate) const EMPTY_FILE: &str = "an empty file";
 
@@ -117,11 +125,21 @@ impl Error {
             Error::Poisoned { .. } => "ERR_STORE_POISONED",
             Error::InvalidKey { .. } => "ERR_INVALID_KEY",
             Error::ValueTooLarge { .. } => "ERR_VALUE_TOO_LARGE",
-            Error::Io { source, .. } => match source.raw_os_error() {
-                Some(libc::ENOSPC) | Some(libc::EDQUOT) => "ERR_STORE_DISK_FULL",
-                _ => "ERR_STORE_IO",
-            },
+            Error::Io { .. } if self.is_disk_full() => "ERR_STORE_DISK_FULL",
+            Error::Io { .. } => "ERR_STORE_IO",
         }
+    }
+
+    /// Whether this is an I/O error of a full disk or an exhausted quota (`ENOSPC`,
+    /// `EDQUOT`: code `ERR_STORE_DISK_FULL`). A write that fails so leaves the store usable:
+    /// writes succeed again once there is space. A sync that fails so poisons it, as any
+    /// failed sync does.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self,
+            Error::Io { source, .. }
+                if matches!(source.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+        )
     }
 
     /// For an I/O error, the operating system's error number (`errno`, e.g. 13 for
@@ -284,7 +302,18 @@ impl fmt::Display for Error {
             Error::Io { op, path, source } => {
                 write!(f, "{op} failed on {}: {source}", path.display())?;
                 match source.raw_os_error() {
-                    Some(libc::ENOSPC) => write!(f, " (free disk space, then reopen the store)")?,
+                    Some(libc::ENOSPC) | Some(libc::EDQUOT)
+                        if KEEPS_THE_STORE_USABLE.contains(op) =>
+                    {
+                        write!(
+                            f,
+                            " (nothing of this write was stored; free disk space and write \
+                             again: the store stays open)"
+                        )?
+                    }
+                    Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+                        write!(f, " (free disk space, then reopen the store)")?
+                    }
                     Some(libc::EROFS) => write!(
                         f,
                         " (the file system is read-only: open the store with readOnly: true \

@@ -34,10 +34,16 @@ impl Store {
             let s = self.state.read();
             (s.file.clone(), s.end, s.map.clone(), s.pending_mark())
         };
+        let data_end = end;
+        // How far the writes of this value reached (the checksum, written last, lies before).
+        let reached = std::cell::Cell::new(end);
+        // A failed write leaves the end of the data at `data_end`: see `Appending::write`.
         let write = |bytes: &[u8], at: u64| {
-            self.backend
-                .write_at(&file, bytes, at)
-                .map_err(|e| self.poison_with(Error::io("writing", &self.path, e)))?;
+            reached.set(reached.get().max(at + bytes.len() as u64));
+            self.backend.write_at(&file, bytes, at).map_err(|e| {
+                self.clear_after_failed_write(&file, data_end, reached.get());
+                self.write_failed(Error::io("writing", &self.path, e))
+            })?;
             self.allocated
                 .fetch_max(at + bytes.len() as u64, Ordering::AcqRel);
             Ok::<(), Error>(())
@@ -61,7 +67,7 @@ impl Store {
             let want = chunk.len().min(left as usize);
             let n = match source.read(&mut chunk[..want]) {
                 Ok(0) => {
-                    self.clear_after_failed_stream(&file, end, at)?;
+                    self.clear_after_failed_write(&file, data_end, at);
                     return Err(Error::io(
                         "reading the value",
                         &self.path,
@@ -74,7 +80,7 @@ impl Store {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.clear_after_failed_stream(&file, end, at)?;
+                    self.clear_after_failed_write(&file, data_end, at);
                     return Err(Error::io("reading the value", &self.path, e));
                 }
             };
@@ -123,12 +129,5 @@ impl Store {
             existed: vec![prior.is_some()],
             seq,
         })
-    }
-
-    /// After a source failed, zeroes the bytes already written past the end of the data,
-    /// so that the file past its end holds only zeros again (as preallocation assumes).
-    fn clear_after_failed_stream(&self, file: &std::fs::File, from: u64, to: u64) -> Result<()> {
-        crate::files::zero_fill(self.backend.as_ref(), file, from, to)
-            .map_err(|e| self.poison_with(Error::io("writing", &self.path, e)))
     }
 }

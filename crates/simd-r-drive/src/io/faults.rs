@@ -19,7 +19,9 @@ pub enum Fault {
 }
 
 /// A backend that passes calls to `inner` until the N-th call of the chosen kinds, which
-/// fails; every later call of those kinds fails too (a disk that stays broken).
+/// fails; every later call of those kinds fails too (a disk that stays broken), unless
+/// [`FailAfter::times`] limits how many fail or [`FailAfter::heal`] ends the failures (a
+/// disk on which space was freed).
 #[derive(Debug)]
 pub struct FailAfter {
     inner: Arc<dyn Backend>,
@@ -27,6 +29,8 @@ pub struct FailAfter {
     remaining: AtomicU64,
     fault: Fault,
     seen: AtomicU64,
+    /// How many more calls may fail once the fault has fired.
+    failures_left: AtomicU64,
 }
 
 impl FailAfter {
@@ -38,7 +42,19 @@ impl FailAfter {
             remaining: AtomicU64::new(n),
             fault,
             seen: AtomicU64::new(0),
+            failures_left: AtomicU64::new(u64::MAX),
         }
+    }
+
+    /// Fails only `times` calls once the fault has fired, then passes calls on again.
+    pub fn times(self, times: u64) -> Self {
+        self.failures_left.store(times, Ordering::SeqCst);
+        self
+    }
+
+    /// Ends the failures: every later call is passed on (as when space is freed).
+    pub fn heal(&self) {
+        self.failures_left.store(0, Ordering::SeqCst);
     }
 
     /// How many calls of the chosen kinds were made, failed ones included.
@@ -60,11 +76,12 @@ impl FailAfter {
             .remaining
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| r.checked_sub(1))
             .is_ok();
-        if ok {
-            None
-        } else {
-            Some(self.fault)
-        }
+        let failing = !ok
+            && self
+                .failures_left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| r.checked_sub(1))
+                .is_ok();
+        failing.then_some(self.fault)
     }
 }
 

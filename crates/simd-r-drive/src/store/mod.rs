@@ -224,7 +224,8 @@ pub struct Store {
     /// compactions and streamed values. See [`Store::is_busy`].
     pub(crate) long_ops: AtomicU64,
     closed: AtomicBool,
-    /// Set by the first failed write or sync; never cleared while open.
+    /// Set by the first failed sync, or failed write other than a full disk (see
+    /// [`Store::write_failed`]); never cleared while open.
     poison: OnceLock<String>,
     /// Set when a failed `fdatasync` of the store file (or directory sync after compaction's
     /// rename) left it unknown whether earlier writes are durable: a later sync cannot make
@@ -325,6 +326,19 @@ impl Store {
     pub(crate) fn poison_with(&self, err: Error) -> Error {
         let _ = self.poison.set(err.to_string());
         err
+    }
+
+    /// After a failed write of the store file, or of compaction's new file before its
+    /// rename: a full disk (`ENOSPC`, `EDQUOT`, see [`Error::is_disk_full`]) leaves the store
+    /// usable, since the end of the data did not move and nothing before it was touched (the
+    /// next append overwrites whatever the failed write left past it); any other error
+    /// poisons the store. Returns the error.
+    pub(crate) fn write_failed(&self, err: Error) -> Error {
+        if err.is_disk_full() {
+            err
+        } else {
+            self.poison_with(err)
+        }
     }
 
     /// [`Store::poison_with`] for a failed sync, after which no later sync can tell whether

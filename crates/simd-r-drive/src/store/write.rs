@@ -144,15 +144,21 @@ impl<'s> Appending<'s> {
         Ok(offset)
     }
 
+    /// Writes the buffer at `at`. On failure the end of the data stays where the batch
+    /// began: what the write left past it is cleared where that needs no space (see
+    /// [`Store::clear_after_failed_write`]), and only an error other than a full disk
+    /// poisons the store.
     fn write(&self, at: u64) -> Result<()> {
         let s = self.store;
-        s.backend
-            .write_at(&self.file, &self.buf, at)
-            .map_err(|e| s.poison_with(Error::io("writing", &s.path, e)))
+        s.backend.write_at(&self.file, &self.buf, at).map_err(|e| {
+            s.clear_after_failed_write(&self.file, self.end, at + self.buf.len() as u64);
+            s.write_failed(Error::io("writing", &s.path, e))
+        })
     }
 
-    /// Writes the rest of the batch and its commit record (and preallocated zeros), and
-    /// maps the file as far as the batch reaches. The caller then updates the index.
+    /// Writes the rest of the batch and its commit record (then preallocated zeros, if
+    /// due), and maps the file as far as the batch reaches. The caller then updates the
+    /// index.
     pub fn finish(mut self) -> Result<Appended<'s>> {
         let s = self.store;
         if !self.single {
@@ -160,14 +166,23 @@ impl<'s> Appending<'s> {
         }
         let new_end = self.base + self.buf.len() as u64;
         let allocated = s.allocated.load(Ordering::Acquire);
-        if s.preallocate > 0 && new_end > allocated {
-            // Zeros up to the next multiple of the preallocation step, in the same write.
-            let target = new_end.div_ceil(s.preallocate) * s.preallocate + s.preallocate;
-            self.buf.resize((target - self.base) as usize, 0);
-        }
         self.write(self.base)?;
-        s.allocated
-            .fetch_max(self.base + self.buf.len() as u64, Ordering::AcqRel);
+        s.allocated.fetch_max(new_end, Ordering::AcqRel);
+        if s.preallocate > 0 && new_end > allocated {
+            // Zeros up to the next multiple of the preallocation step, in a write of their
+            // own after the batch's: a disk too full for them fails no batch that fits.
+            let target = new_end.div_ceil(s.preallocate) * s.preallocate + s.preallocate;
+            self.buf.clear();
+            self.buf.resize((target - new_end) as usize, 0);
+            match s.backend.write_at(&self.file, &self.buf, new_end) {
+                Ok(()) => {
+                    s.allocated.fetch_max(target, Ordering::AcqRel);
+                }
+                // Zeros past the end of the data, however many landed: the next batch
+                // that reaches past them tries again.
+                Err(_) => s.count_file_length(&self.file),
+            }
+        }
         if self.buf.capacity() > KEEP_WRITE_BUFFER {
             *self.buf = Vec::new();
         }
@@ -188,13 +203,39 @@ impl<'s> Appending<'s> {
         })
     }
 
-    /// Gives the batch up: the pieces already written are zeroed again, so that the file
-    /// past the end of the data holds only zeros (as preallocation assumes) and the store
-    /// is as it was.
-    fn abandon(self) -> Result<()> {
-        let s = self.store;
-        crate::files::zero_fill(s.backend.as_ref(), &self.file, self.end, self.base)
-            .map_err(|e| s.poison_with(Error::io("writing", &s.path, e)))
+    /// Gives the batch up: the end of the data stays where the batch began, and the
+    /// pieces already written are zeroed again where that needs no space (see
+    /// [`Store::clear_after_failed_write`]). The store is as it was.
+    fn abandon(self) {
+        self.store
+            .clear_after_failed_write(&self.file, self.end, self.base);
+    }
+}
+
+impl Store {
+    /// After a write past the end of the data failed (or its batch was given up), clears
+    /// what it may have left in `[from, to)`, as a best effort: zeros are written only
+    /// within the file's current length, where they overwrite space the file already has
+    /// (on a copy-on-write file system even that may need space, and fail). Whatever
+    /// remains is harmless: the end of the data stays at `from`, so followers and recovery
+    /// see an unfinished tail there (no commit marker of a failed write ever lands: it is
+    /// the last byte of its write), and the next append overwrites it. The file's length
+    /// is counted as allocated, so that `close` trims it with the preallocated zeros.
+    pub(crate) fn clear_after_failed_write(&self, file: &File, from: u64, to: u64) {
+        let Ok(meta) = file.metadata() else { return };
+        self.allocated.fetch_max(meta.len(), Ordering::AcqRel);
+        let to = to.min(meta.len());
+        if to > from {
+            let _ = crate::files::zero_fill(self.backend.as_ref(), file, from, to);
+        }
+    }
+
+    /// Counts the store file's current length as allocated (after a write of
+    /// preallocated zeros failed part way).
+    fn count_file_length(&self, file: &File) {
+        if let Ok(meta) = file.metadata() {
+            self.allocated.fetch_max(meta.len(), Ordering::AcqRel);
+        }
     }
 }
 
@@ -204,6 +245,8 @@ pub struct BatchFeed<'s> {
     appending: Appending<'s>,
     ops: Vec<LogOp>,
     count: usize,
+    /// A piece of the batch could not be written: the batch is given up.
+    failed: bool,
 }
 
 impl BatchFeed<'_> {
@@ -216,6 +259,13 @@ impl BatchFeed<'_> {
             Op::Delete { .. } => None,
         };
         Store::validate(op.key(), value)?;
+        if self.failed {
+            return Err(Error::io(
+                "adding to a batch",
+                &self.appending.store.path,
+                std::io::Error::other("an earlier piece of this batch could not be written"),
+            ));
+        }
         if self.ops.len() == self.count {
             return Err(Error::io(
                 "adding to a batch",
@@ -227,7 +277,10 @@ impl BatchFeed<'_> {
             ));
         }
         let hash = self.appending.store.hash(op.key());
-        let offset = self.appending.encode(op)?;
+        let offset = self
+            .appending
+            .encode(op)
+            .inspect_err(|_| self.failed = true)?;
         self.ops.push(log_op(&op, hash, offset, self.ops.len()));
         Ok(())
     }
@@ -260,14 +313,18 @@ impl Store {
             appending,
             ops: Vec::with_capacity(count),
             count,
+            failed: false,
         };
         let fed = feed(&mut batch);
         let BatchFeed {
-            appending, mut ops, ..
+            appending,
+            mut ops,
+            failed,
+            ..
         } = batch;
         let short = ops.len() < count;
-        if fed.is_err() || short {
-            appending.abandon()?;
+        if fed.is_err() || short || failed {
+            appending.abandon();
             fed?;
             return Err(Error::io(
                 "writing a batch",
