@@ -13,7 +13,7 @@
 // Options: --keys N[,N...]  --runs N  --stores a,b  --dir DIR (default: under os.tmpdir())
 //   --gets N (random gets for the memory rows, default 1,000,000)  --puts N (default 1,000)
 //   --cgroup-mb N (default 128)  --cgroup-keys N (default: the largest --keys)
-//   --cgroup-timeout S (default 600)  --no-cgroup  --keep (leave the stores on disk)  --json
+//   --cgroup-timeout S (default 180)  --no-cgroup  --keep (leave the stores on disk)  --json
 //
 // Each store is bulk-loaded once per key count (one process) and reused by all the timing
 // processes; its directory is deleted at the end. Scenario "loaded": as the bulk load left it
@@ -132,12 +132,20 @@ const children = {
   }
 }
 
+// The bench's own cost: the memory child's loop with no store behind it (a get copies 100
+// bytes, as lmdb's getBinary and SQLite do).
+const NO_STORE = {
+  async open () {
+    return { get: (k) => Buffer.from(value(k.charCodeAt(15))), close () {} }
+  }
+}
+
 async function child (argv) {
   const [what, storeName, dir, n, arg, seed] = argv
-  const store = STORES[storeName]
+  const store = storeName === 'none' ? NO_STORE : STORES[storeName]
   if (!store || !children[what]) throw new Error(`usage: --child <${Object.keys(children).join('|')}> <store> <dir> <keys> [arg]`)
   // Load the store's module (and native addon) now, so that no clock below includes it.
-  require(storeName === OURS ? '..' : storeName)
+  if (store !== NO_STORE) require(storeName === OURS ? '..' : storeName)
   const r = await children[what](store, dir, Number(n), Number(arg), Number(seed || 0))
   process.stdout.write(JSON.stringify(r) + '\n')
 }
@@ -155,7 +163,7 @@ function parseArgs (argv) {
     puts: 1000,
     cgroupMb: 128,
     cgroupKeys: null,
-    cgroupTimeout: 600,
+    cgroupTimeout: 180,
     cgroup: true,
     keep: false,
     json: false,
@@ -204,8 +212,14 @@ function withDefaults (o) {
 
 function log (msg) { process.stderr.write(msg + '\n') }
 
+// The memory children run with a 1 MB young generation: with Node's default (16 MB
+// semi-spaces) the loop's own garbage (1M key strings and values) holds about 35 MB of
+// anonymous memory after gc(), which would drown what the stores hold.
+const MEM_FLAGS = ['--max-semi-space-size=1']
+
 function runChild (args, { timeoutMs = 0, prefix = null } = {}) {
-  const nodeArgs = ['--expose-gc', __filename, '--child', ...args.map(String)]
+  const flags = args[0] === 'mem' ? MEM_FLAGS : []
+  const nodeArgs = ['--expose-gc', ...flags, __filename, '--child', ...args.map(String)]
   const cmd = prefix ? prefix.cmd : process.execPath
   const argv = prefix ? [...prefix.args, process.execPath, ...nodeArgs] : nodeArgs
   const t0 = process.hrtime.bigint()
@@ -272,6 +286,12 @@ function listFiles (dir) {
 
 // --- cgroups --------------------------------------------------------------------------------
 
+/** The number after `name` at the start of a line of a cgroup's memory.stat, or null. */
+function statField (text, name) {
+  const m = text && new RegExp(`^${name} (\\d+)$`, 'm').exec(text)
+  return m ? Number(m[1]) : null
+}
+
 function mounts () {
   return fs.readFileSync('/proc/mounts', 'utf8').trim().split('\n').map((l) => {
     const [dev, where, type, opts] = l.split(' ')
@@ -319,7 +339,7 @@ function makeCgroup (bytes) {
             return [k, Number(v)]
           }))
           const peak = read('memory.peak')
-          return { peakBytes: peak === null ? null : Number(peak), oom: events.oom ?? null, oomKill: events.oom_kill ?? null, events }
+          return { peakBytes: peak === null ? null : Number(peak), oom: events.oom ?? null, oomKill: events.oom_kill ?? null, majorFaults: statField(read('memory.stat'), 'pgmajfault'), events }
         },
         remove () { fs.rmdirSync(dir) }
       }
@@ -355,6 +375,7 @@ function makeCgroup (bytes) {
             peakBytes: peak === null ? null : Number(peak),
             oom: null,
             oomKill: oc.oom_kill ?? null,
+            majorFaults: statField(read('memory.stat'), 'pgmajfault'),
             events: { failcnt: failcnt === null ? null : Number(failcnt), ...oc }
           }
         },
@@ -427,6 +448,9 @@ function measure (options) {
       if (b.status === 0) bare.push(JSON.parse(b.stdout))
     }
     out.bare = { anonShmem: bare.map((b) => b.rssAnon + b.rssShmem), vmRss: bare.map((b) => b.vmRss) }
+    // The memory child's loop with no store (key 0 is never read: the fake get ignores it).
+    out.harness = []
+    for (let r = 0; r < o.runs; r++) out.harness.push(mustChild(['mem', 'none', base, 1000000, o.gets]))
     const canDrop = dropCache(base)
     if (!canDrop) out.notes.push('python3 posix_fadvise failed: the "page cache dropped" figures are missing.')
 
@@ -588,7 +612,7 @@ function rows (res, storeNames) {
         if (!c) return 'n/a'
         if (!c.ran) return 'cgroups not usable'
         const peak = c.peakBytes === null ? 'peak n/a' : `peak ${num(c.peakBytes, 'MB')} MB`
-        const ooms = `oom_kill ${c.oomKill ?? 'n/a'}`
+        const ooms = `oom_kill ${c.oomKill ?? 'n/a'}, ${c.majorFaults ?? 'n/a'} major faults`
         if (c.completed) return `completed, ${num(c.ms / 1000)} s, ${peak}, ${ooms}`
         if (c.timedOut) return `timed out after ${num(c.ms / 1000)} s, ${peak}, ${ooms}`
         return `failed (${c.exit}) after ${num(c.ms / 1000)} s, ${peak}, ${ooms}`
@@ -604,6 +628,10 @@ function notes (res) {
   const o = res.options
   const lines = [...res.notes]
   if (res.bare) lines.push(`Bare Node process (node -e, nothing required): RssAnon + RssShmem ${num(median(res.bare.anonShmem), 'MB')} MB, RSS ${num(median(res.bare.vmRss), 'MB')} MB.`)
+  if (res.harness?.length) {
+    lines.push(`Memory rows: the child runs Node with ${MEM_FLAGS.join(' ')} and calls gc() before reading /proc/self/status; the same loop with no store ` +
+      `(each get copies 100 bytes) ends at RssAnon + RssShmem ${num(median(res.harness.map((x) => x.rssAnon + x.rssShmem)), 'MB')} MB, RSS ${num(median(res.harness.map((x) => x.vmRss)), 'MB')} MB.`)
+  }
   for (const n of o.keys) {
     for (const [s, r] of Object.entries(res.sizes[n] || {})) {
       const resident = [...r.loaded.residentAfterDrop, ...r.afterPuts.residentAfterDrop].filter((v) => v !== null)
