@@ -5,6 +5,9 @@
 //   npm run bench                 full run; writes bench/RESULTS.md
 //   BENCH_QUICK=1 npm run bench   about two minutes; prints the table only
 //   BENCH_STORES=simd-r-drive,lmdb BENCH_ONLY=r1,w2 npm run bench   a subset
+//   BENCH_ONLY=open npm run bench  only the open / memory / close rows of bench/open-costs.js
+//     (1M and 10M keys, 5 processes each; quick: 100k and 1M, 3; BENCH_OPEN_KEYS=100000,1000000
+//     and BENCH_OPEN_RUNS=3 set them; run it alone with npm run bench:open -- --help)
 
 const { spawnSync, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -12,6 +15,7 @@ const os = require('node:os')
 const path = require('node:path')
 const sizes = require('./sizes.js')
 const { STORES } = require('./stores.js')
+const openCosts = require('./open-costs.js')
 
 const OURS = 'simd-r-drive'
 const storeNames = (process.env.BENCH_STORES || Object.keys(STORES).join(',')).split(',')
@@ -89,7 +93,26 @@ function machine () {
     `${os.type()} ${os.release()}, filesystem ${fsType}; Node ${process.version}; ${versions}`
 }
 
+/** The rows of bench/open-costs.js (open at 1M and 10M keys, memory, close), or null. */
+function measureOpenCosts (only) {
+  if (only && !only.includes('open')) return null
+  const stores = storeNames.filter((s) => openCosts.DEFAULT_STORES.includes(s))
+  if (stores.length === 0) return null
+  const o = openCosts.parseArgs([
+    ...(sizes.quick ? ['--quick'] : []),
+    ...(process.env.BENCH_OPEN_KEYS ? ['--keys', process.env.BENCH_OPEN_KEYS] : []),
+    ...(process.env.BENCH_OPEN_RUNS ? ['--runs', process.env.BENCH_OPEN_RUNS] : []),
+    ...(process.env.BENCH_DIR ? ['--dir', dataRoot] : []),
+    '--stores', stores.join(',')
+  ])
+  return openCosts.measure(o)
+}
+
 function main () {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
+    return
+  }
   fs.mkdirSync(dataRoot, { recursive: true })
   const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null
   const workloads = [...new Set(ROWS.map((r) => r.w))].filter((w) => !only || only.includes(w))
@@ -106,6 +129,7 @@ function main () {
       }
     }
   }
+  const open = measureOpenCosts(only)
   const peers = storeNames.filter((s) => s !== OURS)
   const lines = []
   lines.push(`| workload | ${storeNames.join(' | ')} | ${OURS} ÷ best peer |`)
@@ -132,6 +156,12 @@ function main () {
       ratios.push({ label: row.label, ratio: x })
     }
     lines.push(`| ${row.label} | ${cells.join(' | ')} | ${ratio} |`)
+  }
+  if (open) {
+    for (const r of openCosts.rows(open, storeNames)) lines.push(`| ${r.label} | ${r.cells.join(' | ')} | ${r.ratio} |`)
+    lines.push('', `Rows O2–G1 (bench/open-costs.js): each store bulk-loaded once per key count and reused; medians of ${open.options.runs} fresh processes; ` +
+      'open + first get timed from just before open to after the first get (Node start and require excluded); "page cache dropped" = fsync + ' +
+      'posix_fadvise(DONTNEED) on every file of the store\'s directory.', '', ...openCosts.notes(open).map((l) => `- ${l}`))
   }
   const minutes = ((Date.now() - started) / 60000).toFixed(1)
   const header = [
