@@ -163,7 +163,7 @@ export declare function locateMany(h: number, staging: Buffer, count: number, ou
  *
  * Like {@link Store.open}, on the calling thread.
  */
-export declare function openStore(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null, mode?: number | undefined | null): number
+export declare function openStore(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null, mode?: number | undefined | null, verify?: string | undefined | null): number
 
 /**
  * Opens the store at `path` on the libuv threadpool.
@@ -174,7 +174,7 @@ export declare function openStore(path: string, readOnly: boolean, create: boole
  * Opening a path that is already open in this process (in any thread) shares the one
  * open store. A second writer in another process gets `ERR_STORE_LOCKED`.
  */
-export declare function openStoreAsync(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null, mode?: number | undefined | null): Promise<unknown>
+export declare function openStoreAsync(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null, mode?: number | undefined | null, verify?: string | undefined | null): Promise<unknown>
 
 /**
  * Sets `key` to the contents of the staged file `file` without loading it into memory,

@@ -84,6 +84,18 @@ export interface StoreOptions {
    */
   mode?: number
   /**
+   * What the open verifies, and when (see the README, "What an open checks"). `'full'`: the
+   * open reads the whole log and checks every entry's checksum before it returns, as a store
+   * without an index file does (time in proportion to the store's size). `'onRead'`: the open
+   * checks in constant time that the index file belongs to this log; each entry of up to 64 KiB
+   * is verified on its first read (a damaged one fails that read with `ERR_STORE_CORRUPT`),
+   * and the rest by {@link Store.verify}. `'background'`: as `'onRead'`, and a thread at idle
+   * I/O priority verifies what the index file covers and this file's generation has not
+   * verified yet. Default `'background'` for writable stores, `'onRead'` for read-only ones.
+   * Ignored when the store is already open in this process.
+   */
+  verify?: 'full' | 'onRead' | 'background'
+  /**
    * Return copies instead of zero-copy views from reads. Also forced for the whole
    * process by `SIMD_R_DRIVE_COPY_VALUES=1`, and automatically where the runtime does not
    * allow external buffers (Electron). Default `false`.

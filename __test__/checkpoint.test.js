@@ -80,3 +80,52 @@ test('compaction writes the index of the new file; a damaged one is ignored', as
   t.deepEqual(again.get(`k:${KEYS - 1}`), value(KEYS - 1))
   await again.close()
 })
+
+test('the default open uses the index file in constant time; verify: "full" reads the whole log', async (t) => {
+  const p = tmpStore()
+  await bigStore(p)
+  const lazy = await Store.open(p, { readOnly: true })
+  t.is(lazy.recovery().checkpointKeys, KEYS)
+  t.is(lazy.recovery().entries, 0)
+  const full = await Store.open(p + '', { readOnly: true, verify: 'full' })
+  // The same path is one engine in this process: the option applies to the first open.
+  t.is(full.recovery().checkpointKeys, KEYS)
+  await lazy.close()
+  await full.close()
+  const strict = await Store.open(p, { verify: 'full' })
+  t.is(strict.recovery().checkpointKeys, undefined)
+  t.is(strict.recovery().entries, KEYS)
+  t.is(strict.size, KEYS)
+  await strict.close()
+  for (const bad of ['lazy', 'FULL', 1, true]) {
+    const err = t.throws(() => Store.openSync(p, { verify: bad }))
+    t.is(err.code, typeof bad === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE')
+  }
+})
+
+test('a damaged entry fails its first read with ERR_STORE_CORRUPT; verify() and verify: "full" report it', async (t) => {
+  const p = tmpStore()
+  const marker = Buffer.from('the victim value, found by its bytes in the file')
+  {
+    const s = await Store.open(p)
+    await s.put('victim', marker)
+    await s.close()
+  }
+  await bigStore(p)
+  const bytes = fs.readFileSync(p)
+  const at = bytes.indexOf(marker)
+  t.true(at > 64)
+  const fd = fs.openSync(p, 'r+')
+  fs.writeSync(fd, Buffer.from([bytes[at + 4] ^ 0x20]), 0, 1, at + 4)
+  fs.closeSync(fd)
+  const s = await Store.open(p, { readOnly: true })
+  t.is(s.recovery().checkpointKeys, KEYS + 1, 'the open does not read the damaged entry')
+  const err = t.throws(() => s.get('victim'))
+  t.is(err.code, 'ERR_STORE_CORRUPT')
+  t.deepEqual(s.get('k:7'), value(7), 'other keys read on')
+  const v = await t.throwsAsync(s.verify())
+  t.is(v.code, 'ERR_STORE_CORRUPT')
+  await s.close()
+  const strict = await t.throwsAsync(Store.open(p, { readOnly: true, verify: 'full' }))
+  t.is(strict.code, 'ERR_STORE_CORRUPT')
+})

@@ -11,6 +11,9 @@ const registry = new FinalizationRegistry((h) => {
   native.releaseStore(h)
 })
 
+/** The values of `StoreOptions.verify`. */
+const VERIFY_MODES = ['full', 'onRead', 'background']
+
 function checkOptions (options) {
   if (options === undefined || options === null) return {}
   if (typeof options !== 'object') throw errors.invalidArgType('options', 'an object', options)
@@ -22,6 +25,11 @@ function checkOptions (options) {
   if (mode !== undefined) {
     if (typeof mode !== 'number') throw errors.invalidArgType('options.mode', 'a number', mode)
     if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.mode must be an integer from 0 to 0o7777, got ${mode}`)
+  }
+  const verify = options.verify
+  if (verify !== undefined && !VERIFY_MODES.includes(verify)) {
+    if (typeof verify !== 'string') throw errors.invalidArgType('options.verify', 'a string', verify)
+    throw errors.coded('ERR_INVALID_ARG_VALUE', `options.verify must be 'full', 'onRead' or 'background', got ${JSON.stringify(verify)}`)
   }
   return options
 }
@@ -65,14 +73,14 @@ class Store {
   static async open (path, options) {
     checkPath(path)
     const o = checkOptions(options)
-    const h = await errors.nativeAsync(() => native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault(), o.mode))
+    const h = await errors.nativeAsync(() => native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault(), o.mode, o.verify))
     return new Store(OPEN, h, path, o)
   }
 
   static openSync (path, options) {
     checkPath(path)
     const o = checkOptions(options)
-    const h = errors.native(() => native.openStore(path, o.readOnly === true, o.create !== false, testFault(), o.mode))
+    const h = errors.native(() => native.openStore(path, o.readOnly === true, o.create !== false, testFault(), o.mode, o.verify))
     return new Store(OPEN, h, path, o)
   }
 

@@ -84,6 +84,18 @@
 //! file's own mode, owner and group. Ignored when the store is already open in this
 //! process.
 //!
+//! # JavaScript: `StoreOptions.verify`
+//!
+//! What the open verifies, and when (see the README, "What an open checks"). `'full'`: the
+//! open reads the whole log and checks every entry's checksum before it returns, as a store
+//! without an index file does (time in proportion to the store's size). `'onRead'`: the open
+//! checks in constant time that the index file belongs to this log; each entry of up to 64 KiB
+//! is verified on its first read (a damaged one fails that read with `ERR_STORE_CORRUPT`),
+//! and the rest by {@link Store.verify}. `'background'`: as `'onRead'`, and a thread at idle
+//! I/O priority verifies what the index file covers and this file's generation has not
+//! verified yet. Default `'background'` for writable stores, `'onRead'` for read-only ones.
+//! Ignored when the store is already open in this process.
+//!
 //! # JavaScript: `StoreOptions.copyValues`
 //!
 //! Return copies instead of zero-copy views from reads. Also forced for the whole
@@ -184,8 +196,10 @@ pub fn open_store(
     create: bool,
     fault: Option<String>,
     mode: Option<u32>,
+    verify: Option<String>,
 ) -> napi::Result<u32> {
-    let id = registry::open(&path, read_only, create, fault.as_deref(), mode)?;
+    let verify = registry::Verify::parse(verify.as_deref())?;
+    let id = registry::open(&path, read_only, create, fault.as_deref(), mode, verify)?;
     register(&env, id)
 }
 
@@ -196,6 +210,7 @@ pub struct OpenTask {
     create: bool,
     fault: Option<String>,
     mode: Option<u32>,
+    verify: registry::Verify,
 }
 
 impl Task for OpenTask {
@@ -208,6 +223,7 @@ impl Task for OpenTask {
             self.create,
             self.fault.as_deref(),
             self.mode,
+            self.verify,
         )
     }
     fn resolve(&mut self, env: Env, id: u32) -> napi::Result<u32> {
@@ -229,14 +245,16 @@ pub fn open_store_async(
     create: bool,
     fault: Option<String>,
     mode: Option<u32>,
-) -> AsyncTask<OpenTask> {
-    AsyncTask::new(OpenTask {
+    verify: Option<String>,
+) -> napi::Result<AsyncTask<OpenTask>> {
+    Ok(AsyncTask::new(OpenTask {
         path,
         read_only,
         create,
         fault,
         mode,
-    })
+        verify: registry::Verify::parse(verify.as_deref())?,
+    }))
 }
 
 /// The engine's path of the store: absolute, resolved when it was opened (the path the

@@ -184,6 +184,7 @@ pub fn open(
     create: bool,
     fault: Option<&str>,
     mode: Option<u32>,
+    verify: Verify,
 ) -> napi::Result<u32> {
     let key = canonical(Path::new(path));
     let found = {
@@ -216,7 +217,7 @@ pub fn open(
         Found::Open(store) => store,
         Found::Opening => {
             crate::faults::gate(fault);
-            let made = open_engine(path, &key, read_only, create, fault, mode);
+            let made = open_engine(path, &key, read_only, create, fault, mode, verify);
             let mut engines = ENGINES.lock();
             if let Some(slot) = engines.as_mut().and_then(|m| m.get_mut(&key)) {
                 if read_only {
@@ -267,6 +268,7 @@ fn open_engine(
     create: bool,
     fault: Option<&str>,
     mode: Option<u32>,
+    verify: Verify,
 ) -> napi::Result<Arc<Engine>> {
     let opts = if read_only {
         StoreOptions::new().read_only(true)
@@ -281,16 +283,46 @@ fn open_engine(
             opts = opts.backend(backend);
         }
         opts
-    };
+    }
+    .verify_full(verify == Verify::Full);
     let engine = Arc::new(Engine {
         store: ManuallyDrop::new(opts.open(path).or_throw()?),
         key: key.to_path_buf(),
         writer: !read_only,
     });
-    if !read_only {
+    if verify == Verify::Background || (verify == Verify::Default && !read_only) {
         verify_in_background(&engine);
     }
     Ok(engine)
+}
+
+/// What an open verifies (the JavaScript `StoreOptions.verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// Not given: `Background` for writable stores, `OnRead` for read-only ones.
+    Default,
+    /// The whole log at open (the engine's `StoreOptions::verify_full`).
+    Full,
+    /// Entries on their first read; the rest by `verify()`.
+    OnRead,
+    /// As `OnRead`, plus the background verifier.
+    Background,
+}
+
+impl Verify {
+    /// The option's value from JavaScript.
+    pub fn parse(v: Option<&str>) -> napi::Result<Verify> {
+        match v {
+            None => Ok(Verify::Default),
+            Some("full") => Ok(Verify::Full),
+            Some("onRead") => Ok(Verify::OnRead),
+            Some("background") => Ok(Verify::Background),
+            Some(other) => Err(crate::errors::coded(
+                "ERR_INVALID_ARG_VALUE",
+                &format!("options.verify must be 'full', 'onRead' or 'background', got {other:?}"),
+            )),
+        }
+    }
 }
 
 /// Bytes the background verifier checks between pauses.

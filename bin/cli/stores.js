@@ -14,7 +14,8 @@ async function openRead (file) {
 }
 
 async function openWrite (file, create) {
-  return srd().Store.open(file, { create })
+  // A command is over in moments: no background verifier (reads still verify on first use).
+  return srd().Store.open(file, { create, verify: 'onRead' })
 }
 
 /** Runs `fn(store)` and closes the store afterwards, whatever happened. */

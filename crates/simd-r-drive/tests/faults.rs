@@ -427,3 +427,92 @@ fn close_after_a_failed_sync_reports_that_earlier_writes_may_not_be_durable() {
         }
     }
 }
+
+/// A store of 200 keys with an index file, closed, at `p`; its contents.
+fn indexed_store(p: &Path) -> Model {
+    let s = StoreOptions::new().checkpoint_min_keys(1).open(p).unwrap();
+    let mut model = Model::new();
+    for i in 0..200u32 {
+        let (k, v) = (format!("k{i}").into_bytes(), common::bytes(i as u64, 100));
+        s.put(&k, &v).unwrap();
+        model.insert(k, v);
+    }
+    s.close().unwrap();
+    model
+}
+
+/// Every call of an index merge (the syncs before it, the index file's write, sync, rename
+/// and the directory sync) failing in turn, with a full disk or an I/O error: the store
+/// stays readable and writable (unless a sync of the store file itself failed, which
+/// poisons it as any failed sync does), the index file beside it is the old one or the
+/// complete new one, and a reopen gives every acknowledged write.
+#[test]
+fn a_merge_that_fails_at_any_call_leaves_the_old_index_and_loses_nothing() {
+    let ops = [IoOp::Write, IoOp::Sync, IoOp::Rename, IoOp::SyncDir];
+    for fault in [Fault::PartialWrite(libc::ENOSPC), Fault::Errno(libc::EIO)] {
+        // Count the calls: those before the merge, and the merge's.
+        let d = common::Dir::new();
+        let p = d.path("s.srd");
+        indexed_store(&p);
+        let counter = Arc::new(FailAfter::new(Arc::new(OsBackend), &ops, u64::MAX, fault));
+        let s = StoreOptions::new()
+            .checkpoint_min_keys(1)
+            .backend(counter.clone())
+            .open(&p)
+            .unwrap();
+        for i in 0..100u32 {
+            s.put(format!("new{i}").as_bytes(), b"v").unwrap();
+        }
+        let before = counter.calls();
+        assert!(s.checkpoint().unwrap(), "a merge");
+        let after = counter.calls();
+        drop(s);
+        assert!(after - before >= 4, "{before}..{after}");
+
+        for n in before..after {
+            let d = common::Dir::new();
+            let p = d.path("s.srd");
+            let mut model = indexed_store(&p);
+            let old_index = std::fs::read(d.path("s.srd.srd-index")).unwrap();
+            let backend = Arc::new(FailAfter::new(Arc::new(OsBackend), &ops, n, fault).times(1));
+            let s = StoreOptions::new()
+                .checkpoint_min_keys(1)
+                .backend(backend)
+                .open(&p)
+                .unwrap();
+            for i in 0..100u32 {
+                let k = format!("new{i}").into_bytes();
+                s.put(&k, b"v").unwrap();
+                model.insert(k, b"v".to_vec());
+            }
+            let merged = s.checkpoint();
+            let poisoned = matches!(merged, Err(Error::Io { .. } | Error::Poisoned { .. }));
+            assert!(
+                matches!(merged, Ok(false) | Ok(true)) || poisoned,
+                "call {n}: {merged:?}"
+            );
+            assert!(!d.path("s.srd.srd-index.tmp").exists(), "call {n}");
+            if !poisoned {
+                // The old index file is still in use: reads and writes go on.
+                s.put(b"after", b"x").unwrap();
+                model.insert(b"after".to_vec(), b"x".to_vec());
+            }
+            for (k, v) in &model {
+                assert_eq!(s.get(k).unwrap().as_deref(), Some(&v[..]), "call {n}");
+            }
+            let index = std::fs::read(d.path("s.srd.srd-index")).unwrap();
+            if merged.as_ref().is_ok_and(|m| !m) {
+                assert!(
+                    index == old_index || index.len() >= old_index.len(),
+                    "call {n}: the old index file, or the whole new one"
+                );
+            }
+            drop(s);
+            let s = StoreOptions::new().checkpoint_min_keys(1).open(&p).unwrap();
+            assert!(s.recovery().checkpoint_keys.is_some(), "call {n}");
+            let got: Model = common::dump(&s).into_iter().collect();
+            assert_eq!(got, model, "{fault:?} at call {n}");
+            s.verify().unwrap();
+        }
+    }
+}

@@ -120,9 +120,12 @@ fn workload(
     let path = dir.join(STORE);
     let open = || {
         Arc::new(
+            // Index files from the first key on: merges, delta files and the index
+            // compaction writes are crash points too.
             StoreOptions::new()
                 .sync(sync)
                 .preallocate(preallocate)
+                .checkpoint_min_keys(1)
                 .backend(store_backend.clone())
                 .open(&path)
                 .unwrap(),
@@ -163,6 +166,9 @@ fn workload(
         ],
     );
     ack(&s);
+    // An index merge (the first index file), and writes after it.
+    assert!(s.checkpoint().unwrap());
+    commit(&s, &backend, &hist, &[put("after-merge", b"m".to_vec())]);
 
     // A compaction with commits made while it runs: right after its first sync (of the
     // new file, taken while writers still run), a batch and a single put land in the old
@@ -201,6 +207,8 @@ fn workload(
     );
     ack(&s);
 
+    // A clean close: the changes since the index file become a delta file.
+    s.close().unwrap();
     drop(s);
     let s = open();
     commit(&s, &backend, &hist, &[put("d", common::bytes(4, 700))]);
@@ -225,6 +233,10 @@ fn workload(
     }
 }
 
+/// Images whose open used the index (and delta) file the workload left: the index files
+/// are part of what a power loss tears, too.
+static INDEX_USED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Opens an image as a plain store: its contents, or why it failed.
 fn open_image(image: &Image) -> Result<Model, String> {
     let d = common::Dir::new();
@@ -233,6 +245,9 @@ fn open_image(image: &Image) -> Result<Model, String> {
     }
     let p = d.path(STORE);
     let s = Store::open(&p).map_err(|e| format!("open: {e}"))?;
+    if s.recovery().checkpoint_keys.is_some() {
+        INDEX_USED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     s.verify().map_err(|e| format!("verify: {e}"))?;
     let got: Model = common::dump(&s).into_iter().collect();
     // The recovered store takes new durable writes and keeps them across a reopen (the
@@ -374,6 +389,8 @@ fn ordered_crashes() -> Vec<Crash> {
 fn acknowledged_synced_commits_survive_a_power_loss_at_every_sync_point() {
     let c = run_and_check(true, 0, &Crash::variants());
     assert!(c.points > 20, "{c:?}");
+    let used = INDEX_USED.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(used > 20, "{used} images opened through their index file");
 }
 
 #[test]

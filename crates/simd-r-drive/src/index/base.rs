@@ -119,6 +119,9 @@ pub(crate) struct Header {
     /// The generation identifier of the store file the table describes.
     pub generation: [u8; 16],
     pub end: u64,
+    /// Sum of the on-disk lengths of the live entries (the index's own count: the slots'
+    /// entries are not read to add them up).
+    pub live_bytes: u64,
     pub verified_through: u64,
     pub hash: KeyHash,
 }
@@ -273,8 +276,10 @@ impl Base {
     }
 
     /// Verifies the entry at `offset` (found in slot `slot`) by its checksum if this is its
-    /// first read since open, it is not longer than [`CHECK_ON_READ`] and it was not
-    /// verified in this generation already. `Err` with why, when it does not verify.
+    /// first read since open and it is not longer than [`CHECK_ON_READ`] (damage since an
+    /// earlier verification, even in this generation, is found at the next open's first
+    /// read; longer entries are left to the background verifier, once per generation). `Err`
+    /// with why, when it does not verify.
     #[inline]
     pub(crate) fn check_first_read(
         &self,
@@ -282,9 +287,6 @@ impl Base {
         slot: usize,
         offset: u64,
     ) -> Result<(), &'static str> {
-        if offset < self.verified_through {
-            return Ok(());
-        }
         let (w, m) = (slot / 64, 1u64 << (slot % 64));
         if self.checked[w].load(Ordering::Relaxed) & m != 0 {
             return Ok(());
@@ -416,7 +418,6 @@ pub(crate) fn write(
         let mut first = true;
         let mut next = 0usize;
         let mut count = 0u64;
-        let mut live = 0u64;
         let put = |buf: &mut Vec<u8>, s: Slot| {
             buf.extend_from_slice(&s.hash.to_le_bytes());
             buf.extend_from_slice(&s.offset.to_le_bytes());
@@ -442,7 +443,6 @@ pub(crate) fn write(
             put(&mut buf, s);
             next += 1;
             count += 1;
-            live += format::read_header_trusted(&data[s.offset as usize..]).len();
             if buf.len() >= CHUNK {
                 flush(&mut buf, if first { HEADER } else { 0 })?;
                 first = false;
@@ -466,7 +466,7 @@ pub(crate) fn write(
         for v in [
             head.end,
             count,
-            live,
+            head.live_bytes,
             head.hash.seed,
             head.hash.of(PROBE),
             buckets,

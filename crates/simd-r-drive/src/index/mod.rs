@@ -418,9 +418,10 @@ impl Index {
 
     /// Whether the delta has an operation on the key of base slot `s`.
     fn changed(&self, data: &[u8], s: &Slot) -> bool {
-        let key = key_at(data, s.offset);
         self.delta
-            .find(s.hash, |d| key_at(data, entry_of(d)) == key)
+            .find(s.hash, |d| {
+                key_at(data, entry_of(d)) == key_at(data, s.offset)
+            })
             .is_some()
     }
 
@@ -482,11 +483,12 @@ pub(crate) fn merged<'a>(
             }
             (Some(s), _) => {
                 from_base.next();
-                let key = key_at(data, s.offset);
+                // Keys are read only for the rare base key whose hash the delta has too:
+                // a merge reads the old table and the delta, not the log.
                 let changed = delta[d..]
                     .iter()
                     .take_while(|x| x.hash == s.hash)
-                    .any(|x| key_at(data, entry_of(x)) == key);
+                    .any(|x| key_at(data, entry_of(x)) == key_at(data, s.offset));
                 if !changed {
                     return Some(s);
                 }

@@ -112,32 +112,7 @@ impl Store {
     /// closes. Returns whether it merged. On a poisoned store it behaves as
     /// [`Store::checkpoint`] does.
     pub fn save_index(&self) -> Result<bool> {
-        if let Err(e) = self.check_writable() {
-            if matches!(e, Error::Poisoned { .. }) {
-                let _w = self.writer.lock();
-                self.sync_after_poison()?;
-            }
-            return Err(e);
-        }
-        let _one_at_a_time = self.checkpointing.lock();
-        self.check_open()?;
-        let seq = self.state.read().seq;
-        self.wait_durable(seq)?;
-        let copy = {
-            let _w = self.writer.lock();
-            let seq = self.state.read().seq;
-            self.wait_durable(seq)?;
-            if self.poison.get().is_some() {
-                return Ok(false);
-            }
-            self.append_mark();
-            let copy = self.checkpoint_copy(Due::Close);
-            if copy.is_none() {
-                self.save_delta();
-            }
-            copy
-        };
-        Ok(copy.is_some_and(|c| self.save_checkpoint(c)))
+        self.merge_index(Due::Close)
     }
 
     /// Claims the background merge that [`Store::index_merge_due`] calls for: `true` for
@@ -198,7 +173,8 @@ impl Store {
         // Again under the lock, which `close` takes too: a close that began since the check
         // above may have finished, and nothing may be written after it.
         self.check_open()?;
-        if !self.merge_wanted(&self.state.read(), due) {
+        // (A close that merges nothing still saves a delta file, below.)
+        if due != Due::Close && !self.merge_wanted(&self.state.read(), due) {
             return Ok(false);
         }
         // The bulk of the sync with no writer lock held, as in `flush`; the one below then
@@ -213,9 +189,21 @@ impl Store {
                 return Ok(false);
             }
             self.append_mark();
-            self.checkpoint_copy(due)
+            self.copy_or_save_delta(due)
         };
-        Ok(copy.is_some_and(|c| self.save_checkpoint(c)))
+        Ok(copy.is_some_and(|c| self.save(c)))
+    }
+
+    /// What a merge due for `due` needs, copied ([`Store::checkpoint_copy`]); for a close
+    /// that merges nothing, what a delta file of the changes needs. The caller holds the
+    /// `checkpointing` and writer locks and has just synced and marked the log; it writes
+    /// the copy with [`Store::save`] once it has let go of the writer lock.
+    fn copy_or_save_delta(&self, due: Due) -> Option<Saving> {
+        match self.checkpoint_copy(due) {
+            Some(copy) => Some(Saving::Merge(copy)),
+            None if due == Due::Close => self.delta_copy().map(Saving::Delta),
+            None => None,
+        }
     }
 
     /// Copies what a merge needs, if `due` calls for one. The caller holds the
@@ -252,6 +240,7 @@ impl Store {
             base: s.index.base().cloned(),
             delta: s.index.delta_sorted(),
             keys: s.index.len() as u64,
+            live_bytes: s.index.live_bytes(),
             verified_through,
         })
     }
@@ -276,6 +265,7 @@ impl Store {
         let head = base::Header {
             generation: copy.file_generation,
             end: copy.end,
+            live_bytes: copy.live_bytes,
             verified_through: copy.verified_through,
             hash: self.hasher,
         };
@@ -320,41 +310,63 @@ impl Store {
         true
     }
 
-    /// Saves the keys changed since the index file as a delta file (`close`, with the
-    /// writer lock held and the log just synced and marked), if there is an index file
-    /// and anything changed since. Failing to is not an error: the next open replays the
-    /// log from the index file's end instead.
-    fn save_delta(&self) {
+    /// Copies what a delta file of the keys changed since the index file needs (`close`,
+    /// with the writer lock held and the log just synced and marked), if there is an index
+    /// file and anything changed since.
+    fn delta_copy(&self) -> Option<DeltaCopy> {
         let s = self.state.read();
         let (Some(base), Some(generation)) = (s.index.base(), s.file_generation) else {
+            return None;
+        };
+        if base.end == s.end || !format::ends_with_full_mark(s.map.bytes(s.end), s.end) {
+            return None;
+        }
+        Some(DeltaCopy {
+            map: s.map.clone(),
+            file: s.file.clone(),
+            file_id: s.file_id,
+            generation,
+            base: base.clone(),
+            totals: index::delta_file::Totals {
+                end: s.end,
+                len: s.index.len() as u64,
+                live_bytes: s.index.live_bytes(),
+            },
+            slots: s.index.delta_slots(),
+        })
+    }
+
+    /// Writes the delta file of `copy` (no lock needed but the `checkpointing` one). Failing
+    /// to is not an error: the next open replays the log from the index file's end instead.
+    fn save_delta(&self, copy: DeltaCopy) {
+        let Ok(like) = copy.file.metadata() else {
             return;
         };
-        let data = s.map.bytes(s.end);
-        if base.end == s.end || !format::ends_with_full_mark(data, s.end) {
+        if self.check_in_place(copy.file_id).is_err() {
             return;
         }
-        let Ok(like) = s.file.metadata() else {
-            return;
-        };
-        if self.check_in_place(s.file_id).is_err() {
-            return;
-        }
-        let totals = index::delta_file::Totals {
-            end: s.end,
-            len: s.index.len() as u64,
-            live_bytes: s.index.live_bytes(),
-        };
         let _ = index::delta_file::write(
             &files::with_suffix(&self.path, files::DELTA_TEMP),
             &files::with_suffix(&self.path, files::DELTA),
             &like,
             self.backend.as_ref(),
-            data,
-            generation,
-            base,
-            totals,
-            &s.index.delta_slots(),
+            copy.map.bytes(copy.totals.end),
+            copy.generation,
+            &copy.base,
+            copy.totals,
+            &copy.slots,
         );
+    }
+
+    /// Writes what [`Store::copy_or_save_delta`] copied; whether it merged.
+    fn save(&self, saving: Saving) -> bool {
+        match saving {
+            Saving::Merge(copy) => self.save_checkpoint(copy),
+            Saving::Delta(copy) => {
+                self.save_delta(copy);
+                false
+            }
+        }
     }
 
     pub(crate) fn mark_durable(&self, seq: u64) {
@@ -392,11 +404,9 @@ impl Store {
                 // What changed since the index file: merged into a new one when that much
                 // changed, else saved as a delta file of its own size, so that the next
                 // open replays nothing either way.
-                match self.checkpoint_copy(Due::Close) {
-                    Some(copy) => {
-                        self.save_checkpoint(copy);
-                    }
-                    None => self.save_delta(),
+                // (The store is closed: nothing writes meanwhile.)
+                if let Some(copy) = self.copy_or_save_delta(Due::Close) {
+                    self.save(copy);
                 }
             }
         } else if sync && !self.read_only {
@@ -471,6 +481,28 @@ impl Store {
     }
 }
 
+/// What a merge or a close saves, copied under the locks and written without them.
+enum Saving {
+    /// A new index file.
+    Merge(CheckpointCopy),
+    /// A delta file.
+    Delta(DeltaCopy),
+}
+
+/// What a delta file is made of (see `Store::delta_copy`).
+struct DeltaCopy {
+    /// Maps the log up to `totals.end` at least.
+    map: Arc<Mapping>,
+    /// The store file, and its identity (device, inode).
+    file: Arc<File>,
+    file_id: FileId,
+    /// The generation identifier in that file's header.
+    generation: [u8; 16],
+    base: Arc<base::Base>,
+    totals: index::delta_file::Totals,
+    slots: Vec<Slot>,
+}
+
 /// Why an index merge is considered (see `Store::merge_wanted`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Due {
@@ -504,7 +536,8 @@ struct CheckpointCopy {
     /// The index's base, and its delta sorted by hash.
     base: Option<Arc<base::Base>>,
     delta: Vec<Slot>,
-    /// Live keys.
+    /// Live keys, and the sum of their entries' lengths.
     keys: u64,
+    live_bytes: u64,
     verified_through: u64,
 }
