@@ -133,24 +133,6 @@ pub(crate) fn is_full_mark_at(mark: &[u8], at: u64) -> bool {
             == u64::from_le_bytes(mark[..8].try_into().expect("8 bytes"))
 }
 
-/// [`verify_entry`] for an entry at file offset `offset` in `buf`, a copy of the file's
-/// bytes from offset `buf_start` (which `buf.len()` bytes later ends where valid data ends).
-pub(crate) fn verify_entry_in(
-    buf: &[u8],
-    buf_start: u64,
-    offset: u64,
-) -> Result<EntryHeader, BadEntry> {
-    let rel = offset.checked_sub(buf_start).ok_or(BadEntry::Short)?;
-    let h = plausible_entry(buf, rel)?;
-    let start = rel as usize;
-    let end = start + h.len() as usize;
-    let stored = u64::from_le_bytes(buf[start..start + 8].try_into().expect("8 bytes"));
-    if simd::checksum(&buf[start + 8..end], checksum_seed(offset)) != stored {
-        return Err(BadEntry::Checksum);
-    }
-    Ok(h)
-}
-
 /// Whether `data` (a store's bytes) ends at `end` with a sync mark that records everything
 /// before it: a point a base index may cover.
 pub(crate) fn ends_with_full_mark(data: &[u8], end: u64) -> bool {

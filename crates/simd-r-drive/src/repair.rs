@@ -111,8 +111,10 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
     opts.backend
         .rename(&tmp, path)
         .map_err(|e| Error::io("replacing the store with its repair", path, e))?;
-    // A checkpoint of the replaced file no longer matches (and would only be ignored).
+    // The index and delta files of the replaced file no longer match (another generation:
+    // they would only be ignored).
     let _ = std::fs::remove_file(files::with_suffix(path, files::CHECKPOINT));
+    let _ = std::fs::remove_file(files::with_suffix(path, files::DELTA));
     opts.backend
         .sync_dir(&parent_dir(path))
         .map_err(|e| Error::io("syncing the directory", parent_dir(path), e))?;

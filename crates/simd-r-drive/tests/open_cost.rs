@@ -203,3 +203,74 @@ fn an_index_file_is_shared_by_followers_across_merges_and_compactions() {
     assert_eq!(s.recovery().entries, 0, "{:?}", s.recovery());
     assert_eq!(s.len(), 60_000);
 }
+
+#[test]
+fn entries_a_delta_file_names_are_checked_on_first_read() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    loaded(&p, 1000);
+    let s = opts().open(&p).unwrap();
+    s.put(b"victim", b"a value that will rot on disk").unwrap();
+    s.put(b"healthy", b"a value that stays whole").unwrap();
+    let at = s.get(b"victim").unwrap().unwrap().file_offset();
+    // More than the 64 KiB the tail hash covers after it: damage there makes the open
+    // read the log instead (and report it: see the test below).
+    for i in 0..100u32 {
+        s.put(format!("pad{i}").as_bytes(), &[7u8; 1024]).unwrap();
+    }
+    s.close().unwrap();
+    drop(s);
+    assert!(side(&p, ".srd-delta").exists());
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        let mut b = [0u8; 1];
+        f.read_exact_at(&mut b, at + 3).unwrap();
+        f.write_all_at(&[b[0] ^ 0x40], at + 3).unwrap();
+    }
+    let s = opts().read_only(true).open(&p).unwrap();
+    assert_eq!(s.recovery().entries, 0, "the delta file was used");
+    match s.get(b"victim") {
+        Err(simd_r_drive::Error::Corrupt { offset, .. }) => assert!(offset < at),
+        other => panic!("a damaged entry was served: {other:?}"),
+    }
+    assert_eq!(
+        s.get(b"healthy").unwrap().unwrap().to_vec(),
+        b"a value that stays whole"
+    );
+    assert!(s.verify().is_err());
+}
+
+#[test]
+fn damage_in_the_last_64_kib_makes_the_open_read_the_log_and_report_it() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    loaded(&p, 1000);
+    let s = opts().open(&p).unwrap();
+    s.put(b"victim", b"a value that will rot on disk").unwrap();
+    s.put(b"after", b"valid data after the damage").unwrap();
+    let at = s.get(b"victim").unwrap().unwrap().file_offset();
+    s.close().unwrap();
+    drop(s);
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        let mut b = [0u8; 1];
+        f.read_exact_at(&mut b, at + 3).unwrap();
+        f.write_all_at(&[b[0] ^ 0x40], at + 3).unwrap();
+    }
+    // The delta file's tail hash no longer matches: the log after the index file is read,
+    // and the damage before a sync mark is corruption, as without index files.
+    match opts().read_only(true).open(&p) {
+        Err(simd_r_drive::Error::Corrupt { offset, .. }) => assert!(offset < at),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}

@@ -351,7 +351,7 @@ pub(crate) fn tail_start(end: u64) -> u64 {
 
 /// The tail hash of the log before `end` in `store` (`len` bytes long), read with `pread`,
 /// if a sync mark that records everything before it ends at `end`; `None` otherwise.
-fn tail_of_file(store: &File, len: u64, end: u64) -> Option<u64> {
+pub(crate) fn tail_of_file(store: &File, len: u64, end: u64) -> Option<u64> {
     if !end.is_multiple_of(ALIGN) || end > len || end < HEADER_LEN + format::SYNC_MARK_LEN {
         return None;
     }

@@ -83,6 +83,55 @@ pub(crate) struct Index {
     len: usize,
     /// Sum of the on-disk lengths of the live entries.
     live_bytes: u64,
+    /// The log a delta file covered at open: its entries are checked on first read.
+    unchecked: Option<Unchecked>,
+}
+
+/// The part of the log between the index file's end and the delta file's, whose entries
+/// the open did not read: each is checked the first time a read uses it (a Put whose fields
+/// are possible, and its checksum when it is at most [`base::CHECK_ON_READ`] long).
+#[derive(Debug)]
+struct Unchecked {
+    start: u64,
+    end: u64,
+    /// One bit per 8 bytes of `[start, end)`: the entry starting there was checked.
+    checked: Box<[std::sync::atomic::AtomicU64]>,
+}
+
+impl Unchecked {
+    fn new(start: u64, end: u64) -> Unchecked {
+        let words = ((end - start) / 8).div_ceil(64) as usize;
+        Unchecked {
+            start,
+            end,
+            checked: (0..words)
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
+        }
+    }
+
+    #[inline]
+    fn check(&self, data: &[u8], offset: u64) -> Result<(), &'static str> {
+        use std::sync::atomic::Ordering;
+        if offset < self.start || offset >= self.end {
+            return Ok(());
+        }
+        let bit = ((offset - self.start) / 8) as usize;
+        let (w, m) = (bit / 64, 1u64 << (bit % 64));
+        if self.checked[w].load(Ordering::Relaxed) & m != 0 {
+            return Ok(());
+        }
+        let log = &data[..self.end as usize];
+        let h = format::plausible_entry(log, offset).map_err(|b| b.describe())?;
+        if h.kind != format::EntryKind::Put {
+            return Err("the delta file names an entry that is not a put");
+        }
+        if h.len() <= base::CHECK_ON_READ {
+            format::verify_checksum(log, offset, &h).map_err(|b| b.describe())?;
+        }
+        self.checked[w].fetch_or(m, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 #[inline]
@@ -111,6 +160,7 @@ impl Index {
             live_bytes: base.live_bytes,
             base: Some(base),
             delta: Table::default(),
+            unchecked: None,
         }
     }
 
@@ -123,6 +173,7 @@ impl Index {
         Index {
             len: delta.totals.len as usize,
             live_bytes: delta.totals.live_bytes,
+            unchecked: Some(Unchecked::new(base.end, delta.totals.end)),
             base: Some(base),
             delta: table,
         }
@@ -148,7 +199,9 @@ impl Index {
     /// Heap bytes held by the index (the delta and the base's bitmap; the base's slots are
     /// page cache).
     pub fn allocation_size(&self) -> usize {
-        self.delta.allocation_size() + self.base.as_ref().map_or(0, |b| b.allocation_size())
+        self.delta.allocation_size()
+            + self.base.as_ref().map_or(0, |b| b.allocation_size())
+            + self.unchecked.as_ref().map_or(0, |u| u.checked.len() * 8)
     }
 
     /// The base table, if the index has one.
@@ -197,7 +250,13 @@ impl Index {
     ) -> Result<Option<u64>, (u64, &'static str)> {
         if let Some(i) = self.delta_find(data, hash, key) {
             let o = self.delta.slots[i].offset;
-            return Ok((o & TOMB == 0).then_some(o));
+            if o & TOMB != 0 {
+                return Ok(None);
+            }
+            if let Some(u) = &self.unchecked {
+                u.check(data, o).map_err(|why| (o, why))?;
+            }
+            return Ok(Some(o));
         }
         let Some(base) = self.base.as_ref() else {
             return Ok(None);
@@ -246,10 +305,11 @@ impl Index {
         slot: Option<usize>,
         offset: u64,
     ) -> Result<(), (u64, &'static str)> {
-        match (slot, self.base.as_ref()) {
-            (Some(slot), Some(b)) => b
+        match (slot, self.base.as_ref(), &self.unchecked) {
+            (Some(slot), Some(b), _) => b
                 .check_first_read(data, slot, offset)
                 .map_err(|why| (offset, why)),
+            (None, _, Some(u)) => u.check(data, offset).map_err(|why| (offset, why)),
             _ => Ok(()),
         }
     }
@@ -455,6 +515,9 @@ impl Index {
         }
         self.delta = delta;
         self.base = Some(base);
+        // The new base covers every entry the delta file named: its own first-read checks
+        // cover them now.
+        self.unchecked = None;
     }
 }
 

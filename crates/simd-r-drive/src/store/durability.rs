@@ -106,9 +106,10 @@ impl Store {
 
     /// What [`Store::close`] does before it closes, on a store that stays open: makes
     /// everything written durable (as [`Store::flush`]), then saves what changed since the
-    /// index file, merged into a new one when much changed (4,096 keys or 8 MiB of log) and
-    /// else as a delta file the size of the change, so that the next open replays nothing
-    /// and this costs time in proportion to what changed. Bindings call it when a handle
+    /// index file as a delta file (16 bytes per changed key), or merges it into a new index
+    /// file when as much changed as starts a background merge ([`Store::index_merge_due`]),
+    /// so that the next open replays nothing and this costs time in proportion to what
+    /// changed. Bindings call it when a handle
     /// closes. Returns whether it merged. On a poisoned store it behaves as
     /// [`Store::checkpoint`] does.
     pub fn save_index(&self) -> Result<bool> {
@@ -153,8 +154,9 @@ impl Store {
             (None, Due::Background) => s.index.len() >= self.checkpoint_min_keys.max(1 << 16),
             (None, _) => s.index.len() >= self.checkpoint_min_keys,
             (Some(_), Due::Asked) => true,
-            (Some(_), Due::Close) => changed >= CLOSE_MERGE_KEYS || since >= CLOSE_MERGE_BYTES,
-            (Some(b), Due::Background) => {
+            // A close saves a delta file instead (its cost is the change) unless as much
+            // changed as would have started a background merge.
+            (Some(b), Due::Close | Due::Background) => {
                 changed >= (b.keys / 16).max(1 << 16) || since >= BACKGROUND_MERGE_BYTES
             }
         }
@@ -514,12 +516,9 @@ pub(crate) enum Due {
     Background,
 }
 
-/// `close` merges the index when at least this many keys changed since its file...
-const CLOSE_MERGE_KEYS: u64 = 4096;
-/// ...or this much log was written since (what the next open would replay).
-const CLOSE_MERGE_BYTES: u64 = index::delta_file::MAX_LOG;
-/// [`Store::index_merge_due`] once this much log was written since the index file.
-const BACKGROUND_MERGE_BYTES: u64 = 64 << 20;
+/// [`Store::index_merge_due`] (and `close`, which otherwise saves a delta file) once this
+/// much log was written since the index file: the most a delta file covers.
+const BACKGROUND_MERGE_BYTES: u64 = index::delta_file::MAX_LOG;
 
 /// What a merge of the index is made of, copied under the locks (see
 /// `Store::checkpoint_copy`).
