@@ -141,22 +141,23 @@ impl Store {
         let io_err = |op: &'static str, e: std::io::Error| self.compaction_failed(op, tmp, e);
         // A new file, a new generation: the old file's index can never be taken for its.
         let file_generation = format::new_generation();
-        let (map, start_end, mut slots, bytes_before, old_file, old_id) = {
+        let (map, start_end, snapshot, bytes_before, old_file, old_id) = {
             let s = self.state.read();
-            let slots: Vec<(u64, u64)> = s
-                .index
-                .entries(s.map.bytes(s.end))
-                .map(|x| (x.offset, x.hash))
-                .collect();
             (
                 s.map.clone(),
                 s.end,
-                slots,
+                s.index.snapshot(),
                 s.end,
                 s.file.clone(),
                 s.file_id,
             )
         };
+        // Listed with no lock held: writers go on meanwhile.
+        let mut slots: Vec<(u64, u64)> = snapshot
+            .live(map.bytes(start_end))
+            .into_iter()
+            .map(|x| (x.offset, x.hash))
+            .collect();
         slots.sort_unstable();
         // A store whose file or directory was moved or replaced must not write beside
         // (or over) whatever is at its path now.

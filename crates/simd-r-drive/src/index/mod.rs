@@ -492,11 +492,14 @@ impl Index {
         v
     }
 
-    /// The delta's slots (Deletes marked), sorted by hash: what [`merged`] takes.
-    pub fn delta_sorted(&self) -> Vec<Slot> {
-        let mut v: Vec<Slot> = self.delta.iter().copied().collect();
-        v.sort_unstable_by_key(|s| s.hash);
-        v
+    /// A copy of what the index is made of, taken in time in proportion to the keys changed
+    /// since the index file (the base is shared), so that a caller holding the state lock
+    /// can list every live key after letting go of it ([`Snapshot::live`]).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            base: self.base.clone(),
+            delta: self.delta_slots(),
+        }
     }
 
     /// Makes `base` the index's base: it must cover this index's keys as they were at its
@@ -521,8 +524,23 @@ impl Index {
     }
 }
 
+/// The index as [`Index::snapshot`] copied it.
+pub(crate) struct Snapshot {
+    base: Option<Arc<Base>>,
+    delta: Vec<Slot>,
+}
+
+impl Snapshot {
+    /// Every live key's slot (in hash order), for the log in `data` the index described
+    /// when the snapshot was taken.
+    pub fn live(mut self, data: &[u8]) -> Vec<Slot> {
+        self.delta.sort_unstable_by_key(|s| s.hash);
+        merged(self.base.as_deref(), &self.delta, data).collect()
+    }
+}
+
 /// The slots of a new base, in hash order: `base`'s keys that `delta` (from
-/// [`Index::delta_sorted`]) did not change, and `delta`'s Puts. Lazy, so that a merge holds
+/// [`Index::delta_slots`], sorted by hash) did not change, and `delta`'s Puts. Lazy, so that a merge holds
 /// no copy of the table in memory. (If `base`'s slots are out of hash order, a damaged
 /// file, so is the result, which [`base::write`] refuses.)
 pub(crate) fn merged<'a>(

@@ -164,18 +164,15 @@ impl Store {
     /// changes are not seen by this iterator.
     pub fn iter(&self) -> Result<Iter> {
         self.check_open()?;
-        let (map, end, offsets) = {
+        let (map, end, snapshot) = {
             let s = self.state.read();
-            (
-                s.map.clone(),
-                s.end,
-                s.index
-                    .entries(s.map.bytes(s.end))
-                    .map(|x| x.offset)
-                    .collect::<Vec<u64>>(),
-            )
+            (s.map.clone(), s.end, s.index.snapshot())
         };
-        let mut offsets = offsets;
+        let mut offsets: Vec<u64> = snapshot
+            .live(map.bytes(end))
+            .into_iter()
+            .map(|x| x.offset)
+            .collect();
         offsets.sort_unstable();
         let data = map.bytes(end);
         offsets.retain(|&off| format::entry_fits(data, off));

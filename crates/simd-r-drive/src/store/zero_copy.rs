@@ -100,23 +100,20 @@ impl Store {
     /// mapping of the current file, in file order. Writers go on meanwhile.
     pub fn snapshot_ranges(&self) -> Result<RangeSnapshot> {
         self.check_open()?;
-        let (map, end, mut offsets, private) = {
+        let (map, end, offsets, private) = {
             let s = self.state.read();
             let private = s
                 .map
                 .private(&s.file)
                 .map_err(|e| Error::io("mapping the file privately", &self.path, e))?
                 .clone();
-            (
-                s.map.clone(),
-                s.end,
-                s.index
-                    .entries(s.map.bytes(s.end))
-                    .map(|x| x.offset)
-                    .collect::<Vec<u64>>(),
-                private,
-            )
+            (s.map.clone(), s.end, s.index.snapshot(), private)
         };
+        let mut offsets: Vec<u64> = offsets
+            .live(map.bytes(end))
+            .into_iter()
+            .map(|x| x.offset)
+            .collect();
         offsets.sort_unstable();
         let data = map.bytes(end);
         let entries = offsets
