@@ -204,6 +204,19 @@ fn an_index_file_is_shared_by_followers_across_merges_and_compactions() {
     assert_eq!(s.len(), 60_000);
 }
 
+/// Flips a bit of the byte at `at` of the file at `p` in place, as a failing disk would.
+fn flip_bit(p: &Path, at: u64) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(p)
+        .unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, at).unwrap();
+    f.write_all_at(&[b[0] ^ 0x40], at).unwrap();
+}
+
 #[test]
 fn entries_a_delta_file_names_are_checked_on_first_read() {
     let d = Dir::new();
@@ -221,17 +234,7 @@ fn entries_a_delta_file_names_are_checked_on_first_read() {
     s.close().unwrap();
     drop(s);
     assert!(side(&p, ".srd-delta").exists());
-    {
-        use std::os::unix::fs::FileExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&p)
-            .unwrap();
-        let mut b = [0u8; 1];
-        f.read_exact_at(&mut b, at + 3).unwrap();
-        f.write_all_at(&[b[0] ^ 0x40], at + 3).unwrap();
-    }
+    flip_bit(&p, at + 3);
     let s = opts().read_only(true).open(&p).unwrap();
     assert_eq!(s.recovery().entries, 0, "the delta file was used");
     match s.get(b"victim") {
@@ -256,17 +259,7 @@ fn damage_in_the_last_64_kib_makes_the_open_read_the_log_and_report_it() {
     let at = s.get(b"victim").unwrap().unwrap().file_offset();
     s.close().unwrap();
     drop(s);
-    {
-        use std::os::unix::fs::FileExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&p)
-            .unwrap();
-        let mut b = [0u8; 1];
-        f.read_exact_at(&mut b, at + 3).unwrap();
-        f.write_all_at(&[b[0] ^ 0x40], at + 3).unwrap();
-    }
+    flip_bit(&p, at + 3);
     // The delta file's tail hash no longer matches: the log after the index file is read,
     // and the damage before a sync mark is corruption, as without index files.
     match opts().read_only(true).open(&p) {

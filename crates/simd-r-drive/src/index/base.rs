@@ -226,25 +226,25 @@ impl Base {
     /// Slot and offset of `key`'s Put, if the table has it.
     #[inline]
     pub(crate) fn find(&self, data: &[u8], hash: u64, key: &[u8]) -> Option<(usize, u64)> {
-        let log = self.log(data);
-        let mut i = home(hash, self.buckets);
-        while i < self.slots {
-            let s = self.slot(i);
-            if s.offset == 0 || s.hash > hash {
-                return None;
-            }
-            if s.hash == hash && put_key(log, s.offset) == Some(key) {
-                return Some((i, s.offset));
-            }
-            i += 1;
-        }
-        None
+        self.first(data, hash, |k| k == key)
     }
 
     /// Slot and offset of the first possible Put whose key hash is `hash`, without
     /// comparing keys (the caller compares, and falls back to [`Base::find`]).
     #[inline]
     pub(crate) fn find_hash(&self, data: &[u8], hash: u64) -> Option<(usize, u64)> {
+        self.first(data, hash, |_| true)
+    }
+
+    /// The first slot of `hash` that names a possible Put of the covered log whose key
+    /// `wanted` accepts: the walk from the hash's home to an empty slot or a larger hash.
+    #[inline]
+    fn first(
+        &self,
+        data: &[u8],
+        hash: u64,
+        mut wanted: impl FnMut(&[u8]) -> bool,
+    ) -> Option<(usize, u64)> {
         let log = self.log(data);
         let mut i = home(hash, self.buckets);
         while i < self.slots {
@@ -252,7 +252,7 @@ impl Base {
             if s.offset == 0 || s.hash > hash {
                 return None;
             }
-            if s.hash == hash && put_key(log, s.offset).is_some() {
+            if s.hash == hash && put_key(log, s.offset).is_some_and(&mut wanted) {
                 return Some((i, s.offset));
             }
             i += 1;
