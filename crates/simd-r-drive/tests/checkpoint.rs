@@ -134,6 +134,42 @@ fn reopening_and_closing_without_writes_changes_nothing() {
 }
 
 #[test]
+fn reopening_and_closing_without_writes_leaves_the_delta_file_as_it_was() {
+    // A close saves the changes since the index file as a delta file; a later session
+    // that writes nothing must not write it again (temp file, fdatasync, rename and a
+    // directory sync, milliseconds on every open and close of a read-mostly process).
+    use std::os::unix::fs::MetadataExt;
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    closed_store(&p);
+    let s = opts().open(&p).unwrap();
+    s.put(b"key-1", b"changed").unwrap();
+    s.close().unwrap();
+    let mut delta = p.as_os_str().to_os_string();
+    delta.push(".srd-delta");
+    let delta = PathBuf::from(delta);
+    let saved = std::fs::metadata(&delta).expect("the close saved a delta file");
+    let (store_before, delta_before) = (std::fs::read(&p).unwrap(), std::fs::read(&delta).unwrap());
+    for _ in 0..2 {
+        let s = opts().open(&p).unwrap();
+        assert_eq!(s.get(b"key-1").unwrap().unwrap().as_slice(), b"changed");
+        s.close().unwrap();
+    }
+    let now = std::fs::metadata(&delta).unwrap();
+    assert_eq!(now.ino(), saved.ino(), "not replaced by a new file");
+    assert_eq!(std::fs::read(&delta).unwrap(), delta_before);
+    assert_eq!(std::fs::read(&p).unwrap(), store_before);
+    // A write after that saves it again, and the next open replays nothing.
+    let s = opts().open(&p).unwrap();
+    s.put(b"key-2", b"changed too").unwrap();
+    s.close().unwrap();
+    assert_ne!(std::fs::metadata(&delta).unwrap().ino(), saved.ino());
+    let s = opts().open(&p).unwrap();
+    assert_eq!(s.recovery().entries, 0);
+    assert_eq!(s.get(b"key-2").unwrap().unwrap().as_slice(), b"changed too");
+}
+
+#[test]
 fn small_stores_and_read_only_stores_write_no_checkpoint() {
     let d = Dir::new();
     let p = d.path("s.srd");
@@ -314,6 +350,17 @@ fn reads_stay_honest(s: &Store, want: &[(Vec<u8>, Vec<u8>)]) {
             assert_eq!(&got[..], &v[..], "another key's value");
         }
     }
+    // The batched lookups take offsets from the slots before reading any entry: the
+    // same holds for them, and they agree with `get`.
+    let keys: Vec<&[u8]> = want.iter().map(|(k, _)| k.as_slice()).collect();
+    s.get_many_with(&keys, |i, got| {
+        if let Some(got) = got {
+            assert_eq!(got, &want[i].1[..], "another key's value (batched)");
+        }
+        let single = s.get(keys[i]).unwrap();
+        assert_eq!(got, single.as_deref(), "batched and single lookups agree");
+    })
+    .unwrap();
     if dump(s) != want {
         match s.verify() {
             Err(Error::Corrupt { reason, .. }) => {

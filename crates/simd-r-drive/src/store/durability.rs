@@ -325,7 +325,10 @@ impl Store {
         let (Some(base), Some(generation)) = (s.index.base(), s.file_generation) else {
             return None;
         };
-        if base.end == s.end || !format::ends_with_full_mark(s.map.bytes(s.end), s.end) {
+        if base.end == s.end
+            || *self.delta_saved.lock() == Some((generation, base.end, s.end))
+            || !format::ends_with_full_mark(s.map.bytes(s.end), s.end)
+        {
             return None;
         }
         Some(DeltaCopy {
@@ -352,7 +355,7 @@ impl Store {
         if self.check_in_place(copy.file_id).is_err() {
             return;
         }
-        let _ = index::delta_file::write(
+        let saved = index::delta_file::write(
             &files::with_suffix(&self.path, files::DELTA_TEMP),
             &files::with_suffix(&self.path, files::DELTA),
             &like,
@@ -363,6 +366,10 @@ impl Store {
             copy.totals,
             &copy.slots,
         );
+        *self.delta_saved.lock() =
+            saved
+                .is_ok()
+                .then_some((copy.generation, copy.base.end, copy.totals.end));
     }
 
     /// Writes what [`Store::copy_or_save_delta`] copied; whether it merged.

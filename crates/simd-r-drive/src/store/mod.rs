@@ -218,6 +218,10 @@ pub struct Store {
     /// How far the background verifier has verified the log its index file covers
     /// (see [`Store::verify_in_background`]).
     pub(crate) verified_to: AtomicU64,
+    /// What the delta file on disk holds, if this process knows it to match the store:
+    /// the file generation, the index file's end and the log end it covers (loaded at open,
+    /// or saved since). A close that finds the store there writes no delta file again.
+    pub(crate) delta_saved: Mutex<Option<([u8; 16], u64, u64)>>,
     /// A background merge is claimed (see [`Store::claim_background_merge`]).
     pub(crate) merge_claimed: AtomicBool,
     /// Long operations under way that hold (or will take) the writer lock for a while:

@@ -274,6 +274,10 @@ impl Store {
             checkpoint_keys: checkpoint.map(|c| c.1),
         };
         let file_generation = load::generation_of(&file);
+        let delta_saved = match (file_generation, index.loaded_delta_end()) {
+            (Some(g), Some(delta_end)) => Some((g, index.base_end(), delta_end)),
+            _ => None,
+        };
         let store = Store {
             path,
             dir_id,
@@ -305,6 +309,7 @@ impl Store {
             compaction: Mutex::new(()),
             checkpointing: Mutex::new(()),
             verified_to: AtomicU64::new(0),
+            delta_saved: Mutex::new(delta_saved),
             merge_claimed: AtomicBool::new(false),
             long_ops: AtomicU64::new(0),
             closed: AtomicBool::new(false),
