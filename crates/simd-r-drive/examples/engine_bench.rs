@@ -245,15 +245,29 @@ fn main() {
         let j = (rng.next() % (i as u64 + 1)) as usize;
         shuffled.swap(i, j);
     }
+    // The same lookups on the same file opened by reading the whole log (the whole index
+    // in memory), interleaved, to compare the index file's lookups with the in-memory ones.
+    let in_memory = StoreOptions::new()
+        .verify_full(true)
+        .read_only(true)
+        .open(&path)
+        .expect("whole-log open");
     let mut rates = Vec::new();
     let mut batched = Vec::new();
+    let (mut mem_rates, mut mem_batched) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
         let (t, a) = lookups(&store, &shuffled);
         rates.push(n as f64 / secs(t));
         let (t, b) = batched_lookups(&store, &shuffled);
         batched.push(n as f64 / secs(t));
         assert_eq!(a, b, "both lookup paths read the same values");
+        let (t, c) = lookups(&in_memory, &shuffled);
+        mem_rates.push(n as f64 / secs(t));
+        let (t, d) = batched_lookups(&in_memory, &shuffled);
+        mem_batched.push(n as f64 / secs(t));
+        assert_eq!((a, b), (c, d), "both indexes find the same values");
     }
+    drop(in_memory);
     let lookup = median(rates);
     let lookup_batched = median(batched);
     println!(
@@ -263,6 +277,11 @@ fn main() {
     println!(
         "                  {:>12.0} lookups/s (get_many_with, {BATCH} keys per call)",
         lookup_batched
+    );
+    println!(
+        "  whole-log open: {:>12.0} lookups/s (get_with), {:.0} (get_many_with): index in memory",
+        median(mem_rates),
+        median(mem_batched)
     );
 
     let latency = memory_latency_ns(st_file_bytes(&store));

@@ -150,6 +150,9 @@ pub(crate) fn load(
         }
     };
     let outcome = index_log(data, start, mode, hasher, &mut index);
+    if let Some(b) = index.base() {
+        b.replayed();
+    }
     let mut outcome = outcome.map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
     if let (Some((end, _)), None) = (checkpoint, outcome.last_mark) {
         // The index file's end is the end of a sync mark recording everything before it.

@@ -68,8 +68,14 @@ impl Mapping {
             // the read-around window (up to the device's read-ahead, 8 MiB on some disks),
             // or a cold open's first read alone reads megabytes. Sequential readers (log
             // scans, compaction, the verifier) ask for what they will read next with
-            // [`will_need`].
-            let _ = mmap.advise(memmap2::Advice::Random);
+            // [`will_need`]. A file already in the page cache (just written, or read by
+            // a recent process) keeps the default advice: there a fault reads nothing, and
+            // the kernel maps the cached pages around it too ("fault-around", which random
+            // advice turns off), so that reads of a warm store take one fault per 16
+            // pages instead of one per page.
+            if !sampled_resident(&mmap[..needed as usize]) {
+                let _ = mmap.advise(memmap2::Advice::Random);
+            }
         }
         Ok(Mapping {
             mmap: Some(mmap),
@@ -150,6 +156,67 @@ pub(crate) fn read_ahead(data: &[u8], pos: u64, asked: &mut u64) {
         will_need(&data[from..to]);
         *asked = pos + (READ_AHEAD / 2) as u64;
     }
+}
+
+/// Mappings at least this large are worth huge pages: below it, the processor's TLB
+/// already reaches every 4 KiB page of them.
+const HUGE_MAPPING: usize = 4 << 20;
+/// Pages [`advise_huge_pages`] samples to tell whether a file is in the page cache.
+const RESIDENCY_SAMPLES: usize = 32;
+
+/// Asks for huge pages (Linux `MADV_HUGEPAGE`) on a large read-only file mapping read at
+/// random (the index table) whose pages are in the page cache (`resident`: see
+/// [`seems_resident`]). A lookup then costs no TLB miss, as in the anonymous huge pages of
+/// an in-memory table; the kernel maps the file's large page-cache folios whole (where the
+/// file system makes them) and changes nothing for small ones. A cold file is left alone:
+/// under huge-page advice each fault that misses the page cache reads 2 MiB, where a
+/// lookup needs 4 KiB. Only a hint.
+pub(crate) fn advise_huge_pages(map: &Mmap, resident: bool) {
+    #[cfg(target_os = "linux")]
+    {
+        if map.len() >= HUGE_MAPPING && resident {
+            let _ = map.advise(memmap2::Advice::HugePage);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (map, resident);
+}
+
+/// Whether the pages of `map` seem to be in the page cache ([`sampled_resident`]); `false`
+/// where that cannot be asked.
+pub(crate) fn seems_resident(map: &Mmap) -> bool {
+    #[cfg(unix)]
+    {
+        sampled_resident(map)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = map;
+        false
+    }
+}
+
+/// Whether `bytes` (a page-aligned part of a mapping) seem to be in the page cache: each of
+/// [`RESIDENCY_SAMPLES`] pages spread evenly over them is (`mincore`, a constant cost
+/// whatever their size). `false` where that cannot be asked, and for an empty range.
+#[cfg(unix)]
+fn sampled_resident(bytes: &[u8]) -> bool {
+    let page = crate::page_size() as usize;
+    let pages = bytes.len() / page;
+    let start = bytes.as_ptr() as usize;
+    if pages == 0 || !start.is_multiple_of(page) {
+        return false;
+    }
+    let samples = RESIDENCY_SAMPLES.min(pages);
+    (0..samples).all(|i| {
+        let at = start + i * pages / samples * page;
+        let mut state = 0u8;
+        // SAFETY: `at` is page-aligned (checked above for `start`, and a whole number of
+        // pages after it) and its page lies inside `bytes`, which is mapped; `mincore`
+        // writes one byte for that one page into `state` and reads nothing.
+        let rc = unsafe { libc::mincore(at as *mut libc::c_void, page, &mut state) };
+        rc == 0 && state & 1 == 1
+    })
 }
 
 /// A zero-copy view of bytes stored in the file: a key or a value.

@@ -267,3 +267,62 @@ fn damage_in_the_last_64_kib_makes_the_open_read_the_log_and_report_it() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }
+
+/// The `VmFlags` of this process's mappings of `f` (from `/proc/self/smaps`).
+fn vm_flags(f: &Path) -> Vec<String> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let name = f.to_str().unwrap();
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in smaps.lines() {
+        if let Some(flags) = line.strip_prefix("VmFlags:") {
+            if inside {
+                out.push(flags.trim().to_string());
+            }
+            inside = false;
+        } else if line.split_whitespace().count() >= 6 && line.contains(" /") {
+            inside = line.ends_with(name);
+        }
+    }
+    out
+}
+
+#[test]
+fn warm_files_are_mapped_for_speed_and_cold_ones_for_small_reads() {
+    // A store whose files are in the page cache: the log keeps the kernel's default
+    // advice (a fault maps the cached pages around it), and the index table (over 4 MiB)
+    // asks for huge pages, as an in-memory table has. Cold files are advised random
+    // ("rr"), so that a fault reads the one page a lookup needs, and get no huge pages
+    // (each fault would read 2 MiB).
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    loaded(&p, 250_000);
+    let index = side(&p, ".srd-index");
+    assert!(std::fs::metadata(&index).unwrap().len() > 4 << 20);
+    let warm = opts().read_only(true).open(&p).unwrap();
+    let (log, table) = (vm_flags(&p), vm_flags(&index));
+    assert_eq!((log.len(), table.len()), (1, 1), "{log:?} {table:?}");
+    assert!(!log[0].contains("rr"), "warm log: {}", log[0]);
+    assert!(
+        table[0].contains("rr") && table[0].contains("hg"),
+        "warm table: {}",
+        table[0]
+    );
+    drop(warm);
+    for f in files_of(&p) {
+        drop_cache(&f);
+    }
+    if resident(&p).0 * 2 > resident(&p).1 {
+        eprintln!("skipped the cold half: this file system keeps every page cached (tmpfs)");
+        return;
+    }
+    let cold = opts().read_only(true).open(&p).unwrap();
+    let (log, table) = (vm_flags(&p), vm_flags(&index));
+    assert!(log[0].contains("rr"), "cold log: {}", log[0]);
+    assert!(
+        table[0].contains("rr") && !table[0].contains("hg"),
+        "cold table: {}",
+        table[0]
+    );
+    assert_eq!(cold.get(&key(7)).unwrap().unwrap().to_vec(), value(7));
+}

@@ -102,6 +102,11 @@ pub(crate) struct Base {
     slots_hash: u64,
     /// One bit per slot: its entry was verified on a read since open.
     checked: Box<[AtomicU64]>,
+    /// The table was not in the page cache when it was mapped, and the open's replay of
+    /// the log after it has not finished: its lookups ask for their pages together
+    /// ([`Base::will_need_home`]). Cleared after the replay (a lookup of a few keys gains
+    /// nothing from it, and pays a system call per page).
+    cold: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Base {
@@ -142,14 +147,14 @@ impl Base {
         seed: Option<u64>,
     ) -> Option<Base> {
         let file = File::open(index).ok()?;
-        let map = map_random(&file)?;
+        let map = map_random(&file, false)?;
         Base::from_map(map, generation, custom, seed, |end| {
             tail_of_file(store, len, end)
         })
     }
 
     fn from_map(
-        map: memmap2::Mmap,
+        (map, cold): (memmap2::Mmap, bool),
         generation: [u8; 16],
         custom: Option<KeyHasher>,
         seed: Option<u64>,
@@ -204,6 +209,7 @@ impl Base {
             verified_through,
             seed: hash.seed,
             checked,
+            cold: cold.into(),
         })
     }
 
@@ -226,38 +232,62 @@ impl Base {
     /// Slot and offset of `key`'s Put, if the table has it.
     #[inline]
     pub(crate) fn find(&self, data: &[u8], hash: u64, key: &[u8]) -> Option<(usize, u64)> {
-        self.first(data, hash, |k| k == key)
-    }
-
-    /// Slot and offset of the first possible Put whose key hash is `hash`, without
-    /// comparing keys (the caller compares, and falls back to [`Base::find`]).
-    #[inline]
-    pub(crate) fn find_hash(&self, data: &[u8], hash: u64) -> Option<(usize, u64)> {
-        self.first(data, hash, |_| true)
-    }
-
-    /// The first slot of `hash` that names a possible Put of the covered log whose key
-    /// `wanted` accepts: the walk from the hash's home to an empty slot or a larger hash.
-    #[inline]
-    fn first(
-        &self,
-        data: &[u8],
-        hash: u64,
-        mut wanted: impl FnMut(&[u8]) -> bool,
-    ) -> Option<(usize, u64)> {
         let log = self.log(data);
+        self.walk(hash, |offset| put_key(log, offset) == Some(key))
+    }
+
+    /// Slot and offset of the first slot whose key hash is `hash`, from the slots alone:
+    /// nothing of the log is read, so that a batch of lookups can start loading every
+    /// entry before it reads any. The offset is not checked: the caller gets the key there
+    /// from [`Base::key_at`] and falls back to [`Base::find`] when that is not the key.
+    #[inline]
+    pub(crate) fn find_hash(&self, hash: u64) -> Option<(usize, u64)> {
+        self.walk(hash, |_| true)
+    }
+
+    /// The key of the Put that a slot's `offset` names, if the covered log in `data` has
+    /// a possible Put there (the slots are not trusted).
+    #[inline]
+    pub(crate) fn key_at<'a>(&self, data: &'a [u8], offset: u64) -> Option<&'a [u8]> {
+        put_key(self.log(data), offset)
+    }
+
+    /// The first slot of `hash` whose offset `wanted` accepts: the walk from the hash's
+    /// home to an empty slot or a larger hash.
+    #[inline]
+    fn walk(&self, hash: u64, mut wanted: impl FnMut(u64) -> bool) -> Option<(usize, u64)> {
         let mut i = home(hash, self.buckets);
         while i < self.slots {
             let s = self.slot(i);
             if s.offset == 0 || s.hash > hash {
                 return None;
             }
-            if s.hash == hash && put_key(log, s.offset).is_some_and(&mut wanted) {
+            if s.hash == hash && wanted(s.offset) {
                 return Some((i, s.offset));
             }
             i += 1;
         }
         None
+    }
+
+    /// Whether the table was cold (not in the page cache) when it was mapped, and the
+    /// open's replay is still running.
+    pub(crate) fn is_cold(&self) -> bool {
+        self.cold.load(Ordering::Relaxed)
+    }
+
+    /// The open's replay is done (see [`Base::is_cold`]).
+    pub(crate) fn replayed(&self) {
+        self.cold.store(false, Ordering::Relaxed);
+    }
+
+    /// Asks the kernel to start reading the page of slots a lookup of `hash` reads first,
+    /// without waiting: a caller about to look up many keys in a cold table asks for all
+    /// their pages first, so that the reads overlap instead of waiting one after another.
+    pub(crate) fn will_need_home(&self, hash: u64) {
+        let i = home(hash, self.buckets).min(self.slots.saturating_sub(1));
+        let at = HEADER + i * SLOT;
+        crate::mapping::will_need(&self.map[at..at + SLOT]);
     }
 
     /// Starts loading the slots a lookup of `hash` reads first.
@@ -367,8 +397,10 @@ pub(crate) fn tail_of_file(store: &File, len: u64, end: u64) -> Option<u64> {
 /// Maps `file` read-only, telling the kernel that reads will be random before any byte is
 /// touched: a lookup reads one or two slots of a page, and the read-around of a fault
 /// (up to the device's read-ahead, 8 MiB on some disks) would fill the page cache with
-/// slots nobody asked for, and make a cold open read megabytes.
-fn map_random(file: &File) -> Option<memmap2::Mmap> {
+/// slots nobody asked for, and make a cold open read megabytes. A large table in the page
+/// cache (`written`: this process just wrote it) gets huge pages too
+/// ([`crate::mapping::advise_huge_pages`]). Also returns whether the table seemed cold.
+fn map_random(file: &File, written: bool) -> Option<(memmap2::Mmap, bool)> {
     // SAFETY: the mapping is read-only and shared. The engine never writes into an index
     // file once it is renamed into place (a new one is written under a temporary name and
     // renamed over it, which leaves this inode and its bytes as they were), so the bytes
@@ -379,7 +411,9 @@ fn map_random(file: &File) -> Option<memmap2::Mmap> {
     {
         let _ = map.advise(memmap2::Advice::Random);
     }
-    Some(map)
+    let resident = written || crate::mapping::seems_resident(&map);
+    crate::mapping::advise_huge_pages(&map, resident);
+    Some((map, !resident))
 }
 
 /// Writes the base table of `slots` (sorted by hash, each naming a live Put of the log in
@@ -484,7 +518,7 @@ pub(crate) fn write(
         backend.write_at(file, &h, 0)
     })
     .map_err(|(_, e)| e)?;
-    let map = map_random(&file)
+    let map = map_random(&file, true)
         .ok_or_else(|| std::io::Error::other("the index file written cannot be mapped"))?;
     Base::from_map(
         map,

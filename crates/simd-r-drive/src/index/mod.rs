@@ -145,6 +145,29 @@ fn entry_of(slot: &Slot) -> u64 {
     slot.offset & !TOMB
 }
 
+/// Operations whose pages a replay over a cold base asks for together.
+const COLD_WINDOW: usize = 4096;
+
+/// Asks the kernel to read what looking up the keys of `ops` in the cold table `base` will
+/// read, all at once instead of one page fault after another: first the page of each key's
+/// slots, then, from the slot each finds by its hash alone, the page of the entry it names
+/// (which the lookup reads to compare keys, and to take the replaced entry's length). The
+/// slots are not trusted here: an offset outside `data` asks for nothing.
+fn will_need_window(base: &Base, data: &[u8], ops: &[LogOp]) {
+    for r in ops {
+        base.will_need_home(r.hash);
+    }
+    for r in ops {
+        if let Some((_, offset)) = base.find_hash(r.hash) {
+            let at = (offset as usize).min(data.len());
+            let to = at
+                .saturating_add(format::ENTRY_HEADER_LEN as usize)
+                .min(data.len());
+            crate::mapping::will_need(&data[at..to]);
+        }
+    }
+}
+
 impl Index {
     pub fn with_capacity(n: usize) -> Index {
         Index {
@@ -177,6 +200,11 @@ impl Index {
             base: Some(base),
             delta: table,
         }
+    }
+
+    /// The end of the log that the delta file loaded at open covers, if one was.
+    pub fn loaded_delta_end(&self) -> Option<u64> {
+        self.unchecked.as_ref().map(|u| u.end)
     }
 
     /// The delta's slots as a delta file saves them, if the index has a base.
@@ -273,7 +301,7 @@ impl Index {
 
     /// What the index says about `hash` without reading keys (see [`Probe`]).
     #[inline]
-    pub fn probe(&self, data: &[u8], hash: u64) -> Probe {
+    pub fn probe(&self, hash: u64) -> Probe {
         if self.delta.len > 0 {
             if let Some(i) = self.delta.find(hash, |_| true) {
                 let o = self.delta.slots[i].offset;
@@ -287,12 +315,28 @@ impl Index {
                 };
             }
         }
-        match self.base.as_ref().and_then(|b| b.find_hash(data, hash)) {
+        match self.base.as_ref().and_then(|b| b.find_hash(hash)) {
             Some((slot, offset)) => Probe::Hit {
                 offset,
                 slot: Some(slot),
             },
             None => Probe::Miss,
+        }
+    }
+
+    /// The key of the entry a [`Probe::Hit`] names, or `None` when a base slot's offset
+    /// does not name a possible Put of the log in `data` (the caller then asks
+    /// [`Index::find_read`]). Reads the entry: start loading it first.
+    #[inline]
+    pub fn hit_key<'a>(
+        &self,
+        data: &'a [u8],
+        offset: u64,
+        slot: Option<usize>,
+    ) -> Option<&'a [u8]> {
+        match (slot, &self.base) {
+            (Some(_), Some(b)) => b.key_at(data, offset),
+            _ => Some(key_at(data, offset)),
         }
     }
 
@@ -447,7 +491,11 @@ impl Index {
             }
             std::mem::swap(ops, scratch);
         }
+        let cold = self.base.as_ref().filter(|b| b.is_cold()).cloned();
         for i in 0..ops.len() {
+            if let (Some(base), 0) = (&cold, i % COLD_WINDOW) {
+                will_need_window(base, data, &ops[i..(i + COLD_WINDOW).min(ops.len())]);
+            }
             if let Some(ahead) = ops.get(i + PREFETCH_AHEAD) {
                 self.prefetch(ahead.hash);
             }

@@ -94,7 +94,7 @@ impl Store {
                     s.index.prefetch(*h);
                 }
                 for (o, &h) in offsets.iter_mut().zip(&hashes[..group.len()]) {
-                    *o = s.index.probe(data, h);
+                    *o = s.index.probe(h);
                     if let Probe::Hit { offset, .. } = *o {
                         prefetch_entry(data, offset);
                     }
@@ -104,7 +104,9 @@ impl Store {
                     let key = k.as_ref();
                     let corrupt = |(at, why)| Error::corrupt(&self.path, at, why);
                     let found = match offsets[j] {
-                        Probe::Hit { offset, slot } if format::key_at(data, offset) == key => {
+                        Probe::Hit { offset, slot }
+                            if s.index.hit_key(data, offset, slot) == Some(key) =>
+                        {
                             s.index.check_read(data, slot, offset).map_err(corrupt)?;
                             Some(offset)
                         }
