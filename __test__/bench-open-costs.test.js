@@ -40,7 +40,7 @@ test('open-costs measures open + first get, memory, close and index size for eac
   const stores = ['simd-r-drive']
   if (loads('better-sqlite3')) stores.push('better-sqlite3')
   else t.log(`better-sqlite3 does not load under Node ${process.version}: simd-r-drive only`)
-  const r = await run(['--keys', '60000', '--runs', '1', '--gets', '2000', '--stores', stores.join(','), '--no-cgroup', '--json', '--dir', dir])
+  const r = await run(['--keys', '60000', '--runs', '1', '--gets', '2000', '--crash-writes', '5000', '--stores', stores.join(','), '--no-cgroup', '--json', '--dir', dir])
   t.is(r.code, 0, r.err)
   const res = JSON.parse(r.out)
   t.deepEqual(res.options.keys, [60000])
@@ -51,6 +51,12 @@ test('open-costs measures open + first get, memory, close and index size for eac
       t.true(m[scenario].warm[0].openGetMs >= m[scenario].warm[0].openMs, `${s} ${scenario}: open + get includes open`)
       t.true(m[scenario].warm[0].openMs > 0)
       t.is(m[scenario].cold.length, 1, `${s} ${scenario} cold (python3 posix_fadvise)`)
+    }
+    for (const kind of ['warm', 'cold']) {
+      t.is(m.afterCrash[kind].length, 1, `${s} after kill -9, ${kind}`)
+      t.true(m.afterCrash[kind][0].openGetMs > 0)
+      // The open after the kill replays exactly the 5,000 overwrites the killed process made.
+      if (s === 'simd-r-drive') t.is(m.afterCrash[kind][0].replayed, 5000)
     }
     t.is(m.closeMs.length, 1)
     t.true(m.closeMs[0] > 0)

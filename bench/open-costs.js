@@ -12,6 +12,7 @@
 //
 // Options: --keys N[,N...]  --runs N  --stores a,b  --dir DIR (default: under os.tmpdir())
 //   --gets N (random gets for the memory rows, default 1,000,000)  --puts N (default 1,000)
+//   --crash-writes N (overwrites before the kill -9 of the "after kill -9" rows, default 100,000)
 //   --cgroup-mb N (default 128)  --cgroup-keys N (default: the largest --keys; --quick: the smallest)
 //   --cgroup-timeout S (default 180)  --no-cgroup  --keep (leave the stores on disk)  --json
 //
@@ -19,6 +20,8 @@
 // processes; its directory is deleted at the end. Scenario "loaded": as the bulk load left it
 // (loaded, closed). Scenario "after puts": the same store reopened, given --puts overwrites of
 // existing keys in one process (whose close() is the "close after puts" figure), closed again.
+// Scenario "after kill -9": a process overwrites --crash-writes random keys and is killed with
+// SIGKILL, before each timed open.
 // "Page cache dropped" = fsync + posix_fadvise(DONTNEED) (through python3) on every file of
 // the store's directory just before the process starts; `fincore` checks what stayed resident.
 
@@ -99,8 +102,24 @@ const children = {
     const v = db.get(k)
     const openGetMs = ms(t0)
     if (!v || v.length !== 100) throw new Error(`first get of ${k}: no 100-byte value`)
+    const replayed = db.replayed ? db.replayed() : null
     await db.close()
-    return { openMs, openGetMs }
+    return { openMs, openGetMs, replayed }
+  },
+  // Overwrites `count` random existing keys (in batches), then dies by SIGKILL: what the
+  // next open finds is a crash with that many writes since the last close.
+  async crash (store, dir, n, count, seed) {
+    const db = await store.open(dir)
+    const next = randoms(n, seed)
+    for (let i = 0; i < count; i += BATCH) {
+      const batch = []
+      for (let j = i; j < Math.min(count, i + BATCH); j++) {
+        const x = next()
+        batch.push([key(x), value(x + seed)])
+      }
+      await db.bulk(batch)
+    }
+    process.kill(process.pid, 'SIGKILL')
   },
   async puts (store, dir, n, count, seed) {
     const db = await store.open(dir)
@@ -161,6 +180,7 @@ function parseArgs (argv) {
     dir: null,
     gets: 1000000,
     puts: 1000,
+    crashWrites: 100000,
     cgroupMb: 128,
     cgroupKeys: null,
     cgroupTimeout: 180,
@@ -188,6 +208,7 @@ function parseArgs (argv) {
     else if (a === '--dir') o.dir = val()
     else if (a === '--gets') o.gets = nums(val())[0]
     else if (a === '--puts') o.puts = nums(val())[0]
+    else if (a === '--crash-writes') o.crashWrites = nums(val())[0]
     else if (a === '--cgroup-mb') o.cgroupMb = nums(val())[0]
     else if (a === '--cgroup-keys') o.cgroupKeys = nums(val())[0]
     else if (a === '--cgroup-timeout') o.cgroupTimeout = nums(val())[0]
@@ -474,6 +495,7 @@ function measure (options) {
           index: s === OURS ? indexFiles(dir) : null,
           loaded: { warm: [], cold: [], residentAfterDrop: [] },
           afterPuts: { warm: [], cold: [], residentAfterDrop: [] },
+          afterCrash: { warm: [], cold: [] },
           closeMs: [],
           mem: [],
           cgroup: null
@@ -514,6 +536,21 @@ function measure (options) {
       for (const s of o.stores) per[s].indexAfterPuts = s === OURS ? indexFiles(dirs[s]) : null
       openSeries('afterPuts')
       for (let r = 1; r < o.runs; r++) for (const s of o.stores) closeAfterPuts(s, r)
+
+      // Open after a kill -9 that followed --crash-writes overwrites (a fresh crash before
+      // each open: the open's close saves the index again).
+      for (const drop of canDrop ? [false, true] : [false]) {
+        for (let r = 0; r < o.runs; r++) {
+          for (const s of o.stores) {
+            const c = runChild(['crash', s, dirs[s], n, o.crashWrites, 1000 + r * 2 + (drop ? 1 : 0)])
+            if (c.signal !== 'SIGKILL') throw new Error(`crash child of ${s} ended with ${c.signal || c.status}:\n${c.stderr}`)
+            if (drop) dropCache(dirs[s])
+            const x = mustChild(['open', s, dirs[s], n])
+            per[s].afterCrash[drop ? 'cold' : 'warm'].push(x)
+            log(`${s} ${n} after kill -9 (${drop ? 'cold' : 'warm'}): open + get ${x.openGetMs.toFixed(2)} ms${x.replayed === null ? '' : `, ${x.replayed} entries replayed`}`)
+          }
+        }
+      }
 
       for (let r = 0; r < o.runs; r++) {
         for (const s of o.stores) {
@@ -600,6 +637,10 @@ function rows (res, storeNames) {
       numericRow(`O2 open + first get, ${k} keys, ${what}, warm, ms`, '', (s) => get(s)?.[scenario].warm.map((x) => x.openGetMs))
       numericRow(`O2 open + first get, ${k} keys, ${what}, page cache dropped, ms`, '', (s) => get(s)?.[scenario].cold.map((x) => x.openGetMs))
     }
+    const crashed = `after kill -9 with ${fmtCount(o.crashWrites)} writes since the last close`
+    numericRow(`O3 open + first get, ${k} keys, ${crashed}, warm, ms`, '', (s) => get(s)?.afterCrash.warm.map((x) => x.openGetMs))
+    numericRow(`O3 open + first get, ${k} keys, ${crashed}, page cache dropped, ms`, '', (s) => get(s)?.afterCrash.cold.map((x) => x.openGetMs))
+    numericRow(`O3 entries that open replayed, ${k} keys (the writes since the index files last covered the log)`, '', (s) => get(s)?.afterCrash.warm.concat(get(s).afterCrash.cold).map((x) => x.replayed))
     const gets = fmtCount(o.gets)
     numericRow(`M1 RssAnon + RssShmem after open + ${gets} random gets, ${k} keys, MB`, 'MB', (s) => get(s)?.mem.map((x) => x.rssAnon + x.rssShmem))
     numericRow(`M1 the same minus a bare Node process (${num(bareAnon, 'MB')} MB), ${k} keys, MB`, 'MB', (s) => bareAnon === null ? null : get(s)?.mem.map((x) => x.rssAnon + x.rssShmem - bareAnon))
@@ -684,7 +725,7 @@ function markdown (res) {
   return lines.join('\n') + '\n'
 }
 
-const HELP = fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 24).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')
+const HELP = fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 26).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')
 
 if (require.main === module) {
   if (process.argv[2] === '--child') {

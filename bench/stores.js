@@ -28,6 +28,9 @@ const srd = {
       getAsync: async (k) => s.get(k),
       scan (visit) { for (const [k, v] of s) visit(k, v) },
       compact: () => s.compact(),
+      // Entries the open replayed from the log (after a crash: those written since the
+      // index files last covered it).
+      replayed: () => s.recovery().entries,
       close: () => s.close()
     }
   }
