@@ -386,6 +386,15 @@ impl Index {
         prior
     }
 
+    /// Forgets every key (a Clear entry): the base, if any, is let go of rather than
+    /// shadowed key by key, so this costs nothing in proportion to the keys. The index file
+    /// on disk still names them, but the log after its end holds the Clear entry, which
+    /// every open that uses that file replays; the next merge writes an index file without
+    /// them.
+    pub fn clear(&mut self) {
+        *self = Index::default();
+    }
+
     /// Makes room for `additional` more keys at once, so that a large batch grows the table
     /// once instead of doubling it step by step.
     pub fn reserve(&mut self, additional: usize) {

@@ -4,6 +4,8 @@
 //! `write` (batches and their append) and `durability` (sync, sync marks, index
 //! checkpoints, close).
 
+mod clear;
+mod conditional;
 mod durability;
 mod open;
 mod options;
@@ -25,6 +27,7 @@ use crate::index::Index;
 use crate::io::Backend;
 use crate::mapping::Mapping;
 
+pub use conditional::{Condition, ConditionalCommit};
 pub use options::StoreOptions;
 pub use read::Iter;
 
@@ -102,7 +105,8 @@ pub struct Stats {
     /// Bytes of the live entries (what compaction would keep, without the header).
     pub live_bytes: u64,
     /// Bytes compaction would reclaim: the file less what compaction writes (the header,
-    /// the live entries and one sync mark), or 0.
+    /// the live entries, each with its 8-byte version, and one sync mark), or 0. Exact for a
+    /// file never compacted; for one that was, at most this low by 8 bytes per key.
     pub reclaimable_bytes: u64,
     /// Heap bytes held by the index: the keys changed since the index file, and a bitmap
     /// of one bit per slot of that file.
