@@ -50,6 +50,7 @@ pub use mapping::Value;
 pub use repair::{repair, RepairReport, VerifyReport};
 pub use store::{
     Commit, Condition, ConditionalCommit, Iter, Op, RecoveryReport, Stats, Store, StoreOptions,
+    Transaction,
 };
 pub use window::{page_size, EntryRange, Located, PrivateMap, RangeSnapshot};
 

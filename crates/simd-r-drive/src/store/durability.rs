@@ -71,6 +71,7 @@ impl Store {
     /// reported as corruption instead of being taken for a torn unsynced tail.
     pub fn flush(&self) -> Result<()> {
         self.check_open()?;
+        self.check_not_in_transaction()?;
         if self.read_only {
             return Ok(());
         }
@@ -395,6 +396,7 @@ impl Store {
     }
 
     pub(super) fn close_with(&self, sync: bool) -> Result<()> {
+        self.check_not_in_transaction()?;
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }

@@ -10,6 +10,7 @@ mod durability;
 mod open;
 mod options;
 mod read;
+mod transaction;
 mod write;
 mod zero_copy;
 
@@ -30,6 +31,7 @@ use crate::mapping::Mapping;
 pub use conditional::{Condition, ConditionalCommit};
 pub use options::StoreOptions;
 pub use read::Iter;
+pub use transaction::Transaction;
 
 /// One operation of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +229,9 @@ pub struct Store {
     /// Long operations under way that hold (or will take) the writer lock for a while:
     /// compactions and streamed values. See [`Store::is_busy`].
     pub(crate) long_ops: AtomicU64,
+    /// The thread running a [`Store::transaction`] (its [`transaction::thread_token`]), or
+    /// 0: that thread's writes from inside it are refused instead of waiting forever.
+    pub(crate) tx_thread: AtomicU64,
     closed: AtomicBool,
     /// Set by the first failed sync, or failed write other than a full disk (see
     /// [`Store::write_failed`]); never cleared while open.
@@ -315,6 +320,7 @@ impl Store {
 
     pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
+        self.check_not_in_transaction()?;
         if self.read_only {
             return Err(Error::ReadOnly);
         }

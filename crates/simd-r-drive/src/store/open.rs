@@ -307,6 +307,7 @@ impl Store {
             verified_to: AtomicU64::new(0),
             merge_claimed: AtomicBool::new(false),
             long_ops: AtomicU64::new(0),
+            tx_thread: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),
             durability_lost: AtomicBool::new(false),
