@@ -139,6 +139,7 @@
 
 #![deny(clippy::all)]
 
+pub mod conditional;
 mod entries;
 mod errors;
 mod faults;
