@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use simd_r_drive::{repair, Error, KeyHasher, Op, Refresh, Store, StoreOptions};
+use simd_r_drive::{repair, Condition, Error, KeyHasher, Op, Refresh, Store, StoreOptions};
 
 /// Live contents of a store: key to value.
 pub type Contents = HashMap<Vec<u8>, Vec<u8>>;
@@ -515,7 +515,64 @@ pub fn ops_model(data: &[u8]) {
                 assert_eq!(had, model.remove(&k).is_some(), "delete's result");
                 touched.push(k);
             }
-            7..=9 => {
+            9 => {
+                // Conditional writes and clear, against the model.
+                let sub = input.byte() % 4;
+                let k = input.key();
+                let have = model.get(&k).cloned();
+                match sub {
+                    0 => {
+                        let v = input.value();
+                        let wrote = store.put_if_absent(&k, &v).expect("put_if_absent");
+                        assert_eq!(wrote, have.is_none(), "put_if_absent's result");
+                        if wrote {
+                            model.insert(k.clone(), v);
+                        }
+                    }
+                    1 | 2 => {
+                        let current = input.byte() % 2 == 0;
+                        let new = (input.byte() % 3 != 0).then(|| input.value());
+                        let version = store.version_of(&k).expect("version_of");
+                        assert_eq!(version.is_some(), have.is_some(), "version_of");
+                        let (cond, holds) = match (sub, current) {
+                            (1, true) => (
+                                have.as_deref().map_or(Condition::Absent, Condition::Value),
+                                true,
+                            ),
+                            (1, false) => (
+                                Condition::Value(b"\xffnot"),
+                                have.as_deref() == Some(b"\xffnot"),
+                            ),
+                            (_, true) => {
+                                (Condition::Version(version.unwrap_or(0)), version.is_some())
+                            }
+                            (_, false) => (Condition::Version(version.map_or(1, |v| v - 1)), false),
+                        };
+                        let wrote = store
+                            .compare_and_set(&k, cond, new.as_deref())
+                            .expect("compare_and_set");
+                        assert_eq!(wrote, holds, "compare_and_set's result");
+                        if wrote {
+                            match new {
+                                Some(v) => model.insert(k.clone(), v),
+                                None => model.remove(&k),
+                            };
+                            if let (Some(before), Some(after)) =
+                                (version, store.version_of(&k).unwrap())
+                            {
+                                assert!(after > before, "a write gives a larger version");
+                            }
+                        }
+                    }
+                    _ => {
+                        store.clear().expect("clear");
+                        model.clear();
+                        assert_eq!(store.len(), 0);
+                    }
+                }
+                touched.push(k);
+            }
+            7 | 8 => {
                 let n = input.byte() % 7;
                 let items: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..n)
                     .map(|_| {
