@@ -530,8 +530,8 @@ pub fn ops_model(data: &[u8]) {
                         }
                     }
                     1 | 2 => {
-                        let current = input.byte() % 2 == 0;
-                        let new = (input.byte() % 3 != 0).then(|| input.value());
+                        let current = input.byte().is_multiple_of(2);
+                        let new = (!input.byte().is_multiple_of(3)).then(|| input.value());
                         let version = store.version_of(&k).expect("version_of");
                         assert_eq!(version.is_some(), have.is_some(), "version_of");
                         let (cond, holds) = match (sub, current) {
