@@ -539,6 +539,29 @@ fn a_sync_mark_precedes_the_first_append_after_each_sync() {
 /// A version 1 file (no sync marks) still opens and takes writes, which add no mark, so
 /// that older builds can still read it; compaction rewrites it as version 2.
 #[test]
+fn a_version_2_file_is_cleared_by_tombstones_an_old_build_can_read() {
+    let d = Dir::new();
+    let p = d.path("v2.srd");
+    drop(open(&p));
+    let mut b = std::fs::read(&p).unwrap();
+    b[8] = 2;
+    b[20..36].fill(0);
+    reseal(&mut b);
+    std::fs::write(&p, &b).unwrap();
+    let s = open(&p);
+    s.put(b"a", b"1").unwrap();
+    s.put(b"b", b"2").unwrap();
+    s.clear().unwrap();
+    assert_eq!(s.len(), 0);
+    drop(s);
+    let e = decode(&std::fs::read(&p).unwrap());
+    // No kind 5: the two keys' tombstones and a commit record, one batch.
+    let kinds: Vec<u8> = e.iter().map(|x| x.kind).collect();
+    assert_eq!(kinds, [1, 1, 2, 2, 3]);
+    assert_eq!(open(&p).len(), 0);
+}
+
+#[test]
 fn version_1_files_get_no_marks_until_compaction() {
     let d = Dir::new();
     let p = d.path("v1.srd");
