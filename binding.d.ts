@@ -49,6 +49,27 @@ export declare function busy(h: number): boolean
 export declare function checkpoint(h: number): Promise<void>
 
 /**
+ * Clears the store on the libuv threadpool, in ticket order; with `sync`, resolves once
+ * that is durable.
+ *
+ * # JavaScript: `Store.clear`
+ *
+ * Deletes every key, atomically: after a crash (even a kill -9 or a power loss in the
+ * middle) the store has all its keys or none. It writes one 16-byte entry whatever the
+ * store holds (a store of format version 1 or 2 gets a tombstone per key instead), in
+ * order with the other writes; the space comes back at the next {@link Store.compact}.
+ * Readers opened `readOnly` see the store empty after their next
+ * {@link Store.refresh}.
+ */
+export declare function clear(h: number, ticket: number, sync: boolean): Promise<void>
+
+/**
+ * Clears the store on the calling thread, in its ticket's turn. Returns the commit's
+ * sequence number.
+ */
+export declare function clearSync(h: number, ticket: number): number
+
+/**
  * Rewrites the store without its dead entries, on the libuv threadpool.
  *
  * # JavaScript: `Store.compact`
@@ -369,6 +390,27 @@ export interface StoreStats {
 }
 
 /**
+ * Runs a transaction: in the turn of `ticket`, takes the engine's writer lock, calls
+ * `body` (which runs the caller's function and returns the staged writes, or `null` to
+ * give up), and commits what it returned as one batch. Returns the commit's sequence
+ * number (that of the latest commit if nothing was staged), or -2 when `body` gave up.
+ *
+ * # JavaScript: `Store.transactionSync`
+ *
+ * Runs `fn(tx)` as one read-modify-write transaction and returns what it returned. Writes
+ * staged by `put()` and friends are committed first; then the store's writer waits while
+ * `fn` runs, so no other write (from any thread) is ordered between its reads and its
+ * commit. `tx.get/has` see the store plus the transaction's own writes, `tx.put/delete`
+ * stage writes, and when `fn` returns they commit as one atomic batch (durable before
+ * this returns, with `sync: true`). When `fn` throws, nothing is written and the error
+ * is thrown unchanged. `fn` must be synchronous: one that returns a promise (an `async`
+ * function) is refused with `ERR_INVALID_STATE`, nothing written, since it could not be
+ * atomic. Writes to the store itself (not `tx`) and nested transactions inside `fn`
+ * throw `ERR_INVALID_STATE`.
+ */
+export declare function transactionSync(h: number, ticket: number, body: () => Buffer | null): number
+
+/**
  * Like `write_batch`, but returns `NOT_WRITTEN` (-1) at once, writing nothing and leaving
  * `ticket` unused, when the engine's writer lock is taken (a compaction's final step, a streamed value, or
  * a threadpool write). The event loop uses it while a long operation runs, and hands the
@@ -402,6 +444,21 @@ export interface VerifyResult {
   /** Bytes of the file checked. */
   bytes: number
 }
+
+/**
+ * The version of `key`'s value (see `Store::version_of` in the engine), or `null`.
+ *
+ * # JavaScript: `Store.versionOf`
+ *
+ * The version of `key`'s value, or `undefined` if it has none: a `bigint` that every
+ * write of the key (a put of any value, even the same bytes again, or a delete and a new
+ * put) replaces with a larger one, and that compaction, {@link Store.repair} and
+ * reopening keep. Give it to {@link Store.compareAndSet} as `{ version }` to write only
+ * if nobody wrote the key since. A version is the position of the key's entry in the
+ * store's history of files; it is no count of writes, and only its order and identity
+ * mean anything.
+ */
+export declare function versionOf(h: number, key: Buffer): bigint | null
 
 /** Resolves once commit `seq` is durable (`fdatasync`, shared with concurrent callers). */
 export declare function waitDurable(h: number, seq: number): Promise<void>

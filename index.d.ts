@@ -103,6 +103,29 @@ export interface StoreOptions {
   copyValues?: boolean
 }
 
+/**
+ * The reads and writes of one {@link Store.transactionSync} call. Reads see the store
+ * plus the transaction's own writes; writes are staged and commit together when the
+ * callback returns. Using it after its callback has returned throws
+ * `ERR_INVALID_STATE`.
+ */
+export interface Transaction {
+  /**
+   * The value of `key` as the store and this transaction's writes leave it, or
+   * `undefined`. A value this transaction wrote is returned as a `Buffer` copy.
+   */
+  get(key: Key): Buffer | undefined
+  /** Whether `key` has a value, as {@link Transaction.get} sees it. */
+  has(key: Key): boolean
+  /** Stages setting `key` to `value` (copied now). */
+  put(key: Key, value: Value): void
+  /**
+   * Stages deleting `key`; returns whether it had a value (as {@link Transaction.get} sees
+   * it). A key without a value stages nothing.
+   */
+  delete(key: Key): boolean
+}
+
 /** An iterator that also works with `for await`. */
 export interface StoreIterator<T> extends IterableIterator<T> {}
 
@@ -118,7 +141,9 @@ export interface StoreIterator<T> extends IterableIterator<T> {}
  * `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_STORE_MOVED` (the store
  * file was moved, removed or replaced while open: {@link Store.compact} left the path
  * alone), `ERR_INVALID_STATE` (a write
- * from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync}), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
+ * from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync},
+ * or from inside a transaction's callback, and a transaction object used after its
+ * transaction ended), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
  * and `ERR_VALUE_TOO_LARGE` (`RangeError`s). `ERR_STORE_IO` and `ERR_STORE_DISK_FULL` errors
  * also have `errno` (negative, as Node's `SystemError`s: `-13`), `syscall`, `path` and
  * `systemCode` (`'EACCES'`).
@@ -199,6 +224,72 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   putManySync(entries: Iterable<readonly [Key, Value]>): void
   /** Like {@link Store.delete}, committed before returning. */
   deleteSync(key: Key): boolean
+  /**
+   * Sets `key` to `value` only if it has no value; resolves to whether it wrote. The
+   * condition is checked when the write commits, by the store's one writer (against the
+   * store and the operations before it in the same tick's batch), so two callers racing
+   * for a key (in this thread or in worker threads) never both win. A failed condition
+   * writes nothing; the other writes of the batch commit all the same.
+   */
+  putIfAbsent(key: Key, value: Value): Promise<boolean>
+  /**
+   * Like {@link Store.putIfAbsent}, committed before returning (after anything staged
+   * before it); returns whether it wrote.
+   */
+  putIfAbsentSync(key: Key, value: Value): boolean
+  /**
+   * Writes `value` to `key` (deletes it when `value` is `undefined`) only if `expected`
+   * holds: `undefined` for "the key has no value", the bytes (or string) the value must
+   * equal, or `{ version }`, a version from {@link Store.versionOf} the key must still
+   * have. Resolves to whether it wrote. Checked at commit, as {@link Store.putIfAbsent}
+   * is. Comparing bytes cannot tell a value that changed and changed back (A→B→A) from
+   * one that never changed, and costs the value's length; a version can and does not.
+   */
+  compareAndSet(key: Key, expected: Value | { version: bigint } | undefined, value: Value | undefined): Promise<boolean>
+  /** Like {@link Store.compareAndSet}, committed before returning; returns whether it wrote. */
+  compareAndSetSync(key: Key, expected: Value | { version: bigint } | undefined, value: Value | undefined): boolean
+  /**
+   * The version of `key`'s value, or `undefined` if it has none: a `bigint` that every
+   * write of the key (a put of any value, even the same bytes again, or a delete and a new
+   * put) replaces with a larger one, and that compaction, {@link Store.repair} and
+   * reopening keep. Give it to {@link Store.compareAndSet} as `{ version }` to write only
+   * if nobody wrote the key since. A version is the position of the key's entry in the
+   * store's history of files; it is no count of writes, and only its order and identity
+   * mean anything.
+   */
+  versionOf(key: Key): bigint | undefined
+  /**
+   * Deletes every key, atomically: after a crash (even a kill -9 or a power loss in the
+   * middle) the store has all its keys or none. It writes one 16-byte entry whatever the
+   * store holds (a store of format version 1 or 2 gets a tombstone per key instead), in
+   * order with the other writes; the space comes back at the next {@link Store.compact}.
+   * Readers opened `readOnly` see the store empty after their next
+   * {@link Store.refresh}.
+   */
+  clear(): Promise<void>
+  /** Like {@link Store.clear}, committed before returning (after anything staged before it). */
+  clearSync(): void
+  /**
+   * Runs `fn(tx)` as one read-modify-write transaction and returns what it returned. Writes
+   * staged by `put()` and friends are committed first; then the store's writer waits while
+   * `fn` runs, so no other write (from any thread) is ordered between its reads and its
+   * commit. `tx.get/has` see the store plus the transaction's own writes, `tx.put/delete`
+   * stage writes, and when `fn` returns they commit as one atomic batch (durable before
+   * this returns, with `sync: true`). When `fn` throws, nothing is written and the error
+   * is thrown unchanged. `fn` must be synchronous: one that returns a promise (an `async`
+   * function) is refused with `ERR_INVALID_STATE`, nothing written, since it could not be
+   * atomic. Writes to the store itself (not `tx`) and nested transactions inside `fn`
+   * throw `ERR_INVALID_STATE`.
+   */
+  transactionSync<T>(fn: (tx: Transaction) => T extends PromiseLike<unknown> ? never : T): T
+  /**
+   * {@link Store.transactionSync} for async code: runs the synchronous `fn` at once, and
+   * resolves to its result when the transaction has committed (once it is durable, with
+   * `sync: true`); rejects with its error, unchanged, when it throws (nothing is written).
+   * `fn` cannot `await`: everything between its reads and the commit happens while the
+   * store's writer waits for it.
+   */
+  transaction<T>(fn: (tx: Transaction) => T extends PromiseLike<unknown> ? never : T): Promise<T>
   /**
    * Resolves once everything written so far is durable (`fdatasync`). On a read-only
    * store it resolves at once.

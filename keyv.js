@@ -267,10 +267,12 @@ class KeyvSimdRDrive extends EventEmitter {
    */
   async clear () {
     const store = await this._ready()
-    const prefix = this.namespace ? Buffer.from(this.namespace + ':', 'utf8') : null
+    // Every key: one atomic clear entry instead of a tombstone per key.
+    if (!this.namespace) return store.clear()
+    const prefix = Buffer.from(this.namespace + ':', 'utf8')
     const doomed = []
     for (const key of store.keys()) {
-      if (prefix === null || (key.length >= prefix.length && prefix.equals(key.subarray(0, prefix.length)))) {
+      if (key.length >= prefix.length && prefix.equals(key.subarray(0, prefix.length))) {
         doomed.push(key)
       }
     }

@@ -139,8 +139,9 @@ test('info --json reports the header version, stats and kernel', async (t) => {
   t.is(info.entries, 2)
   t.is(info.fileBytes, fs.statSync(p).size)
   t.true(info.reclaimableBytes > 0)
-  // Compaction would keep the header, the live entries and one 24-byte sync mark.
-  t.is(info.fileBytes, 64 + info.liveBytes + 24 + info.reclaimableBytes)
+  // Compaction would keep the header, the live entries (each with an 8-byte version) and
+  // one 24-byte sync mark.
+  t.is(info.fileBytes, 64 + info.liveBytes + 8 * info.entries + 24 + info.reclaimableBytes)
   t.true(info.indexBytes > 0)
   t.is(info.kernel, kernel())
   t.is(info.path, p)

@@ -153,8 +153,10 @@ test('clear() deletes the namespace\'s keys only; without a namespace, every key
   t.deepEqual([...s.keys()].map((k) => k.toString('latin1')).sort(), ['one', 'onex:a', 'other', 'two:a'])
   await two.clear()
   t.deepEqual([...s.keys()].map((k) => k.toString()).sort(), ['one', 'onex:a', 'other'])
+  const before = s.stats().fileBytes
   await all.clear()
   t.is(s.size, 0)
+  t.is(s.stats().fileBytes, before + 16, 'one clear entry, not a tombstone per key')
   await Promise.all([one, two, all].map((x) => x.disconnect()))
   await s.close()
 })

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by the test suite: the declarations in index.d.ts must
 // accept what the README shows and give precise types (no `unknown`, no `any`).
 import { Store, CompactResult, StoreStats, MAX_KEY_BYTES, kernel, isStoreError } from '..'
-import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport } from '..'
+import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport, Transaction } from '..'
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectType<T> (_v: T): void {}
@@ -28,6 +28,30 @@ async function main (): Promise<void> {
   await store.putMany(new Map<string, string>([['x', 'y']]))
   store.putSync('a', 'b')
   expectType<boolean>(store.deleteSync('a'))
+  // conditional writes, versions, clear and transactions
+  assertEqual<ReturnType<typeof store.putIfAbsent>, Promise<boolean>>(true)
+  expectType<boolean>(store.putIfAbsentSync('a', 'b'))
+  const ver = store.versionOf('a')
+  assertEqual<typeof ver, bigint | undefined>(true)
+  if (ver !== undefined) expectType<boolean>(await store.compareAndSet('a', { version: ver }, 'c'))
+  expectType<boolean>(store.compareAndSetSync('a', undefined, 'c'))
+  expectType<boolean>(store.compareAndSetSync('a', Buffer.from('c'), undefined))
+  // @ts-expect-error a version is a bigint
+  store.compareAndSetSync('a', { version: 'x' }, 'c')
+  assertEqual<ReturnType<typeof store.clear>, Promise<void>>(true)
+  store.clearSync()
+  const n: number = store.transactionSync((tx: Transaction) => {
+    const got = tx.get('a')
+    assertEqual<typeof got, Buffer | undefined>(true)
+    expectType<boolean>(tx.has('a'))
+    tx.put('a', 'b')
+    expectType<boolean>(tx.delete('a'))
+    return 1
+  })
+  expectType<number>(n)
+  expectType<string>(await store.transaction(() => 'x'))
+  // @ts-expect-error a transaction callback cannot be async
+  store.transactionSync(async () => 1)
   for (const [k, val] of store) { expectType<Buffer>(k); expectType<Buffer>(val) }
   for (const k of store.keys()) expectType<Buffer>(k)
   for (const val of store.values()) expectType<Buffer>(val)

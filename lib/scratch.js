@@ -58,6 +58,14 @@ const OP_PUT = 1
 const OP_DELETE = 2
 /** Length of the fixed part of one staged operation. */
 const OP_HEADER_LEN = 8
+// The second byte of a staged operation: its condition (0 none). COND_VALUE is followed,
+// after the value, by the expected bytes (length u32le, bytes); COND_VERSION by a u64le.
+/** Written only if the key has no value. */
+const COND_ABSENT = 1
+/** Written only if the key's value is the bytes that follow. */
+const COND_VALUE = 2
+/** Written only if the key's version is the u64 that follows. */
+const COND_VERSION = 3
 
 module.exports = {
   SLOT_BYTES,
@@ -85,5 +93,8 @@ module.exports = {
   ENTRY_SLOTS,
   OP_PUT,
   OP_DELETE,
-  OP_HEADER_LEN
+  OP_HEADER_LEN,
+  COND_ABSENT,
+  COND_VALUE,
+  COND_VERSION
 }

@@ -6,6 +6,8 @@ const { MAX_KEY_BYTES, MAX_VALUE_BYTES } = require('./keys.js')
 const { Reads, Windows } = require('./read.js')
 const { Writes } = require('./write.js')
 const { Streams } = require('./streams.js')
+const { Conditional } = require('./conditional.js')
+const { Transactions } = require('./transaction.js')
 
 const registry = new FinalizationRegistry((h) => {
   native.releaseStore(h)
@@ -65,6 +67,7 @@ class Store {
     this._asyncWrites = 0
     this._compacting = 0
     this._readingEntries = false
+    this._inTransaction = false
     this._closing = null
     this._flushBound = () => this._flushBatch()
     registry.register(this, h, this)
@@ -103,6 +106,9 @@ class Store {
   _writable () {
     const h = this._open()
     if (this._readOnly) throw errors.readOnly()
+    if (this._inTransaction) {
+      throw errors.coded('ERR_INVALID_STATE', 'A write to the store from inside its transaction callback (or a nested transaction) cannot be part of that transaction, and the store\'s writer waits for it: write through the callback\'s tx, or after it returns.')
+    }
     if (this._readingEntries) {
       throw errors.coded('ERR_INVALID_STATE', 'putMany or putManySync is still reading its entries, and a write made from inside that read (by an accessor, Proxy or iterator of the entries) cannot be ordered before or after that batch; write once the call has returned.')
     }
@@ -154,7 +160,7 @@ class Store {
 
 // The members of read.js, write.js and streams.js, defined on Store's prototype as its own
 // are: not enumerable.
-for (const part of [Reads, Writes, Streams]) {
+for (const part of [Reads, Writes, Streams, Conditional, Transactions]) {
   for (const name of Reflect.ownKeys(part.prototype)) {
     if (name !== 'constructor') Object.defineProperty(Store.prototype, name, Object.getOwnPropertyDescriptor(part.prototype, name))
   }

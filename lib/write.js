@@ -6,7 +6,7 @@ const { constants: bufferConstants } = require('node:buffer')
 const native = require('./native.js')
 const errors = require('./errors.js')
 const { hasUtf8Write, checkKey, checkValue, byteLength } = require('./keys.js')
-const { OP_PUT, OP_DELETE, OP_HEADER_LEN, NOT_WRITTEN } = require('./scratch.js')
+const { OP_PUT, OP_DELETE, OP_HEADER_LEN, NOT_WRITTEN, COND_VALUE, COND_VERSION } = require('./scratch.js')
 
 /** Batches larger than this are committed on the libuv threadpool. */
 const INLINE_MAX_BYTES = 1 << 20
@@ -78,6 +78,40 @@ class Batch {
     this.reserve(OP_HEADER_LEN + keyLen + valueLen)
     this.put(kind, key, keyLen, value, valueLen)
     if (kind === OP_DELETE) this.hasDelete = true
+    return this.count++
+  }
+
+  /**
+   * Stages an operation written only if `cond` holds (a COND_* of scratch.js; `expected`
+   * is the bytes of COND_VALUE or the bigint of COND_VERSION). Its flag (see `existed`)
+   * then says whether it wrote.
+   */
+  addIf (kind, key, value, cond, expected) {
+    const keyLen = byteLength(key)
+    const valueLen = value === null ? 0 : byteLength(value)
+    const expectedLen = cond === COND_VALUE ? byteLength(expected) : 0
+    const extra = cond === COND_VALUE ? 4 + expectedLen : cond === COND_VERSION ? 8 : 0
+    this.reserve(OP_HEADER_LEN + keyLen + valueLen + extra)
+    const start = this.len
+    this.put(kind, key, keyLen, value, valueLen)
+    const b = this.buf
+    b[start + 1] = cond
+    let at = this.len
+    if (cond === COND_VALUE) {
+      b.writeUInt32LE(expectedLen, at)
+      at += 4
+      if (typeof expected === 'string') at += b.write(expected, at, expectedLen, 'utf8')
+      else {
+        b.set(expected, at)
+        at += expectedLen
+      }
+    } else if (cond === COND_VERSION) {
+      b.writeBigUInt64LE(expected, at)
+      at += 8
+    }
+    this.len = at
+    // The flags promise is wanted (as for a delete).
+    this.hasDelete = true
     return this.count++
   }
 

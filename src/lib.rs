@@ -119,7 +119,9 @@
 //! `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_STORE_MOVED` (the store
 //! file was moved, removed or replaced while open: {@link Store.compact} left the path
 //! alone), `ERR_INVALID_STATE` (a write
-//! from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync}), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
+//! from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync},
+//! or from inside a transaction's callback, and a transaction object used after its
+//! transaction ended), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
 //! and `ERR_VALUE_TOO_LARGE` (`RangeError`s). `ERR_STORE_IO` and `ERR_STORE_DISK_FULL` errors
 //! also have `errno` (negative, as Node's `SystemError`s: `-13`), `syscall`, `path` and
 //! `systemCode` (`'EACCES'`).
@@ -139,6 +141,7 @@
 
 #![deny(clippy::all)]
 
+pub mod conditional;
 mod entries;
 mod errors;
 mod faults;

@@ -110,11 +110,35 @@ fn commit_staged(
 ) -> napi::Result<Option<simd_r_drive::Commit>> {
     let commit = || {
         writable(handle)?;
-        let ops = staging::parse(staging, count)?;
-        match lock {
-            Lock::Wait => handle.store.write(&ops).map(Some).or_throw(),
-            Lock::Try => handle.store.try_write(&ops).or_throw(),
-        }
+        let staged = staging::parse_staged(staging, Some(count))?;
+        let Some(conds) = staged.conds else {
+            let ops = staged.ops;
+            return match lock {
+                Lock::Wait => handle.store.write(&ops).map(Some).or_throw(),
+                Lock::Try => handle.store.try_write(&ops).or_throw(),
+            };
+        };
+        // Conditions are decided by the engine under its writer lock (see
+        // `Store::write_if`); each conditional operation's flag says whether it wrote.
+        let ops: Vec<_> = staged.ops.into_iter().zip(conds).collect();
+        let done = match lock {
+            Lock::Wait => handle.store.write_if(&ops).map(Some).or_throw()?,
+            Lock::Try => handle.store.try_write_if(&ops).or_throw()?,
+        };
+        Ok(done.map(|c| simd_r_drive::Commit {
+            existed: (ops.iter().zip(c.wrote.iter().zip(&c.existed)))
+                .map(
+                    |((_, cond), (&wrote, &existed))| {
+                        if cond.is_some() {
+                            wrote
+                        } else {
+                            existed
+                        }
+                    },
+                )
+                .collect(),
+            seq: c.seq,
+        }))
     };
     // A declined commit (`Ok(None)`) leaves the ticket unused; anything else takes its turn.
     let done = handle

@@ -72,14 +72,25 @@ impl Output<'_> {
         Ok(())
     }
 
+    /// Appends an entry; a Put gets `version` explicitly, the version it had in the old
+    /// file, which its new offset would not give.
     fn push(
         &mut self,
         kind: EntryKind,
         commit: bool,
+        version: Option<u64>,
         key: &[u8],
         value: &[u8],
     ) -> std::io::Result<u64> {
-        let off = format::encode_entry(&mut self.buf, self.written, kind, commit, key, value);
+        let off = format::encode_entry_versioned(
+            &mut self.buf,
+            self.written,
+            kind,
+            commit,
+            version,
+            key,
+            value,
+        );
         if self.buf.len() >= CHUNK {
             self.flush()?;
         }
@@ -184,8 +195,15 @@ impl Store {
             buf: Vec::with_capacity(CHUNK + (1 << 16)),
             written: HEADER_LEN,
         };
+        // The version base is known only in the final step (it is written again there);
+        // the header written now is never seen as the store's.
+        let old_version_base = format::header_version_base(map.bytes(start_end));
         self.backend
-            .write_at(&out.file, &format::encode_header(file_generation), 0)
+            .write_at(
+                &out.file,
+                &format::encode_header(file_generation, old_version_base),
+                0,
+            )
             .map_err(|e| io_err("writing the compaction file", e))?;
 
         // 1. Live entries as of the start. Keys are distinct, so no comparisons are needed.
@@ -214,11 +232,13 @@ impl Store {
                 .push(
                     EntryKind::Put,
                     true,
+                    Some(format::entry_version(data, off)),
                     &data[ks..ks + h.key_len],
                     &data[vs..vs + h.value_len],
                 )
                 .map_err(|e| io_err("writing the compaction file", e))?;
-            index.insert_unique(hash, new_off, h.len());
+            // The copy's length: with its explicit version, longer than the original.
+            index.insert_unique(hash, new_off, out.end() - new_off);
         }
         out.flush()
             .map_err(|e| io_err("writing the compaction file", e))?;
@@ -264,6 +284,19 @@ impl Store {
             tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
         }
         drop(m);
+        // Every entry of the new file that has no explicit version gets `base + offset`, so
+        // the base is past every version the old file gave out (each below its end `e`, or
+        // an explicit one from before that is smaller still): a version is never reused.
+        let version_base = old_version_base.saturating_add(e);
+        out.flush()
+            .map_err(|e| io_err("writing the compaction file", e))?;
+        self.backend
+            .write_at(
+                &out.file,
+                &format::encode_header(file_generation, version_base),
+                0,
+            )
+            .map_err(|e| io_err("writing the compaction file", e))?;
         // The file ends with a sync mark recording that everything before it is durable:
         // true whenever this file is the store, since the rename below follows the sync.
         // Damage to compacted data is then reported by later opens, never taken for a torn
@@ -404,10 +437,12 @@ impl Store {
             }
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
+            let version = (h.kind == EntryKind::Put).then(|| format::entry_version(data, off));
             let new_off = out
                 .push(
                     h.kind,
                     h.commit,
+                    version,
                     &data[ks..ks + h.key_len],
                     &data[vs..vs + h.value_len],
                 )
@@ -415,7 +450,7 @@ impl Store {
             if !h.commit && batch_start.is_none() {
                 batch_start = Some(new_off);
             }
-            placed.push((new_off, h));
+            placed.push(new_off);
             off += h.len();
         }
         out.flush()
@@ -423,8 +458,10 @@ impl Store {
         let new_map = Mapping::new(&out.file, out.end(), false)
             .map_err(|e| io_err("mapping the compaction file", e))?;
         let new_data = new_map.bytes(out.end());
-        for (new_off, h) in &placed {
-            crate::load::apply_entry(index, new_data, self.hasher, *new_off, h);
+        for &new_off in &placed {
+            // The copy's own header: a Put's now carries its version, which moves its key.
+            let h = format::read_header_trusted(&new_data[new_off as usize..]);
+            crate::load::apply_entry(index, new_data, self.hasher, new_off, &h);
         }
         Ok(placed.len() as u64)
     }

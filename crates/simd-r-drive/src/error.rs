@@ -99,6 +99,13 @@ pub enum Error {
         /// The length of the rejected value.
         len: usize,
     },
+    /// A call that the state of the store does not allow now: a write (or flush, close,
+    /// compaction, transaction) made on the thread that runs a [`crate::Store::transaction`]
+    /// of the same store, from inside it, which would wait for that transaction forever.
+    InvalidState {
+        /// What was refused, and what to do instead.
+        what: &'static str,
+    },
     /// An operating-system I/O call failed.
     Io {
         /// What the engine was doing.
@@ -125,6 +132,7 @@ impl Error {
             Error::Poisoned { .. } => "ERR_STORE_POISONED",
             Error::InvalidKey { .. } => "ERR_INVALID_KEY",
             Error::ValueTooLarge { .. } => "ERR_VALUE_TOO_LARGE",
+            Error::InvalidState { .. } => "ERR_INVALID_STATE",
             Error::Io { .. } if self.is_disk_full() => "ERR_STORE_DISK_FULL",
             Error::Io { .. } => "ERR_STORE_IO",
         }
@@ -294,6 +302,7 @@ impl fmt::Display for Error {
                 "invalid key of {len} bytes: keys must be 1 to {} bytes long",
                 crate::MAX_KEY_LEN
             ),
+            Error::InvalidState { what } => write!(f, "{what}"),
             Error::ValueTooLarge { len } => write!(
                 f,
                 "value of {len} bytes is too large: values may be at most {} bytes",

@@ -39,6 +39,19 @@ pub const MAX_VALUE_LEN: usize = u32::MAX as usize;
 
 /// Entry flag bit: this entry is the last one of its batch (the batch's commit marker).
 pub(crate) const FLAG_COMMIT: u8 = 0x01;
+/// Entry flag bit (Puts only): an 8-byte u64 version follows the 16 fixed bytes, and the key
+/// starts after it. Compaction and repair write it to keep a copied entry's version.
+pub(crate) const FLAG_VERSION: u8 = 0x02;
+/// The flag bits that each add one 8-byte field after the fixed bytes, in bit order.
+const EXTENSION_FLAGS: u8 = FLAG_VERSION;
+/// Every entry flag bit this build knows.
+const KNOWN_FLAGS: u8 = FLAG_COMMIT | EXTENSION_FLAGS;
+
+/// Bytes of extension fields that the flags `flags` announce (8 per extension bit).
+#[inline]
+pub(crate) const fn extension_len(flags: u8) -> u64 {
+    8 * (flags & EXTENSION_FLAGS).count_ones() as u64
+}
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +68,9 @@ pub enum EntryKind {
     /// before the mark was written. Recovery uses it to tell damage in data that a power
     /// loss may tear (after the last sync) from damage in data that was durable.
     SyncMark = 4,
+    /// Clear: a batch of its own with no key and no value; every key written before it is
+    /// gone.
+    Clear = 5,
 }
 
 /// Length of a sync mark.
@@ -79,8 +95,9 @@ fn checksum_seed(offset: u64) -> u64 {
 }
 
 /// Encodes the header of a new file of the current version, whose generation identifier
-/// is `generation` (see [`new_generation`]).
-pub(crate) fn encode_header(generation: [u8; 16]) -> [u8; HEADER_LEN as usize] {
+/// is `generation` (see [`new_generation`]) and whose entries' versions start at
+/// `version_base` (see [`header_version_base`]).
+pub(crate) fn encode_header(generation: [u8; 16], version_base: u64) -> [u8; HEADER_LEN as usize] {
     let mut h = [0u8; HEADER_LEN as usize];
     h[0..8].copy_from_slice(&MAGIC);
     h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -88,6 +105,7 @@ pub(crate) fn encode_header(generation: [u8; 16]) -> [u8; HEADER_LEN as usize] {
     h[12..16].copy_from_slice(&0u32.to_le_bytes());
     h[16..20].copy_from_slice(&(ALIGN as u32).to_le_bytes());
     h[20..36].copy_from_slice(&generation);
+    h[36..44].copy_from_slice(&version_base.to_le_bytes());
     let sum = simd::checksum(&h[..56], 0);
     h[56..64].copy_from_slice(&sum.to_le_bytes());
     h
@@ -113,6 +131,28 @@ pub(crate) fn new_generation() -> [u8; 16] {
 pub(crate) fn header_generation(header: &[u8], version: u16) -> Option<[u8; 16]> {
     (version >= GENERATION_SINCE && header.len() >= 36)
         .then(|| header[20..36].try_into().expect("16 bytes"))
+}
+
+/// The version base in a checked header (bytes 36..44; zero in files of versions 1 and 2,
+/// whose reserved bytes are zero, and in a newly created file): an entry without an
+/// explicit version has the version `base + its offset`.
+pub(crate) fn header_version_base(header: &[u8]) -> u64 {
+    header
+        .get(36..44)
+        .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+}
+
+/// The version of the verified Put at `offset` in `data` (a store's bytes from offset 0,
+/// header included): the explicit one it carries ([`FLAG_VERSION`]), or the header's
+/// version base plus its offset.
+pub(crate) fn entry_version(data: &[u8], offset: u64) -> u64 {
+    let h = read_header_trusted(&data[offset as usize..]);
+    if h.flags & FLAG_VERSION != 0 {
+        let at = (offset + ENTRY_HEADER_LEN) as usize;
+        u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"))
+    } else {
+        header_version_base(data).wrapping_add(offset)
+    }
 }
 
 /// XXH3-64 with seed 0: the checksum of headers and index files.
@@ -194,23 +234,25 @@ pub(crate) struct EntryHeader {
     pub commit: bool,
     pub key_len: usize,
     pub value_len: usize,
+    /// The flags byte as stored (commit and extension bits).
+    pub flags: u8,
 }
 
 impl EntryHeader {
     /// Total length of the entry on disk.
     #[inline]
     pub fn len(&self) -> u64 {
-        entry_len(self.key_len, self.value_len)
+        entry_len(self.key_len, self.value_len) + extension_len(self.flags)
     }
     /// Offset of the key relative to the entry's start.
     #[inline]
     pub fn key_start(&self) -> u64 {
-        ENTRY_HEADER_LEN
+        ENTRY_HEADER_LEN + extension_len(self.flags)
     }
     /// Offset of the value relative to the entry's start.
     #[inline]
     pub fn value_start(&self) -> u64 {
-        ENTRY_HEADER_LEN + align_up(self.key_len as u64)
+        self.key_start() + align_up(self.key_len as u64)
     }
 }
 
@@ -222,6 +264,7 @@ pub(crate) fn read_header_trusted(bytes: &[u8]) -> EntryHeader {
         2 => EntryKind::Delete,
         3 => EntryKind::Commit,
         4 => EntryKind::SyncMark,
+        5 => EntryKind::Clear,
         _ => EntryKind::Put,
     };
     EntryHeader {
@@ -229,6 +272,7 @@ pub(crate) fn read_header_trusted(bytes: &[u8]) -> EntryHeader {
         commit: bytes[9] & FLAG_COMMIT != 0,
         key_len: u16::from_le_bytes([bytes[10], bytes[11]]) as usize,
         value_len: u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize,
+        flags: bytes[9],
     }
 }
 
@@ -338,10 +382,16 @@ pub(crate) fn plausible_entry(data: &[u8], offset: u64) -> Result<EntryHeader, B
         2 => EntryKind::Delete,
         3 => EntryKind::Commit,
         4 => EntryKind::SyncMark,
+        5 => EntryKind::Clear,
         _ => return Err(BadEntry::Header("an unknown entry kind")),
     };
-    if h[9] & !FLAG_COMMIT != 0 {
+    if h[9] & !KNOWN_FLAGS != 0 {
         return Err(BadEntry::Header("unknown entry flags"));
+    }
+    if kind != EntryKind::Put && h[9] & EXTENSION_FLAGS != 0 {
+        return Err(BadEntry::Header(
+            "extension fields on an entry that is not a put",
+        ));
     }
     let key_len = u16::from_le_bytes([h[10], h[11]]) as usize;
     let value_len = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
@@ -354,6 +404,10 @@ pub(crate) fn plausible_entry(data: &[u8], offset: u64) -> Result<EntryHeader, B
             return Err(BadEntry::Header("a malformed sync mark"));
         }
         EntryKind::SyncMark => {}
+        EntryKind::Clear if key_len != 0 || value_len != 0 || h[9] != FLAG_COMMIT => {
+            return Err(BadEntry::Header("a malformed clear entry"));
+        }
+        EntryKind::Clear => {}
         EntryKind::Put | EntryKind::Delete if key_len == 0 => {
             return Err(BadEntry::Header("an empty key"))
         }
@@ -362,7 +416,7 @@ pub(crate) fn plausible_entry(data: &[u8], offset: u64) -> Result<EntryHeader, B
         }
         _ => {}
     }
-    let len = entry_len(key_len, value_len);
+    let len = entry_len(key_len, value_len) + extension_len(h[9]);
     if len > limit - offset {
         return Err(BadEntry::PastEnd);
     }
@@ -371,6 +425,7 @@ pub(crate) fn plausible_entry(data: &[u8], offset: u64) -> Result<EntryHeader, B
         commit: h[9] & FLAG_COMMIT != 0,
         key_len,
         value_len,
+        flags: h[9],
     })
 }
 
@@ -384,23 +439,44 @@ pub(crate) fn encode_entry(
     key: &[u8],
     value: &[u8],
 ) -> u64 {
+    encode_entry_versioned(buf, base, kind, commit, None, key, value)
+}
+
+/// [`encode_entry`] of an entry that carries the explicit version `version`
+/// ([`FLAG_VERSION`]; Puts only), when given.
+pub(crate) fn encode_entry_versioned(
+    buf: &mut Vec<u8>,
+    base: u64,
+    kind: EntryKind,
+    commit: bool,
+    version: Option<u64>,
+    key: &[u8],
+    value: &[u8],
+) -> u64 {
     debug_assert!(key.len() <= MAX_KEY_LEN && value.len() <= MAX_VALUE_LEN);
     debug_assert!(match kind {
         EntryKind::Put => !key.is_empty(),
         EntryKind::Delete => !key.is_empty() && value.is_empty(),
         EntryKind::Commit => key.is_empty() && value.len() == 8 && !commit,
         EntryKind::SyncMark => key.is_empty() && value.len() == 8 && commit,
+        EntryKind::Clear => key.is_empty() && value.is_empty() && commit,
     });
+    debug_assert!(version.is_none() || kind == EntryKind::Put);
     let start = buf.len();
     debug_assert_eq!(start as u64 % ALIGN, 0);
     let offset = base + start as u64;
-    let len = entry_len(key.len(), value.len()) as usize;
+    let flags =
+        if commit { FLAG_COMMIT } else { 0 } | if version.is_some() { FLAG_VERSION } else { 0 };
+    let len = (entry_len(key.len(), value.len()) + extension_len(flags)) as usize;
     buf.reserve(len);
     buf.extend_from_slice(&[0u8; 8]);
     buf.push(kind as u8);
-    buf.push(if commit { FLAG_COMMIT } else { 0 });
+    buf.push(flags);
     buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
     buf.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    if let Some(v) = version {
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
     buf.extend_from_slice(key);
     pad(buf);
     buf.extend_from_slice(value);
@@ -481,11 +557,11 @@ mod tests {
 
     #[test]
     fn header_round_trips_and_rejects_strangers() {
-        let h = encode_header(new_generation());
+        let h = encode_header(new_generation(), 0);
         assert_eq!(check_header(&h), Ok(FORMAT_VERSION));
         assert_ne!(
             header_generation(&h, 3),
-            header_generation(&encode_header(new_generation()), 3)
+            header_generation(&encode_header(new_generation(), 0), 3)
         );
         assert_eq!(header_generation(&h, 2), None);
         // A version 1 header (no sync marks) is still read.

@@ -48,7 +48,10 @@ pub use format::{EntryKind, ALIGN, FORMAT_VERSION, HEADER_LEN, MAX_KEY_LEN, MAX_
 pub use hash::KeyHasher;
 pub use mapping::Value;
 pub use repair::{repair, RepairReport, VerifyReport};
-pub use store::{Commit, Iter, Op, RecoveryReport, Stats, Store, StoreOptions};
+pub use store::{
+    Commit, Condition, ConditionalCommit, Iter, Op, RecoveryReport, Stats, Store, StoreOptions,
+    Transaction,
+};
 pub use window::{page_size, EntryRange, Located, PrivateMap, RangeSnapshot};
 
 /// Bytes of entries whose checksums the calling thread has computed to verify them since

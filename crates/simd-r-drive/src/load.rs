@@ -64,6 +64,10 @@ pub(crate) fn apply_entry(
     match h.kind {
         EntryKind::Put => index.insert(data, hash, key, off).is_some(),
         EntryKind::Delete => index.remove(data, hash, key, off).is_some(),
+        EntryKind::Clear => {
+            index.clear();
+            false
+        }
         EntryKind::Commit | EntryKind::SyncMark => false,
     }
 }
@@ -187,6 +191,12 @@ pub(crate) fn index_log(
     let mut ops = Vec::with_capacity(((len.saturating_sub(start) / 128) as usize).min(CHUNK));
     let mut scratch = Vec::new();
     let outcome = scan::scan(data, start, mode, |off, h| {
+        if h.kind == EntryKind::Clear {
+            // Everything before it is gone: what is collected so far need not be applied.
+            ops.clear();
+            index.clear();
+            return;
+        }
         let ks = (off + h.key_start()) as usize;
         let put_len = match h.kind {
             EntryKind::Put => h.len(),

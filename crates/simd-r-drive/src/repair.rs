@@ -75,16 +75,20 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         // The repaired file replaces the store: same permission bits, owner and group.
         files::keep_mode_and_owner(&old_meta, &out)
             .map_err(|e| Error::io("creating the repair file", &tmp, e))?;
-        let mut buf = format::encode_header(format::new_generation()).to_vec();
+        // Versions go on rising: the repaired file's start after every one the damaged
+        // file gave out, and each copied entry keeps its own.
+        let version_base = format::header_version_base(data).saturating_add(len);
+        let mut buf = format::encode_header(format::new_generation(), version_base).to_vec();
         for off in index.offsets_sorted(data) {
             let h = format::read_header_trusted(&data[off as usize..]);
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
-            format::encode_entry(
+            format::encode_entry_versioned(
                 &mut buf,
                 0,
                 EntryKind::Put,
                 true,
+                Some(format::entry_version(data, off)),
                 &data[ks..ks + h.key_len],
                 &data[vs..vs + h.value_len],
             );

@@ -147,8 +147,8 @@ fn step(
 }
 
 /// Scans `data` (the file's bytes from offset 0; its length is the file's length) from
-/// `start`, calling `apply(offset, header)` for each Put or Delete of each complete batch,
-/// in order.
+/// `start`, calling `apply(offset, header)` for each Put, Delete or Clear of each complete
+/// batch, in order.
 pub(crate) fn scan(
     data: &[u8],
     start: u64,
@@ -174,7 +174,10 @@ pub(crate) fn scan(
         }
         match step(data, pos, pending.first().map(|p| p.0), &mut budget) {
             Ok((h, closes)) => {
-                if matches!(h.kind, EntryKind::Put | EntryKind::Delete) {
+                if matches!(
+                    h.kind,
+                    EntryKind::Put | EntryKind::Delete | EntryKind::Clear
+                ) {
                     pending.push((pos, h));
                 } else if h.kind == EntryKind::SyncMark {
                     out.last_mark = Some((pos, format::sync_mark_end(data, pos)));

@@ -128,9 +128,12 @@ fn handles_outlive_writes_compaction_and_close() {
     let s = open(&p);
     s.put(b"k", b"first").unwrap();
     let h = s.get(b"k").unwrap().unwrap();
-    for i in 0..2000u32 {
-        s.put(&i.to_le_bytes(), &common::bytes(i as u64, 500))
-            .unwrap();
+    // Written twice: the first copies are dead (compaction adds 8 bytes to each live one).
+    for _ in 0..2 {
+        for i in 0..2000u32 {
+            s.put(&i.to_le_bytes(), &common::bytes(i as u64, 500))
+                .unwrap();
+        }
     }
     s.put(b"k", b"second").unwrap();
     let h2 = s.get(b"k").unwrap().unwrap();
@@ -161,17 +164,18 @@ fn stats_track_live_and_reclaimable_bytes() {
             + simd_r_drive::entry_size(1, 10)
             + simd_r_drive::entry_size(1, 0)
     );
-    // What compaction would free: all but the header, the live entries and the sync mark
-    // that ends a compacted file.
+    // What compaction would free: all but the header, the live entries (each copied with
+    // its 8-byte version) and the sync mark that ends a compacted file.
     assert_eq!(
         st.reclaimable_bytes,
-        st.file_bytes - 64 - st.live_bytes - 24
+        st.file_bytes - 64 - st.live_bytes - 8 - 24
     );
     let r = s.compact().unwrap();
     assert_eq!(r.reclaimed_bytes, st.reclaimable_bytes);
     let st2 = s.stats();
     assert_eq!(st2.reclaimable_bytes, 0);
-    assert_eq!(st2.file_bytes, 64 + st.live_bytes + 24);
+    assert_eq!(st2.live_bytes, st.live_bytes + 8);
+    assert_eq!(st2.file_bytes, 64 + st.live_bytes + 8 + 24);
     assert_eq!(std::fs::metadata(s.path()).unwrap().len(), st2.file_bytes);
 }
 

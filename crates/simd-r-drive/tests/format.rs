@@ -31,6 +31,9 @@ struct Entry {
     commit: bool,
     key: Vec<u8>,
     value: Vec<u8>,
+    /// A Put's version: the explicit one (flags bit 1), or the header's base plus the
+    /// entry's offset.
+    version: Option<u64>,
 }
 
 /// Decodes a whole file, checking every rule the document states.
@@ -41,8 +44,10 @@ fn decode(b: &[u8]) -> Vec<Entry> {
     assert_eq!(u16_at(b, 10), 64, "header_len");
     assert_eq!(u32_at(b, 12), 0, "flags");
     assert_eq!(u32_at(b, 16), 8, "align");
-    // Version 3 keeps the file's generation identifier in bytes 20..36.
-    let reserved = if version >= 3 { 36 } else { 20 };
+    // Version 3 keeps the file's generation identifier in bytes 20..36 and the version
+    // base in 36..44.
+    let reserved = if version >= 3 { 44 } else { 20 };
+    let version_base = u64_at(b, 36);
     assert!(
         b[reserved..56].iter().all(|&x| x == 0),
         "reserved bytes are zero"
@@ -60,15 +65,21 @@ fn decode(b: &[u8]) -> Vec<Entry> {
         let flags = b[pos + 9];
         let key_len = u16_at(b, pos + 10) as usize;
         let value_len = u32_at(b, pos + 12) as usize;
-        let len = 16 + align8(key_len) + align8(value_len);
+        let explicit = flags & 2 != 0;
+        let len = 16 + 8 * explicit as usize + align8(key_len) + align8(value_len);
         let end = pos + len;
         assert_eq!(
             u64_at(b, pos),
             xxh3_64_with_seed(&b[pos + 8..end], pos as u64 ^ SEED_MIX),
             "checksum of the entry at {pos}"
         );
-        assert_eq!(flags & !1, 0, "only the commit flag is defined");
-        let key_start = pos + 16;
+        assert_eq!(
+            flags & !3,
+            0,
+            "only the commit and version flags are defined"
+        );
+        assert!(!explicit || kind == 1, "only a Put carries a version");
+        let key_start = pos + 16 + 8 * explicit as usize;
         let value_start = key_start + align8(key_len);
         assert_eq!(value_start % 8, 0);
         assert!(
@@ -90,6 +101,10 @@ fn decode(b: &[u8]) -> Vec<Entry> {
                 );
                 assert!(u64_at(b, value_start) as usize <= pos, "a mark looks back");
             }
+            5 => assert!(
+                key_len == 0 && value_len == 0 && flags == 1,
+                "clear entry fields"
+            ),
             k => panic!("unknown kind {k} at {pos}"),
         }
         out.push(Entry {
@@ -98,6 +113,13 @@ fn decode(b: &[u8]) -> Vec<Entry> {
             commit: flags & 1 != 0,
             key: b[key_start..key_start + key_len].to_vec(),
             value: b[value_start..value_start + value_len].to_vec(),
+            version: (kind == 1).then(|| {
+                if explicit {
+                    u64_at(b, pos + 16)
+                } else {
+                    version_base + pos as u64
+                }
+            }),
         });
         pos = end;
     }
@@ -248,6 +270,62 @@ fn compaction_writes_one_committed_put_per_live_key() {
         .iter()
         .any(|e| e.key == 4u32.to_le_bytes() && e.value == b"new"));
     assert!(!e.iter().any(|e| e.key == 3u32.to_le_bytes()));
+}
+
+#[test]
+fn versions_are_offsets_until_compaction_copies_them_explicitly() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    for i in 0..5u32 {
+        s.put(&i.to_le_bytes(), &bytes(i as u64, 30)).unwrap();
+    }
+    s.put(&1u32.to_le_bytes(), b"again").unwrap();
+    let want: Vec<u64> = (0..5u32)
+        .map(|i| s.version_of(&i.to_le_bytes()).unwrap().unwrap())
+        .collect();
+    let e = decode(&std::fs::read(&p).unwrap());
+    // A new file's base is 0: a version is the entry's offset.
+    for (i, v) in want.iter().enumerate() {
+        let last = e
+            .iter()
+            .rev()
+            .find(|e| e.key == (i as u32).to_le_bytes())
+            .unwrap();
+        assert_eq!(last.version, Some(last.offset as u64));
+        assert_eq!(*v, last.offset as u64);
+    }
+    let old_end = std::fs::metadata(&p).unwrap().len();
+    s.compact().unwrap();
+    let b = std::fs::read(&p).unwrap();
+    assert_eq!(
+        u64_at(&b, 36),
+        old_end,
+        "the new base is the old end of data"
+    );
+    let e = decode(&b);
+    for (i, v) in want.iter().enumerate() {
+        let copy = e
+            .iter()
+            .find(|e| e.key == (i as u32).to_le_bytes())
+            .unwrap();
+        assert_eq!(b[copy.offset + 9], 3, "commit and version flags");
+        assert_eq!(copy.version, Some(*v), "the copy keeps its version");
+    }
+    // A put after compaction: base + offset, above every earlier version.
+    s.put(b"new", b"1").unwrap();
+    let e = decode(&std::fs::read(&p).unwrap());
+    let new = e.iter().find(|e| e.key == b"new").unwrap();
+    assert_eq!(new.version, Some(old_end + new.offset as u64));
+    assert_eq!(s.version_of(b"new").unwrap(), new.version);
+    // A clear is one 16-byte entry of its own: kind 5, commit flag, no key, no value.
+    let before = std::fs::metadata(&p).unwrap().len() as usize;
+    s.clear().unwrap();
+    let b = std::fs::read(&p).unwrap();
+    assert_eq!(b.len(), before + 16);
+    let last = decode(&b).pop().unwrap();
+    assert_eq!((last.offset, last.kind, last.commit), (before, 5, true));
+    assert!(last.key.is_empty() && last.value.is_empty());
 }
 
 /// A fresh store's header, to edit.
@@ -460,6 +538,29 @@ fn a_sync_mark_precedes_the_first_append_after_each_sync() {
 
 /// A version 1 file (no sync marks) still opens and takes writes, which add no mark, so
 /// that older builds can still read it; compaction rewrites it as version 2.
+#[test]
+fn a_version_2_file_is_cleared_by_tombstones_an_old_build_can_read() {
+    let d = Dir::new();
+    let p = d.path("v2.srd");
+    drop(open(&p));
+    let mut b = std::fs::read(&p).unwrap();
+    b[8] = 2;
+    b[20..36].fill(0);
+    reseal(&mut b);
+    std::fs::write(&p, &b).unwrap();
+    let s = open(&p);
+    s.put(b"a", b"1").unwrap();
+    s.put(b"b", b"2").unwrap();
+    s.clear().unwrap();
+    assert_eq!(s.len(), 0);
+    drop(s);
+    let e = decode(&std::fs::read(&p).unwrap());
+    // No kind 5: the two keys' tombstones and a commit record, one batch.
+    let kinds: Vec<u8> = e.iter().map(|x| x.kind).collect();
+    assert_eq!(kinds, [1, 1, 2, 2, 3]);
+    assert_eq!(open(&p).len(), 0);
+}
+
 #[test]
 fn version_1_files_get_no_marks_until_compaction() {
     let d = Dir::new();

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 
 use proptest::prelude::*;
-use simd_r_drive::{KeyHasher, Op, Store, StoreOptions};
+use simd_r_drive::{Condition, KeyHasher, Op, Store, StoreOptions};
 
 #[derive(Debug, Clone)]
 enum Action {
@@ -20,6 +20,12 @@ enum Action {
     CloseReopen,
     Checkpoint,
     Flush,
+    PutIfAbsent(u8, Vec<u8>),
+    /// Compare-and-set of the key's bytes: against its current value (`true`) or another.
+    CompareBytes(u8, bool, Option<Vec<u8>>),
+    /// Compare-and-set of the key's version: the current one (`true`) or a stale one.
+    CompareVersion(u8, bool, Option<Vec<u8>>),
+    Clear,
 }
 
 fn key(k: u8) -> Vec<u8> {
@@ -48,11 +54,28 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::CloseReopen),
         1 => Just(Action::Checkpoint),
         1 => Just(Action::Flush),
+        2 => (0u8..48, value()).prop_map(|(k, v)| Action::PutIfAbsent(k, v)),
+        2 => (0u8..48, any::<bool>(), proptest::option::of(value()))
+            .prop_map(|(k, c, v)| Action::CompareBytes(k, c, v)),
+        2 => (0u8..48, any::<bool>(), proptest::option::of(value()))
+            .prop_map(|(k, c, v)| Action::CompareVersion(k, c, v)),
+        1 => Just(Action::Clear),
     ]
 }
 
-fn check(store: &Store, model: &HashMap<Vec<u8>, Vec<u8>>) -> Result<(), TestCaseError> {
+/// Every key's version as last read after a write of it: none may change but by a write.
+type Versions = HashMap<Vec<u8>, u64>;
+
+fn check(
+    store: &Store,
+    model: &HashMap<Vec<u8>, Vec<u8>>,
+    versions: &Versions,
+) -> Result<(), TestCaseError> {
     prop_assert_eq!(store.len(), model.len());
+    for k in 0u8..48 {
+        let key = key(k);
+        prop_assert_eq!(store.version_of(&key).unwrap(), versions.get(&key).copied());
+    }
     for k in 0u8..48 {
         let key = key(k);
         let got = store.get(&key).unwrap().map(|v| v.to_vec());
@@ -102,8 +125,33 @@ fn check(store: &Store, model: &HashMap<Vec<u8>, Vec<u8>>) -> Result<(), TestCas
     let st = store.stats();
     prop_assert_eq!(
         st.reclaimable_bytes,
-        st.file_bytes.saturating_sub(64 + st.live_bytes + 24)
+        st.file_bytes
+            .saturating_sub(64 + st.live_bytes + 8 * st.entries + 24)
     );
+    Ok(())
+}
+
+/// Records the version of `key` after a write of it (the model says whether it lives): a
+/// new one must be larger than every version handed out before (`top`).
+fn wrote(
+    store: &Store,
+    model: &HashMap<Vec<u8>, Vec<u8>>,
+    versions: &mut Versions,
+    top: &mut u64,
+    key: &[u8],
+) -> Result<(), TestCaseError> {
+    match store.version_of(key).unwrap() {
+        Some(v) => {
+            prop_assert!(model.contains_key(key));
+            prop_assert!(v > *top, "version {} after {}", v, *top);
+            *top = v;
+            versions.insert(key.to_vec(), v);
+        }
+        None => {
+            prop_assert!(!model.contains_key(key));
+            versions.remove(key);
+        }
+    }
     Ok(())
 }
 
@@ -120,15 +168,79 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
     };
     let mut store = opts().open(&path).unwrap();
     let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    let mut versions = Versions::new();
+    // The largest version handed out so far: every write must give a larger one.
+    let mut top = 0u64;
     for a in actions {
         match a {
             Action::Put(k, v) => {
                 store.put(&key(k), &v).unwrap();
                 model.insert(key(k), v);
+                wrote(&store, &model, &mut versions, &mut top, &key(k))?;
             }
             Action::Delete(k) => {
                 let existed = store.delete(&key(k)).unwrap();
                 prop_assert_eq!(existed, model.remove(&key(k)).is_some());
+                versions.remove(&key(k));
+            }
+            Action::PutIfAbsent(k, v) => {
+                let absent = !model.contains_key(&key(k));
+                prop_assert_eq!(store.put_if_absent(&key(k), &v).unwrap(), absent);
+                if absent {
+                    model.insert(key(k), v);
+                    wrote(&store, &model, &mut versions, &mut top, &key(k))?;
+                }
+            }
+            Action::CompareBytes(k, current, v) => {
+                let key = key(k);
+                let have = model.get(&key).cloned();
+                let expected = if current {
+                    have.clone()
+                } else {
+                    Some(b"other".to_vec())
+                };
+                let cond = match &expected {
+                    Some(e) => Condition::Value(e),
+                    None => Condition::Absent,
+                };
+                let holds = expected == have;
+                prop_assert_eq!(
+                    store.compare_and_set(&key, cond, v.as_deref()).unwrap(),
+                    holds
+                );
+                if holds {
+                    match v {
+                        Some(v) => model.insert(key.clone(), v),
+                        None => model.remove(&key),
+                    };
+                    wrote(&store, &model, &mut versions, &mut top, &key)?;
+                }
+            }
+            Action::CompareVersion(k, current, v) => {
+                let key = key(k);
+                let have = versions.get(&key).copied();
+                let given = if current {
+                    have.unwrap_or(1)
+                } else {
+                    have.unwrap_or(1) - 1
+                };
+                let holds = current && have.is_some();
+                let got = store
+                    .compare_and_set(&key, Condition::Version(given), v.as_deref())
+                    .unwrap();
+                prop_assert_eq!(got, holds);
+                if holds {
+                    match v {
+                        Some(v) => model.insert(key.clone(), v),
+                        None => model.remove(&key),
+                    };
+                    wrote(&store, &model, &mut versions, &mut top, &key)?;
+                }
+            }
+            Action::Clear => {
+                store.clear().unwrap();
+                model.clear();
+                versions.clear();
             }
             Action::Batch(items) => {
                 let keys: Vec<Vec<u8>> = items.iter().map(|(k, _)| key(*k)).collect();
@@ -145,11 +257,32 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
                     };
                     prop_assert_eq!(c.existed[i], before.is_some());
                 }
+                for k in &keys {
+                    if !model.contains_key(k) {
+                        versions.remove(k);
+                    }
+                }
+                // Every key the batch put: one new version each (the batch's last put).
+                let mut put: Vec<&Vec<u8>> =
+                    keys.iter().filter(|k| model.contains_key(*k)).collect();
+                put.sort();
+                put.dedup();
+                let before = top;
+                let mut newest = top;
+                for k in put {
+                    let v = store.version_of(k).unwrap().unwrap();
+                    prop_assert!(v > before);
+                    newest = newest.max(v);
+                    versions.insert(k.clone(), v);
+                }
+                top = newest;
             }
             Action::Compact => {
                 let before = store.stats();
                 let r = store.compact().unwrap();
-                prop_assert_eq!(r.reclaimed_bytes, before.reclaimable_bytes);
+                // Exact but for keys that carry a version already (8 bytes each).
+                prop_assert!(r.reclaimed_bytes >= before.reclaimable_bytes);
+                prop_assert!(r.reclaimed_bytes <= before.reclaimable_bytes + 8 * before.entries);
             }
             Action::Reopen => {
                 drop(store);
@@ -176,11 +309,11 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
             }
             Action::Flush => store.flush().unwrap(),
         }
-        check(&store, &model)?;
+        check(&store, &model, &versions)?;
     }
     drop(store);
     let store = opts().open(&path).unwrap();
-    check(&store, &model)
+    check(&store, &model, &versions)
 }
 
 fn colliding(key: &[u8]) -> u64 {

@@ -85,6 +85,9 @@ pub(crate) struct Index {
     live_bytes: u64,
     /// The log a delta file covered at open: its entries are checked on first read.
     unchecked: Option<Unchecked>,
+    /// A Clear let go of the base since the index file was written: that file names keys
+    /// the store no longer has, so the next close writes a new one however few keys remain.
+    cleared_base: bool,
 }
 
 /// The part of the log between the index file's end and the delta file's, whose entries
@@ -184,6 +187,7 @@ impl Index {
             base: Some(base),
             delta: Table::default(),
             unchecked: None,
+            cleared_base: false,
         }
     }
 
@@ -199,6 +203,7 @@ impl Index {
             unchecked: Some(Unchecked::new(base.end, delta.totals.end)),
             base: Some(base),
             delta: table,
+            cleared_base: false,
         }
     }
 
@@ -430,6 +435,23 @@ impl Index {
         prior
     }
 
+    /// Forgets every key (a Clear entry): the base, if any, is let go of rather than
+    /// shadowed key by key, so this costs nothing in proportion to the keys. The index file
+    /// on disk still names them, but the log after its end holds the Clear entry, which
+    /// every open that uses that file replays; the next merge writes an index file without
+    /// them.
+    pub fn clear(&mut self) {
+        let cleared_base = self.base.is_some() || self.cleared_base;
+        *self = Index::default();
+        self.cleared_base = cleared_base;
+    }
+
+    /// Whether a Clear let go of the base (see [`Index::clear`]) and no index file was
+    /// written since.
+    pub fn cleared_base(&self) -> bool {
+        self.cleared_base
+    }
+
     /// Makes room for `additional` more keys at once, so that a large batch grows the table
     /// once instead of doubling it step by step.
     pub fn reserve(&mut self, additional: usize) {
@@ -566,6 +588,7 @@ impl Index {
         }
         self.delta = delta;
         self.base = Some(base);
+        self.cleared_base = false;
         // The new base covers every entry the delta file named: its own first-read checks
         // cover them now.
         self.unchecked = None;

@@ -71,6 +71,7 @@ impl Store {
     /// reported as corruption instead of being taken for a torn unsynced tail.
     pub fn flush(&self) -> Result<()> {
         self.check_open()?;
+        self.check_not_in_transaction()?;
         if self.read_only {
             return Ok(());
         }
@@ -152,7 +153,9 @@ impl Store {
         let since = s.end - s.index.base_end().max(format::HEADER_LEN);
         match (s.index.base(), due) {
             (None, Due::Background) => s.index.len() >= self.checkpoint_min_keys.max(1 << 16),
-            (None, _) => s.index.len() >= self.checkpoint_min_keys,
+            // After a clear, the index file beside the store names keys it no longer has:
+            // replace it (a small file) rather than replay the log since it at every open.
+            (None, _) => s.index.len() >= self.checkpoint_min_keys || s.index.cleared_base(),
             (Some(_), Due::Asked) => true,
             // A close saves a delta file instead (its cost is the change) unless as much
             // changed as would have started a background merge.
@@ -402,6 +405,7 @@ impl Store {
     }
 
     pub(super) fn close_with(&self, sync: bool) -> Result<()> {
+        self.check_not_in_transaction()?;
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }

@@ -4,10 +4,13 @@
 //! `write` (batches and their append) and `durability` (sync, sync marks, index
 //! checkpoints, close).
 
+mod clear;
+mod conditional;
 mod durability;
 mod open;
 mod options;
 mod read;
+mod transaction;
 mod write;
 mod zero_copy;
 
@@ -25,8 +28,10 @@ use crate::index::Index;
 use crate::io::Backend;
 use crate::mapping::Mapping;
 
+pub use conditional::{Condition, ConditionalCommit};
 pub use options::StoreOptions;
 pub use read::Iter;
+pub use transaction::Transaction;
 
 /// One operation of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +107,8 @@ pub struct Stats {
     /// Bytes of the live entries (what compaction would keep, without the header).
     pub live_bytes: u64,
     /// Bytes compaction would reclaim: the file less what compaction writes (the header,
-    /// the live entries and one sync mark), or 0.
+    /// the live entries, each with its 8-byte version, and one sync mark), or 0. Exact for a
+    /// file never compacted; for one that was, at most this low by 8 bytes per key.
     pub reclaimable_bytes: u64,
     /// Heap bytes held by the index: the keys changed since the index file, and a bitmap
     /// of one bit per slot of that file.
@@ -227,6 +233,9 @@ pub struct Store {
     /// Long operations under way that hold (or will take) the writer lock for a while:
     /// compactions and streamed values. See [`Store::is_busy`].
     pub(crate) long_ops: AtomicU64,
+    /// The thread running a [`Store::transaction`] (its [`transaction::thread_token`]), or
+    /// 0: that thread's writes from inside it are refused instead of waiting forever.
+    pub(crate) tx_thread: AtomicU64,
     closed: AtomicBool,
     /// Set by the first failed sync, or failed write other than a full disk (see
     /// [`Store::write_failed`]); never cleared while open.
@@ -315,6 +324,7 @@ impl Store {
 
     pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
+        self.check_not_in_transaction()?;
         if self.read_only {
             return Err(Error::ReadOnly);
         }

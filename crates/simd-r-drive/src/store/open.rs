@@ -81,7 +81,7 @@ fn same_image(copy: &Path, start: u64, bytes: &[u8]) -> bool {
 /// header at `path`.
 fn create_new(path: &Path, backend: &dyn Backend, mode: u32) -> Result<()> {
     let tmp = files::with_suffix(path, files::INIT_TEMP);
-    let header = format::encode_header(format::new_generation());
+    let header = format::encode_header(format::new_generation(), 0);
     files::replace_atomically(backend, &tmp, path, &mut files::create_options(mode), |f| {
         backend.write_at(f, &header, 0)
     })
@@ -169,7 +169,7 @@ impl Store {
                     if len == 0 {
                         // An empty file becomes a store in place: same inode, mode, owner
                         // and hard links.
-                        let header = format::encode_header(format::new_generation());
+                        let header = format::encode_header(format::new_generation(), 0);
                         opts.backend
                             .write_at(f, &header, 0)
                             .map_err(|e| Error::io("writing the header", &path, e))?;
@@ -312,6 +312,7 @@ impl Store {
             delta_saved: Mutex::new(delta_saved),
             merge_claimed: AtomicBool::new(false),
             long_ops: AtomicU64::new(0),
+            tx_thread: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             poison: OnceLock::new(),
             durability_lost: AtomicBool::new(false),

@@ -144,6 +144,12 @@ impl<'s> Appending<'s> {
         Ok(offset)
     }
 
+    /// Encodes a Clear entry, the one entry of its batch (begun with `single`).
+    pub fn encode_clear(&mut self) -> u64 {
+        debug_assert!(self.single);
+        format::encode_entry(&mut self.buf, self.base, EntryKind::Clear, true, &[], &[])
+    }
+
     /// Writes the buffer at `at`. On failure the end of the data stays where the batch
     /// began: what the write left past it is cleared where that needs no space (see
     /// [`Store::clear_after_failed_write`]), and only an error other than a full disk
@@ -431,7 +437,7 @@ impl Store {
     }
 
     /// Appends one batch; `buf` is the writer lock's guard (its encode buffer).
-    fn append(
+    pub(super) fn append(
         &self,
         buf: parking_lot::MutexGuard<'_, Vec<u8>>,
         ops: &[Op<'_>],
