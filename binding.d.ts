@@ -36,6 +36,42 @@ export declare class Snapshot {
 }
 
 /**
+ * Copies the store to `dest`, which must not exist, on the libuv threadpool, once the
+ * writes through this handle with a ticket before `ticket` have committed.
+ *
+ * # JavaScript: `Store.backup`
+ *
+ * Writes a copy of the store to `path`, a new file, on the libuv threadpool, while reads
+ * and writes go on (writers are not held up). The copy holds every write made through
+ * this `Store` before the call (writes of this tick are committed first) and every batch
+ * committed when the copy starts, and nothing later: a complete prefix of the log, even
+ * when a compaction runs meanwhile. It is synced, put at `path` without replacing anything
+ * (an existing file, or link, rejects with `ERR_EXISTS` and is left untouched) and its
+ * directory synced before the promise resolves. The copy is a store with its own
+ * generation identifier and the store file's mode; a store of 50,000 keys or more also
+ * gets its index file (`<path>.srd-index`), so that the copy opens in constant time. A
+ * crash meanwhile may leave `<path>.backup-<pid>-<n>` beside `path`: delete it.
+ */
+export declare function backup(h: number, dest: string, ticket: number): Promise<BackupResult>
+
+/** What a backup wrote. */
+export interface BackupResult {
+  /** The copy's absolute path. */
+  path: string
+  /** Bytes of the copy. */
+  bytes: number
+  /** Live keys in the copy. */
+  keys: number
+  /**
+   * Whether an index file was written beside the copy (`<path>.srd-index`, for a store
+   * of 50,000 keys or more), so that it opens in constant time.
+   */
+  indexFile: boolean
+  /** Total time taken, in milliseconds. */
+  durationMs: number
+}
+
+/**
  * Whether the engine is compacting or copying a streamed value: a write made now could
  * wait for it, so JavaScript sends writes to the threadpool meanwhile.
  */

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Snapshot = nativeBinding.Snapshot
+module.exports.backup = nativeBinding.backup
 module.exports.busy = nativeBinding.busy
 module.exports.checkpoint = nativeBinding.checkpoint
 module.exports.compact = nativeBinding.compact

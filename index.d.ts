@@ -16,8 +16,8 @@ export type Key = string | Buffer | Uint8Array
 export type Value = string | Buffer | Uint8Array | ArrayBufferView
 
 // Result types are generated from the binding's Rust `///` docs (src/*.rs).
-import type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport } from './binding'
-export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport }
+import type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport, BackupResult } from './binding'
+export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport, BackupResult }
 
 /**
  * The `code` of every error simd-r-drive throws or rejects with: the engine's (see
@@ -28,7 +28,7 @@ export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryRep
 export type StoreErrorCode =
   | 'ERR_NOT_A_STORE' | 'ERR_STORE_VERSION' | 'ERR_STORE_CORRUPT' | 'ERR_STORE_LOCKED'
   | 'ERR_STORE_READ_ONLY' | 'ERR_STORE_CLOSED' | 'ERR_STORE_POISONED' | 'ERR_STORE_IO'
-  | 'ERR_STORE_DISK_FULL' | 'ERR_STORE_MOVED' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
+  | 'ERR_STORE_DISK_FULL' | 'ERR_STORE_MOVED' | 'ERR_EXISTS' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
   | 'ERR_VALUE_TOO_LARGE' | 'ERR_KEY_NOT_FOUND' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ENV'
   | 'ERR_INVALID_ARG_VALUE' | 'ERR_NATIVE_BINDING_MISSING' | 'ERR_INTERNAL'
 
@@ -117,7 +117,7 @@ export interface StoreIterator<T> extends IterableIterator<T> {}
  * `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
  * `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_STORE_MOVED` (the store
  * file was moved, removed or replaced while open: {@link Store.compact} left the path
- * alone), `ERR_INVALID_STATE` (a write
+ * alone), `ERR_EXISTS` (the path given to {@link Store.backup} exists), `ERR_INVALID_STATE` (a write
  * from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync}), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
  * and `ERR_VALUE_TOO_LARGE` (`RangeError`s). `ERR_STORE_IO` and `ERR_STORE_DISK_FULL` errors
  * also have `errno` (negative, as Node's `SystemError`s: `-13`), `syscall`, `path` and
@@ -238,6 +238,19 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * `ERR_STORE_READ_ONLY` on a read-only store.
    */
   compact(): Promise<CompactResult>
+  /**
+   * Writes a copy of the store to `path`, a new file, on the libuv threadpool, while reads
+   * and writes go on (writers are not held up). The copy holds every write made through
+   * this `Store` before the call (writes of this tick are committed first) and every batch
+   * committed when the copy starts, and nothing later: a complete prefix of the log, even
+   * when a compaction runs meanwhile. It is synced, put at `path` without replacing anything
+   * (an existing file, or link, rejects with `ERR_EXISTS` and is left untouched) and its
+   * directory synced before the promise resolves. The copy is a store with its own
+   * generation identifier and the store file's mode; a store of 50,000 keys or more also
+   * gets its index file (`<path>.srd-index`), so that the copy opens in constant time. A
+   * crash meanwhile may leave `<path>.backup-<pid>-<n>` beside `path`: delete it.
+   */
+  backup(path: string): Promise<BackupResult>
   /** Sizes and counts. */
   stats(): StoreStats
   /**

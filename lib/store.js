@@ -6,6 +6,7 @@ const { MAX_KEY_BYTES, MAX_VALUE_BYTES } = require('./keys.js')
 const { Reads, Windows } = require('./read.js')
 const { Writes } = require('./write.js')
 const { Streams } = require('./streams.js')
+const { Backups } = require('./backup.js')
 
 const registry = new FinalizationRegistry((h) => {
   native.releaseStore(h)
@@ -152,9 +153,9 @@ class Store {
   }
 }
 
-// The members of read.js, write.js and streams.js, defined on Store's prototype as its own
+// The members of read.js, write.js, streams.js and backup.js, defined on Store's prototype as its own
 // are: not enumerable.
-for (const part of [Reads, Writes, Streams]) {
+for (const part of [Reads, Writes, Streams, Backups]) {
   for (const name of Reflect.ownKeys(part.prototype)) {
     if (name !== 'constructor') Object.defineProperty(Store.prototype, name, Object.getOwnPropertyDescriptor(part.prototype, name))
   }

@@ -118,7 +118,7 @@
 //! `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
 //! `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_STORE_MOVED` (the store
 //! file was moved, removed or replaced while open: {@link Store.compact} left the path
-//! alone), `ERR_INVALID_STATE` (a write
+//! alone), `ERR_EXISTS` (the path given to {@link Store.backup} exists), `ERR_INVALID_STATE` (a write
 //! from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync}), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
 //! and `ERR_VALUE_TOO_LARGE` (`RangeError`s). `ERR_STORE_IO` and `ERR_STORE_DISK_FULL` errors
 //! also have `errno` (negative, as Node's `SystemError`s: `-13`), `syscall`, `path` and
@@ -139,6 +139,7 @@
 
 #![deny(clippy::all)]
 
+mod backup;
 mod entries;
 mod errors;
 mod faults;

@@ -42,6 +42,15 @@ impl Handle {
         Some(out)
     }
 
+    /// Returns once every write with a ticket smaller than `ticket` has run (taking no
+    /// ticket itself): what runs next sees all of them.
+    pub fn after(&self, ticket: u64) {
+        let mut next = self.next_ticket.lock();
+        while *next < ticket {
+            self.turn.wait(&mut next);
+        }
+    }
+
     /// Runs `write` once every write with a smaller ticket has run, then lets the next
     /// ticket go, whatever `write` returned.
     pub fn in_turn<T>(&self, ticket: u64, write: impl FnOnce() -> T) -> T {
