@@ -56,7 +56,7 @@ test('backup during heavy writes from a worker and a compaction is a verified pr
   t.true(written > ackedAfter, 'the worker kept writing after the backup')
   // The copy is of the file the compaction was replacing (80 MB with its dead data; the
   // compacted file has 8 MB): the backup read it to the end while it was being replaced.
-  t.true(r.bytes > 80e6, \`\${r.bytes}\`)
+  t.true(r.bytes > 80e6, String(r.bytes))
   t.is(r.path, dest)
   t.is(r.bytes, fs.statSync(dest).size)
   t.deepEqual(leftovers(path.dirname(dest)), [])
