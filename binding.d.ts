@@ -48,8 +48,9 @@ export declare class Snapshot {
  * when a compaction runs meanwhile. It is synced, put at `path` without replacing anything
  * (an existing file, or link, rejects with `ERR_EXISTS` and is left untouched) and its
  * directory synced before the promise resolves. The copy is a store with its own
- * generation identifier and the store file's mode; a store of 50,000 keys or more also
- * gets its index file (`<path>.srd-index`), so that the copy opens in constant time. A
+ * generation identifier and the store file's mode; a store large enough to get an index
+ * file when closed (see {@link Store.close}) also gets one for the copy
+ * (`<path>.srd-index`), so that the copy opens in constant time. A
  * crash meanwhile may leave `<path>.backup-<pid>-<n>` beside `path`: delete it.
  */
 export declare function backup(h: number, dest: string, ticket: number): Promise<BackupResult>
@@ -64,7 +65,8 @@ export interface BackupResult {
   keys: number
   /**
    * Whether an index file was written beside the copy (`<path>.srd-index`, for a store
-   * of 50,000 keys or more), so that it opens in constant time.
+   * large enough to get one when closed: see `Store.close`), so that it opens in
+   * constant time.
    */
   indexFile: boolean
   /** Total time taken, in milliseconds. */
@@ -166,7 +168,8 @@ export declare function kernel(): 'avx2' | 'sse2' | 'neon' | 'scalar'
  * stays valid after later writes, compaction and `close()`. Writing into it changes a
  * private copy of that memory in this process only: never the file, never other
  * processes; later reads of the same key in this process may see the change until the
- * file is compacted. Use {@link Store.getCopy} for a buffer of your own.
+ * file is compacted. Use {@link Store.getCopy} for a buffer of your own. A handle opened
+ * with a {@link StoreOptions.valueEncoding} returns the value decoded instead.
  *
  * # JavaScript: `Store.createReadStream`
  *

@@ -7,6 +7,7 @@ const { Reads, Windows } = require('./read.js')
 const { Writes } = require('./write.js')
 const { Streams } = require('./streams.js')
 const { Backups } = require('./backup.js')
+const { Encodings, resolveEncoding, applyEncoding } = require('./encoding.js')
 
 const registry = new FinalizationRegistry((h) => {
   native.releaseStore(h)
@@ -50,7 +51,7 @@ function checkPath (path) {
  */
 class Store {
   /** @private Use `Store.open` or `Store.openSync`. */
-  constructor (token, h, path, options) {
+  constructor (token, h, path, options, encoding) {
     if (token !== OPEN) throw new TypeError('Use Store.open() or Store.openSync() to open a store.')
     this._h = h
     this._path = path
@@ -69,20 +70,23 @@ class Store {
     this._closing = null
     this._flushBound = () => this._flushBatch()
     registry.register(this, h, this)
+    applyEncoding(this, encoding)
   }
 
   static async open (path, options) {
     checkPath(path)
     const o = checkOptions(options)
+    const enc = resolveEncoding(o.valueEncoding)
     const h = await errors.nativeAsync(() => native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault(), o.mode, o.verify))
-    return new Store(OPEN, h, path, o)
+    return new Store(OPEN, h, path, o, enc)
   }
 
   static openSync (path, options) {
     checkPath(path)
     const o = checkOptions(options)
+    const enc = resolveEncoding(o.valueEncoding)
     const h = errors.native(() => native.openStore(path, o.readOnly === true, o.create !== false, testFault(), o.mode, o.verify))
-    return new Store(OPEN, h, path, o)
+    return new Store(OPEN, h, path, o, enc)
   }
 
   static async repair (path) {
@@ -153,9 +157,9 @@ class Store {
   }
 }
 
-// The members of read.js, write.js, streams.js and backup.js, defined on Store's prototype as its own
+// The members of read.js, write.js, streams.js, backup.js and encoding.js, defined on Store's prototype as its own
 // are: not enumerable.
-for (const part of [Reads, Writes, Streams, Backups]) {
+for (const part of [Reads, Writes, Streams, Backups, Encodings]) {
   for (const name of Reflect.ownKeys(part.prototype)) {
     if (name !== 'constructor') Object.defineProperty(Store.prototype, name, Object.getOwnPropertyDescriptor(part.prototype, name))
   }

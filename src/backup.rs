@@ -20,7 +20,8 @@ pub struct BackupResult {
     /// Live keys in the copy.
     pub keys: f64,
     /// Whether an index file was written beside the copy (`<path>.srd-index`, for a store
-    /// of 50,000 keys or more), so that it opens in constant time.
+    /// large enough to get one when closed: see `Store.close`), so that it opens in
+    /// constant time.
     pub index_file: bool,
     /// Total time taken, in milliseconds.
     pub duration_ms: f64,
@@ -64,8 +65,9 @@ impl Task for BackupTask {
 /// when a compaction runs meanwhile. It is synced, put at `path` without replacing anything
 /// (an existing file, or link, rejects with `ERR_EXISTS` and is left untouched) and its
 /// directory synced before the promise resolves. The copy is a store with its own
-/// generation identifier and the store file's mode; a store of 50,000 keys or more also
-/// gets its index file (`<path>.srd-index`), so that the copy opens in constant time. A
+/// generation identifier and the store file's mode; a store large enough to get an index
+/// file when closed (see {@link Store.close}) also gets one for the copy
+/// (`<path>.srd-index`), so that the copy opens in constant time. A
 /// crash meanwhile may leave `<path>.backup-<pid>-<n>` beside `path`: delete it.
 #[napi(ts_return_type = "Promise<BackupResult>")]
 pub fn backup(h: u32, dest: String, ticket: f64) -> napi::Result<AsyncTask<BackupTask>> {

@@ -143,6 +143,7 @@ mod backup;
 mod entries;
 mod errors;
 mod faults;
+mod js_docs;
 pub mod read;
 mod registry;
 pub mod reports;
