@@ -195,6 +195,27 @@ export declare function locate(h: number, scratch: Buffer, keyLen: number): numb
 export declare function locateMany(h: number, staging: Buffer, count: number, out: Buffer): void
 
 /**
+ * Makes the store of handle `h` temporary: `dir` is removed once the engine has closed,
+ * when the last handle of its path in this process (in any thread) is released.
+ *
+ * # JavaScript: `Store.temp`
+ *
+ * Opens a fresh, empty store in the OS temporary directory
+ * (`<os.tmpdir()>/simd-r-drive-temp-<pid>-<start>-<random>/store`, the directory mode
+ * `0o700`), for tests: its directory is removed when the last handle of its path in this
+ * process closes (other `Store.open`s of {@link Store.path}, in any thread, keep it; a
+ * worker that ends releases its handles), or when the process exits (an `'exit'`
+ * handler), closed or not. What a process killed meanwhile (`kill -9`) left behind is
+ * removed by a later `Store.temp` once that process is gone (its pid and start time name
+ * it, so a live process's store, or a new process that got the same pid, is never taken
+ * for it). Buffers read from it stay valid after it is removed on Unix (an unlinked file
+ * stays readable while mapped); on Windows a mapped file cannot be deleted, and what was
+ * left is removed by a later `Store.temp`. `close()` does not sync a temporary store. Takes
+ * the options of {@link Store.open} but `readOnly` and `create` (`ERR_INVALID_ARG_VALUE`).
+ */
+export declare function markTemporary(h: number, dir: string): void
+
+/**
  * Opens (or creates) the store at `path` and returns a handle. Shares the engine if the
  * path is already open in this process.
  *
@@ -305,6 +326,12 @@ export declare function refresh(h: number): string
  * the promise rejects with that error. Calling it again returns the same promise.
  */
 export declare function releaseStore(h: number): void
+
+/**
+ * Removes the directory of every temporary store of this process, open or not: called as
+ * the process exits. Returns how many were removed.
+ */
+export declare function removeTemporaries(): number
 
 /**
  * Rebuilds the store at `path` from every entry that still verifies, skipping damaged

@@ -178,6 +178,12 @@ export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
   valueEncoding?: E
 }
 
+/**
+ * The options of {@link Store.temp}: those of {@link Store.open}, but `readOnly` and
+ * `create` (a temporary store is always new and writable).
+ */
+export type TempStoreOptions<E extends ValueEncoding = ValueEncoding> = Omit<StoreOptions<E>, 'readOnly' | 'create'>
+
 /** An iterator that also works with `for await`. */
 export interface StoreIterator<T> extends IterableIterator<T> {}
 
@@ -209,6 +215,21 @@ export declare class Store<V = Buffer> implements Iterable<[Buffer, V]> {
   static open<E extends ValueEncoding = 'binary', V = Decoded<E>>(path: string, options?: StoreOptions<E>): Promise<Store<V>>
   /** Like {@link Store.open}, on the calling thread. */
   static openSync<E extends ValueEncoding = 'binary', V = Decoded<E>>(path: string, options?: StoreOptions<E>): Store<V>
+  /**
+   * Opens a fresh, empty store in the OS temporary directory
+   * (`<os.tmpdir()>/simd-r-drive-temp-<pid>-<start>-<random>/store`, the directory mode
+   * `0o700`), for tests: its directory is removed when the last handle of its path in this
+   * process closes (other `Store.open`s of {@link Store.path}, in any thread, keep it; a
+   * worker that ends releases its handles), or when the process exits (an `'exit'`
+   * handler), closed or not. What a process killed meanwhile (`kill -9`) left behind is
+   * removed by a later `Store.temp` once that process is gone (its pid and start time name
+   * it, so a live process's store, or a new process that got the same pid, is never taken
+   * for it). Buffers read from it stay valid after it is removed on Unix (an unlinked file
+   * stays readable while mapped); on Windows a mapped file cannot be deleted, and what was
+   * left is removed by a later `Store.temp`. `close()` does not sync a temporary store. Takes
+   * the options of {@link Store.open} but `readOnly` and `create` (`ERR_INVALID_ARG_VALUE`).
+   */
+  static temp<E extends ValueEncoding = 'binary', V = Decoded<E>>(options?: TempStoreOptions<E>): Promise<Store<V>>
   /**
    * Rebuilds the store at `path` from every entry that still verifies, skipping damaged
    * ranges (what to do after `ERR_STORE_CORRUPT`), on the libuv threadpool. The store must

@@ -109,5 +109,13 @@ async function main (): Promise<void> {
   expectType<string>(upper.valueEncoding)
   // @ts-expect-error not an encoding
   await Store.open('data.srd', { valueEncoding: 'yaml' })
+
+  // temporary stores
+  const tmp = await Store.temp()
+  assertEqual<typeof tmp, Store<Buffer>>(true)
+  const tmpJson = await Store.temp({ valueEncoding: 'json', sync: true })
+  assertEqual<typeof tmpJson, Store<Json>>(true)
+  // @ts-expect-error a temporary store is writable
+  await Store.temp({ readOnly: true })
 }
 void main

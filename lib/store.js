@@ -8,6 +8,7 @@ const { Writes } = require('./write.js')
 const { Streams } = require('./streams.js')
 const { Backups } = require('./backup.js')
 const { Encodings, resolveEncoding, applyEncoding } = require('./encoding.js')
+const { temp } = require('./temp.js')
 
 const registry = new FinalizationRegistry((h) => {
   native.releaseStore(h)
@@ -89,6 +90,10 @@ class Store {
     return new Store(OPEN, h, path, o, enc)
   }
 
+  static temp (options) {
+    return temp((p, o) => Store.open(p, o), options)
+  }
+
   static async repair (path) {
     checkPath(path)
     return errors.nativeAsync(() => native.repair(path))
@@ -139,7 +144,8 @@ class Store {
       // and then rejects with ERR_STORE_POISONED (nothing more to report), or rejects with
       // ERR_STORE_IO when an earlier failed sync means it cannot make those writes durable.
       let failure = null
-      if (!this._readOnly) {
+      // (A temporary store's files are about to be removed: nothing to make durable.)
+      if (!this._readOnly && this._temporary !== true) {
         try {
           await native.checkpoint(h)
         } catch (e) {

@@ -90,3 +90,8 @@
 //!
 //! The stored bytes of `key`'s value as a zero-copy `Buffer` (what `get` returns on a
 //! binary store), or `undefined`, whatever this handle's value encoding.
+//!
+//! # JavaScript: `TempStoreOptions`
+//!
+//! The options of {@link Store.temp}: those of {@link Store.open}, but `readOnly` and
+//! `create` (a temporary store is always new and writable).

@@ -151,6 +151,7 @@ mod scratch;
 pub mod snapshot;
 mod staging;
 pub mod tasks;
+mod temp;
 mod views;
 pub mod write;
 
