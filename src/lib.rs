@@ -139,7 +139,7 @@
 
 #![deny(clippy::all)]
 
-mod backup;
+pub mod backup;
 mod entries;
 mod errors;
 mod faults;
@@ -151,7 +151,7 @@ mod scratch;
 pub mod snapshot;
 mod staging;
 pub mod tasks;
-mod temp;
+pub mod temp;
 mod views;
 pub mod write;
 
