@@ -148,14 +148,22 @@ fn a_backup_during_writes_and_a_compaction_is_a_prefix_of_the_commits() {
         s.write(&ops).unwrap();
     }
     let acked = Arc::new(AtomicU64::new(0));
+    // The longest a put waited while the backup ran (nanoseconds), for the report.
+    let backing_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let worst_put = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let (s, acked, stop) = (s.clone(), acked.clone(), stop.clone());
+        let (backing_up, worst_put) = (backing_up.clone(), worst_put.clone());
         std::thread::spawn(move || {
             let mut i = 0u64;
             while !stop.load(Ordering::Acquire) {
+                let t = std::time::Instant::now();
                 s.put(format!("w{i:08}").as_bytes(), &i.to_le_bytes())
                     .unwrap();
+                if backing_up.load(Ordering::Acquire) {
+                    worst_put.fetch_max(t.elapsed().as_nanos() as u64, Ordering::AcqRel);
+                }
                 i += 1;
                 acked.store(i, Ordering::Release);
             }
@@ -175,7 +183,9 @@ fn a_backup_during_writes_and_a_compaction_is_a_prefix_of_the_commits() {
     let generation_before = s.stats().generation;
     let acked_before = acked.load(Ordering::Acquire);
     let dest = d.path("copy.srd");
+    backing_up.store(true, Ordering::Release);
     let r = s.backup(&dest).unwrap();
+    backing_up.store(false, Ordering::Release);
     let acked_after = acked.load(Ordering::Acquire);
     let generation_after = s.stats().generation;
     compactor.join().unwrap();
@@ -183,14 +193,16 @@ fn a_backup_during_writes_and_a_compaction_is_a_prefix_of_the_commits() {
     let written = writer.join().unwrap();
     eprintln!(
         "backup of {} bytes took {:?}; compaction generation {} -> {} meanwhile; {} puts \
-         acknowledged before, {} after, {} in all",
+         acknowledged before, {} after, {} in all; the longest put meanwhile took {:?} \
+         (compaction's final step included)",
         r.bytes,
         r.duration,
         generation_before,
         generation_after,
         acked_before,
         acked_after,
-        written
+        written,
+        std::time::Duration::from_nanos(worst_put.load(Ordering::Acquire))
     );
 
     let c = open(&dest);
