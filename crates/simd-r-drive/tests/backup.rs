@@ -220,3 +220,92 @@ fn a_backup_during_writes_and_a_compaction_is_a_prefix_of_the_commits() {
     assert_eq!(c.len(), n as usize + 1, "nothing past the prefix");
     assert_eq!(r.keys, n + 1);
 }
+
+/// Runs `hook` (once, on another thread, waiting for it) at the first write of a 64-byte
+/// header at offset 0 after it is armed: the backup's own header, written after the backup
+/// took the end of the data and before it copies the log.
+#[derive(Debug, Default)]
+struct AtBackupHeader {
+    armed: std::sync::atomic::AtomicBool,
+    hook: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    done: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl simd_r_drive::io::Backend for AtBackupHeader {
+    fn write_at(&self, file: &std::fs::File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if offset == 0 && buf.len() == 64 && self.armed.swap(false, Ordering::AcqRel) {
+            // Let the test compact now, and wait until it has.
+            if let Some(go) = self.hook.lock().unwrap().take() {
+                go.send(()).unwrap();
+                self.done.lock().unwrap().take().unwrap().recv().unwrap();
+            }
+        }
+        simd_r_drive::io::OsBackend.write_at(file, buf, offset)
+    }
+    fn sync_data(&self, file: &std::fs::File) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.sync_data(file)
+    }
+    fn set_len(&self, file: &std::fs::File, len: u64) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.set_len(file, len)
+    }
+    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.rename(from, to)
+    }
+    fn sync_dir(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.sync_dir(dir)
+    }
+}
+
+#[test]
+fn a_compaction_that_replaces_the_file_in_the_middle_of_a_backup_changes_nothing_in_the_copy() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let backend = Arc::new(AtBackupHeader::default());
+    let (go_tx, go_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    *backend.hook.lock().unwrap() = Some(go_tx);
+    *backend.done.lock().unwrap() = Some(done_rx);
+    let s = Arc::new(
+        StoreOptions::new()
+            .backend(backend.clone())
+            .open(&p)
+            .unwrap(),
+    );
+    for i in 0..2000u64 {
+        s.put(format!("k{}", i % 100).as_bytes(), &bytes(i, 64))
+            .unwrap();
+    }
+    let before = dump(&s);
+    let old = std::fs::read(&p).unwrap();
+    let old_inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&p).unwrap());
+    let compactor = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            go_rx.recv().unwrap();
+            let r = s.compact().unwrap();
+            // A write after the switch, in the new file: not in the copy.
+            s.put(b"after", b"x").unwrap();
+            done_tx.send(()).unwrap();
+            r
+        })
+    };
+    backend.armed.store(true, Ordering::Release);
+    let dest = d.path("copy.srd");
+    let r = s.backup(&dest).unwrap();
+    let compacted = compactor.join().unwrap();
+    assert!(compacted.reclaimed_bytes > 0);
+    let new_inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&p).unwrap());
+    assert_ne!(
+        new_inode, old_inode,
+        "the compaction replaced the store file meanwhile"
+    );
+    // The copy is the old file's log, byte for byte, read through the old mapping.
+    let copy = std::fs::read(&dest).unwrap();
+    let end = r.bytes as usize - 24;
+    assert!(end <= old.len());
+    assert_eq!(copy[64..end], old[64..end]);
+    let c = open(&dest);
+    c.verify().unwrap();
+    assert_eq!(dump(&c), before);
+    assert!(c.get(b"after").unwrap().is_none());
+}
