@@ -19,8 +19,9 @@ test('the default encoding is binary: zero-copy Buffers, as before', async (t) =
   const a = s.get('a')
   t.true(Buffer.isBuffer(a))
   t.is(a.toString(), 'one')
-  // Both views lie in the one window over the file's mapping: nothing was copied.
-  t.is(a.buffer, s.get('b').buffer)
+  // Both views lie in the one window over the file's mapping: nothing was copied (unless
+  // the suite runs with every value copied).
+  if (!/^(1|true|yes)$/i.test(process.env.SIMD_R_DRIVE_COPY_VALUES || '')) t.is(a.buffer, s.get('b').buffer)
   t.is(Store.prototype.get, s.get, 'a binary handle uses the prototype\'s methods')
   await s.close()
 })
