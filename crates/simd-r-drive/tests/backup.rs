@@ -309,3 +309,36 @@ fn a_compaction_that_replaces_the_file_in_the_middle_of_a_backup_changes_nothing
     assert_eq!(dump(&c), before);
     assert!(c.get(b"after").unwrap().is_none());
 }
+
+#[test]
+fn of_backups_racing_to_one_path_exactly_one_wins_and_nothing_is_left_behind() {
+    let d = Dir::new();
+    let s = Arc::new(open(&d.path("s.srd")));
+    for i in 0..500u64 {
+        s.put(format!("k{i}").as_bytes(), &bytes(i, 500)).unwrap();
+    }
+    let dest = d.path("copy.srd");
+    for round in 0..5 {
+        let _ = std::fs::remove_file(&dest);
+        let results: Vec<_> = (0..4)
+            .map(|_| {
+                let (s, dest) = (s.clone(), dest.clone());
+                std::thread::spawn(move || s.backup(&dest).map(|r| r.bytes))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let won: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
+        assert_eq!(won.len(), 1, "round {round}: {results:?}");
+        for r in &results {
+            if let Err(e) = r {
+                assert_eq!(e.code(), "ERR_EXISTS", "{e}");
+            }
+        }
+        assert!(leftovers(d.dir.path()).is_empty());
+        let c = open(&dest);
+        c.verify().unwrap();
+        assert_eq!(c.len(), 500);
+    }
+}
