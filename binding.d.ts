@@ -36,6 +36,44 @@ export declare class Snapshot {
 }
 
 /**
+ * Copies the store to `dest`, which must not exist, on the libuv threadpool, once the
+ * writes through this handle with a ticket before `ticket` have committed.
+ *
+ * # JavaScript: `Store.backup`
+ *
+ * Writes a copy of the store to `path`, a new file, on the libuv threadpool, while reads
+ * and writes go on (writers are not held up). The copy holds every write made through
+ * this `Store` before the call (writes of this tick are committed first) and every batch
+ * committed when the copy starts, and nothing later: a complete prefix of the log, even
+ * when a compaction runs meanwhile. It is synced, put at `path` without replacing anything
+ * (an existing file, or link, rejects with `ERR_EXISTS` and is left untouched) and its
+ * directory synced before the promise resolves. The copy is a store with its own
+ * generation identifier and the store file's mode; a store large enough to get an index
+ * file when closed (see {@link Store.close}) also gets one for the copy
+ * (`<path>.srd-index`), so that the copy opens in constant time. A
+ * crash meanwhile may leave `<path>.backup-<pid>-<n>` beside `path`: delete it.
+ */
+export declare function backup(h: number, dest: string, ticket: number): Promise<BackupResult>
+
+/** What a backup wrote. */
+export interface BackupResult {
+  /** The copy's absolute path. */
+  path: string
+  /** Bytes of the copy. */
+  bytes: number
+  /** Live keys in the copy. */
+  keys: number
+  /**
+   * Whether an index file was written beside the copy (`<path>.srd-index`, for a store
+   * large enough to get one when closed: see `Store.close`), so that it opens in
+   * constant time.
+   */
+  indexFile: boolean
+  /** Total time taken, in milliseconds. */
+  durationMs: number
+}
+
+/**
  * Whether the engine is compacting or copying a streamed value: a write made now could
  * wait for it, so JavaScript sends writes to the threadpool meanwhile.
  */
@@ -151,7 +189,8 @@ export declare function kernel(): 'avx2' | 'sse2' | 'neon' | 'scalar'
  * stays valid after later writes, compaction and `close()`. Writing into it changes a
  * private copy of that memory in this process only: never the file, never other
  * processes; later reads of the same key in this process may see the change until the
- * file is compacted. Use {@link Store.getCopy} for a buffer of your own.
+ * file is compacted. Use {@link Store.getCopy} for a buffer of your own. A handle opened
+ * with a {@link StoreOptions.valueEncoding} returns the value decoded instead.
  *
  * # JavaScript: `Store.createReadStream`
  *
@@ -175,6 +214,27 @@ export declare function locate(h: number, scratch: Buffer, keyLen: number): numb
  * memory overlap.
  */
 export declare function locateMany(h: number, staging: Buffer, count: number, out: Buffer): void
+
+/**
+ * Makes the store of handle `h` temporary: `dir` is removed once the engine has closed,
+ * when the last handle of its path in this process (in any thread) is released.
+ *
+ * # JavaScript: `Store.temp`
+ *
+ * Opens a fresh, empty store in the OS temporary directory
+ * (`<os.tmpdir()>/simd-r-drive-temp-<pid>-<start>-<random>/store`, the directory mode
+ * `0o700`), for tests: its directory is removed when the last handle of its path in this
+ * process closes (other `Store.open`s of {@link Store.path}, in any thread, keep it; a
+ * worker that ends releases its handles), or when the process exits (an `'exit'`
+ * handler), closed or not. What a process killed meanwhile (`kill -9`) left behind is
+ * removed by a later `Store.temp` once that process is gone (its pid and start time name
+ * it, so a live process's store, or a new process that got the same pid, is never taken
+ * for it). Buffers read from it stay valid after it is removed on Unix (an unlinked file
+ * stays readable while mapped); on Windows a mapped file cannot be deleted, and what was
+ * left is removed by a later `Store.temp`. `close()` does not sync a temporary store. Takes
+ * the options of {@link Store.open} but `readOnly` and `create` (`ERR_INVALID_ARG_VALUE`).
+ */
+export declare function markTemporary(h: number, dir: string): void
 
 /**
  * Opens (or creates) the store at `path` and returns a handle. Shares the engine if the
@@ -287,6 +347,12 @@ export declare function refresh(h: number): string
  * the promise rejects with that error. Calling it again returns the same promise.
  */
 export declare function releaseStore(h: number): void
+
+/**
+ * Removes the directory of every temporary store of this process, open or not: called as
+ * the process exits. Returns how many were removed.
+ */
+export declare function removeTemporaries(): number
 
 /**
  * Rebuilds the store at `path` from every entry that still verifies, skipping damaged

@@ -16,8 +16,8 @@ export type Key = string | Buffer | Uint8Array
 export type Value = string | Buffer | Uint8Array | ArrayBufferView
 
 // Result types are generated from the binding's Rust `///` docs (src/*.rs).
-import type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport } from './binding'
-export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport }
+import type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport, BackupResult } from './binding'
+export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport, BackupResult }
 
 /**
  * The `code` of every error simd-r-drive throws or rejects with: the engine's (see
@@ -28,7 +28,7 @@ export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryRep
 export type StoreErrorCode =
   | 'ERR_NOT_A_STORE' | 'ERR_STORE_VERSION' | 'ERR_STORE_CORRUPT' | 'ERR_STORE_LOCKED'
   | 'ERR_STORE_READ_ONLY' | 'ERR_STORE_CLOSED' | 'ERR_STORE_POISONED' | 'ERR_STORE_IO'
-  | 'ERR_STORE_DISK_FULL' | 'ERR_STORE_MOVED' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
+  | 'ERR_STORE_DISK_FULL' | 'ERR_STORE_MOVED' | 'ERR_EXISTS' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
   | 'ERR_VALUE_TOO_LARGE' | 'ERR_KEY_NOT_FOUND' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ENV'
   | 'ERR_INVALID_ARG_VALUE' | 'ERR_NATIVE_BINDING_MISSING' | 'ERR_INTERNAL'
 
@@ -56,8 +56,69 @@ export declare const MAX_VALUE_BYTES: number
 /** The SIMD kernel the checksums use on this CPU: `avx2`, `sse2`, `neon` or `scalar`. */
 export declare function kernel(): 'avx2' | 'sse2' | 'neon' | 'scalar'
 
+/** A value the `'json'` encoding reads back: what `JSON.parse` gives. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+
+/**
+ * A value encoding of your own, as the level ecosystem defines them: `encode` turns a
+ * value into what is stored, `decode` turns the stored bytes (a zero-copy `Buffer`, valid
+ * as long as you keep it) back into a value.
+ */
+export interface CustomEncoding<V> {
+  /**
+   * The bytes (or string, stored as UTF-8) to store for `value`. What it throws rejects the
+   * write, and nothing of it is written.
+   */
+  encode(value: V): Value
+  /** The value of the stored bytes `data`. What it throws comes out of the read. */
+  decode(data: Buffer): V
+  /** What `decode` is given: a `Buffer` (`'buffer'`, `'view'`, or absent). */
+  format?: 'buffer' | 'view'
+  /** The name {@link Store.valueEncoding} reports (default `'custom'`). */
+  name?: string
+}
+
+/**
+ * A {@link CustomEncoding} whose `decode` is given the stored bytes as a string (UTF-8):
+ * level's `format: 'utf8'`.
+ */
+export interface CustomUtf8Encoding<V> {
+  /** The bytes (or string, stored as UTF-8) to store for `value`. */
+  encode(value: V): Value
+  /** The value of the stored bytes, decoded as UTF-8 into `data`. */
+  decode(data: string): V
+  /** `'utf8'`: `decode` is given a string. */
+  format: 'utf8'
+  /** The name {@link Store.valueEncoding} reports (default `'custom'`). */
+  name?: string
+}
+
+/**
+ * How a `Store` handle encodes values ({@link StoreOptions.valueEncoding}): `'binary'` (or
+ * `'buffer'`), `'utf8'`, `'json'`, or a {@link CustomEncoding}.
+ */
+export type ValueEncoding = 'binary' | 'buffer' | 'utf8' | 'json' | CustomEncoding<unknown> | CustomUtf8Encoding<unknown>
+
+/**
+ * The type of the values a store opened with the encoding `E` reads: `Buffer` for
+ * `'binary'`, `string` for `'utf8'`, {@link Json} for `'json'` (give `Store.open` a second
+ * type argument for a type of your own: `Store.open<'json', User>(path, { valueEncoding:
+ * 'json' })`), and what `decode` returns for a custom encoding.
+ */
+export type Decoded<E> = E extends 'utf8' ? string
+  : E extends 'json' ? Json
+    : E extends { format: 'utf8', decode(data: string): infer V } ? V
+      : E extends { decode(data: Buffer): infer V } ? V
+        : Buffer
+
+/**
+ * What the writes of a `Store<V>` accept: any {@link Value} for a binary store, a string
+ * (or bytes) for `'utf8'`, a `V` otherwise.
+ */
+export type Encodable<V> = [V] extends [Buffer] ? Value : [V] extends [string] ? string | Value : V
+
 /** How to open a store. */
-export interface StoreOptions {
+export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
   /**
    * Open without writing: takes no writer lock, so it works beside a writer in another
    * process, and sees that writer's appends after {@link Store.refresh}. Writes reject
@@ -101,6 +162,20 @@ export interface StoreOptions {
    * allow external buffers (Electron). Default `false`.
    */
   copyValues?: boolean
+  /**
+   * How this handle encodes values (see the README, "Value encodings"): `'binary'` (the
+   * default; alias `'buffer'`: zero-copy `Buffer`s), `'utf8'` (strings; numbers and booleans
+   * are written as `String(value)`, bytes as they are), `'json'` (`JSON.stringify` to write,
+   * `JSON.parse` to read; a value it cannot encode, such as `undefined`, is refused with
+   * `ERR_INVALID_ARG_VALUE` and nothing is written), or a custom `{ encode, decode }`. `get`,
+   * `getMany`, `values`, `entries` and iteration decode; `put`, `putMany`, `putSync` and
+   * `putManySync` encode. Keys, {@link Store.getRaw}, {@link Store.getCopy} and the streams
+   * are raw bytes whatever the encoding. The encoding belongs to the handle: a path opened
+   * twice in this process shares one engine, each handle with its own encoding. Anything
+   * else is refused with a `TypeError` (`ERR_INVALID_ARG_VALUE`, or `ERR_INVALID_ARG_TYPE`)
+   * before the store is opened.
+   */
+  valueEncoding?: E
 }
 
 /**
@@ -109,22 +184,28 @@ export interface StoreOptions {
  * callback returns. Using it after its callback has returned throws
  * `ERR_INVALID_STATE`.
  */
-export interface Transaction {
+export interface Transaction<V = Buffer> {
   /**
    * The value of `key` as the store and this transaction's writes leave it, or
    * `undefined`. A value this transaction wrote is returned as a `Buffer` copy.
    */
-  get(key: Key): Buffer | undefined
+  get(key: Key): V | undefined
   /** Whether `key` has a value, as {@link Transaction.get} sees it. */
   has(key: Key): boolean
   /** Stages setting `key` to `value` (copied now). */
-  put(key: Key, value: Value): void
+  put(key: Key, value: Encodable<V>): void
   /**
    * Stages deleting `key`; returns whether it had a value (as {@link Transaction.get} sees
    * it). A key without a value stages nothing.
    */
   delete(key: Key): boolean
 }
+
+/**
+ * The options of {@link Store.temp}: those of {@link Store.open}, but `readOnly` and
+ * `create` (a temporary store is always new and writable).
+ */
+export type TempStoreOptions<E extends ValueEncoding = ValueEncoding> = Omit<StoreOptions<E>, 'readOnly' | 'create'>
 
 /** An iterator that also works with `for await`. */
 export interface StoreIterator<T> extends IterableIterator<T> {}
@@ -140,7 +221,7 @@ export interface StoreIterator<T> extends IterableIterator<T> {}
  * `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
  * `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_STORE_MOVED` (the store
  * file was moved, removed or replaced while open: {@link Store.compact} left the path
- * alone), `ERR_INVALID_STATE` (a write
+ * alone), `ERR_EXISTS` (the path given to {@link Store.backup} exists), `ERR_INVALID_STATE` (a write
  * from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync},
  * or from inside a transaction's callback, and a transaction object used after its
  * transaction ended), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
@@ -148,7 +229,7 @@ export interface StoreIterator<T> extends IterableIterator<T> {}
  * also have `errno` (negative, as Node's `SystemError`s: `-13`), `syscall`, `path` and
  * `systemCode` (`'EACCES'`).
  */
-export declare class Store implements Iterable<[Buffer, Buffer]> {
+export declare class Store<V = Buffer> implements Iterable<[Buffer, V]> {
   private constructor()
 
   /**
@@ -156,9 +237,24 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * Opening a path that is already open in this process (in any thread) shares the one
    * open store. A second writer in another process gets `ERR_STORE_LOCKED`.
    */
-  static open(path: string, options?: StoreOptions): Promise<Store>
+  static open<E extends ValueEncoding = 'binary', V = Decoded<E>>(path: string, options?: StoreOptions<E>): Promise<Store<V>>
   /** Like {@link Store.open}, on the calling thread. */
-  static openSync(path: string, options?: StoreOptions): Store
+  static openSync<E extends ValueEncoding = 'binary', V = Decoded<E>>(path: string, options?: StoreOptions<E>): Store<V>
+  /**
+   * Opens a fresh, empty store in the OS temporary directory
+   * (`<os.tmpdir()>/simd-r-drive-temp-<pid>-<start>-<random>/store`, the directory mode
+   * `0o700`), for tests: its directory is removed when the last handle of its path in this
+   * process closes (other `Store.open`s of {@link Store.path}, in any thread, keep it; a
+   * worker that ends releases its handles), or when the process exits (an `'exit'`
+   * handler), closed or not. What a process killed meanwhile (`kill -9`) left behind is
+   * removed by a later `Store.temp` once that process is gone (its pid and start time name
+   * it, so a live process's store, or a new process that got the same pid, is never taken
+   * for it). Buffers read from it stay valid after it is removed on Unix (an unlinked file
+   * stays readable while mapped); on Windows a mapped file cannot be deleted, and what was
+   * left is removed by a later `Store.temp`. `close()` does not sync a temporary store. Takes
+   * the options of {@link Store.open} but `readOnly` and `create` (`ERR_INVALID_ARG_VALUE`).
+   */
+  static temp<E extends ValueEncoding = 'binary', V = Decoded<E>>(options?: TempStoreOptions<E>): Promise<Store<V>>
   /**
    * Rebuilds the store at `path` from every entry that still verifies, skipping damaged
    * ranges (what to do after `ERR_STORE_CORRUPT`), on the libuv threadpool. The store must
@@ -175,6 +271,11 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   readonly path: string
   /** Whether the store was opened read-only. */
   readonly readOnly: boolean
+  /**
+   * The name of this handle's value encoding: `'binary'`, `'utf8'`, `'json'`, or a custom
+   * encoding's `name` (default `'custom'`).
+   */
+  readonly valueEncoding: string
   /** Whether {@link Store.close} was called. */
   readonly closed: boolean
   /** Number of live keys. */
@@ -186,9 +287,15 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * stays valid after later writes, compaction and `close()`. Writing into it changes a
    * private copy of that memory in this process only: never the file, never other
    * processes; later reads of the same key in this process may see the change until the
-   * file is compacted. Use {@link Store.getCopy} for a buffer of your own.
+   * file is compacted. Use {@link Store.getCopy} for a buffer of your own. A handle opened
+   * with a {@link StoreOptions.valueEncoding} returns the value decoded instead.
    */
-  get(key: Key): Buffer | undefined
+  get(key: Key): V | undefined
+  /**
+   * The stored bytes of `key`'s value as a zero-copy `Buffer` (what `get` returns on a
+   * binary store), or `undefined`, whatever this handle's value encoding.
+   */
+  getRaw(key: Key): Buffer | undefined
   /** A copy of the value of `key` that the caller owns, or `undefined`. */
   getCopy(key: Key): Buffer | undefined
   /**
@@ -196,7 +303,7 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * each key when there are many: the lookups are made together, so that their waits for
    * memory overlap.
    */
-  getMany(keys: readonly Key[]): (Buffer | undefined)[]
+  getMany(keys: readonly Key[]): (V | undefined)[]
   /** Whether `key` has a value. */
   has(key: Key): boolean
 
@@ -204,24 +311,24 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * Sets `key` to `value`. Puts, deletes and putMany calls made in the same tick are
    * committed as one batch. The value is copied when `put` is called.
    */
-  put(key: Key, value: Value): Promise<void>
+  put(key: Key, value: Encodable<V>): Promise<void>
   /**
    * Sets every `[key, value]` of `entries` atomically: after a crash all or none are there.
    * `entries` (an array or any iterable) is read once, when `putMany` is called, and every
    * key and value is copied then. A write on this store made from inside that read (by an
    * accessor, Proxy or iterator of `entries`) is refused with `ERR_INVALID_STATE`.
    */
-  putMany(entries: Iterable<readonly [Key, Value]>): Promise<void>
+  putMany(entries: Iterable<readonly [Key, Encodable<V>]>): Promise<void>
   /** Deletes `key`; resolves to whether it had a value. */
   delete(key: Key): Promise<boolean>
   /** Like {@link Store.put}, committed before returning (after anything staged before it). */
-  putSync(key: Key, value: Value): void
+  putSync(key: Key, value: Encodable<V>): void
   /**
    * Like {@link Store.putMany}, committed before returning. While it reads `entries`, a
    * write on this store made from inside that read (by an accessor, Proxy or iterator of
    * `entries`) throws `ERR_INVALID_STATE`.
    */
-  putManySync(entries: Iterable<readonly [Key, Value]>): void
+  putManySync(entries: Iterable<readonly [Key, Encodable<V>]>): void
   /** Like {@link Store.delete}, committed before returning. */
   deleteSync(key: Key): boolean
   /**
@@ -231,12 +338,12 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * for a key (in this thread or in worker threads) never both win. A failed condition
    * writes nothing; the other writes of the batch commit all the same.
    */
-  putIfAbsent(key: Key, value: Value): Promise<boolean>
+  putIfAbsent(key: Key, value: Encodable<V>): Promise<boolean>
   /**
    * Like {@link Store.putIfAbsent}, committed before returning (after anything staged
    * before it); returns whether it wrote.
    */
-  putIfAbsentSync(key: Key, value: Value): boolean
+  putIfAbsentSync(key: Key, value: Encodable<V>): boolean
   /**
    * Writes `value` to `key` (deletes it when `value` is `undefined`) only if `expected`
    * holds: `undefined` for "the key has no value", the bytes (or string) the value must
@@ -245,9 +352,9 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * is. Comparing bytes cannot tell a value that changed and changed back (A→B→A) from
    * one that never changed, and costs the value's length; a version can and does not.
    */
-  compareAndSet(key: Key, expected: Value | { version: bigint } | undefined, value: Value | undefined): Promise<boolean>
+  compareAndSet(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined): Promise<boolean>
   /** Like {@link Store.compareAndSet}, committed before returning; returns whether it wrote. */
-  compareAndSetSync(key: Key, expected: Value | { version: bigint } | undefined, value: Value | undefined): boolean
+  compareAndSetSync(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined): boolean
   /**
    * The version of `key`'s value, or `undefined` if it has none: a `bigint` that every
    * write of the key (a put of any value, even the same bytes again, or a delete and a new
@@ -281,7 +388,7 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * atomic. Writes to the store itself (not `tx`) and nested transactions inside `fn`
    * throw `ERR_INVALID_STATE`.
    */
-  transactionSync<T>(fn: (tx: Transaction) => T extends PromiseLike<unknown> ? never : T): T
+  transactionSync<T>(fn: (tx: Transaction<V>) => T extends PromiseLike<unknown> ? never : T): T
   /**
    * {@link Store.transactionSync} for async code: runs the synchronous `fn` at once, and
    * resolves to its result when the transaction has committed (once it is durable, with
@@ -289,7 +396,7 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * `fn` cannot `await`: everything between its reads and the commit happens while the
    * store's writer waits for it.
    */
-  transaction<T>(fn: (tx: Transaction) => T extends PromiseLike<unknown> ? never : T): Promise<T>
+  transaction<T>(fn: (tx: Transaction<V>) => T extends PromiseLike<unknown> ? never : T): Promise<T>
   /**
    * Resolves once everything written so far is durable (`fdatasync`). On a read-only
    * store it resolves at once.
@@ -317,11 +424,11 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
   /** The live keys, from a snapshot taken when iteration starts (zero-copy). */
   keys(): StoreIterator<Buffer>
   /** The live values, from a snapshot taken when iteration starts (zero-copy). */
-  values(): StoreIterator<Buffer>
+  values(): StoreIterator<V>
   /** The live `[key, value]` pairs, from a snapshot taken when iteration starts. */
-  entries(): StoreIterator<[Buffer, Buffer]>
+  entries(): StoreIterator<[Buffer, V]>
   /** Same as {@link Store.entries}. */
-  [Symbol.iterator](): StoreIterator<[Buffer, Buffer]>
+  [Symbol.iterator](): StoreIterator<[Buffer, V]>
 
   /**
    * Rewrites the store without its dead entries, on the libuv threadpool. Reads and
@@ -329,6 +436,20 @@ export declare class Store implements Iterable<[Buffer, Buffer]> {
    * `ERR_STORE_READ_ONLY` on a read-only store.
    */
   compact(): Promise<CompactResult>
+  /**
+   * Writes a copy of the store to `path`, a new file, on the libuv threadpool, while reads
+   * and writes go on (writers are not held up). The copy holds every write made through
+   * this `Store` before the call (writes of this tick are committed first) and every batch
+   * committed when the copy starts, and nothing later: a complete prefix of the log, even
+   * when a compaction runs meanwhile. It is synced, put at `path` without replacing anything
+   * (an existing file, or link, rejects with `ERR_EXISTS` and is left untouched) and its
+   * directory synced before the promise resolves. The copy is a store with its own
+   * generation identifier and the store file's mode; a store large enough to get an index
+   * file when closed (see {@link Store.close}) also gets one for the copy
+   * (`<path>.srd-index`), so that the copy opens in constant time. A
+   * crash meanwhile may leave `<path>.backup-<pid>-<n>` beside `path`: delete it.
+   */
+  backup(path: string): Promise<BackupResult>
   /** Sizes and counts. */
   stats(): StoreStats
   /**

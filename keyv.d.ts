@@ -11,7 +11,7 @@ declare namespace KeyvSimdRDrive {
   export { KeyvSimdRDrive, KeyvSimdRDrive as default }
 
   /** How to open the adapter's store. */
-  export interface KeyvSimdRDriveOptions extends StoreOptions {
+  export interface KeyvSimdRDriveOptions extends Omit<StoreOptions, 'valueEncoding'> {
     /** The store file, as a `simd-r-drive://<path>` URI (the rest of the string is the path). */
     uri?: string
     /** The store file, as a path; takes precedence over `uri`. */

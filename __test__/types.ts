@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by the test suite: the declarations in index.d.ts must
 // accept what the README shows and give precise types (no `unknown`, no `any`).
 import { Store, CompactResult, StoreStats, MAX_KEY_BYTES, kernel, isStoreError } from '..'
-import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport, Transaction } from '..'
+import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport, Transaction, BackupResult, Json, CustomEncoding } from '..'
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectType<T> (_v: T): void {}
@@ -97,5 +97,61 @@ async function main (): Promise<void> {
   await store.put('k')
   // @ts-expect-error stores are opened with Store.open
   new Store()
+
+  // backup
+  assertEqual<ReturnType<typeof store.backup>, Promise<BackupResult>>(true)
+  expectType<boolean>((await store.backup('copy.srd')).indexFile)
+
+  // value encodings: the handle's type follows its encoding
+  const bin = await Store.open('data.srd', { valueEncoding: 'binary' })
+  assertEqual<typeof bin, Store<Buffer>>(true)
+  const text = await Store.open('data.srd', { valueEncoding: 'utf8' })
+  assertEqual<typeof text, Store<string>>(true)
+  assertEqual<ReturnType<typeof text.get>, string | undefined>(true)
+  assertEqual<ReturnType<typeof text.getRaw>, Buffer | undefined>(true)
+  assertEqual<ReturnType<typeof text.getCopy>, Buffer | undefined>(true)
+  await text.put('k', 'v')
+  for (const [k, val] of text) { expectType<Buffer>(k); expectType<string>(val) }
+  const json = Store.openSync('data.srd', { valueEncoding: 'json' })
+  assertEqual<typeof json, Store<Json>>(true)
+  json.putSync('k', { a: [1, 'b', null, { c: true }] })
+  interface User { id: number, name: string, tags: string[] }
+  const users = await Store.open<'json', User>('data.srd', { valueEncoding: 'json' })
+  await users.put('u', { id: 1, name: 'Ada', tags: [] })
+  assertEqual<ReturnType<typeof users.getMany>, (User | undefined)[]>(true)
+  // @ts-expect-error a User has a name
+  await users.put('u', { id: 1, tags: [] })
+  for (const u of users.values()) expectType<User>(u)
+  // Conditional writes and transactions take and give the handle's values.
+  const won: boolean = users.putIfAbsentSync('u', { id: 2, name: 'Bo', tags: ['x'] })
+  expectType<boolean>(won)
+  const renamed = users.transactionSync((tx) => {
+    const u = tx.get('u')
+    assertEqual<typeof u, User | undefined>(true)
+    if (u) tx.put('u', { ...u, name: 'Ada L.' })
+    return u?.name
+  })
+  assertEqual<typeof renamed, string | undefined>(true)
+  // @ts-expect-error a User has a name
+  users.compareAndSetSync('u', undefined, { id: 1, tags: [] })
+  const f64: CustomEncoding<number> = { encode: (n) => new Float64Array([n]), decode: (b) => b.readDoubleLE(0) }
+  const nums = await Store.open('data.srd', { valueEncoding: f64 })
+  assertEqual<typeof nums, Store<number>>(true)
+  await nums.putMany([['pi', Math.PI]])
+  // @ts-expect-error numbers only
+  nums.putSync('pi', 'not a number')
+  const upper = Store.openSync('data.srd', { valueEncoding: { format: 'utf8', encode: (v: string) => v, decode: (v: string) => v.length } })
+  assertEqual<ReturnType<typeof upper.get>, number | undefined>(true)
+  expectType<string>(upper.valueEncoding)
+  // @ts-expect-error not an encoding
+  await Store.open('data.srd', { valueEncoding: 'yaml' })
+
+  // temporary stores
+  const tmp = await Store.temp()
+  assertEqual<typeof tmp, Store<Buffer>>(true)
+  const tmpJson = await Store.temp({ valueEncoding: 'json', sync: true })
+  assertEqual<typeof tmpJson, Store<Json>>(true)
+  // @ts-expect-error a temporary store is writable
+  await Store.temp({ readOnly: true })
 }
 void main

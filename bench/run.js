@@ -31,6 +31,7 @@ const ROWS = [
   { w: 'w3', m: 'opsPerSec', label: `W3 ${fmtCount(sizes.WRITES)} durable puts, 1000 in flight, ops/s` },
   { w: 'r1', m: 'opsPerSec', label: 'R1 random sync get, 100 B (lmdb getBinary), ops/s' },
   { w: 'r1fast', m: 'opsPerSec', label: 'R1 random sync get, 100 B (lmdb getBinaryFast), ops/s', only: [OURS, 'lmdb'] },
+  { w: 'r1json', m: 'opsPerSec', label: 'R1 random sync get, small JSON object ({ id, name, tags }), JSON encoding both sides (lmdb encoding: \'json\'), ops/s', only: [OURS, 'lmdb'] },
   { w: 'r1async', m: 'opsPerSec', label: 'R1 random awaited async get, 100 B, ops/s' },
   { w: 'r2k4', m: 'opsPerSec', label: 'R2 random get, 4 KiB values, ops/s' },
   { w: 'r2m1', m: 'opsPerSec', label: 'R2 random get, 1 MiB values, ops/s' },

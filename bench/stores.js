@@ -1,6 +1,8 @@
 'use strict'
 // One adapter per store, each used the way its own documentation recommends for speed.
 // Every adapter offers the same operations; `null` marks what a store does not have.
+// `open(dir, { json: true })` opens with a JSON value encoding where the store has one
+// (the adapter then says `json: true`).
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -15,10 +17,11 @@ function pkgVersion (name) {
 const srd = {
   name: 'simd-r-drive',
   version: () => require('../package.json').version,
-  async open (dir, { sync = false } = {}) {
+  async open (dir, { sync = false, json = false } = {}) {
     const { Store } = require('..')
-    const s = await Store.open(path.join(dir, 'data.srd'), { sync })
+    const s = await Store.open(path.join(dir, 'data.srd'), { sync, valueEncoding: json ? 'json' : 'binary' })
     return {
+      json,
       bulk: (entries) => { s.putManySync(entries) },
       put: (k, v) => s.put(k, v),
       get: (k) => s.get(k),
@@ -40,11 +43,14 @@ const srd = {
 const lmdb = {
   name: 'lmdb',
   version: () => pkgVersion('lmdb'),
-  async open (dir, { sync = false } = {}) {
+  async open (dir, { sync = false, json = false } = {}) {
     const { open } = require('lmdb')
     // lmdb-js syncs every commit by default; `sync: false` rows keep that default.
-    const db = open({ path: path.join(dir, 'lmdb'), encoding: 'binary', compression: false })
+    const db = open({ path: path.join(dir, 'lmdb'), encoding: json ? 'json' : 'binary', compression: false })
     return {
+      json,
+      // With `encoding: 'json'`, get decodes (getBinary would return the raw bytes).
+      getDecoded: (k) => db.get(k),
       bulk: (entries) => db.transactionSync(() => { for (const [k, v] of entries) db.putSync(k, v) }),
       put: (k, v) => db.put(k, v),
       get: (k) => db.getBinary(k),

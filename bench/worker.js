@@ -129,6 +129,27 @@ const workloads = {
     await db.close()
     return { opsPerSec: r }
   },
+  async r1json () {
+    // `get` of a small JSON object, decoded: both stores with their JSON encoding.
+    const db = await store.open(dir, { json: true })
+    if (db.json !== true) { await db.close(); return null }
+    const n = sizes.N
+    const keys = Array.from({ length: n }, (_, i) => key(i))
+    const objects = keys.map((k, i) => [k, { id: i, name: `user-${i}`, tags: ['red', 'green', 'blue'] }])
+    await db.bulk(objects)
+    const get = db.getDecoded || db.get
+    const order = readOrder(n, sizes.READS)
+    let touched = 0
+    const t0 = now()
+    for (let i = 0; i < order.length; i++) {
+      const v = get(keys[order[i]])
+      touched += v.id + v.tags.length
+    }
+    const r = order.length / secs(t0)
+    await db.close()
+    if (touched < 0) throw new Error('unreachable')
+    return { opsPerSec: r }
+  },
   async r1async () {
     const db = await loaded(sizes.N)
     if (!db.getAsync) return null

@@ -131,7 +131,7 @@ class Reads {
     const n = keys.length
     const result = new Array(n)
     if (n < GET_MANY_BATCHED || copyEverywhere || this._copy) {
-      for (let i = 0; i < n; i++) result[i] = this.get(keys[i])
+      for (let i = 0; i < n; i++) result[i] = this.getRaw(keys[i])
       return result
     }
     const h = this._open()
@@ -158,7 +158,7 @@ class Reads {
       if (state === LOCATE_IN_PLACE && found[at + FOUND_MAP_ID] === windows.mapId) v = windows.hit(found[at + FOUND_OFFSET], found[at + FOUND_LEN])
       // Not in a cached window, in the last page of the file, or in a file that compaction
       // has replaced since: the single-key path handles every case.
-      result[i] = v === undefined ? this.get(keys[i]) : v
+      result[i] = v === undefined ? this.getRaw(keys[i]) : v
     }
     return result
   }

@@ -8,6 +8,9 @@ const { Writes } = require('./write.js')
 const { Streams } = require('./streams.js')
 const { Conditional } = require('./conditional.js')
 const { Transactions } = require('./transaction.js')
+const { Backups } = require('./backup.js')
+const { Encodings, resolveEncoding, applyEncoding } = require('./encoding.js')
+const { temp } = require('./temp.js')
 
 const registry = new FinalizationRegistry((h) => {
   native.releaseStore(h)
@@ -51,7 +54,7 @@ function checkPath (path) {
  */
 class Store {
   /** @private Use `Store.open` or `Store.openSync`. */
-  constructor (token, h, path, options) {
+  constructor (token, h, path, options, encoding) {
     if (token !== OPEN) throw new TypeError('Use Store.open() or Store.openSync() to open a store.')
     this._h = h
     this._path = path
@@ -71,20 +74,27 @@ class Store {
     this._closing = null
     this._flushBound = () => this._flushBatch()
     registry.register(this, h, this)
+    applyEncoding(this, encoding)
   }
 
   static async open (path, options) {
     checkPath(path)
     const o = checkOptions(options)
+    const enc = resolveEncoding(o.valueEncoding)
     const h = await errors.nativeAsync(() => native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault(), o.mode, o.verify))
-    return new Store(OPEN, h, path, o)
+    return new Store(OPEN, h, path, o, enc)
   }
 
   static openSync (path, options) {
     checkPath(path)
     const o = checkOptions(options)
+    const enc = resolveEncoding(o.valueEncoding)
     const h = errors.native(() => native.openStore(path, o.readOnly === true, o.create !== false, testFault(), o.mode, o.verify))
-    return new Store(OPEN, h, path, o)
+    return new Store(OPEN, h, path, o, enc)
+  }
+
+  static temp (options) {
+    return temp((p, o) => Store.open(p, o), options)
   }
 
   static async repair (path) {
@@ -140,7 +150,8 @@ class Store {
       // and then rejects with ERR_STORE_POISONED (nothing more to report), or rejects with
       // ERR_STORE_IO when an earlier failed sync means it cannot make those writes durable.
       let failure = null
-      if (!this._readOnly) {
+      // (A temporary store's files are about to be removed: nothing to make durable.)
+      if (!this._readOnly && this._temporary !== true) {
         try {
           await native.checkpoint(h)
         } catch (e) {
@@ -158,9 +169,9 @@ class Store {
   }
 }
 
-// The members of read.js, write.js and streams.js, defined on Store's prototype as its own
-// are: not enumerable.
-for (const part of [Reads, Writes, Streams, Conditional, Transactions]) {
+// The members of read.js, write.js, streams.js, conditional.js, transaction.js, backup.js and
+// encoding.js, defined on Store's prototype as its own are: not enumerable.
+for (const part of [Reads, Writes, Streams, Conditional, Transactions, Backups, Encodings]) {
   for (const name of Reflect.ownKeys(part.prototype)) {
     if (name !== 'constructor') Object.defineProperty(Store.prototype, name, Object.getOwnPropertyDescriptor(part.prototype, name))
   }

@@ -23,7 +23,7 @@ function streamChunk (options) {
 class Streams {
   createReadStream (key, options) {
     const chunk = streamChunk(options)
-    const value = this.get(key)
+    const value = this.getRaw(key)
     let pos = 0
     return new (stream().Readable)({
       highWaterMark: chunk,

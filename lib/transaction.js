@@ -8,6 +8,7 @@ const errors = require('./errors.js')
 const { checkKey, checkValue } = require('./keys.js')
 const { Batch, EMPTY } = require('./write.js')
 const { OP_PUT, OP_DELETE } = require('./scratch.js')
+const { decodeValue, encodeValue } = require('./encoding.js')
 
 /** What `transaction_sync` returns when the callback gave up: nothing was written. */
 const ABORTED = -2
@@ -38,9 +39,10 @@ class Transaction {
     const id = keyId(k)
     if (this._overlay.has(id)) {
       const v = this._overlay.get(id)
-      return v === null ? undefined : Buffer.from(v)
+      return v === null ? undefined : decodeValue(this._store, Buffer.from(v))
     }
-    return this._store.get(k)
+    const v = this._store.getRaw(k)
+    return v === undefined ? undefined : decodeValue(this._store, v)
   }
 
   has (key) {
@@ -54,7 +56,7 @@ class Transaction {
   put (key, value) {
     if (this._done) throw ended()
     const k = checkKey(key)
-    const v = checkValue(value)
+    const v = checkValue(encodeValue(this._store, value))
     this._batch.add(OP_PUT, k, v)
     this._overlay.set(keyId(k), typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v))
   }

@@ -118,7 +118,7 @@
 //! `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
 //! `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_STORE_MOVED` (the store
 //! file was moved, removed or replaced while open: {@link Store.compact} left the path
-//! alone), `ERR_INVALID_STATE` (a write
+//! alone), `ERR_EXISTS` (the path given to {@link Store.backup} exists), `ERR_INVALID_STATE` (a write
 //! from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync},
 //! or from inside a transaction's callback, and a transaction object used after its
 //! transaction ended), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
@@ -141,10 +141,12 @@
 
 #![deny(clippy::all)]
 
+pub mod backup;
 pub mod conditional;
 mod entries;
 mod errors;
 mod faults;
+mod js_docs;
 pub mod read;
 mod registry;
 pub mod reports;
@@ -152,6 +154,7 @@ mod scratch;
 pub mod snapshot;
 mod staging;
 pub mod tasks;
+pub mod temp;
 mod views;
 pub mod write;
 

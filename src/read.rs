@@ -46,7 +46,8 @@ pub(crate) fn window_shape(stride: f64, overlap: f64) -> napi::Result<(u64, u64)
 /// stays valid after later writes, compaction and `close()`. Writing into it changes a
 /// private copy of that memory in this process only: never the file, never other
 /// processes; later reads of the same key in this process may see the change until the
-/// file is compacted. Use {@link Store.getCopy} for a buffer of your own.
+/// file is compacted. Use {@link Store.getCopy} for a buffer of your own. A handle opened
+/// with a {@link StoreOptions.valueEncoding} returns the value decoded instead.
 ///
 /// # JavaScript: `Store.createReadStream`
 ///

@@ -42,6 +42,15 @@ impl Handle {
         Some(out)
     }
 
+    /// Returns once every write with a ticket smaller than `ticket` has run (taking no
+    /// ticket itself): what runs next sees all of them.
+    pub fn after(&self, ticket: u64) {
+        let mut next = self.next_ticket.lock();
+        while *next < ticket {
+            self.turn.wait(&mut next);
+        }
+    }
+
     /// Runs `write` once every write with a smaller ticket has run, then lets the next
     /// ticket go, whatever `write` returned.
     pub fn in_turn<T>(&self, ticket: u64, write: impl FnOnce() -> T) -> T {
@@ -76,6 +85,9 @@ pub struct Engine {
     store: ManuallyDrop<Store>,
     key: PathBuf,
     writer: bool,
+    /// The directory of a temporary store (`Store.temp`), removed once this engine has
+    /// closed (see [`mark_temporary`]).
+    temp_dir: Mutex<Option<PathBuf>>,
 }
 
 impl std::ops::Deref for Engine {
@@ -89,6 +101,12 @@ impl Drop for Engine {
     fn drop(&mut self) {
         // SAFETY: `store` is dropped here once, and never used after.
         unsafe { ManuallyDrop::drop(&mut self.store) };
+        // The last handle of a temporary store has gone: its files go too (the file stays
+        // readable through mappings that Buffers still hold, on Unix).
+        if let Some(dir) = self.temp_dir.get_mut().take() {
+            let _ = std::fs::remove_dir_all(&dir);
+            TEMP_DIRS.lock().retain(|d| d != &dir);
+        }
         let mut engines = ENGINES.lock();
         if let Some(slot) = engines.as_mut().and_then(|m| m.get_mut(&self.key)) {
             if self.writer {
@@ -289,6 +307,7 @@ fn open_engine(
         store: ManuallyDrop::new(opts.open(path).or_throw()?),
         key: key.to_path_buf(),
         writer: !read_only,
+        temp_dir: Mutex::new(None),
     });
     if verify == Verify::Background || (verify == Verify::Default && !read_only) {
         verify_in_background(&engine);
@@ -344,6 +363,33 @@ fn verify_in_background(engine: &Arc<Engine>) {
             drop(engine);
             std::thread::sleep(std::time::Duration::from_millis(20));
         });
+}
+
+/// The directories of this process's temporary stores whose engines are still open.
+static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Makes the engine of handle `id` a temporary store's: `dir` (which holds its file and
+/// nothing of anyone else's) is removed once the engine has closed, that is when the
+/// last handle of the path in this process (in any thread) is released, or by
+/// [`remove_temporaries`] at exit.
+pub fn mark_temporary(id: u32, dir: PathBuf) -> napi::Result<()> {
+    let handle = get(id)?;
+    TEMP_DIRS.lock().push(dir.clone());
+    *handle.store.temp_dir.lock() = Some(dir);
+    Ok(())
+}
+
+/// Removes the directory of every temporary store of this process, open or not (the process
+/// is exiting). Returns how many it removed.
+pub fn remove_temporaries() -> u32 {
+    let dirs = std::mem::take(&mut *TEMP_DIRS.lock());
+    let mut n = 0;
+    for d in dirs {
+        if std::fs::remove_dir_all(&d).is_ok() {
+            n += 1;
+        }
+    }
+    n
 }
 
 /// Releases a handle. The engine closes when no handle and no task holds it any more.

@@ -57,6 +57,12 @@ pub enum Error {
         /// The store's path.
         path: PathBuf,
     },
+    /// A file that must be new (the destination of [`crate::Store::backup`]) already
+    /// exists. It was left untouched.
+    Exists {
+        /// The path that exists.
+        path: PathBuf,
+    },
     /// The file was written by a newer version of the format than this build understands.
     UnsupportedVersion {
         /// The file that was opened.
@@ -124,6 +130,7 @@ impl Error {
         match self {
             Error::NotAStore { .. } | Error::NotAStoreFile { .. } => "ERR_NOT_A_STORE",
             Error::Moved { .. } => "ERR_STORE_MOVED",
+            Error::Exists { .. } => "ERR_EXISTS",
             Error::UnsupportedVersion { .. } => "ERR_STORE_VERSION",
             Error::Corrupt { .. } => "ERR_STORE_CORRUPT",
             Error::Locked { .. } => "ERR_STORE_LOCKED",
@@ -174,6 +181,7 @@ impl Error {
             Error::NotAStore { path }
             | Error::NotAStoreFile { path, .. }
             | Error::Moved { path }
+            | Error::Exists { path }
             | Error::UnsupportedVersion { path, .. }
             | Error::Corrupt { path, .. }
             | Error::Locked { path }
@@ -259,6 +267,12 @@ impl fmt::Display for Error {
                 f,
                 "the store file at {} was moved, removed or replaced while open (or its \
                  directory was); the path was left alone. Close the store and reopen it",
+                path.display()
+            ),
+            Error::Exists { path } => write!(
+                f,
+                "{} already exists; it was left untouched. A backup is written only to a new \
+                 path: remove that file or pick another name",
                 path.display()
             ),
             Error::UnsupportedVersion {

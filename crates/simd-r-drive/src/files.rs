@@ -37,6 +37,9 @@ pub(crate) const COMPACT_TEMP: &str = ".compact";
 pub(crate) const REPAIR_TEMP: &str = ".repair";
 /// The damaged original that repair keeps (a hard link) when it had to skip entries.
 pub(crate) const DAMAGED: &str = ".damaged";
+/// Prefix of the temporary file a backup is written to, beside its destination
+/// (`<dest>.backup-<pid>-<n>`), before it is renamed to the destination.
+pub(crate) const BACKUP_PREFIX: &str = ".backup-";
 /// Prefix of the files where bindings stage streamed values (`.upload-<anything>`).
 pub(crate) const UPLOAD_PREFIX: &str = ".upload-";
 

@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+mod backup;
 mod compact;
 mod error;
 mod files;
@@ -41,6 +42,7 @@ mod store;
 mod stream;
 mod window;
 
+pub use backup::BackupReport;
 pub use compact::CompactionReport;
 pub use error::{Error, Result};
 pub use follow::Refresh;

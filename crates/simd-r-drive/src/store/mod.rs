@@ -208,7 +208,7 @@ pub struct Store {
     /// Zeros to keep ahead of the data (see [`StoreOptions::preallocate`]).
     pub(crate) preallocate: u64,
     /// See [`StoreOptions::checkpoint_min_keys`].
-    checkpoint_min_keys: usize,
+    pub(crate) checkpoint_min_keys: usize,
     /// Whether opens of this store (and a follower's switch to a compacted file) may use
     /// the index file (see [`StoreOptions::verify_full`]).
     pub(crate) use_index: bool,
