@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+mod changes;
 mod compact;
 mod error;
 mod files;
@@ -41,6 +42,7 @@ mod store;
 mod stream;
 mod window;
 
+pub use changes::{Change, ChangeKind, ChangeLimits, ChangePart, ChangeRead, ChangeReader, Cursor};
 pub use compact::CompactionReport;
 pub use error::{Error, Result};
 pub use follow::Refresh;

@@ -27,6 +27,7 @@ use crate::mapping::Mapping;
 
 pub use options::StoreOptions;
 pub use read::Iter;
+pub(crate) use zero_copy::stable_end;
 
 /// One operation of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +235,9 @@ pub struct Store {
     /// The writer's lock file (None for read-only stores and after close).
     lock_file: Mutex<Option<File>>,
     recovery: RecoveryReport,
+    /// Told of every commit, compaction and refresh that found something (see
+    /// [`Store::watch`]).
+    pub(crate) watchers: crate::changes::Watchers,
 }
 
 impl std::fmt::Debug for Store {

@@ -11,7 +11,7 @@ use crate::window::{EntryRange, Located, PrivateMap, RangeSnapshot};
 use super::Store;
 
 /// End of the last completely written page below `end`.
-fn stable_end(end: u64) -> u64 {
+pub(crate) fn stable_end(end: u64) -> u64 {
     let page = crate::window::page_size();
     end / page * page
 }
