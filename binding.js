@@ -835,8 +835,11 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.ChangeFeed = nativeBinding.ChangeFeed
 module.exports.Snapshot = nativeBinding.Snapshot
 module.exports.busy = nativeBinding.busy
+module.exports.changesOpen = nativeBinding.changesOpen
+module.exports.checkCursor = nativeBinding.checkCursor
 module.exports.checkpoint = nativeBinding.checkpoint
 module.exports.compact = nativeBinding.compact
 module.exports.contains = nativeBinding.contains
@@ -856,11 +859,14 @@ module.exports.repair = nativeBinding.repair
 module.exports.size = nativeBinding.size
 module.exports.snapshot = nativeBinding.snapshot
 module.exports.stats = nativeBinding.stats
+module.exports.storeCursor = nativeBinding.storeCursor
 module.exports.storePath = nativeBinding.storePath
 module.exports.tryWriteBatch = nativeBinding.tryWriteBatch
+module.exports.unwatchChanges = nativeBinding.unwatchChanges
 module.exports.uploadPrefix = nativeBinding.uploadPrefix
 module.exports.verify = nativeBinding.verify
 module.exports.waitDurable = nativeBinding.waitDurable
+module.exports.watchChanges = nativeBinding.watchChanges
 module.exports.window = nativeBinding.window
 module.exports.writeBatch = nativeBinding.writeBatch
 module.exports.writeBatchAsync = nativeBinding.writeBatchAsync

@@ -139,6 +139,7 @@
 
 #![deny(clippy::all)]
 
+mod changes;
 mod entries;
 mod errors;
 mod faults;
@@ -197,9 +198,18 @@ pub fn open_store(
     fault: Option<String>,
     mode: Option<u32>,
     verify: Option<String>,
+    lock_timeout: Option<u32>,
 ) -> napi::Result<u32> {
     let verify = registry::Verify::parse(verify.as_deref())?;
-    let id = registry::open(&path, read_only, create, fault.as_deref(), mode, verify)?;
+    let id = registry::open(
+        &path,
+        read_only,
+        create,
+        fault.as_deref(),
+        mode,
+        verify,
+        lock_timeout,
+    )?;
     register(&env, id)
 }
 
@@ -211,6 +221,7 @@ pub struct OpenTask {
     fault: Option<String>,
     mode: Option<u32>,
     verify: registry::Verify,
+    lock_timeout: Option<u32>,
 }
 
 impl Task for OpenTask {
@@ -224,6 +235,7 @@ impl Task for OpenTask {
             self.fault.as_deref(),
             self.mode,
             self.verify,
+            self.lock_timeout,
         )
     }
     fn resolve(&mut self, env: Env, id: u32) -> napi::Result<u32> {
@@ -237,7 +249,8 @@ impl Task for OpenTask {
 ///
 /// Opens (or creates) the store at `path`, recovering it on the libuv threadpool.
 /// Opening a path that is already open in this process (in any thread) shares the one
-/// open store. A second writer in another process gets `ERR_STORE_LOCKED`.
+/// open store. A second writer in another process gets `ERR_STORE_LOCKED`, at once or,
+/// with `lockTimeout`, once that wait is over (the wait runs on the threadpool).
 #[napi]
 pub fn open_store_async(
     path: String,
@@ -246,6 +259,7 @@ pub fn open_store_async(
     fault: Option<String>,
     mode: Option<u32>,
     verify: Option<String>,
+    lock_timeout: Option<u32>,
 ) -> napi::Result<AsyncTask<OpenTask>> {
     Ok(AsyncTask::new(OpenTask {
         path,
@@ -254,6 +268,7 @@ pub fn open_store_async(
         fault,
         mode,
         verify: registry::Verify::parse(verify.as_deref())?,
+        lock_timeout,
     }))
 }
 
