@@ -99,13 +99,27 @@ class ChangeIterator {
     this._queue = []
     this._done = false
     this._waiting = null
-    this._reader = openReader(store, options.since == null ? null : options.since)
+    // A cursor of another store file fails the iterator, at its first next().
+    this._error = null
+    try {
+      this._reader = openReader(store, options.since == null ? null : options.since)
+    } catch (e) {
+      this._error = e
+      this._done = true
+      this._reader = null
+      return
+    }
     if (this._live) store._liveAcquire()
   }
 
   [Symbol.asyncIterator] () { return this }
 
   async next () {
+    if (this._error !== null) {
+      const e = this._error
+      this._error = null
+      throw e
+    }
     for (;;) {
       if (this._done) return { done: true, value: undefined }
       if (this._queue.length > 0) return { done: false, value: this._queue.shift() }
@@ -147,6 +161,7 @@ class ChangeIterator {
   }
 
   async return () {
+    this._error = null
     this._finish()
     return { done: true, value: undefined }
   }
@@ -260,7 +275,7 @@ class Changes {
     }
     if (live.events === null || this.closed) return
     let failure = null
-    for (;;) {
+    while (live.events !== null) {
       let items
       try {
         items = live.events.read()
@@ -273,26 +288,34 @@ class Changes {
         // writer's compacted file): the events go on from the present of the new file.
         live.events.release()
         live.events = openReader(this, this.cursor())
-        try {
-          this.emit('replaced', { cursor: this.cursor() })
-        } catch (err) {
-          failure = failure || err
-        }
+        failure = this._emitEach('replaced', { cursor: this.cursor() }) || failure
         continue
       }
       if (items.length === 0) break
       for (const item of items) {
-        // A listener that throws does not stop the others' events or the store's writes:
-        // its error surfaces as an uncaught exception, as in any emitter called from I/O.
-        try {
-          this.emit('change', item)
-        } catch (err) {
-          failure = failure || err
-        }
-        if (live.events === null) return
+        failure = failure || this._emitEach('change', item)
+        if (live.events === null) break
       }
     }
     if (failure !== null) process.nextTick(() => { throw failure })
+  }
+
+  /**
+   * Calls each listener of `name` with `value`, as `emit` does, except that a listener that
+   * throws does not keep the later ones from the event (nor the store from its writes):
+   * the first error is returned, to surface as an uncaught exception as an emitter's
+   * error in an I/O callback does.
+   */
+  _emitEach (name, value) {
+    let failure = null
+    for (const fn of this.rawListeners(name)) {
+      try {
+        fn.call(this, value)
+      } catch (err) {
+        failure = failure || err
+      }
+    }
+    return failure
   }
 }
 
