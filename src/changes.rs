@@ -22,6 +22,18 @@
 //! it is a `Buffer` like those `get` returns (zero-copy, valid after later writes,
 //! compaction and close).
 //!
+//! # JavaScript: `Change.type`
+//!
+//! `'put'` (the key was set to `value`) or `'delete'`.
+//!
+//! # JavaScript: `Change.key`
+//!
+//! The key, as a `Buffer`.
+//!
+//! # JavaScript: `Change.value`
+//!
+//! The value of a put; `undefined` for a delete.
+//!
 //! # JavaScript: `ChangeBatch`
 //!
 //! One committed batch of a change feed (or of a `'change'` event): its changes in the
@@ -29,6 +41,49 @@
 //! 16 MiB of keys and values comes in several items, all but the last with `more: true`;
 //! their `cursor` is the one before the batch, so that resuming from any of them replays
 //! the whole batch. Apply the items up to the one without `more` as one batch.
+//!
+//! # JavaScript: `ChangeBatch.cursor`
+//!
+//! Where to resume after this item: `changes({ since: cursor })` starts with the next
+//! batch (for an item with `more`, with this batch again, whole).
+//!
+//! # JavaScript: `ChangeBatch.more`
+//!
+//! More items of the same batch follow (a batch larger than one item).
+//!
+//! # JavaScript: `ChangeBatch.changes`
+//!
+//! The batch's puts and deletes, in the order they were written.
+//!
+//! # JavaScript: `StoreEvents`
+//!
+//! The events of a {@link Store} (an `EventEmitter`). Listeners are called from the event
+//! loop after the commits they tell of, in commit order; nothing is watched, and writes
+//! cost nothing extra, while no `'change'` or `'replaced'` listener is registered.
+//! Listeners do not keep the process alive. A listener that throws does not keep the
+//! other listeners from the event, nor the store from its writes: its error surfaces as
+//! an uncaught exception (`process.on('uncaughtException')`), as an emitter's error in an
+//! I/O callback does.
+//!
+//! # JavaScript: `StoreEvents.change`
+//!
+//! After each commit: what the batch changed, as a {@link ChangeBatch} (the same items
+//! {@link Store.changes} returns). Every `Store` of the engine hears it, in any thread of
+//! the process, and a read-only store that follows a writer in another process (see
+//! `StoreOptions.follow`) hears the writer's commits.
+//!
+//! # JavaScript: `StoreEvents.replaced`
+//!
+//! The store file was replaced: compacted (by this process or, for a read-only store, by
+//! the writer it follows), or another file was put at the path. The events go on from
+//! `cursor`, the present of the new file; what changed between is not told key by key:
+//! a replica reads `changes()` from the start again.
+//!
+//! # JavaScript: `StoreEvents.error`
+//!
+//! A read-only store that follows its writer could not catch up (the file went away, or
+//! was damaged); it tries again at the next notification. Without an `'error'` listener
+//! such failures are not reported (and do not throw).
 //!
 //! # JavaScript: `ChangesOptions`
 //!
