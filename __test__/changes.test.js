@@ -46,11 +46,9 @@ test('a cursor resumes after its batch, across close and reopen', async (t) => {
   let s = await Store.open(p)
   await s.put('a', '1')
   await s.put('b', '2')
-  let first
-  for await (const item of s.changes()) {
-    first = item.cursor
-    break // releases the feed
-  }
+  const feed = s.changes()
+  const first = (await feed.next()).value.cursor
+  await feed.return() // releases the feed
   await s.close()
   s = await Store.open(p)
   await s.put('c', '3')
