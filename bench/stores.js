@@ -18,6 +18,8 @@ const srd = {
   async open (dir, { sync = false } = {}) {
     const { Store } = require('..')
     const s = await Store.open(path.join(dir, 'data.srd'), { sync })
+    // BENCH_CHANGE_LISTENER=1: one 'change' listener that does nothing (what events cost).
+    if (process.env.BENCH_CHANGE_LISTENER === '1') s.on('change', () => {})
     return {
       bulk: (entries) => { s.putManySync(entries) },
       put: (k, v) => s.put(k, v),

@@ -67,7 +67,9 @@ class Follower {
   schedule () {
     if (this.scheduled) return
     this.scheduled = true
-    setImmediate(this.run).unref()
+    // Not unref'd: an unref'd immediate does not wake a loop waiting in poll, and would run
+    // only at the next timer. It runs once, at once; the process can exit after it.
+    setImmediate(this.run)
   }
 
   refresh () {
