@@ -14,7 +14,10 @@ const { fork } = require('node:child_process')
 
 const COMMITS = Number(process.env.FOLLOW_COMMITS || 300)
 
-if (process.argv[2] === 'child') {
+if (process.argv[2] === 'child') follower()
+else main()
+
+function follower () {
   const { Store } = require('..')
   ;(async () => {
     const s = await Store.open(process.argv[3], { readOnly: true, follow: process.argv[4] })
@@ -25,16 +28,14 @@ if (process.argv[2] === 'child') {
     process.send('ready')
     process.on('message', (m) => { if (m === 'stop') s.close().then(() => process.exit(0)) })
   })()
-  return
 }
-
-const { Store } = require('..')
 
 function pct (sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
 }
 
 async function run (mode) {
+  const { Store } = require('..')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'srd-follow-'))
   const p = path.join(dir, 'data.srd')
   const s = await Store.open(p)
@@ -55,14 +56,14 @@ async function run (mode) {
   await new Promise((resolve) => child.once('exit', resolve))
   await s.close()
   fs.rmSync(dir, { recursive: true, force: true })
-  if (process.env.FOLLOW_DEBUG) console.log(lat.map((x) => x.toFixed(1)).join(" "))
+  if (process.env.FOLLOW_DEBUG) console.log(lat.map((x) => x.toFixed(1)).join(' '))
   lat.sort((a, b) => a - b)
   return { mode, events: lat.length, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat[lat.length - 1] }
 }
 
-;(async () => {
+async function main () {
   for (const mode of ['watch', 'poll']) {
     const r = await run(mode)
     console.log(`follow: '${r.mode}'  ${r.events}/${COMMITS} events  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  max ${r.max.toFixed(2)} ms`)
   }
-})()
+}
