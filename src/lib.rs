@@ -160,7 +160,7 @@
 
 #![deny(clippy::all)]
 
-mod changes;
+pub mod changes;
 mod entries;
 mod errors;
 mod faults;
@@ -210,6 +210,8 @@ fn register(env: &Env, id: u32) -> napi::Result<u32> {
 /// # JavaScript: `Store.openSync`
 ///
 /// Like {@link Store.open}, on the calling thread.
+// One argument per open option, as JavaScript passes them.
+#[allow(clippy::too_many_arguments)]
 #[napi]
 pub fn open_store(
     env: Env,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
-use crate::format::{self, EntryKind, ALIGN, HEADER_LEN};
+use crate::format::{EntryKind, ALIGN, HEADER_LEN};
 use crate::scan;
 use crate::store::Store;
 use crate::window::PrivateMap;
@@ -332,16 +332,19 @@ impl Store {
     }
 }
 
+/// A callback of [`Store::watch`].
+type Wake = Arc<dyn Fn() + Send + Sync>;
+
 /// The callbacks of [`Store::watch`]. With none, a commit pays one atomic load.
 #[derive(Default)]
 pub(crate) struct Watchers {
     any: AtomicBool,
     next: AtomicU64,
-    list: Mutex<Vec<(u64, Arc<dyn Fn() + Send + Sync>)>>,
+    list: Mutex<Vec<(u64, Wake)>>,
 }
 
 impl Watchers {
-    fn add(&self, wake: Arc<dyn Fn() + Send + Sync>) -> u64 {
+    fn add(&self, wake: Wake) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let mut list = self.list.lock();
         list.push((id, wake));
@@ -367,6 +370,3 @@ impl Watchers {
         }
     }
 }
-
-/// Compile-time check that the format constants this module relies on hold.
-const _: () = assert!(format::HEADER_LEN % ALIGN == 0);
