@@ -13,10 +13,7 @@
 //! [`Error::CursorExpired`]. After a compaction, the new file holds every live key once,
 //! so a feed read from its start rebuilds the store's state exactly.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-
-use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::format::{EntryKind, ALIGN, HEADER_LEN};
@@ -204,7 +201,7 @@ impl ChangeReader {
         }
         let mut read = ChangeRead {
             map: private,
-            stable_end: crate::store::stable_end(end),
+            stable_end: crate::window::stable_end(end),
             end,
             parts: Vec::new(),
         };
@@ -329,44 +326,5 @@ impl Store {
     /// Stops the calls of the [`Store::watch`] that returned `id`.
     pub fn unwatch(&self, id: u64) {
         self.watchers.remove(id)
-    }
-}
-
-/// A callback of [`Store::watch`].
-type Wake = Arc<dyn Fn() + Send + Sync>;
-
-/// The callbacks of [`Store::watch`]. With none, a commit pays one atomic load.
-#[derive(Default)]
-pub(crate) struct Watchers {
-    any: AtomicBool,
-    next: AtomicU64,
-    list: Mutex<Vec<(u64, Wake)>>,
-}
-
-impl Watchers {
-    fn add(&self, wake: Wake) -> u64 {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut list = self.list.lock();
-        list.push((id, wake));
-        self.any.store(true, Ordering::Release);
-        id
-    }
-
-    fn remove(&self, id: u64) {
-        let mut list = self.list.lock();
-        list.retain(|(i, _)| *i != id);
-        self.any.store(!list.is_empty(), Ordering::Release);
-    }
-
-    /// Tells every watcher that something was committed. Call with no state lock held.
-    #[inline]
-    pub(crate) fn notify(&self) {
-        if !self.any.load(Ordering::Acquire) {
-            return;
-        }
-        let wakes: Vec<_> = self.list.lock().iter().map(|(_, w)| w.clone()).collect();
-        for wake in wakes {
-            wake();
-        }
     }
 }

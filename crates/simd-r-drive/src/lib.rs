@@ -40,6 +40,7 @@ mod scan;
 pub mod simd;
 mod store;
 mod stream;
+mod watch;
 mod window;
 
 pub use changes::{Change, ChangeKind, ChangeLimits, ChangePart, ChangeRead, ChangeReader, Cursor};

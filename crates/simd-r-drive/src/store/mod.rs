@@ -27,7 +27,6 @@ use crate::mapping::Mapping;
 
 pub use options::StoreOptions;
 pub use read::Iter;
-pub(crate) use zero_copy::stable_end;
 
 /// One operation of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,7 +236,7 @@ pub struct Store {
     recovery: RecoveryReport,
     /// Told of every commit, compaction and refresh that found something (see
     /// [`Store::watch`]).
-    pub(crate) watchers: crate::changes::Watchers,
+    pub(crate) watchers: crate::watch::Watchers,
 }
 
 impl std::fmt::Debug for Store {
