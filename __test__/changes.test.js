@@ -14,6 +14,11 @@ async function collect (feed) {
 
 const tick = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Waits (at most 10 s) until `cond()` holds: events come from the event loop, later. */
+async function until (cond) {
+  for (let i = 0; i < 1000 && !cond(); i++) await tick(10)
+}
+
 test('changes() returns each committed batch in commit order, then ends at the present', async (t) => {
   const s = await Store.open(tmpStore())
   await s.put('a', '1')
@@ -145,7 +150,7 @@ test("'change' events follow every commit, with the feed's shape; no listener, n
   s.put('c', '3')
   await s.delete('b')
   await s.putMany([['d', '4'], ['e', '5']])
-  await tick()
+  await until(() => events.length >= 4)
   t.deepEqual(events.map((e) => e.changes.map((c) => [c.type, String(c.key)])), [
     [['put', 'a']], [['put', 'b']], [['put', 'c'], ['delete', 'b']], [['put', 'd'], ['put', 'e']]
   ])
@@ -158,6 +163,7 @@ test("'change' events follow every commit, with the feed's shape; no listener, n
   let replaced = 0
   s.once('replaced', () => replaced++)
   await s.compact()
+  await until(() => replaced > 0)
   await tick()
   t.is(replaced, 1, "a compaction is one 'replaced' event")
   await s.close()
@@ -178,7 +184,7 @@ test("'change' events reach every Store sharing the engine, in worker threads to
   await s.put('one', '1')
   await s.put('two', '2')
   t.deepEqual(await got, ['one', 'two'])
-  await tick()
+  await until(() => mine.length >= 2)
   t.deepEqual(mine, ['one', 'two'])
   await s.close()
 })
