@@ -231,33 +231,45 @@ async function contents (p) {
   return out
 }
 
-test('a replica kept from the feed equals the source through compactions, a consumer restart and kill -9 of the writer', async (t) => {
+const REPLICA_ROUNDS = Number(process.env.REPLICA_ROUNDS || 4)
+
+test(`a replica kept from the feed equals the source through compactions and ${REPLICA_ROUNDS} rounds of kill -9 of the consumer and the writer`, async (t) => {
   const src = tmpStore('source.srd')
   const dst = tmpStore('replica.srd')
   const cursorFile = dst + '.cursor'
-  const writer = await startChild('live-writer.js', [src, '150', '7'], 'ACK 100')
-  let consumer = await startChild('live-replica.js', [src, dst, cursorFile], 'APPLIED 20')
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+  const killed = (child) => {
+    child.kill('SIGKILL')
+    return new Promise((resolve) => child.on('exit', resolve))
+  }
   let resyncs = 0
   const count = (c) => c.stdout.on('data', (d) => { resyncs += (String(d).match(/RESYNC/g) || []).length })
-  count(consumer)
-  // Let it run through compactions, then kill the consumer and start it again.
-  await new Promise((resolve) => setTimeout(resolve, 700))
-  consumer.kill('SIGKILL')
-  await new Promise((resolve) => consumer.on('exit', resolve))
-  consumer = await startChild('live-replica.js', [src, dst, cursorFile], 'APPLIED')
-  count(consumer)
-  await new Promise((resolve) => setTimeout(resolve, 700))
-  writer.kill('SIGKILL')
-  await new Promise((resolve) => writer.on('exit', resolve))
+  let consumer = null
+  for (let r = 0; r < REPLICA_ROUNDS; r++) {
+    // Each round: a writer (recovering what the last one left when killed), the consumer
+    // killed at a random moment and started again from its saved cursor, then the writer
+    // killed too.
+    const writer = await startChild('live-writer.js', [src, '150', String(7 + r)], 'ACK 100')
+    if (consumer === null) {
+      consumer = await startChild('live-replica.js', [src, dst, cursorFile], 'APPLIED')
+      count(consumer)
+    }
+    await sleep(100 + Math.floor(Math.random() * 400))
+    await killed(consumer)
+    consumer = await startChild('live-replica.js', [src, dst, cursorFile], 'APPLIED')
+    count(consumer)
+    await sleep(100 + Math.floor(Math.random() * 400))
+    await killed(writer)
+  }
   const want = await contents(src)
   t.true(want.length > 0)
   let got
   for (let i = 0; i < 200; i++) {
     got = await contents(dst).catch(() => null)
     if (JSON.stringify(got) === JSON.stringify(want)) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
   }
-  consumer.kill('SIGKILL')
+  await killed(consumer)
   t.deepEqual(got, want)
   t.true(resyncs > 0, 'the consumer resynchronised after compactions')
 })
