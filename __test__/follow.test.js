@@ -4,7 +4,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { Store } = require('..')
-const { tmpStore } = require('./helpers.js')
+const { tmpStore, runChild } = require('./helpers.js')
 
 /** Starts the follower fixture; `lines` collects its output lines. */
 function follower (p, mode) {
@@ -114,3 +114,14 @@ test('a follower never sees a batch its writer left unfinished, and sees it once
     f.kill('SIGKILL')
   }
 })
+
+for (const mode of ['watch', 'poll']) {
+  test(`a following read-only Store dropped without close() is still collected (follow: '${mode}')`, async (t) => {
+    const p = tmpStore()
+    const s = await Store.open(p)
+    await s.put('k', 'v')
+    const r = await runChild('gc-follower.js', [p, mode])
+    t.is(r.stdout.trim(), 'collected', r.stderr)
+    await s.close()
+  })
+}

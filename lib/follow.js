@@ -27,7 +27,9 @@ function checkFollow (follow) {
 /** Follows the writer of the read-only `store` in `mode` ('watch' or 'poll'). */
 class Follower {
   constructor (store, mode, enginePath) {
-    this.store = store
+    // Weakly: a Store dropped without close() must still be collected (its handle is
+    // then released by store.js's FinalizationRegistry); the follower stops when it is.
+    this.store = new WeakRef(store)
     this.watcher = null
     this.timer = null
     this.scheduled = false
@@ -74,7 +76,11 @@ class Follower {
 
   refresh () {
     this.scheduled = false
-    const store = this.store
+    const store = this.store.deref()
+    if (store === undefined) {
+      this.stop()
+      return
+    }
     if (store.closed) return
     try {
       native.refresh(store._h)
