@@ -9,6 +9,36 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A change feed of one store handle. */
+export declare class ChangeFeed {
+  /** Bytes of the buffer `read` needs. */
+  get bufferBytes(): number
+  /** Where the feed stands: the cursor after the last batch read whole. */
+  get position(): string
+  /**
+   * Reads the next committed batches into `out` (see the module docs) and returns how
+   * many records it wrote (0 at the end of the committed data). The cursors of the parts
+   * are then `cursor(i)`.
+   */
+  read(out: Buffer): number
+  /** The cursor of part `i` of the last read. */
+  cursor(i: number): string | null
+  /** Identity of the mapping the last read's ranges point into (-1 before a read). */
+  get mapId(): number
+  /**
+   * A window over the last read's mapping covering `[offset, offset + len)`, as
+   * `Snapshot.window` makes one.
+   */
+  window(scratch: Buffer, offset: number, len: number, stride: number, overlap: number): Buffer | null
+  /**
+   * A copy of `[offset, offset + len)` of the last read's file (`ERR_OUT_OF_RANGE`
+   * unless it lies below the end of the data that read saw).
+   */
+  copy(offset: number, len: number): Buffer
+  /** Lets go of the last read's mapping. */
+  release(): void
+}
+
 /** A point-in-time list of live entries, for iteration. */
 export declare class Snapshot {
   /** Identity of the mapping the entries point into. */
@@ -78,6 +108,30 @@ export interface BackupResult {
  * wait for it, so JavaScript sends writes to the threadpool meanwhile.
  */
 export declare function busy(h: number): boolean
+
+/**
+ * Opens a change feed after `since` (a cursor), or from the oldest change in the log.
+ *
+ * # JavaScript: `Store.changes`
+ *
+ * The committed batches, in commit order, as an async iterator of {@link ChangeBatch}es:
+ * from `since` (or the oldest change in the log) to the present, then, with `live`, each
+ * new commit as it happens (in-process commits wake it at once; a read-only store sees a
+ * writer in another process as it follows it, see `StoreOptions.follow`). A batch that is
+ * not committed is never returned. A slow consumer holds at most one item (1,024 changes
+ * or 16 MiB of keys and values) besides what it keeps; values are views of the memory map.
+ * `break` (or `return()`) releases everything. A live feed keeps the process running
+ * while it waits, as a socket would.
+ *
+ * After the store was compacted (by this process or the writer a read-only store
+ * follows), or with a cursor of another store, the iterator fails with
+ * `ERR_CURSOR_EXPIRED`: clear the replica and read `changes()` again without `since` (the
+ * compacted log holds every live key once, so it rebuilds the state exactly).
+ */
+export declare function changesOpen(h: number, since?: string | undefined | null): ChangeFeed
+
+/** Checks a cursor's text form (`ERR_INVALID_CURSOR` otherwise). */
+export declare function checkCursor(cursor: string): void
 
 /**
  * Makes everything committed so far durable, then saves the index beside the store
@@ -244,7 +298,7 @@ export declare function markTemporary(h: number, dir: string): void
  *
  * Like {@link Store.open}, on the calling thread.
  */
-export declare function openStore(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null, mode?: number | undefined | null, verify?: string | undefined | null): number
+export declare function openStore(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null, mode?: number | undefined | null, verify?: string | undefined | null, lockTimeout?: number | undefined | null): number
 
 /**
  * Opens the store at `path` on the libuv threadpool.
@@ -253,9 +307,10 @@ export declare function openStore(path: string, readOnly: boolean, create: boole
  *
  * Opens (or creates) the store at `path`, recovering it on the libuv threadpool.
  * Opening a path that is already open in this process (in any thread) shares the one
- * open store. A second writer in another process gets `ERR_STORE_LOCKED`.
+ * open store. A second writer in another process gets `ERR_STORE_LOCKED`, at once or,
+ * with `lockTimeout`, once that wait is over (the wait runs on the threadpool).
  */
-export declare function openStoreAsync(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null, mode?: number | undefined | null, verify?: string | undefined | null): Promise<unknown>
+export declare function openStoreAsync(path: string, readOnly: boolean, create: boolean, fault?: string | undefined | null, mode?: number | undefined | null, verify?: string | undefined | null, lockTimeout?: number | undefined | null): Promise<unknown>
 
 /**
  * Sets `key` to the contents of the staged file `file` without loading it into memory,
@@ -422,6 +477,16 @@ export declare function snapshot(h: number): Snapshot
 export declare function stats(h: number): StoreStats
 
 /**
+ * The cursor of the present.
+ *
+ * # JavaScript: `Store.cursor`
+ *
+ * The {@link Cursor} of the present: a feed started from it returns the batches
+ * committed after this call.
+ */
+export declare function storeCursor(h: number): string
+
+/**
  * The engine's path of the store: absolute, resolved when it was opened (the path the
  * JavaScript `Store` was given may be relative to a directory that is no longer current).
  * Files the JavaScript layer puts beside the store (`.upload-*`) go beside this one.
@@ -484,6 +549,9 @@ export declare function transactionSync(h: number, ticket: number, body: () => B
  */
 export declare function tryWriteBatch(h: number, ticket: number, staging: Buffer, count: number, existed?: Buffer | undefined | null): number
 
+/** Stops the calls of `watch_changes` that returned `id`. */
+export declare function unwatchChanges(h: number, id: number): void
+
 /**
  * The prefix of the files where `createWriteStream` stages a value (`<path>.upload-`, from
  * the engine, which removes a crashed writer's leftovers): the JavaScript layer appends a
@@ -528,6 +596,14 @@ export declare function versionOf(h: number, key: Buffer): bigint | null
 
 /** Resolves once commit `seq` is durable (`fdatasync`, shared with concurrent callers). */
 export declare function waitDurable(h: number, seq: number): Promise<void>
+
+/**
+ * Calls `wake` (with no arguments, on this JavaScript thread) after commits of the store
+ * of handle `h`, compactions, and refreshes of a read-only store that found something;
+ * commits made before `wake` has run are told once. Does not keep the event loop alive.
+ * Returns an id for `unwatch_changes`.
+ */
+export declare function watchChanges(h: number, wake: () => void): number
 
 /**
  * After `locate` returned `LOCATE_IN_PLACE`: makes a window of the store's current private

@@ -15,6 +15,8 @@ export type Key = string | Buffer | Uint8Array
 /** A value: a string (encoded as UTF-8) or the bytes of any view. 0 to `MAX_VALUE_BYTES` bytes. */
 export type Value = string | Buffer | Uint8Array | ArrayBufferView
 
+import { EventEmitter } from 'node:events'
+
 // Result types are generated from the binding's Rust `///` docs (src/*.rs).
 import type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport, BackupResult } from './binding'
 export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryReport, BackupResult }
@@ -31,6 +33,7 @@ export type StoreErrorCode =
   | 'ERR_STORE_DISK_FULL' | 'ERR_STORE_MOVED' | 'ERR_EXISTS' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
   | 'ERR_VALUE_TOO_LARGE' | 'ERR_KEY_NOT_FOUND' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ENV'
   | 'ERR_INVALID_ARG_VALUE' | 'ERR_NATIVE_BINDING_MISSING' | 'ERR_INTERNAL'
+  | 'ERR_CURSOR_EXPIRED' | 'ERR_INVALID_CURSOR'
 
 /**
  * An error of simd-r-drive: an `Error` (a `TypeError` or `RangeError` for bad arguments)
@@ -121,7 +124,8 @@ export type Encodable<V> = [V] extends [Buffer] ? Value : [V] extends [string] ?
 export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
   /**
    * Open without writing: takes no writer lock, so it works beside a writer in another
-   * process, and sees that writer's appends after {@link Store.refresh}. Writes reject
+   * process, and follows that writer's appends and compactions by itself (see `follow`), or
+   * after {@link Store.refresh}. Writes reject
    * with `ERR_STORE_READ_ONLY`. Default `false`.
    */
   readOnly?: boolean
@@ -176,6 +180,111 @@ export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
    * before the store is opened.
    */
   valueEncoding?: E
+  /**
+   * Read-only stores: follow the writer by themselves, as if {@link Store.refresh} were
+   * called whenever the writer commits or compacts, emitting `'change'` (and `'replaced'`)
+   * events and waking live {@link Store.changes} feeds. `'watch'`: a file-system
+   * notification on the store's directory (inotify, FSEvents, ...) with a check every
+   * second behind it for notifications that never come; where watching fails, as
+   * `'poll'`. `'poll'`: a check every 100 ms. `false`: only {@link Store.refresh}. Default
+   * `'watch'` for read-only stores; ignored for writable ones. Neither keeps the process
+   * alive; `close()` stops it.
+   */
+  follow?: 'watch' | 'poll' | false
+  /**
+   * Milliseconds to wait for another writer (in another process) to release the store
+   * before failing with `ERR_STORE_LOCKED`, whose message then names the wait. The open
+   * retries in growing steps of 5 to 100 ms, on the libuv threadpool for
+   * {@link Store.open} (on the calling thread for {@link Store.openSync}). Default: fail at
+   * once.
+   */
+  lockTimeout?: number
+}
+
+/**
+ * A position in a store's history, as a string (52 ASCII characters; treat it as opaque,
+ * store it as it is). It names the store file (the random generation identifier in its
+ * header, see FORMAT.md) and the end of a committed batch, and stays valid across close
+ * and reopen until the store is compacted or repaired; after that it is refused with
+ * `ERR_CURSOR_EXPIRED`. A malformed cursor is a `RangeError` with code
+ * `ERR_INVALID_CURSOR`.
+ */
+export type Cursor = string
+
+/**
+ * One put or delete of a committed batch. `value` is `undefined` for a delete; for a put
+ * it is a `Buffer` like those `get` returns (zero-copy, valid after later writes,
+ * compaction and close).
+ */
+export interface Change<V = Buffer> {
+  /** `'put'` (the key was set to `value`) or `'delete'`. */
+  type: 'put' | 'delete' | 'clear'
+  /** The key, as a `Buffer`. */
+  key: Buffer
+  /** The value of a put; `undefined` for a delete. */
+  value: V | undefined
+}
+
+/**
+ * One committed batch of a change feed (or of a `'change'` event): its changes in the
+ * order they were written, and the cursor after it. A batch of more than 1,024 changes or
+ * 16 MiB of keys and values comes in several items, all but the last with `more: true`;
+ * their `cursor` is the one before the batch, so that resuming from any of them replays
+ * the whole batch. Apply the items up to the one without `more` as one batch.
+ */
+export interface ChangeBatch<V = Buffer> {
+  /**
+   * Where to resume after this item: `changes({ since: cursor })` starts with the next
+   * batch (for an item with `more`, with this batch again, whole).
+   */
+  cursor: Cursor
+  /** More items of the same batch follow (a batch larger than one item). */
+  more: boolean
+  /** The batch's puts and deletes, in the order they were written. */
+  changes: Array<Change<V>>
+}
+
+/** What {@link Store.changes} reads. */
+export interface ChangesOptions {
+  /**
+   * Start after this cursor (from a {@link ChangeBatch} or {@link Store.cursor}). Default:
+   * the oldest change still in the log (after a compaction, every live key once).
+   */
+  since?: Cursor
+  /** After the present, wait for new commits instead of ending. Default `false`. */
+  live?: boolean
+}
+
+/**
+ * The events of a {@link Store} (an `EventEmitter`). Listeners are called from the event
+ * loop after the commits they tell of, in commit order; nothing is watched, and writes
+ * cost nothing extra, while no `'change'` or `'replaced'` listener is registered.
+ * Listeners do not keep the process alive. A listener that throws does not keep the
+ * other listeners from the event, nor the store from its writes: its error surfaces as
+ * an uncaught exception (`process.on('uncaughtException')`), as an emitter's error in an
+ * I/O callback does.
+ */
+export interface StoreEvents<V = Buffer> {
+  /**
+   * After each commit: what the batch changed, as a {@link ChangeBatch} (the same items
+   * {@link Store.changes} returns). Every `Store` of the engine hears it, in any thread of
+   * the process, and a read-only store that follows a writer in another process (see
+   * `StoreOptions.follow`) hears the writer's commits.
+   */
+  change: [batch: ChangeBatch<V>]
+  /**
+   * The store file was replaced: compacted (by this process or, for a read-only store, by
+   * the writer it follows), or another file was put at the path. The events go on from
+   * `cursor`, the present of the new file; what changed between is not told key by key:
+   * a replica reads `changes()` from the start again.
+   */
+  replaced: [event: { cursor: Cursor }]
+  /**
+   * A read-only store that follows its writer could not catch up (the file went away, or
+   * was damaged); it tries again at the next notification. Without an `'error'` listener
+   * such failures are not reported (and do not throw).
+   */
+  error: [err: StoreError]
 }
 
 /**
@@ -221,21 +330,24 @@ export interface StoreIterator<T> extends IterableIterator<T> {}
  * `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
  * `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_STORE_MOVED` (the store
  * file was moved, removed or replaced while open: {@link Store.compact} left the path
- * alone), `ERR_EXISTS` (the path given to {@link Store.backup} exists), `ERR_INVALID_STATE` (a write
+ * alone), `ERR_EXISTS` (the path given to {@link Store.backup} exists), `ERR_CURSOR_EXPIRED`
+ * (a cursor of {@link Store.changes} from before a compaction, or of another store),
+ * `ERR_INVALID_STATE` (a write
  * from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync},
  * or from inside a transaction's callback, and a transaction object used after its
- * transaction ended), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
- * and `ERR_VALUE_TOO_LARGE` (`RangeError`s). `ERR_STORE_IO` and `ERR_STORE_DISK_FULL` errors
+ * transaction ended), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`,
+ * `ERR_VALUE_TOO_LARGE` and `ERR_INVALID_CURSOR` (`RangeError`s). `ERR_STORE_IO` and `ERR_STORE_DISK_FULL` errors
  * also have `errno` (negative, as Node's `SystemError`s: `-13`), `syscall`, `path` and
  * `systemCode` (`'EACCES'`).
  */
-export declare class Store<V = Buffer> implements Iterable<[Buffer, V]> {
+export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> implements Iterable<[Buffer, V]> {
   private constructor()
 
   /**
    * Opens (or creates) the store at `path`, recovering it on the libuv threadpool.
    * Opening a path that is already open in this process (in any thread) shares the one
-   * open store. A second writer in another process gets `ERR_STORE_LOCKED`.
+   * open store. A second writer in another process gets `ERR_STORE_LOCKED`, at once or,
+   * with `lockTimeout`, once that wait is over (the wait runs on the threadpool).
    */
   static open<E extends ValueEncoding = 'binary', V = Decoded<E>>(path: string, options?: StoreOptions<E>): Promise<Store<V>>
   /** Like {@link Store.open}, on the calling thread. */
@@ -472,6 +584,27 @@ export declare class Store<V = Buffer> implements Iterable<[Buffer, V]> {
    * an engine with a writer in this process) is always current and returns `unchanged`.
    */
   refresh(): 'unchanged' | 'appended' | 'replaced'
+  /**
+   * The committed batches, in commit order, as an async iterator of {@link ChangeBatch}es:
+   * from `since` (or the oldest change in the log) to the present, then, with `live`, each
+   * new commit as it happens (in-process commits wake it at once; a read-only store sees a
+   * writer in another process as it follows it, see `StoreOptions.follow`). A batch that is
+   * not committed is never returned. A slow consumer holds at most one item (1,024 changes
+   * or 16 MiB of keys and values) besides what it keeps; values are views of the memory map.
+   * `break` (or `return()`) releases everything. A live feed keeps the process running
+   * while it waits, as a socket would.
+   *
+   * After the store was compacted (by this process or the writer a read-only store
+   * follows), or with a cursor of another store, the iterator fails with
+   * `ERR_CURSOR_EXPIRED`: clear the replica and read `changes()` again without `since` (the
+   * compacted log holds every live key once, so it rebuilds the state exactly).
+   */
+  changes(options?: ChangesOptions): AsyncIterableIterator<ChangeBatch<V>>
+  /**
+   * The {@link Cursor} of the present: a feed started from it returns the batches
+   * committed after this call.
+   */
+  cursor(): Cursor
   /**
    * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
    * destroyed), makes everything written durable (`fdatasync`), saves what changed since

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by the test suite: the declarations in index.d.ts must
 // accept what the README shows and give precise types (no `unknown`, no `any`).
 import { Store, CompactResult, StoreStats, MAX_KEY_BYTES, kernel, isStoreError } from '..'
-import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport, Transaction, BackupResult, Json, CustomEncoding } from '..'
+import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport, Transaction, BackupResult, Json, CustomEncoding, Cursor, Change, ChangeBatch } from '..'
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectType<T> (_v: T): void {}
@@ -91,6 +91,26 @@ async function main (): Promise<void> {
       if (err.code === 'ERR_NO_SUCH_CODE') void 0
     }
   }
+  // the change feed, write events and followers
+  const follower = await Store.open('data.srd', { readOnly: true, follow: 'poll', lockTimeout: 500 })
+  const since: Cursor = store.cursor()
+  for await (const item of store.changes({ since, live: true })) {
+    expectType<ChangeBatch>(item)
+    expectType<boolean>(item.more)
+    for (const c of item.changes) {
+      if (c.type === 'put') expectType<Buffer | undefined>(c.value)
+      expectType<Buffer>(c.key)
+    }
+    break
+  }
+  follower.on('change', (batch) => expectType<Cursor>(batch.cursor))
+  follower.once('replaced', (e) => expectType<string>(e.cursor))
+  // @ts-expect-error 'change' listeners get a ChangeBatch
+  follower.on('change', (batch: number) => void batch)
+  // @ts-expect-error follow is 'watch', 'poll' or false
+  await Store.open('data.srd', { follow: true })
+  const change: Change | undefined = undefined
+  void change
   // @ts-expect-error numbers are not keys
   store.get(1)
   // @ts-expect-error put needs a value

@@ -20,6 +20,8 @@ const srd = {
   async open (dir, { sync = false, json = false } = {}) {
     const { Store } = require('..')
     const s = await Store.open(path.join(dir, 'data.srd'), { sync, valueEncoding: json ? 'json' : 'binary' })
+    // BENCH_CHANGE_LISTENER=1: one 'change' listener that does nothing (what events cost).
+    if (process.env.BENCH_CHANGE_LISTENER === '1') s.on('change', () => {})
     return {
       json,
       bulk: (entries) => { s.putManySync(entries) },

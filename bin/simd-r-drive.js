@@ -15,6 +15,7 @@ const {
   IMPORT_BATCH, IMPORT_BATCH_BYTES,
   info, get, put, del, keys, compact, repair, verify, exportCmd, importCmd, bench
 } = require('./cli/commands')
+const { tail, replicate } = require('./cli/live')
 
 const BIN = 'simd-r-drive'
 
@@ -190,6 +191,41 @@ batch it belongs to is written, and the batches before it stay imported.`,
     optional: ['file'],
     run: importCmd
   },
+  tail: {
+    usage: 'tail <store> [--since <cursor>]',
+    summary: 'print changes as NDJSON as they are committed',
+    help: `Follows the store read-only (beside its writer) and prints each committed batch as
+it happens, one line of JSON per batch:
+
+  {"cursor":"<cursor>","changes":[{"type":"put","key64":"<key, base64>","value64":"<value, base64>"},
+                                   {"type":"delete","key64":"<key, base64>"}]}
+
+A batch of more than 1,024 changes or 16 MiB comes in several lines, all but the last
+with "more":true. Starts at the present, or after --since <cursor> (the cursor of a line
+printed before: nothing is missed in between). When the writer compacts, prints
+{"replaced":true,"cursor":"<cursor>"} and goes on. Runs until interrupted (Ctrl-C: exit
+0); stops quietly when the reader goes away (for example | head). A --since cursor from
+before a compaction fails with ERR_CURSOR_EXPIRED (exit 2).
+
+Options:
+  --since <cursor>   start after this cursor`,
+    options: { since: { type: 'string' } },
+    args: ['store'],
+    run: tail
+  },
+  replicate: {
+    usage: 'replicate <source> <target>',
+    summary: 'keep <target> equal to <source> until interrupted',
+    help: `Follows <source> read-only and applies each of its committed batches to <target> as
+one batch (made durable), until interrupted (Ctrl-C: exit 0). The cursor of the last
+applied batch is kept in the side file <target>.srd-replica-cursor (never as a key of
+the target), so a restart resumes where it stopped. Without a side file, and after the
+source was compacted, the target is emptied and rebuilt from the source's log. Creates
+<target> if it does not exist; write nothing else to it meanwhile.`,
+    options: {},
+    args: ['source', 'target'],
+    run: replicate
+  },
   bench: {
     usage: 'bench',
     summary: 'run the quick benchmark (source checkout only)',
@@ -216,8 +252,8 @@ Options:
   -h, --help      help (also after a command: ${BIN} get --help)
   --version       the package version
 
-info, get, keys, export and verify open the store read-only, so they work beside a
-running writer. put, delete, compact and import open it for writing; a writer in another
+info, get, keys, export, verify and tail open the store read-only, so they work beside a
+running writer (so does replicate, for its source). put, delete, compact and import open it for writing; a writer in another
 process makes them fail with ERR_STORE_LOCKED. Put "--" before a key or value that
 starts with "-".
 

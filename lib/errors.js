@@ -79,7 +79,8 @@ function fromNative (err) {
   if (err && typeof err.message === 'string' && err.code === 'GenericFailure') {
     const m = CODE.exec(err.message)
     if (m) {
-      const e = coded(m[1], m[3])
+      // A malformed cursor is a bad argument, as Node's own are.
+      const e = m[1] === 'ERR_INVALID_CURSOR' ? rangeError(m[1], m[3]) : coded(m[1], m[3])
       if (err.stack) e.stack = `Error [${m[1]}]: ${m[3]}\n` + err.stack.split('\n').slice(1).join('\n')
       if (m[2] !== undefined) {
         let d
@@ -130,7 +131,8 @@ const CODES = new Set([
   'ERR_STORE_READ_ONLY', 'ERR_STORE_CLOSED', 'ERR_STORE_POISONED', 'ERR_STORE_IO',
   'ERR_STORE_DISK_FULL', 'ERR_STORE_MOVED', 'ERR_EXISTS', 'ERR_INVALID_STATE', 'ERR_INVALID_ARG_TYPE',
   'ERR_INVALID_KEY', 'ERR_VALUE_TOO_LARGE', 'ERR_KEY_NOT_FOUND', 'ERR_OUT_OF_RANGE',
-  'ERR_INVALID_ENV', 'ERR_INVALID_ARG_VALUE', 'ERR_NATIVE_BINDING_MISSING', 'ERR_INTERNAL'
+  'ERR_INVALID_ENV', 'ERR_INVALID_ARG_VALUE', 'ERR_NATIVE_BINDING_MISSING', 'ERR_INTERNAL',
+  'ERR_CURSOR_EXPIRED', 'ERR_INVALID_CURSOR'
 ])
 
 /** Whether `err` is an error of simd-r-drive: an `Error` with one of its codes. */

@@ -205,6 +205,37 @@ const KEYS = 'keys'
 const VALUES = 'values'
 const ENTRIES = 'entries'
 
+/**
+ * A function `(offset, length) => Buffer` over the mapping of `source` (a native snapshot
+ * or change feed, with `window` and `copy`): zero-copy windows as `get` makes them, or
+ * copies where `store` copies values.
+ */
+function viewer (source, store) {
+  const copy = copyEverywhere || store._copy
+  const own = Buffer.allocUnsafeSlow(KEY_AT)
+  const ownOut = new Float64Array(own.buffer, own.byteOffset, OUT_SLOTS)
+  const windows = new Windows(source.mapId)
+  const viewRaw = (off, len) => {
+    if (len === 0) return Buffer.alloc(0)
+    if (!copy && !copyEverywhere) {
+      const cached = windows.hit(off, len)
+      if (cached !== undefined) return cached
+      const buf = source.window(own, off, len, STRIDE, OVERLAP)
+      const start = ownOut[OUT_AUX]
+      if (buf != null) return windows.keep(buf, start, off, len)
+      if (start === WINDOW_NOT_ALLOWED) copyEverywhere = true
+    }
+    return source.copy(off, len)
+  }
+  return (off, len) => {
+    try {
+      return viewRaw(off, len)
+    } catch (e) {
+      throw errors.fromNative(e)
+    }
+  }
+}
+
 /** Iterates a snapshot of the live entries: its KEYS, VALUES or ENTRIES. */
 function * iterate (store, what) {
   const h = store._open()
@@ -214,31 +245,9 @@ function * iterate (store, what) {
   } catch (e) {
     throw errors.fromNative(e)
   }
-  const copy = copyEverywhere || store._copy
   const batch = Buffer.allocUnsafeSlow(ENTRY_SLOTS * SLOT_BYTES * BATCH)
   const f = new Float64Array(batch.buffer, batch.byteOffset, ENTRY_SLOTS * BATCH)
-  const own = Buffer.allocUnsafeSlow(KEY_AT)
-  const ownOut = new Float64Array(own.buffer, own.byteOffset, OUT_SLOTS)
-  const windows = new Windows(snap.mapId)
-  const view = (off, len) => {
-    try {
-      return viewRaw(off, len)
-    } catch (e) {
-      throw errors.fromNative(e)
-    }
-  }
-  const viewRaw = (off, len) => {
-    if (len === 0) return Buffer.alloc(0)
-    if (!copy && !copyEverywhere) {
-      const cached = windows.hit(off, len)
-      if (cached !== undefined) return cached
-      const buf = snap.window(own, off, len, STRIDE, OVERLAP)
-      const start = ownOut[OUT_AUX]
-      if (buf != null) return windows.keep(buf, start, off, len)
-      if (start === WINDOW_NOT_ALLOWED) copyEverywhere = true
-    }
-    return snap.copy(off, len)
-  }
+  const view = viewer(snap, store)
   for (;;) {
     const n = snap.nextBatch(batch)
     if (n === 0) return
@@ -251,4 +260,4 @@ function * iterate (store, what) {
   }
 }
 
-module.exports = { Reads, Windows }
+module.exports = { Reads, Windows, viewer }

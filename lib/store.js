@@ -11,6 +11,9 @@ const { Transactions } = require('./transaction.js')
 const { Backups } = require('./backup.js')
 const { Encodings, resolveEncoding, applyEncoding } = require('./encoding.js')
 const { temp } = require('./temp.js')
+const { EventEmitter } = require('node:events')
+const { Changes, Live } = require('./changes.js')
+const { checkFollow, follow } = require('./follow.js')
 
 const registry = new FinalizationRegistry((h) => {
   native.releaseStore(h)
@@ -36,6 +39,12 @@ function checkOptions (options) {
     if (typeof verify !== 'string') throw errors.invalidArgType('options.verify', 'a string', verify)
     throw errors.coded('ERR_INVALID_ARG_VALUE', `options.verify must be 'full', 'onRead' or 'background', got ${JSON.stringify(verify)}`)
   }
+  checkFollow(options.follow)
+  const lockTimeout = options.lockTimeout
+  if (lockTimeout !== undefined) {
+    if (typeof lockTimeout !== 'number') throw errors.invalidArgType('options.lockTimeout', 'a number', lockTimeout)
+    if (!Number.isInteger(lockTimeout) || lockTimeout < 0 || lockTimeout > 2 ** 32 - 1) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.lockTimeout must be an integer number of milliseconds from 0 to 2 ** 32 - 1, got ${lockTimeout}`)
+  }
   return options
 }
 
@@ -52,10 +61,11 @@ function checkPath (path) {
 /**
  * An open store. See index.d.ts for the documentation of every member.
  */
-class Store {
+class Store extends EventEmitter {
   /** @private Use `Store.open` or `Store.openSync`. */
   constructor (token, h, path, options, encoding) {
     if (token !== OPEN) throw new TypeError('Use Store.open() or Store.openSync() to open a store.')
+    super()
     this._h = h
     this._path = path
     this._readOnly = options.readOnly === true
@@ -73,6 +83,8 @@ class Store {
     this._inTransaction = false
     this._closing = null
     this._flushBound = () => this._flushBatch()
+    this._live = new Live()
+    this._follower = follow(this, options, h)
     registry.register(this, h, this)
     applyEncoding(this, encoding)
   }
@@ -81,7 +93,7 @@ class Store {
     checkPath(path)
     const o = checkOptions(options)
     const enc = resolveEncoding(o.valueEncoding)
-    const h = await errors.nativeAsync(() => native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault(), o.mode, o.verify))
+    const h = await errors.nativeAsync(() => native.openStoreAsync(path, o.readOnly === true, o.create !== false, testFault(), o.mode, o.verify, o.lockTimeout))
     return new Store(OPEN, h, path, o, enc)
   }
 
@@ -89,7 +101,7 @@ class Store {
     checkPath(path)
     const o = checkOptions(options)
     const enc = resolveEncoding(o.valueEncoding)
-    const h = errors.native(() => native.openStore(path, o.readOnly === true, o.create !== false, testFault(), o.mode, o.verify))
+    const h = errors.native(() => native.openStore(path, o.readOnly === true, o.create !== false, testFault(), o.mode, o.verify, o.lockTimeout))
     return new Store(OPEN, h, path, o, enc)
   }
 
@@ -135,6 +147,8 @@ class Store {
     if (this._closing !== null) return this._closing
     if (this._h < 0) return Promise.resolve()
     if (this._batch !== null) this._flushBatch()
+    if (this._follower !== null) this._follower.stop()
+    this._liveStop()
     this._closing = (async () => {
       const streams = [...this._streams].map((ws) => {
         if (!ws.writableEnded) ws.destroy(errors.closed())
@@ -169,9 +183,9 @@ class Store {
   }
 }
 
-// The members of read.js, write.js, streams.js, conditional.js, transaction.js, backup.js and
-// encoding.js, defined on Store's prototype as its own are: not enumerable.
-for (const part of [Reads, Writes, Streams, Conditional, Transactions, Backups, Encodings]) {
+// The members of read.js, write.js, streams.js, changes.js, conditional.js, transaction.js,
+// backup.js and encoding.js, defined on Store's prototype as its own are: not enumerable.
+for (const part of [Reads, Writes, Streams, Changes, Conditional, Transactions, Backups, Encodings]) {
   for (const name of Reflect.ownKeys(part.prototype)) {
     if (name !== 'constructor') Object.defineProperty(Store.prototype, name, Object.getOwnPropertyDescriptor(part.prototype, name))
   }

@@ -60,7 +60,8 @@
 //! # JavaScript: `StoreOptions.readOnly`
 //!
 //! Open without writing: takes no writer lock, so it works beside a writer in another
-//! process, and sees that writer's appends after {@link Store.refresh}. Writes reject
+//! process, and follows that writer's appends and compactions by itself (see `follow`), or
+//! after {@link Store.refresh}. Writes reject
 //! with `ERR_STORE_READ_ONLY`. Default `false`.
 //!
 //! # JavaScript: `StoreOptions.sync`
@@ -96,6 +97,25 @@
 //! verified yet. Default `'background'` for writable stores, `'onRead'` for read-only ones.
 //! Ignored when the store is already open in this process.
 //!
+//! # JavaScript: `StoreOptions.follow`
+//!
+//! Read-only stores: follow the writer by themselves, as if {@link Store.refresh} were
+//! called whenever the writer commits or compacts, emitting `'change'` (and `'replaced'`)
+//! events and waking live {@link Store.changes} feeds. `'watch'`: a file-system
+//! notification on the store's directory (inotify, FSEvents, ...) with a check every
+//! second behind it for notifications that never come; where watching fails, as
+//! `'poll'`. `'poll'`: a check every 100 ms. `false`: only {@link Store.refresh}. Default
+//! `'watch'` for read-only stores; ignored for writable ones. Neither keeps the process
+//! alive; `close()` stops it.
+//!
+//! # JavaScript: `StoreOptions.lockTimeout`
+//!
+//! Milliseconds to wait for another writer (in another process) to release the store
+//! before failing with `ERR_STORE_LOCKED`, whose message then names the wait. The open
+//! retries in growing steps of 5 to 100 ms, on the libuv threadpool for
+//! {@link Store.open} (on the calling thread for {@link Store.openSync}). Default: fail at
+//! once.
+//!
 //! # JavaScript: `StoreOptions.copyValues`
 //!
 //! Return copies instead of zero-copy views from reads. Also forced for the whole
@@ -118,11 +138,13 @@
 //! `ERR_STORE_CORRUPT`, `ERR_STORE_VERSION`, `ERR_STORE_CLOSED`, `ERR_STORE_READ_ONLY`,
 //! `ERR_STORE_POISONED`, `ERR_STORE_IO`, `ERR_STORE_DISK_FULL`, `ERR_STORE_MOVED` (the store
 //! file was moved, removed or replaced while open: {@link Store.compact} left the path
-//! alone), `ERR_EXISTS` (the path given to {@link Store.backup} exists), `ERR_INVALID_STATE` (a write
+//! alone), `ERR_EXISTS` (the path given to {@link Store.backup} exists), `ERR_CURSOR_EXPIRED`
+//! (a cursor of {@link Store.changes} from before a compaction, or of another store),
+//! `ERR_INVALID_STATE` (a write
 //! from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync},
 //! or from inside a transaction's callback, and a transaction object used after its
-//! transaction ended), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`
-//! and `ERR_VALUE_TOO_LARGE` (`RangeError`s). `ERR_STORE_IO` and `ERR_STORE_DISK_FULL` errors
+//! transaction ended), and for bad arguments `ERR_INVALID_ARG_TYPE` (a `TypeError`), `ERR_INVALID_KEY`,
+//! `ERR_VALUE_TOO_LARGE` and `ERR_INVALID_CURSOR` (`RangeError`s). `ERR_STORE_IO` and `ERR_STORE_DISK_FULL` errors
 //! also have `errno` (negative, as Node's `SystemError`s: `-13`), `syscall`, `path` and
 //! `systemCode` (`'EACCES'`).
 //!
@@ -142,6 +164,7 @@
 #![deny(clippy::all)]
 
 pub mod backup;
+pub mod changes;
 pub mod conditional;
 mod entries;
 mod errors;
@@ -194,6 +217,8 @@ fn register(env: &Env, id: u32) -> napi::Result<u32> {
 /// # JavaScript: `Store.openSync`
 ///
 /// Like {@link Store.open}, on the calling thread.
+// One argument per open option, as JavaScript passes them.
+#[allow(clippy::too_many_arguments)]
 #[napi]
 pub fn open_store(
     env: Env,
@@ -203,9 +228,18 @@ pub fn open_store(
     fault: Option<String>,
     mode: Option<u32>,
     verify: Option<String>,
+    lock_timeout: Option<u32>,
 ) -> napi::Result<u32> {
     let verify = registry::Verify::parse(verify.as_deref())?;
-    let id = registry::open(&path, read_only, create, fault.as_deref(), mode, verify)?;
+    let id = registry::open(
+        &path,
+        read_only,
+        create,
+        fault.as_deref(),
+        mode,
+        verify,
+        lock_timeout,
+    )?;
     register(&env, id)
 }
 
@@ -217,6 +251,7 @@ pub struct OpenTask {
     fault: Option<String>,
     mode: Option<u32>,
     verify: registry::Verify,
+    lock_timeout: Option<u32>,
 }
 
 impl Task for OpenTask {
@@ -230,6 +265,7 @@ impl Task for OpenTask {
             self.fault.as_deref(),
             self.mode,
             self.verify,
+            self.lock_timeout,
         )
     }
     fn resolve(&mut self, env: Env, id: u32) -> napi::Result<u32> {
@@ -243,7 +279,8 @@ impl Task for OpenTask {
 ///
 /// Opens (or creates) the store at `path`, recovering it on the libuv threadpool.
 /// Opening a path that is already open in this process (in any thread) shares the one
-/// open store. A second writer in another process gets `ERR_STORE_LOCKED`.
+/// open store. A second writer in another process gets `ERR_STORE_LOCKED`, at once or,
+/// with `lockTimeout`, once that wait is over (the wait runs on the threadpool).
 #[napi]
 pub fn open_store_async(
     path: String,
@@ -252,6 +289,7 @@ pub fn open_store_async(
     fault: Option<String>,
     mode: Option<u32>,
     verify: Option<String>,
+    lock_timeout: Option<u32>,
 ) -> napi::Result<AsyncTask<OpenTask>> {
     Ok(AsyncTask::new(OpenTask {
         path,
@@ -260,6 +298,7 @@ pub fn open_store_async(
         fault,
         mode,
         verify: registry::Verify::parse(verify.as_deref())?,
+        lock_timeout,
     }))
 }
 

@@ -203,6 +203,7 @@ pub fn open(
     fault: Option<&str>,
     mode: Option<u32>,
     verify: Verify,
+    lock_timeout: Option<u32>,
 ) -> napi::Result<u32> {
     let key = canonical(Path::new(path));
     let found = {
@@ -235,7 +236,15 @@ pub fn open(
         Found::Open(store) => store,
         Found::Opening => {
             crate::faults::gate(fault);
-            let made = open_engine(path, &key, read_only, create, fault, mode, verify);
+            let made = open_engine(
+                path,
+                &key,
+                read_only,
+                create,
+                fault,
+                mode,
+                (verify, lock_timeout),
+            );
             let mut engines = ENGINES.lock();
             if let Some(slot) = engines.as_mut().and_then(|m| m.get_mut(&key)) {
                 if read_only {
@@ -286,7 +295,7 @@ fn open_engine(
     create: bool,
     fault: Option<&str>,
     mode: Option<u32>,
-    verify: Verify,
+    (verify, lock_timeout): (Verify, Option<u32>),
 ) -> napi::Result<Arc<Engine>> {
     let opts = if read_only {
         StoreOptions::new().read_only(true)
@@ -303,6 +312,10 @@ fn open_engine(
         opts
     }
     .verify_full(verify == Verify::Full);
+    let opts = match lock_timeout {
+        Some(ms) => opts.lock_timeout(std::time::Duration::from_millis(ms.into())),
+        None => opts,
+    };
     let engine = Arc::new(Engine {
         store: ManuallyDrop::new(opts.open(path).or_throw()?),
         key: key.to_path_buf(),

@@ -361,6 +361,7 @@ impl Store {
         };
         let writer_pause = pause.elapsed();
         drop(buf);
+        self.watchers.notify();
         // Released with no lock held: when nothing else maps the old file any more, this
         // unmaps it and closes its last descriptor, and the kernel then frees the replaced
         // file's pages, which takes about a second per GB here. Readers (the event loop's

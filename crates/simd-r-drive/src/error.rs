@@ -86,6 +86,25 @@ pub enum Error {
         /// The store's path.
         path: PathBuf,
     },
+    /// Another writer still held the store after waiting the open's lock timeout for it.
+    LockTimeout {
+        /// The store's path.
+        path: PathBuf,
+        /// How long the open waited, in milliseconds.
+        waited_ms: u64,
+    },
+    /// A change-feed cursor names another store file than the store's: it is from before
+    /// a compaction (or repair) of the store, or of another store, or past the end of a
+    /// writer's log (a power loss dropped what it named). Nothing was read.
+    CursorExpired {
+        /// The store's path.
+        path: PathBuf,
+    },
+    /// A change-feed cursor is malformed, or does not point at the start of a batch.
+    InvalidCursor {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A write was attempted on a store opened read-only.
     ReadOnly,
     /// The store was closed.
@@ -133,7 +152,9 @@ impl Error {
             Error::Exists { .. } => "ERR_EXISTS",
             Error::UnsupportedVersion { .. } => "ERR_STORE_VERSION",
             Error::Corrupt { .. } => "ERR_STORE_CORRUPT",
-            Error::Locked { .. } => "ERR_STORE_LOCKED",
+            Error::Locked { .. } | Error::LockTimeout { .. } => "ERR_STORE_LOCKED",
+            Error::CursorExpired { .. } => "ERR_CURSOR_EXPIRED",
+            Error::InvalidCursor { .. } => "ERR_INVALID_CURSOR",
             Error::ReadOnly => "ERR_STORE_READ_ONLY",
             Error::Closed => "ERR_STORE_CLOSED",
             Error::Poisoned { .. } => "ERR_STORE_POISONED",
@@ -185,6 +206,8 @@ impl Error {
             | Error::UnsupportedVersion { path, .. }
             | Error::Corrupt { path, .. }
             | Error::Locked { path }
+            | Error::LockTimeout { path, .. }
+            | Error::CursorExpired { path }
             | Error::Io { path, .. } => Some(path),
             _ => None,
         }
@@ -300,6 +323,26 @@ impl fmt::Display for Error {
                 "{} is already open for writing (in this process or another); close the other \
                  writer or open with read-only",
                 path.display()
+            ),
+            Error::LockTimeout { path, waited_ms } => write!(
+                f,
+                "{} was still open for writing (in this process or another) after waiting \
+                 the lock timeout of {waited_ms} ms; close the other writer, wait longer, or \
+                 open with read-only",
+                path.display()
+            ),
+            Error::CursorExpired { path } => write!(
+                f,
+                "the change-feed cursor is not of the current file of {}: the store was \
+                 compacted or repaired since the cursor was taken (or the cursor is of another \
+                 store). To resync, clear the replica and read the changes again without a \
+                 cursor: the compacted log holds every live key once",
+                path.display()
+            ),
+            Error::InvalidCursor { reason } => write!(
+                f,
+                "invalid change-feed cursor: {reason}; pass a cursor from a change or from \
+                 store.cursor() as it was given"
             ),
             Error::ReadOnly => write!(
                 f,

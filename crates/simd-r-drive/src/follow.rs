@@ -76,6 +76,8 @@ impl Store {
             return Ok(Refresh::Unchanged);
         }
         st.seq += 1;
+        drop(s);
+        self.watchers.notify();
         Ok(Refresh::Appended(outcome.entries))
     }
 
@@ -130,6 +132,7 @@ impl Store {
         // Unlocked first: freeing a replaced file's mapping can take a while (see compact).
         let _ = old.file.unlock();
         drop(old);
+        self.watchers.notify();
         Ok(Refresh::Replaced)
     }
 }

@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod backup;
+mod changes;
 mod compact;
 mod error;
 mod files;
@@ -40,9 +41,11 @@ mod scan;
 pub mod simd;
 mod store;
 mod stream;
+mod watch;
 mod window;
 
 pub use backup::BackupReport;
+pub use changes::{Change, ChangeKind, ChangeLimits, ChangePart, ChangeRead, ChangeReader, Cursor};
 pub use compact::CompactionReport;
 pub use error::{Error, Result};
 pub use follow::Refresh;

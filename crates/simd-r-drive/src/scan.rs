@@ -146,6 +146,22 @@ fn step(
     }
 }
 
+/// One entry of a walk over data already known to be committed (below a store's end): the
+/// entry at `pos`, verified, and where the batch it closes started, if it closes one
+/// (`pending_start` is the start of the open batch `pos` is inside, if any). The change
+/// feed walks the log with it, so batches are told apart exactly as recovery does.
+pub(crate) fn committed_step(
+    data: &[u8],
+    pos: u64,
+    pending_start: Option<u64>,
+) -> Result<(EntryHeader, Option<u64>), &'static str> {
+    let mut budget = Budget::for_file(data.len() as u64);
+    step(data, pos, pending_start, &mut budget).map_err(|f| match f {
+        Fail::Bad(bad) => bad.describe(),
+        Fail::OverBudget => "an entry longer than the file",
+    })
+}
+
 /// Scans `data` (the file's bytes from offset 0; its length is the file's length) from
 /// `start`, calling `apply(offset, header)` for each Put, Delete or Clear of each complete
 /// batch, in order.

@@ -120,6 +120,7 @@ impl Store {
         st.seq += 1;
         let seq = st.seq;
         drop(s);
+        self.watchers.notify();
         // The state records the value: other writers may go on while this one syncs.
         drop(_writer);
         if self.sync_commits {

@@ -183,3 +183,10 @@ pub struct RangeSnapshot {
     /// Every live entry, in file order.
     pub entries: Vec<EntryRange>,
 }
+
+/// End of the last completely written page below `end`: bytes below it never change (see
+/// the module docs), so bindings may view them in place.
+pub(crate) fn stable_end(end: u64) -> u64 {
+    let page = page_size();
+    end / page * page
+}

@@ -247,6 +247,9 @@ pub struct Store {
     /// The writer's lock file (None for read-only stores and after close).
     lock_file: Mutex<Option<File>>,
     recovery: RecoveryReport,
+    /// Told of every commit, compaction and refresh that found something (see
+    /// [`Store::watch`]).
+    pub(crate) watchers: crate::watch::Watchers,
 }
 
 impl std::fmt::Debug for Store {

@@ -318,6 +318,7 @@ impl Store {
             durability_lost: AtomicBool::new(false),
             lock_file: Mutex::new(lock_file),
             recovery,
+            watchers: Default::default(),
         };
         if !store.read_only {
             // The sync above made what earlier sessions wrote durable: say so in the log

@@ -23,6 +23,7 @@ pub struct StoreOptions {
     pub(crate) checkpoint_min_keys: usize,
     pub(crate) mode: u32,
     pub(crate) verify_full: bool,
+    pub(crate) lock_timeout: Option<std::time::Duration>,
 }
 
 impl Default for StoreOptions {
@@ -37,6 +38,7 @@ impl Default for StoreOptions {
             checkpoint_min_keys: DEFAULT_CHECKPOINT_MIN_KEYS,
             mode: files::DEFAULT_MODE,
             verify_full: false,
+            lock_timeout: None,
         }
     }
 }
@@ -129,9 +131,39 @@ impl StoreOptions {
         self
     }
 
+    /// While another writer holds the store, try again for up to `timeout` (in growing
+    /// steps of 5 to 100 ms, on the calling thread) instead of failing at once with
+    /// [`crate::Error::Locked`]; after the wait the open fails with
+    /// [`crate::Error::LockTimeout`], which names it. Default: no wait.
+    pub fn lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
     /// Opens (or creates) the store at `path`.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Store> {
-        Store::open_with(path.as_ref(), self.clone())
+        let path = path.as_ref();
+        let Some(timeout) = self.lock_timeout else {
+            return Store::open_with(path, self.clone());
+        };
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            match Store::open_with(path, self.clone()) {
+                Err(crate::Error::Locked { path }) => {
+                    let waited = started.elapsed();
+                    if waited >= timeout {
+                        return Err(crate::Error::LockTimeout {
+                            path,
+                            waited_ms: timeout.as_millis() as u64,
+                        });
+                    }
+                    std::thread::sleep(pause.min(timeout - waited));
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
     }
 }
 

@@ -73,7 +73,10 @@ impl Appended<'_> {
         let out = apply(&mut st.index, st.map.bytes(self.new_end));
         st.end = self.new_end;
         st.seq += 1;
-        (st.seq, out)
+        let seq = st.seq;
+        drop(s);
+        self.store.watchers.notify();
+        (seq, out)
     }
 }
 

@@ -6,15 +6,9 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::format;
-use crate::window::{EntryRange, Located, PrivateMap, RangeSnapshot};
+use crate::window::{stable_end, EntryRange, Located, PrivateMap, RangeSnapshot};
 
 use super::Store;
-
-/// End of the last completely written page below `end`.
-fn stable_end(end: u64) -> u64 {
-    let page = crate::window::page_size();
-    end / page * page
-}
 
 impl Store {
     /// [`Store::locate_private`] for every key of `keys`: calls `f(i, located)` for
