@@ -158,6 +158,22 @@ pub(crate) fn read_ahead(data: &[u8], pos: u64, asked: &mut u64) {
     }
 }
 
+/// Asks the CPU to start loading the cache line at `p` (an address inside memory the
+/// caller may read) without waiting for it, so that several lookups wait for memory
+/// together. Only a hint: it changes nothing and cannot fault.
+#[inline(always)]
+pub(crate) fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has. A prefetch reads
+        // nothing the program can observe and never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Mappings at least this large are worth huge pages: below it, the processor's TLB
 /// already reaches every 4 KiB page of them.
 const HUGE_MAPPING: usize = 4 << 20;

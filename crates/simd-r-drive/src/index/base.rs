@@ -293,16 +293,17 @@ impl Base {
     /// Starts loading the slots a lookup of `hash` reads first.
     #[inline]
     pub(crate) fn prefetch(&self, hash: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let i = home(hash, self.buckets).min(self.slots.saturating_sub(1));
-            let p = self.map[HEADER + i * SLOT..].as_ptr() as *const i8;
-            // SAFETY: a prefetch is a hint that never faults, and `p` points into the mapping.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+        let i = home(hash, self.buckets).min(self.slots.saturating_sub(1));
+        crate::mapping::prefetch(self.map[HEADER + i * SLOT..].as_ptr());
+    }
+
+    /// Starts loading the word of the first-read bitmap that [`Base::check_first_read`] of
+    /// slot `slot` reads (a lookup of many keys asks for it with the entry).
+    #[inline]
+    pub(crate) fn prefetch_checked(&self, slot: usize) {
+        if let Some(w) = self.checked.get(slot / 64) {
+            crate::mapping::prefetch((w as *const AtomicU64).cast());
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = hash;
     }
 
     /// Verifies the entry at `offset` (found in slot `slot`) by its checksum if this is its

@@ -286,17 +286,7 @@ impl Table {
     /// Starts loading the table line where a lookup of `hash` begins.
     #[inline]
     pub(super) fn prefetch(&self, hash: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let p = (&self.slots[self.home(hash)] as *const Slot).cast::<i8>();
-            // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has. A prefetch
-            // reads nothing the program can observe and never faults; `p` points into the
-            // table.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = hash;
+        crate::mapping::prefetch((&self.slots[self.home(hash)] as *const Slot).cast());
     }
 }
 

@@ -13,20 +13,11 @@ use super::{State, Stats, Store};
 /// Only a hint: it changes nothing and cannot fail.
 #[inline(always)]
 fn prefetch_entry(data: &[u8], off: u64) {
-    #[cfg(target_arch = "x86_64")]
     if let Some(entry) = data.get(off as usize..) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = entry.as_ptr().cast::<i8>();
-        // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has. A prefetch reads
-        // nothing the program can observe and never faults; `p` and `p + 64` are computed
-        // with wrapping arithmetic, and `p` lies inside `data`.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
-        }
+        let p = entry.as_ptr();
+        crate::mapping::prefetch(p);
+        crate::mapping::prefetch(p.wrapping_add(64));
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, off);
 }
 
 impl Store {
@@ -95,8 +86,11 @@ impl Store {
                 }
                 for (o, &h) in offsets.iter_mut().zip(&hashes[..group.len()]) {
                     *o = s.index.probe(h);
-                    if let Probe::Hit { offset, .. } = *o {
+                    if let Probe::Hit { offset, slot } = *o {
                         prefetch_entry(data, offset);
+                        if let Some(slot) = slot {
+                            s.index.prefetch_checked(slot);
+                        }
                     }
                 }
                 let base = c * PER_LOCK + g * GROUP;
