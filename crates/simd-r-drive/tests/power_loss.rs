@@ -576,3 +576,40 @@ fn the_crash_model_keeps_synced_bytes_apart_from_written_ones() {
     assert_eq!(after[&name("old")].len(), 3 * page + 10);
     assert_eq!(b.syncs(), 3);
 }
+
+#[test]
+fn a_writable_open_after_a_clean_close_makes_no_sync() {
+    // A clean close leaves a log that ends with a mark recording everything before it:
+    // only that mark may still be in the page cache, so the next open does not pay an
+    // fdatasync (a device cache flush, milliseconds and more on a busy disk) for it. After
+    // a session that did not close, the open syncs what it left.
+    let d = common::Dir::new();
+    let backend = Arc::new(CrashBackend::new(d.dir.path()).unwrap());
+    let open = || {
+        StoreOptions::new()
+            .backend(backend.clone())
+            .open(d.dir.path().join(STORE))
+            .unwrap()
+    };
+    let s = open();
+    s.put(b"k", b"v").unwrap();
+    s.close().unwrap();
+    drop(s);
+    let before = backend.syncs();
+    let s = open();
+    assert_eq!(
+        backend.syncs(),
+        before,
+        "no sync at the open after a clean close"
+    );
+    assert_eq!(s.get(b"k").unwrap().unwrap().as_slice(), b"v");
+    s.put(b"k2", b"v2").unwrap();
+    drop(s); // no close: the next open finds writes it must make durable
+    let before = backend.syncs();
+    let s = open();
+    assert!(
+        backend.syncs() > before,
+        "an open after an unclean end syncs"
+    );
+    assert_eq!(s.get(b"k2").unwrap().unwrap().as_slice(), b"v2");
+}

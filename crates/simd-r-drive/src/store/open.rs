@@ -249,21 +249,21 @@ impl Store {
                 allocated = len;
             }
         }
-        if !opts.read_only && !synced_at_open && !created {
+        // A store closed cleanly ends with a mark that records everything before it: no new
+        // mark is due until more is written and synced.
+        let closed_cleanly = matches!(outcome.last_mark,
+            Some((at, durable_end)) if durable_end == at && at + format::SYNC_MARK_LEN == end);
+        if !opts.read_only && !synced_at_open && !created && !closed_cleanly {
             // What earlier sessions wrote may still be only in the page cache. Make it
-            // durable now, so that the sync mark the first append writes is true.
+            // durable now, so that the sync mark the first append writes is true. (After a
+            // clean close only that closing mark can be: everything before it was synced
+            // before it was written, and losing it loses nothing. The next sync of this
+            // session covers it, before any later mark can claim it durable.)
             opts.backend
                 .sync_data(&file)
                 .map_err(|e| Error::io("fdatasync", &path, e))?;
         }
-        // A store closed cleanly ends with a mark that records everything before it: no new
-        // mark is due until more is written and synced.
-        let marked_end = match outcome.last_mark {
-            Some((at, durable_end)) if durable_end == at && at + format::SYNC_MARK_LEN == end => {
-                end
-            }
-            _ => HEADER_LEN,
-        };
+        let marked_end = if closed_cleanly { end } else { HEADER_LEN };
         let recovery = RecoveryReport {
             created,
             entries: outcome.entries,
