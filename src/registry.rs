@@ -364,17 +364,31 @@ const VERIFY_STEP: u64 = 16 << 20;
 /// engine's `Store::verify_in_background`), on a thread of its own at idle I/O priority, a
 /// piece at a time, holding the engine only while a piece runs: a close is never kept
 /// waiting for it. Damage it finds is reported by `verify()`, which checks every entry.
+/// The thread starts after this pause and at the lowest CPU priority, so that an open (and
+/// the first reads after it, or a short-lived process such as the CLI) never shares the
+/// CPU with it.
+const VERIFY_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+
 fn verify_in_background(engine: &Arc<Engine>) {
     let weak = Arc::downgrade(engine);
     let _ = std::thread::Builder::new()
         .name("srd-verify".into())
-        .spawn(move || loop {
-            let Some(engine) = weak.upgrade() else { return };
-            if !matches!(engine.verify_in_background(VERIFY_STEP), Ok(true)) {
-                return;
+        .spawn(move || {
+            #[cfg(target_os = "linux")]
+            // SAFETY: plain integers; on Linux `PRIO_PROCESS` with 0 names the calling
+            // thread alone. A failure leaves the priority as it was, which is harmless.
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 19);
             }
-            drop(engine);
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(VERIFY_DELAY);
+            loop {
+                let Some(engine) = weak.upgrade() else { return };
+                if !matches!(engine.verify_in_background(VERIFY_STEP), Ok(true)) {
+                    return;
+                }
+                drop(engine);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         });
 }
 
