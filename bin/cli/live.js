@@ -21,7 +21,9 @@ function storeFailure (e) {
 function itemLine (item) {
   const changes = item.changes.map((c) => c.type === 'put'
     ? `{"type":"put","key64":"${c.key.toString('base64')}","value64":"${c.value.toString('base64')}"}`
-    : `{"type":"delete","key64":"${c.key.toString('base64')}"}`)
+    : c.type === 'clear'
+      ? '{"type":"clear"}'
+      : `{"type":"delete","key64":"${c.key.toString('base64')}"}`)
   return `{"cursor":"${item.cursor}"${item.more ? ',"more":true' : ''},"changes":[${changes.join(',')}]}\n`
 }
 
@@ -109,8 +111,8 @@ async function replicate ({ source, target }) {
     process.stderr.write(`replicating ${source} to ${target} ${since === null ? 'from the start' : `from ${since}`}; Ctrl-C stops\n`)
     while (!stopped) {
       if (since === null) {
-        // Start over: the replica is emptied in one batch, then rebuilt from the feed.
-        await Promise.all([...dst.keys()].map((k) => dst.delete(k)))
+        // Start over: the replica is emptied in one entry, then rebuilt from the feed.
+        await dst.clear()
         saveCursor(target, '')
       }
       try {
@@ -118,8 +120,9 @@ async function replicate ({ source, target }) {
         await drain(src.changes({ since, live: true }), stop, async (item) => {
           pending.push(...item.changes)
           if (item.more) return true
-          // Writes made in one tick commit as one batch.
-          await Promise.all(pending.map((c) => c.type === 'put' ? dst.put(c.key, c.value) : dst.delete(c.key)))
+          // Writes made in one tick commit as one batch; a clear is a batch of its own.
+          if (pending.length === 1 && pending[0].type === 'clear') await dst.clear()
+          else await Promise.all(pending.map((c) => c.type === 'put' ? dst.put(c.key, c.value) : dst.delete(c.key)))
           pending = []
           saveCursor(target, item.cursor)
           since = item.cursor
