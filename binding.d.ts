@@ -503,8 +503,13 @@ export interface StoreStats {
   liveBytes: number
   /** Bytes that compaction would reclaim. */
   reclaimableBytes: number
-  /** Heap bytes held by the in-memory index. */
+  /** Heap bytes held by the in-memory index (the keys changed since the index file). */
   indexBytes: number
+  /**
+   * Bytes of the index file on disk (`<path>.srd-index`: page cache, shared by every
+   * process that has the store open, not memory of this one's); 0 without one.
+   */
+  indexFileBytes: number
   /** How many times compaction replaced the file since the engine was opened. */
   generation: number
   /** Sequence number of the latest commit. */

@@ -75,7 +75,7 @@ async function main () {
   await store.flush()
   console.log(`flush (fdatasync): ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(1)} ms`)
   const s = store.stats()
-  console.log(`now: ${s.entries} live keys, file ${mib(s.fileBytes)}, index ${mib(s.indexBytes)} ` +
+  console.log(`now: ${s.entries} live keys, file ${mib(s.fileBytes)}, index ${mib(s.indexFileBytes)} in its file (page cache) + ${mib(s.indexBytes)} in memory ` +
     `(was ${before.entries} keys, ${mib(before.reclaimableBytes)} reclaimable)`)
   await store.close()
   console.log('closed; run it again to see the data reopened')

@@ -29,6 +29,7 @@ test('close() saves the index of a large store and the next open reads it', asyn
   t.is(s.size, KEYS)
   for (let i = 0; i < KEYS; i += 997) t.deepEqual(s.get(`k:${i}`), value(i))
   t.is((await s.verify()).entries, KEYS)
+  t.is(s.stats().indexFileBytes, fs.statSync(`${p}.srd-index`).size, 'stats() counts the index file')
   await s.close()
   // A small store gets none.
   const q = tmpStore()
@@ -36,6 +37,9 @@ test('close() saves the index of a large store and the next open reads it', asyn
   await small.put('a', '1')
   await small.close()
   t.false(fs.existsSync(`${q}.srd-index`))
+  const again = await Store.open(q)
+  t.is(again.stats().indexFileBytes, 0)
+  await again.close()
 })
 
 test('writes after the checkpoint survive a kill -9 and are read from the log', async (t) => {

@@ -91,8 +91,11 @@ pub struct StoreStats {
     pub live_bytes: f64,
     /// Bytes that compaction would reclaim.
     pub reclaimable_bytes: f64,
-    /// Heap bytes held by the in-memory index.
+    /// Heap bytes held by the in-memory index (the keys changed since the index file).
     pub index_bytes: f64,
+    /// Bytes of the index file on disk (`<path>.srd-index`: page cache, shared by every
+    /// process that has the store open, not memory of this one's); 0 without one.
+    pub index_file_bytes: f64,
     /// How many times compaction replaced the file since the engine was opened.
     pub generation: f64,
     /// Sequence number of the latest commit.
@@ -122,6 +125,7 @@ pub fn stats(h: u32) -> napi::Result<StoreStats> {
         live_bytes: s.live_bytes as f64,
         reclaimable_bytes: s.reclaimable_bytes as f64,
         index_bytes: s.index_bytes as f64,
+        index_file_bytes: s.index_file_bytes as f64,
         generation: s.generation as f64,
         seq: s.seq as f64,
         durable_seq: handle.store.durable_seq() as f64,
