@@ -310,6 +310,97 @@ export interface Transaction<V = Buffer> {
   delete(key: Key): boolean
 }
 
+/** The options of {@link Store.sub} and {@link SubStore.sub}. */
+export interface SubStoreOptions<E extends ValueEncoding = ValueEncoding> {
+  /**
+   * The sub-store's own value encoding (as {@link StoreOptions.valueEncoding}); by default
+   * it keeps its parent's.
+   */
+  valueEncoding?: E
+}
+
+/**
+ * A view of the keys of a store that begin with a prefix (made by {@link Store.sub}): its
+ * key `k` is the store's key `prefix + k`. Its reads, writes and `clear` work on its own
+ * keys and its iteration yields only them, without the prefix. The prefix is raw bytes:
+ * `sub('a')` also sees the keys of `sub('ab')`, so end a prefix with a separator its keys
+ * do not start with (`'users:'`). The store's index is a hash table: iteration and
+ * `clear` scan all live keys of the store. There is no `size` (it would be that scan).
+ */
+export interface SubStore<V = Buffer> extends Iterable<[Buffer, V]> {
+  /**
+   * The full prefix of this sub-store's keys (its parents' too): a string when every prefix
+   * given was a string, else a `Buffer` copy.
+   */
+  readonly prefix: string | Buffer
+  /** The store this sub-store is a view of. */
+  readonly store: Store<unknown>
+  /** The name of this sub-store's value encoding (its parent's unless given its own). */
+  readonly valueEncoding: string
+  /** A sub-store of this one: its prefix is this one's followed by `prefix`. */
+  sub(prefix: Key): SubStore<V>
+  /** A sub-store of this one: its prefix is this one's followed by `prefix`. */
+  sub<E extends ValueEncoding, T = Decoded<E>>(prefix: Key, options: SubStoreOptions<E>): SubStore<T>
+  /**
+   * {@link Store.get} of `prefix + key`, decoded in this sub-store's encoding. A key longer
+   * than {@link MAX_KEY_BYTES} once prefixed throws a `RangeError` (`ERR_INVALID_KEY`), as
+   * every member taking a key does.
+   */
+  get(key: Key): V | undefined
+  /** {@link Store.getMany} of the prefixed keys. */
+  getMany(keys: readonly Key[]): (V | undefined)[]
+  /** {@link Store.has} of `prefix + key`. */
+  has(key: Key): boolean
+  /** {@link Store.versionOf} of `prefix + key`. */
+  versionOf(key: Key): bigint | undefined
+  /** {@link Store.put} of `prefix + key`: staged in the store's batch of this tick. */
+  put(key: Key, value: Encodable<V>): Promise<void>
+  /** {@link Store.putMany} of the prefixed pairs. */
+  putMany(entries: Iterable<readonly [Key, Encodable<V>]>): Promise<void>
+  /** {@link Store.delete} of `prefix + key`. */
+  delete(key: Key): Promise<boolean>
+  /** {@link Store.putSync} of `prefix + key`. */
+  putSync(key: Key, value: Encodable<V>): void
+  /** {@link Store.putManySync} of the prefixed pairs. */
+  putManySync(entries: Iterable<readonly [Key, Encodable<V>]>): void
+  /** {@link Store.deleteSync} of `prefix + key`. */
+  deleteSync(key: Key): boolean
+  /** {@link Store.putIfAbsent} of `prefix + key`. */
+  putIfAbsent(key: Key, value: Encodable<V>): Promise<boolean>
+  /** {@link Store.putIfAbsentSync} of `prefix + key`. */
+  putIfAbsentSync(key: Key, value: Encodable<V>): boolean
+  /**
+   * {@link Store.compareAndSet} of `prefix + key` (`expected` and `value` in this
+   * sub-store's encoding).
+   */
+  compareAndSet(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined): Promise<boolean>
+  /** {@link Store.compareAndSetSync} of `prefix + key`. */
+  compareAndSetSync(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined): boolean
+  /**
+   * Deletes every key of this sub-store, and no other: one transaction (see
+   * {@link Store.transaction}) scans the store's keys and deletes those with the prefix, so
+   * no write lands between the scan and the deletes and they commit as one batch (all or
+   * nothing, also across a crash). Costs a scan of all live keys of the store.
+   */
+  clear(): Promise<void>
+  /** {@link SubStore.clear}, committed before it returns. */
+  clearSync(): void
+  /**
+   * The keys of this sub-store, without the prefix (zero-copy `Buffer`s): a scan of all
+   * live keys of the store, which keeps those with the prefix.
+   */
+  keys(): StoreIterator<Buffer>
+  /** The values of this sub-store's keys, decoded (a scan, as {@link SubStore.keys}). */
+  values(): StoreIterator<V>
+  /**
+   * `[key, value]` pairs of this sub-store, keys without the prefix (a scan, as
+   * {@link SubStore.keys}).
+   */
+  entries(): StoreIterator<[Buffer, V]>
+  /** Same as {@link SubStore.entries}. */
+  [Symbol.iterator](): StoreIterator<[Buffer, V]>
+}
+
 /**
  * The options of {@link Store.temp}: those of {@link Store.open}, but `readOnly` and
  * `create` (a temporary store is always new and writable).
@@ -509,6 +600,22 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * store's writer waits for it.
    */
   transaction<T>(fn: (tx: Transaction<V>) => T extends PromiseLike<unknown> ? never : T): Promise<T>
+  /**
+   * A {@link SubStore}: a view of this store's keys that begin with `prefix` (a non-empty
+   * string or bytes, shorter than {@link MAX_KEY_BYTES}), with its own `get`, writes,
+   * `clear` and iteration, like level's sublevels. It keeps this handle's value encoding
+   * unless given `{ valueEncoding }`. Refuses a bad prefix with `ERR_INVALID_ARG_TYPE`
+   * (`TypeError`) or `ERR_INVALID_KEY` (`RangeError`).
+   */
+  sub(prefix: Key): SubStore<V>
+  /**
+   * A {@link SubStore}: a view of this store's keys that begin with `prefix` (a non-empty
+   * string or bytes, shorter than {@link MAX_KEY_BYTES}), with its own `get`, writes,
+   * `clear` and iteration, like level's sublevels. It keeps this handle's value encoding
+   * unless given `{ valueEncoding }`. Refuses a bad prefix with `ERR_INVALID_ARG_TYPE`
+   * (`TypeError`) or `ERR_INVALID_KEY` (`RangeError`).
+   */
+  sub<E extends ValueEncoding, T = Decoded<E>>(prefix: Key, options: SubStoreOptions<E>): SubStore<T>
   /**
    * Resolves once everything written so far is durable (`fdatasync`). On a read-only
    * store it resolves at once.

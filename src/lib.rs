@@ -170,6 +170,7 @@ mod entries;
 mod errors;
 mod faults;
 mod js_docs;
+mod js_sub_docs;
 pub mod read;
 mod registry;
 pub mod reports;
