@@ -25,7 +25,9 @@ export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryRep
  * The `code` of every error simd-r-drive throws or rejects with: the engine's (see
  * {@link Store}), `ERR_KEY_NOT_FOUND` (a read stream of a missing key), `ERR_OUT_OF_RANGE`
  * and `ERR_INVALID_ENV` (bad options or environment), `ERR_NATIVE_BINDING_MISSING` (no
- * native binary for this platform), `ERR_INTERNAL` (a bug: please report it).
+ * native binary for this platform), `ERR_INTERNAL` (a bug: please report it), and
+ * `ABORT_ERR` (an `AbortError`: a long operation stopped by its `signal`, see
+ * {@link LongOptions}).
  */
 export type StoreErrorCode =
   | 'ERR_NOT_A_STORE' | 'ERR_STORE_VERSION' | 'ERR_STORE_CORRUPT' | 'ERR_STORE_LOCKED'
@@ -33,7 +35,7 @@ export type StoreErrorCode =
   | 'ERR_STORE_DISK_FULL' | 'ERR_STORE_MOVED' | 'ERR_EXISTS' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
   | 'ERR_VALUE_TOO_LARGE' | 'ERR_KEY_NOT_FOUND' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ENV'
   | 'ERR_INVALID_ARG_VALUE' | 'ERR_NATIVE_BINDING_MISSING' | 'ERR_INTERNAL'
-  | 'ERR_CURSOR_EXPIRED' | 'ERR_INVALID_CURSOR'
+  | 'ERR_CURSOR_EXPIRED' | 'ERR_INVALID_CURSOR' | 'ABORT_ERR'
 
 /**
  * An error of simd-r-drive: an `Error` (a `TypeError` or `RangeError` for bad arguments)
@@ -310,6 +312,44 @@ export interface Transaction<V = Buffer> {
   delete(key: Key): boolean
 }
 
+/**
+ * How far a long operation is: `bytesDone` of `bytesTotal` (bytes of the store file read
+ * by {@link Store.compact}, {@link Store.verify} and {@link Store.repair}; bytes copied by
+ * {@link Store.backup}).
+ */
+export interface Progress {
+  /** Bytes done so far (at most `bytesTotal`; equal to it in the last call). */
+  bytesDone: number
+  /** Bytes to do in all. */
+  bytesTotal: number
+}
+
+/**
+ * The options of the long operations ({@link Store.compact}, {@link Store.verify},
+ * {@link Store.backup}, {@link Store.repair}). Anything else than an object, a function
+ * and an `AbortSignal` is refused with `ERR_INVALID_ARG_TYPE` before anything runs.
+ */
+export interface LongOptions {
+  /**
+   * Called on this thread with a {@link Progress} as the work goes on: at most five times a
+   * second, and once at the end of a success (`bytesDone === bytesTotal`); never after the
+   * promise settled. If it throws, the operation is stopped as by `signal` and the promise
+   * rejects with what it threw.
+   */
+  onProgress?: (progress: Progress) => void
+  /**
+   * Stops the operation where that is safe, and the promise rejects with an `AbortError`
+   * (`name` `'AbortError'`, `code` `'ABORT_ERR'`, `cause` the signal's reason). A compaction
+   * stops at any point before its final step (the store stays the old file, unchanged, and
+   * the compaction file is removed); a backup before its copy is placed (the temporary copy
+   * is removed, nothing appears at its path); a repair before it renames anything (the
+   * store file is as it was, the repair file removed); a verification anywhere. Past that
+   * point the operation completes and the signal is ignored. A signal already aborted
+   * rejects at once, and nothing runs.
+   */
+  signal?: AbortSignal
+}
+
 /** The options of {@link Store.sub} and {@link SubStore.sub}. */
 export interface SubStoreOptions<E extends ValueEncoding = ValueEncoding> {
   /**
@@ -463,9 +503,10 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * ranges (what to do after `ERR_STORE_CORRUPT`), on the libuv threadpool. The store must
    * not be open anywhere (`ERR_STORE_LOCKED` otherwise). When something was skipped, the
    * damaged original stays reachable as `<path>.damaged`. A file that is not a store is
-   * never touched.
+   * never touched. `options`: `onProgress` and `signal` (see {@link LongOptions}; aborted
+   * before it renames anything, the store file is as it was).
    */
-  static repair(path: string): Promise<RepairResult>
+  static repair(path: string, options?: LongOptions): Promise<RepairResult>
 
   /**
    * The path the store was opened with (as given; the store itself resolved it to an
@@ -652,9 +693,10 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
   /**
    * Rewrites the store without its dead entries, on the libuv threadpool. Reads and
    * writes go on meanwhile and writes made meanwhile are kept. Rejects with
-   * `ERR_STORE_READ_ONLY` on a read-only store.
+   * `ERR_STORE_READ_ONLY` on a read-only store. `options`: `onProgress` and `signal` (see
+   * {@link LongOptions}; aborted, the store stays as it was).
    */
-  compact(): Promise<CompactResult>
+  compact(options?: LongOptions): Promise<CompactResult>
   /**
    * Writes a copy of the store to `path`, a new file, on the libuv threadpool, while reads
    * and writes go on (writers are not held up). The copy holds every write made through
@@ -667,8 +709,10 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * file when closed (see {@link Store.close}) also gets one for the copy
    * (`<path>.srd-index`), so that the copy opens in constant time. A
    * crash meanwhile may leave `<path>.backup-<pid>-<n>` beside `path`: delete it.
+   * `options`: `onProgress` and `signal` (see {@link LongOptions}; aborted, the temporary
+   * copy is removed and nothing appears at `path`).
    */
-  backup(path: string): Promise<BackupResult>
+  backup(path: string, options?: LongOptions): Promise<BackupResult>
   /** Sizes and counts. */
   stats(): StoreStats
   /**
@@ -682,9 +726,10 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
   /**
    * Re-reads every entry of the file and checks its checksum, on the libuv threadpool,
    * and checks that the index in memory is the one the file gives (when nothing was written
-   * meanwhile). Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+   * meanwhile). Rejects with `ERR_STORE_CORRUPT` naming the first bad offset. `options`:
+   * `onProgress` and `signal` (see {@link LongOptions}).
    */
-  verify(): Promise<VerifyResult>
+  verify(options?: LongOptions): Promise<VerifyResult>
   /**
    * Read-only stores: catches up with what a writer in another process appended, or
    * follows it to the new file after it compacted. A store opened for writing (or sharing

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by the test suite: the declarations in index.d.ts must
 // accept what the README shows and give precise types (no `unknown`, no `any`).
 import { Store, CompactResult, StoreStats, MAX_KEY_BYTES, kernel, isStoreError } from '..'
-import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport, Transaction, BackupResult, Json, CustomEncoding, Cursor, Change, ChangeBatch, SubStore } from '..'
+import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport, Transaction, BackupResult, Json, CustomEncoding, Cursor, Change, ChangeBatch, SubStore, Progress } from '..'
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectType<T> (_v: T): void {}
@@ -188,5 +188,16 @@ async function main (): Promise<void> {
   await people.clear()
   // @ts-expect-error a prefix is a key: a string or bytes
   tmp.sub(1)
+
+  // progress and cancellation of long work
+  const ac = new AbortController()
+  const seen: Progress[] = []
+  await tmp.compact({ onProgress: (p) => { seen.push(p); expectType<number>(p.bytesDone + p.bytesTotal) }, signal: ac.signal })
+  await tmp.verify({ signal: ac.signal })
+  await tmp.backup('copy.srd', { onProgress: () => {} })
+  await Store.repair('data.srd', { signal: AbortSignal.timeout(1000) })
+  // @ts-expect-error a signal is an AbortSignal
+  await tmp.verify({ signal: true })
+  try { await tmp.compact() } catch (e) { if (isStoreError(e) && e.code === 'ABORT_ERR') expectType<string>(e.name) }
 }
 void main

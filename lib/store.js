@@ -12,6 +12,7 @@ const { Backups } = require('./backup.js')
 const { Encodings, resolveEncoding, applyEncoding } = require('./encoding.js')
 const { temp } = require('./temp.js')
 const { Subs } = require('./sub.js')
+const { checkLongOptions, runLong } = require('./progress.js')
 const { EventEmitter } = require('node:events')
 const { Changes, Live } = require('./changes.js')
 const { checkFollow, follow } = require('./follow.js')
@@ -110,9 +111,10 @@ class Store extends EventEmitter {
     return temp((p, o) => Store.open(p, o), options)
   }
 
-  static async repair (path) {
+  static async repair (path, options) {
     checkPath(path)
-    return errors.nativeAsync(() => native.repair(path))
+    const o = checkLongOptions(options)
+    return runLong(o, (work) => native.repair(path, work))
   }
 
   get path () { return this._path }
