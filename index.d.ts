@@ -25,7 +25,9 @@ export type { CompactResult, StoreStats, VerifyResult, RepairResult, RecoveryRep
  * The `code` of every error simd-r-drive throws or rejects with: the engine's (see
  * {@link Store}), `ERR_KEY_NOT_FOUND` (a read stream of a missing key), `ERR_OUT_OF_RANGE`
  * and `ERR_INVALID_ENV` (bad options or environment), `ERR_NATIVE_BINDING_MISSING` (no
- * native binary for this platform), `ERR_INTERNAL` (a bug: please report it).
+ * native binary for this platform), `ERR_INTERNAL` (a bug: please report it), and
+ * `ABORT_ERR` (an `AbortError`: a long operation stopped by its `signal`, see
+ * {@link LongOptions}).
  */
 export type StoreErrorCode =
   | 'ERR_NOT_A_STORE' | 'ERR_STORE_VERSION' | 'ERR_STORE_CORRUPT' | 'ERR_STORE_LOCKED'
@@ -33,7 +35,7 @@ export type StoreErrorCode =
   | 'ERR_STORE_DISK_FULL' | 'ERR_STORE_MOVED' | 'ERR_EXISTS' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
   | 'ERR_VALUE_TOO_LARGE' | 'ERR_KEY_NOT_FOUND' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ENV'
   | 'ERR_INVALID_ARG_VALUE' | 'ERR_NATIVE_BINDING_MISSING' | 'ERR_INTERNAL'
-  | 'ERR_CURSOR_EXPIRED' | 'ERR_INVALID_CURSOR'
+  | 'ERR_CURSOR_EXPIRED' | 'ERR_INVALID_CURSOR' | 'ABORT_ERR'
 
 /**
  * An error of simd-r-drive: an `Error` (a `TypeError` or `RangeError` for bad arguments)
@@ -311,6 +313,135 @@ export interface Transaction<V = Buffer> {
 }
 
 /**
+ * How far a long operation is: `bytesDone` of `bytesTotal` (bytes of the store file read
+ * by {@link Store.compact}, {@link Store.verify} and {@link Store.repair}; bytes copied by
+ * {@link Store.backup}).
+ */
+export interface Progress {
+  /** Bytes done so far (at most `bytesTotal`; equal to it in the last call). */
+  bytesDone: number
+  /** Bytes to do in all. */
+  bytesTotal: number
+}
+
+/**
+ * The options of the long operations ({@link Store.compact}, {@link Store.verify},
+ * {@link Store.backup}, {@link Store.repair}). Anything else than an object, a function
+ * and an `AbortSignal` is refused with `ERR_INVALID_ARG_TYPE` before anything runs.
+ */
+export interface LongOptions {
+  /**
+   * Called on this thread with a {@link Progress} as the work goes on: at most five times a
+   * second, and once at the end of a success (`bytesDone === bytesTotal`); never after the
+   * promise settled. If it throws, the operation is stopped as by `signal` and the promise
+   * rejects with what it threw.
+   */
+  onProgress?: (progress: Progress) => void
+  /**
+   * Stops the operation where that is safe, and the promise rejects with an `AbortError`
+   * (`name` `'AbortError'`, `code` `'ABORT_ERR'`, `cause` the signal's reason). A compaction
+   * stops at any point before its final step (the store stays the old file, unchanged, and
+   * the compaction file is removed); a backup before its copy is placed (the temporary copy
+   * is removed, nothing appears at its path); a repair before it renames anything (the
+   * store file is as it was, the repair file removed); a verification anywhere. Past that
+   * point the operation completes and the signal is ignored. A signal already aborted
+   * rejects at once, and nothing runs.
+   */
+  signal?: AbortSignal
+}
+
+/** The options of {@link Store.sub} and {@link SubStore.sub}. */
+export interface SubStoreOptions<E extends ValueEncoding = ValueEncoding> {
+  /**
+   * The sub-store's own value encoding (as {@link StoreOptions.valueEncoding}); by default
+   * it keeps its parent's.
+   */
+  valueEncoding?: E
+}
+
+/**
+ * A view of the keys of a store that begin with a prefix (made by {@link Store.sub}): its
+ * key `k` is the store's key `prefix + k`. Its reads, writes and `clear` work on its own
+ * keys and its iteration yields only them, without the prefix. The prefix is raw bytes:
+ * `sub('a')` also sees the keys of `sub('ab')`, so end a prefix with a separator its keys
+ * do not start with (`'users:'`). The store's index is a hash table: iteration and
+ * `clear` scan all live keys of the store. There is no `size` (it would be that scan).
+ */
+export interface SubStore<V = Buffer> extends Iterable<[Buffer, V]> {
+  /**
+   * The full prefix of this sub-store's keys (its parents' too): a string when every prefix
+   * given was a string, else a `Buffer` copy.
+   */
+  readonly prefix: string | Buffer
+  /** The store this sub-store is a view of. */
+  readonly store: Store<unknown>
+  /** The name of this sub-store's value encoding (its parent's unless given its own). */
+  readonly valueEncoding: string
+  /** A sub-store of this one: its prefix is this one's followed by `prefix`. */
+  sub(prefix: Key): SubStore<V>
+  /** A sub-store of this one: its prefix is this one's followed by `prefix`. */
+  sub<E extends ValueEncoding, T = Decoded<E>>(prefix: Key, options: SubStoreOptions<E>): SubStore<T>
+  /**
+   * {@link Store.get} of `prefix + key`, decoded in this sub-store's encoding. A key longer
+   * than {@link MAX_KEY_BYTES} once prefixed throws a `RangeError` (`ERR_INVALID_KEY`), as
+   * every member taking a key does.
+   */
+  get(key: Key): V | undefined
+  /** {@link Store.getMany} of the prefixed keys. */
+  getMany(keys: readonly Key[]): (V | undefined)[]
+  /** {@link Store.has} of `prefix + key`. */
+  has(key: Key): boolean
+  /** {@link Store.versionOf} of `prefix + key`. */
+  versionOf(key: Key): bigint | undefined
+  /** {@link Store.put} of `prefix + key`: staged in the store's batch of this tick. */
+  put(key: Key, value: Encodable<V>): Promise<void>
+  /** {@link Store.putMany} of the prefixed pairs. */
+  putMany(entries: Iterable<readonly [Key, Encodable<V>]>): Promise<void>
+  /** {@link Store.delete} of `prefix + key`. */
+  delete(key: Key): Promise<boolean>
+  /** {@link Store.putSync} of `prefix + key`. */
+  putSync(key: Key, value: Encodable<V>): void
+  /** {@link Store.putManySync} of the prefixed pairs. */
+  putManySync(entries: Iterable<readonly [Key, Encodable<V>]>): void
+  /** {@link Store.deleteSync} of `prefix + key`. */
+  deleteSync(key: Key): boolean
+  /** {@link Store.putIfAbsent} of `prefix + key`. */
+  putIfAbsent(key: Key, value: Encodable<V>): Promise<boolean>
+  /** {@link Store.putIfAbsentSync} of `prefix + key`. */
+  putIfAbsentSync(key: Key, value: Encodable<V>): boolean
+  /**
+   * {@link Store.compareAndSet} of `prefix + key` (`expected` and `value` in this
+   * sub-store's encoding).
+   */
+  compareAndSet(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined): Promise<boolean>
+  /** {@link Store.compareAndSetSync} of `prefix + key`. */
+  compareAndSetSync(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined): boolean
+  /**
+   * Deletes every key of this sub-store, and no other: one transaction (see
+   * {@link Store.transaction}) scans the store's keys and deletes those with the prefix, so
+   * no write lands between the scan and the deletes and they commit as one batch (all or
+   * nothing, also across a crash). Costs a scan of all live keys of the store.
+   */
+  clear(): Promise<void>
+  /** {@link SubStore.clear}, committed before it returns. */
+  clearSync(): void
+  /**
+   * The keys of this sub-store, without the prefix (zero-copy `Buffer`s): a scan of all
+   * live keys of the store, which keeps those with the prefix.
+   */
+  keys(): StoreIterator<Buffer>
+  /** The values of this sub-store's keys, decoded (a scan, as {@link SubStore.keys}). */
+  values(): StoreIterator<V>
+  /**
+   * `[key, value]` pairs of this sub-store, keys without the prefix (a scan, as
+   * {@link SubStore.keys}).
+   */
+  entries(): StoreIterator<[Buffer, V]>
+  /** Same as {@link SubStore.entries}. */
+  [Symbol.iterator](): StoreIterator<[Buffer, V]>
+}
+
+/**
  * The options of {@link Store.temp}: those of {@link Store.open}, but `readOnly` and
  * `create` (a temporary store is always new and writable).
  */
@@ -372,9 +503,10 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * ranges (what to do after `ERR_STORE_CORRUPT`), on the libuv threadpool. The store must
    * not be open anywhere (`ERR_STORE_LOCKED` otherwise). When something was skipped, the
    * damaged original stays reachable as `<path>.damaged`. A file that is not a store is
-   * never touched.
+   * never touched. `options`: `onProgress` and `signal` (see {@link LongOptions}; aborted
+   * before it renames anything, the store file is as it was).
    */
-  static repair(path: string): Promise<RepairResult>
+  static repair(path: string, options?: LongOptions): Promise<RepairResult>
 
   /**
    * The path the store was opened with (as given; the store itself resolved it to an
@@ -510,6 +642,22 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    */
   transaction<T>(fn: (tx: Transaction<V>) => T extends PromiseLike<unknown> ? never : T): Promise<T>
   /**
+   * A {@link SubStore}: a view of this store's keys that begin with `prefix` (a non-empty
+   * string or bytes, shorter than {@link MAX_KEY_BYTES}), with its own `get`, writes,
+   * `clear` and iteration, like level's sublevels. It keeps this handle's value encoding
+   * unless given `{ valueEncoding }`. Refuses a bad prefix with `ERR_INVALID_ARG_TYPE`
+   * (`TypeError`) or `ERR_INVALID_KEY` (`RangeError`).
+   */
+  sub(prefix: Key): SubStore<V>
+  /**
+   * A {@link SubStore}: a view of this store's keys that begin with `prefix` (a non-empty
+   * string or bytes, shorter than {@link MAX_KEY_BYTES}), with its own `get`, writes,
+   * `clear` and iteration, like level's sublevels. It keeps this handle's value encoding
+   * unless given `{ valueEncoding }`. Refuses a bad prefix with `ERR_INVALID_ARG_TYPE`
+   * (`TypeError`) or `ERR_INVALID_KEY` (`RangeError`).
+   */
+  sub<E extends ValueEncoding, T = Decoded<E>>(prefix: Key, options: SubStoreOptions<E>): SubStore<T>
+  /**
    * Resolves once everything written so far is durable (`fdatasync`). On a read-only
    * store it resolves at once.
    */
@@ -545,9 +693,10 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
   /**
    * Rewrites the store without its dead entries, on the libuv threadpool. Reads and
    * writes go on meanwhile and writes made meanwhile are kept. Rejects with
-   * `ERR_STORE_READ_ONLY` on a read-only store.
+   * `ERR_STORE_READ_ONLY` on a read-only store. `options`: `onProgress` and `signal` (see
+   * {@link LongOptions}; aborted, the store stays as it was).
    */
-  compact(): Promise<CompactResult>
+  compact(options?: LongOptions): Promise<CompactResult>
   /**
    * Writes a copy of the store to `path`, a new file, on the libuv threadpool, while reads
    * and writes go on (writers are not held up). The copy holds every write made through
@@ -560,8 +709,10 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * file when closed (see {@link Store.close}) also gets one for the copy
    * (`<path>.srd-index`), so that the copy opens in constant time. A
    * crash meanwhile may leave `<path>.backup-<pid>-<n>` beside `path`: delete it.
+   * `options`: `onProgress` and `signal` (see {@link LongOptions}; aborted, the temporary
+   * copy is removed and nothing appears at `path`).
    */
-  backup(path: string): Promise<BackupResult>
+  backup(path: string, options?: LongOptions): Promise<BackupResult>
   /** Sizes and counts. */
   stats(): StoreStats
   /**
@@ -575,9 +726,10 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
   /**
    * Re-reads every entry of the file and checks its checksum, on the libuv threadpool,
    * and checks that the index in memory is the one the file gives (when nothing was written
-   * meanwhile). Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
+   * meanwhile). Rejects with `ERR_STORE_CORRUPT` naming the first bad offset. `options`:
+   * `onProgress` and `signal` (see {@link LongOptions}).
    */
-  verify(): Promise<VerifyResult>
+  verify(options?: LongOptions): Promise<VerifyResult>
   /**
    * Read-only stores: catches up with what a writer in another process appended, or
    * follows it to the new file after it compacted. A store opened for writing (or sharing

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` by the test suite: the declarations in index.d.ts must
 // accept what the README shows and give precise types (no `unknown`, no `any`).
 import { Store, CompactResult, StoreStats, MAX_KEY_BYTES, kernel, isStoreError } from '..'
-import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport, Transaction, BackupResult, Json, CustomEncoding, Cursor, Change, ChangeBatch } from '..'
+import type { StoreError, StoreErrorCode, RepairResult, RecoveryReport, Transaction, BackupResult, Json, CustomEncoding, Cursor, Change, ChangeBatch, SubStore, Progress } from '..'
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectType<T> (_v: T): void {}
@@ -173,5 +173,31 @@ async function main (): Promise<void> {
   assertEqual<typeof tmpJson, Store<Json>>(true)
   // @ts-expect-error a temporary store is writable
   await Store.temp({ readOnly: true })
+
+  // sub-stores
+  const people = tmpJson.sub('people:')
+  assertEqual<typeof people, SubStore<Json>>(true)
+  await people.put('1', { name: 'ada' })
+  expectType<Json | undefined>(people.get('1'))
+  expectType<string | Buffer>(people.prefix)
+  const raw = tmpJson.sub('raw:', { valueEncoding: 'binary' }).sub(Buffer.from([0]))
+  assertEqual<typeof raw, SubStore<Buffer>>(true)
+  for (const [k, val] of raw) { expectType<Buffer>(k); expectType<Buffer>(val) }
+  expectType<boolean>(await people.putIfAbsent('2', null))
+  people.clearSync()
+  await people.clear()
+  // @ts-expect-error a prefix is a key: a string or bytes
+  tmp.sub(1)
+
+  // progress and cancellation of long work
+  const ac = new AbortController()
+  const seen: Progress[] = []
+  await tmp.compact({ onProgress: (p) => { seen.push(p); expectType<number>(p.bytesDone + p.bytesTotal) }, signal: ac.signal })
+  await tmp.verify({ signal: ac.signal })
+  await tmp.backup('copy.srd', { onProgress: () => {} })
+  await Store.repair('data.srd', { signal: AbortSignal.timeout(1000) })
+  // @ts-expect-error a signal is an AbortSignal
+  await tmp.verify({ signal: true })
+  try { await tmp.compact() } catch (e) { if (isStoreError(e) && e.code === 'ABORT_ERR') expectType<string>(e.name) }
 }
 void main

@@ -204,4 +204,4 @@ class Encodings {
   }
 }
 
-module.exports = { resolveEncoding, applyEncoding, decodeValue, encodeValue, Encodings, BINARY }
+module.exports = { resolveEncoding, applyEncoding, decodeValue, encodeValue, isVersion, Encodings, BINARY }

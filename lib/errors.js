@@ -65,6 +65,16 @@ function rangeError (code, message) {
   return withCode(new RangeError(message), code)
 }
 
+/**
+ * An aborted operation's error, as Node's own are: an `Error` named `'AbortError'` with the
+ * code `ABORT_ERR` (and the signal's `reason` as `cause`, when there is one).
+ */
+function abortError (message = 'The operation was aborted', cause) {
+  const err = withCode(new Error(message, cause === undefined ? undefined : { cause }), 'ABORT_ERR')
+  Object.defineProperty(err, 'name', { value: 'AbortError', enumerable: false, writable: true, configurable: true })
+  return err
+}
+
 /** An `Error` with the given code. */
 function coded (code, message) {
   return withCode(new Error(message), code)
@@ -80,7 +90,7 @@ function fromNative (err) {
     const m = CODE.exec(err.message)
     if (m) {
       // A malformed cursor is a bad argument, as Node's own are.
-      const e = m[1] === 'ERR_INVALID_CURSOR' ? rangeError(m[1], m[3]) : coded(m[1], m[3])
+      const e = m[1] === 'ERR_INVALID_CURSOR' ? rangeError(m[1], m[3]) : m[1] === 'ABORT_ERR' ? abortError(m[3]) : coded(m[1], m[3])
       if (err.stack) e.stack = `Error [${m[1]}]: ${m[3]}\n` + err.stack.split('\n').slice(1).join('\n')
       if (m[2] !== undefined) {
         let d
@@ -132,7 +142,7 @@ const CODES = new Set([
   'ERR_STORE_DISK_FULL', 'ERR_STORE_MOVED', 'ERR_EXISTS', 'ERR_INVALID_STATE', 'ERR_INVALID_ARG_TYPE',
   'ERR_INVALID_KEY', 'ERR_VALUE_TOO_LARGE', 'ERR_KEY_NOT_FOUND', 'ERR_OUT_OF_RANGE',
   'ERR_INVALID_ENV', 'ERR_INVALID_ARG_VALUE', 'ERR_NATIVE_BINDING_MISSING', 'ERR_INTERNAL',
-  'ERR_CURSOR_EXPIRED', 'ERR_INVALID_CURSOR'
+  'ERR_CURSOR_EXPIRED', 'ERR_INVALID_CURSOR', 'ABORT_ERR'
 ])
 
 /** Whether `err` is an error of simd-r-drive: an `Error` with one of its codes. */
@@ -140,4 +150,4 @@ function isStoreError (err) {
   return err instanceof Error && typeof err.code === 'string' && CODES.has(err.code)
 }
 
-module.exports = { invalidArgType, rangeError, coded, fromNative, native, nativeAsync, fromSystem, closed, readOnly, CODES, isStoreError }
+module.exports = { invalidArgType, rangeError, coded, abortError, fromNative, native, nativeAsync, fromSystem, closed, readOnly, CODES, isStoreError }

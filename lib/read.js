@@ -5,6 +5,7 @@
 const { constants: bufferConstants } = require('node:buffer')
 const native = require('./native.js')
 const errors = require('./errors.js')
+const { checkLongOptions, runLong } = require('./progress.js')
 const {
   OUT_MAP_ID, OUT_OFFSET, OUT_LEN, OUT_AUX, OUT_SLOTS, KEY_AT, SLOT_BYTES,
   LOCATE_ABSENT, LOCATE_IN_PLACE, LOCATE_COPY, WINDOW_NOT_ALLOWED,
@@ -181,8 +182,12 @@ class Reads {
     return errors.native(() => native.recovery(this._open()))
   }
 
-  verify () {
-    return errors.nativeAsync(() => this._track(native.verify(this._open())))
+  verify (options) {
+    return errors.nativeAsync(() => {
+      const o = checkLongOptions(options)
+      const h = this._open()
+      return this._track(runLong(o, (work) => native.verify(h, work)))
+    })
   }
 
   refresh () {

@@ -11,6 +11,8 @@ const { Transactions } = require('./transaction.js')
 const { Backups } = require('./backup.js')
 const { Encodings, resolveEncoding, applyEncoding } = require('./encoding.js')
 const { temp } = require('./temp.js')
+const { Subs } = require('./sub.js')
+const { checkLongOptions, runLong } = require('./progress.js')
 const { EventEmitter } = require('node:events')
 const { Changes, Live } = require('./changes.js')
 const { checkFollow, follow } = require('./follow.js')
@@ -109,9 +111,10 @@ class Store extends EventEmitter {
     return temp((p, o) => Store.open(p, o), options)
   }
 
-  static async repair (path) {
+  static async repair (path, options) {
     checkPath(path)
-    return errors.nativeAsync(() => native.repair(path))
+    const o = checkLongOptions(options)
+    return runLong(o, (work) => native.repair(path, work))
   }
 
   get path () { return this._path }
@@ -184,8 +187,8 @@ class Store extends EventEmitter {
 }
 
 // The members of read.js, write.js, streams.js, changes.js, conditional.js, transaction.js,
-// backup.js and encoding.js, defined on Store's prototype as its own are: not enumerable.
-for (const part of [Reads, Writes, Streams, Changes, Conditional, Transactions, Backups, Encodings]) {
+// backup.js, encoding.js and sub.js, defined on Store's prototype as its own are: not enumerable.
+for (const part of [Reads, Writes, Streams, Changes, Conditional, Transactions, Backups, Encodings, Subs]) {
   for (const name of Reflect.ownKeys(part.prototype)) {
     if (name !== 'constructor') Object.defineProperty(Store.prototype, name, Object.getOwnPropertyDescriptor(part.prototype, name))
   }

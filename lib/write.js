@@ -5,6 +5,7 @@
 const { constants: bufferConstants } = require('node:buffer')
 const native = require('./native.js')
 const errors = require('./errors.js')
+const { checkLongOptions, runLong } = require('./progress.js')
 const { hasUtf8Write, checkKey, checkValue, byteLength } = require('./keys.js')
 const { OP_PUT, OP_DELETE, OP_HEADER_LEN, NOT_WRITTEN, COND_VALUE, COND_VERSION } = require('./scratch.js')
 
@@ -432,14 +433,15 @@ class Writes {
     })
   }
 
-  compact () {
+  compact (options) {
     return errors.nativeAsync(() => {
+      const o = checkLongOptions(options)
       const h = this._writable()
       if (this._batch !== null) this._flushBatch()
       this._compacting++
       let p
       try {
-        p = native.compact(h)
+        p = runLong(o, (work) => native.compact(h, work))
       } catch (e) {
         this._compacting--
         throw e

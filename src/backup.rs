@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, External};
 use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::errors::OrThrow;
+use crate::progress::{shared, Work};
 use crate::registry;
 use crate::scratch::byte_number;
 
@@ -33,6 +34,7 @@ pub struct BackupTask {
     dest: String,
     /// The ticket of the next write through this handle: the writes before it are in the copy.
     ticket: u64,
+    work: Arc<Work>,
 }
 
 impl Task for BackupTask {
@@ -40,7 +42,8 @@ impl Task for BackupTask {
     type JsValue = BackupResult;
     fn compute(&mut self) -> napi::Result<Self::Output> {
         self.handle.after(self.ticket);
-        self.handle.store.backup(&self.dest).or_throw()
+        let (store, dest) = (&self.handle.store, &self.dest);
+        self.work.run(|p| store.backup_with(dest, p)).or_throw()
     }
     fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<BackupResult> {
         Ok(BackupResult {
@@ -69,11 +72,22 @@ impl Task for BackupTask {
 /// file when closed (see {@link Store.close}) also gets one for the copy
 /// (`<path>.srd-index`), so that the copy opens in constant time. A
 /// crash meanwhile may leave `<path>.backup-<pid>-<n>` beside `path`: delete it.
-#[napi(ts_return_type = "Promise<BackupResult>")]
-pub fn backup(h: u32, dest: String, ticket: f64) -> napi::Result<AsyncTask<BackupTask>> {
+/// `options`: `onProgress` and `signal` (see {@link LongOptions}; aborted, the temporary
+/// copy is removed and nothing appears at `path`).
+#[napi(
+    ts_args_type = "h: number, dest: string, ticket: number, work: ExternalObject<'Work'>",
+    ts_return_type = "Promise<BackupResult>"
+)]
+pub fn backup(
+    h: u32,
+    dest: String,
+    ticket: f64,
+    work: &External<Arc<Work>>,
+) -> napi::Result<AsyncTask<BackupTask>> {
     Ok(AsyncTask::new(BackupTask {
         handle: registry::get(h)?,
         dest,
         ticket: byte_number("ticket", ticket, 0)?,
+        work: shared(work),
     }))
 }

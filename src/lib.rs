@@ -25,7 +25,9 @@
 //! The `code` of every error simd-r-drive throws or rejects with: the engine's (see
 //! {@link Store}), `ERR_KEY_NOT_FOUND` (a read stream of a missing key), `ERR_OUT_OF_RANGE`
 //! and `ERR_INVALID_ENV` (bad options or environment), `ERR_NATIVE_BINDING_MISSING` (no
-//! native binary for this platform), `ERR_INTERNAL` (a bug: please report it).
+//! native binary for this platform), `ERR_INTERNAL` (a bug: please report it), and
+//! `ABORT_ERR` (an `AbortError`: a long operation stopped by its `signal`, see
+//! {@link LongOptions}).
 //!
 //! # JavaScript: `StoreError`
 //!
@@ -170,6 +172,8 @@ mod entries;
 mod errors;
 mod faults;
 mod js_docs;
+mod js_sub_docs;
+pub mod progress;
 pub mod read;
 mod registry;
 pub mod reports;

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, External};
 use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::errors::OrThrow;
+use crate::progress::{shared, Work};
 use crate::registry;
 use crate::reports::{CompactResult, RepairResult, VerifyResult};
 use crate::scratch::byte_number;
@@ -89,13 +90,15 @@ pub fn flush_sync(h: u32) -> napi::Result<()> {
 /// Compaction on the libuv threadpool.
 pub struct CompactTask {
     handle: Arc<registry::Handle>,
+    work: Arc<Work>,
 }
 
 impl Task for CompactTask {
     type Output = simd_r_drive::CompactionReport;
     type JsValue = CompactResult;
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        self.handle.store.compact().or_throw()
+        let store = &self.handle.store;
+        self.work.run(|p| store.compact_with(p)).or_throw()
     }
     fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<CompactResult> {
         Ok(CompactResult {
@@ -116,24 +119,33 @@ impl Task for CompactTask {
 ///
 /// Rewrites the store without its dead entries, on the libuv threadpool. Reads and
 /// writes go on meanwhile and writes made meanwhile are kept. Rejects with
-/// `ERR_STORE_READ_ONLY` on a read-only store.
-#[napi(ts_return_type = "Promise<CompactResult>")]
-pub fn compact(h: u32) -> napi::Result<AsyncTask<CompactTask>> {
+/// `ERR_STORE_READ_ONLY` on a read-only store. `options`: `onProgress` and `signal` (see
+/// {@link LongOptions}; aborted, the store stays as it was).
+#[napi(
+    ts_args_type = "h: number, work: ExternalObject<'Work'>",
+    ts_return_type = "Promise<CompactResult>"
+)]
+pub fn compact(h: u32, work: &External<Arc<Work>>) -> napi::Result<AsyncTask<CompactTask>> {
     let handle = registry::get(h)?;
     writable(&handle)?;
-    Ok(AsyncTask::new(CompactTask { handle }))
+    Ok(AsyncTask::new(CompactTask {
+        handle,
+        work: shared(work),
+    }))
 }
 
 /// Verification on the libuv threadpool.
 pub struct VerifyTask {
     handle: Arc<registry::Handle>,
+    work: Arc<Work>,
 }
 
 impl Task for VerifyTask {
     type Output = simd_r_drive::VerifyReport;
     type JsValue = VerifyResult;
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        self.handle.store.verify().or_throw()
+        let store = &self.handle.store;
+        self.work.run(|p| store.verify_with(p)).or_throw()
     }
     fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<VerifyResult> {
         Ok(VerifyResult {
@@ -150,24 +162,34 @@ impl Task for VerifyTask {
 ///
 /// Re-reads every entry of the file and checks its checksum, on the libuv threadpool,
 /// and checks that the index in memory is the one the file gives (when nothing was written
-/// meanwhile). Rejects with `ERR_STORE_CORRUPT` naming the first bad offset.
-#[napi(ts_return_type = "Promise<VerifyResult>")]
-pub fn verify(h: u32) -> napi::Result<AsyncTask<VerifyTask>> {
+/// meanwhile). Rejects with `ERR_STORE_CORRUPT` naming the first bad offset. `options`:
+/// `onProgress` and `signal` (see {@link LongOptions}).
+#[napi(
+    ts_args_type = "h: number, work: ExternalObject<'Work'>",
+    ts_return_type = "Promise<VerifyResult>"
+)]
+pub fn verify(h: u32, work: &External<Arc<Work>>) -> napi::Result<AsyncTask<VerifyTask>> {
     Ok(AsyncTask::new(VerifyTask {
         handle: registry::get(h)?,
+        work: shared(work),
     }))
 }
 
 /// Repair on the libuv threadpool.
 pub struct RepairTask {
     path: String,
+    work: Arc<Work>,
 }
 
 impl Task for RepairTask {
     type Output = simd_r_drive::RepairReport;
     type JsValue = RepairResult;
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        simd_r_drive::repair(&self.path, &simd_r_drive::StoreOptions::new()).or_throw()
+        let opts = simd_r_drive::StoreOptions::new();
+        let path = &self.path;
+        self.work
+            .run(|p| simd_r_drive::repair_with(path, &opts, p))
+            .or_throw()
     }
     fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<RepairResult> {
         Ok(RepairResult {
@@ -193,8 +215,15 @@ impl Task for RepairTask {
 /// ranges (what to do after `ERR_STORE_CORRUPT`), on the libuv threadpool. The store must
 /// not be open anywhere (`ERR_STORE_LOCKED` otherwise). When something was skipped, the
 /// damaged original stays reachable as `<path>.damaged`. A file that is not a store is
-/// never touched.
-#[napi(ts_return_type = "Promise<RepairResult>")]
-pub fn repair(path: String) -> AsyncTask<RepairTask> {
-    AsyncTask::new(RepairTask { path })
+/// never touched. `options`: `onProgress` and `signal` (see {@link LongOptions}; aborted
+/// before it renames anything, the store file is as it was).
+#[napi(
+    ts_args_type = "path: string, work: ExternalObject<'Work'>",
+    ts_return_type = "Promise<RepairResult>"
+)]
+pub fn repair(path: String, work: &External<Arc<Work>>) -> AsyncTask<RepairTask> {
+    AsyncTask::new(RepairTask {
+        path,
+        work: shared(work),
+    })
 }

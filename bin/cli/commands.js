@@ -11,6 +11,7 @@ const { OUT_CHUNK, Output, print, bytes, table } = require('./output')
 const { srd, openRead, openWrite, withStore } = require('./stores')
 const { keyBytes, keyText } = require('./keys')
 const { NdjsonError, encodeEntry, Decoder, lines } = require('./ndjson')
+const { ProgressBar } = require('./progress')
 
 const ROOT = path.join(__dirname, '..', '..')
 
@@ -136,7 +137,13 @@ async function keys ({ store: file }, opts) {
 
 async function repair ({ store: file }, opts) {
   if (!fs.existsSync(file)) throw new Failure(`error: ${file} does not exist`, FAILED)
-  const r = await srd().Store.repair(file)
+  const bar = new ProgressBar(`repairing ${file}`)
+  let r
+  try {
+    r = await srd().Store.repair(file, bar.options)
+  } finally {
+    bar.end()
+  }
   if (opts.json) {
     await print(JSON.stringify(r) + '\n')
     return OK
@@ -150,26 +157,12 @@ async function repair ({ store: file }, opts) {
 
 async function compact ({ store: file }, opts) {
   const s = await openWrite(file, false)
-  let timer = null
-  if (process.stderr.isTTY) {
-    const frames = ['|', '/', '-', '\\']
-    const start = Date.now()
-    let i = 0
-    const draw = () => {
-      const secs = ((Date.now() - start) / 1000).toFixed(1)
-      process.stderr.write(`\r${frames[i++ % frames.length]} compacting ${file}  ${secs} s`)
-    }
-    draw()
-    timer = setInterval(draw, 100)
-  }
+  const bar = new ProgressBar(`compacting ${file}`)
   let r
   try {
-    r = await withStore(s, (s) => s.compact())
+    r = await withStore(s, (s) => s.compact(bar.options))
   } finally {
-    if (timer !== null) {
-      clearInterval(timer)
-      process.stderr.write('\r\x1b[2K')
-    }
+    bar.end()
   }
   if (opts.json) {
     await print(JSON.stringify(r) + '\n')
@@ -184,17 +177,22 @@ async function verify ({ store: file }) {
   // Opening checks every checksum (damage followed by valid data is ERR_STORE_CORRUPT);
   // verify() checks them again on the open file, then every live entry is read.
   const s = await openRead(file)
+  const bar = new ProgressBar(`verifying ${file}`)
   const { report, entries, end } = await withStore(s, async (s) => {
-    const report = await s.verify()
+    const report = await s.verify(bar.options)
     const st = s.stats()
     let n = 0
     let touched = 0
+    bar.label = `reading ${file}`
     for (const [k, v] of s.entries()) {
       // Read the first and last byte of the key and the value.
       touched += k[0] ^ k[k.length - 1]
       if (v.length > 0) touched += v[0] ^ v[v.length - 1]
       n++
+      if ((n & 1023) === 0) bar.update(n, st.entries, 'entries')
     }
+    bar.update(n, st.entries, 'entries')
+    bar.end()
     if (touched < 0 || n !== st.entries) {
       throw new Failure(`error: the index lists ${st.entries} entries but iteration found ${n}`, STORE_ERROR)
     }
@@ -212,14 +210,23 @@ async function verify ({ store: file }) {
 async function exportCmd ({ store: file }) {
   const out = new Output(process.stdout)
   const s = await openRead(file)
-  await withStore(s, async (s) => {
-    for (const [k, v] of s.entries()) {
-      for (const piece of encodeEntry(k, v)) {
-        if (!await out.write(piece)) return
+  const bar = new ProgressBar(`exporting ${file}`)
+  try {
+    await withStore(s, async (s) => {
+      const total = s.size
+      let n = 0
+      for (const [k, v] of s.entries()) {
+        for (const piece of encodeEntry(k, v)) {
+          if (!await out.write(piece)) return
+        }
+        if ((++n & 255) === 0) bar.update(n, total, 'entries')
       }
-    }
-    await out.end()
-  })
+      bar.update(n, total, 'entries')
+      await out.end()
+    })
+  } finally {
+    bar.end()
+  }
   return OK
 }
 
@@ -248,6 +255,10 @@ async function importCmd ({ store: file, file: input }) {
   const s = await openWrite(file, true)
   const stream = readStream(input)
   let imported = 0
+  // Bytes of the input read, of its size: known for a file argument (stdin has no size).
+  const bar = new ProgressBar(`importing ${input}`)
+  const inputBytes = input === undefined ? 0 : fs.statSync(input).size
+  const shown = () => { if (input !== undefined) bar.update(stream.bytesRead, inputBytes) }
   try {
     await withStore(s, async (s) => {
       const rl = lines(stream)
@@ -263,9 +274,12 @@ async function importCmd ({ store: file, file: input }) {
         imported += batch.length
         batch = []
         batchBytes = 0
+        shown()
       }
       try {
+        let read = 0
         for await (const line of rl) {
+          if ((++read & 255) === 0) shown()
           const got = decoder.next(line)
           if (got === null) continue
           if (got.part !== undefined) {
@@ -292,7 +306,9 @@ async function importCmd ({ store: file, file: input }) {
         }
         decoder.end()
         await commit()
+        shown()
       } finally {
+        bar.end()
         await rl.return()
         // A long value cut short is dropped: nothing of it is written.
         if (long !== null) long.destroy()

@@ -22,7 +22,12 @@ use crate::files::{self, parent_dir};
 use crate::format::{self, HEADER_LEN};
 use crate::index::{base, Snapshot};
 use crate::mapping::{self, Mapping};
+use crate::progress::Progress;
 use crate::store::Store;
+
+/// What an aborted backup left as it was.
+const BACKUP_ABORTED: &str =
+    "backup stopped; its temporary copy was removed and nothing was written at its path";
 
 /// Bytes copied per write.
 const CHUNK: usize = 4 << 20;
@@ -80,6 +85,17 @@ impl Store {
     /// it opens in constant time. Bytes are copied as they are: [`Store::verify`] of the
     /// copy checks them.
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<BackupReport> {
+        self.backup_with(dest, &Progress::none())
+    }
+
+    /// [`Store::backup`], reporting `(bytes copied, bytes to copy)` to `progress` and
+    /// stopping with [`Error::Aborted`] once its cancel flag is set, at any point before the
+    /// copy is put at `dest`: the temporary copy is then removed and `dest` never appears.
+    pub fn backup_with(
+        &self,
+        dest: impl AsRef<Path>,
+        progress: &Progress<'_>,
+    ) -> Result<BackupReport> {
         self.check_open()?;
         let started = Instant::now();
         let dest = absolute(dest.as_ref())?;
@@ -130,8 +146,11 @@ impl Store {
                 NEXT_TEMP.fetch_add(1, Ordering::Relaxed)
             ),
         );
-        let written = self.write_copy(&src, &tmp, &like);
-        let (file, bytes, generation) = match written {
+        let written = self.write_copy(&src, &tmp, &like, progress);
+        let (file, bytes, generation) = match written.and_then(|w| {
+            progress.check(BACKUP_ABORTED)?;
+            Ok(w)
+        }) {
             Ok(w) => w,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
@@ -157,6 +176,7 @@ impl Store {
             }
             _ => false,
         };
+        progress.report(src.end, src.end);
         Ok(BackupReport {
             path: dest,
             bytes,
@@ -175,6 +195,7 @@ impl Store {
         src: &Source,
         tmp: &Path,
         like: &std::fs::Metadata,
+        progress: &Progress<'_>,
     ) -> Result<(File, u64, Option<[u8; 16]>)> {
         let io_err = |op: &'static str| move |e| Error::io(op, tmp, e);
         let file = files::private_options()
@@ -205,6 +226,8 @@ impl Store {
         let mut at = HEADER_LEN;
         let mut asked = 0;
         while at < src.end {
+            progress.report(at, src.end);
+            progress.check(BACKUP_ABORTED)?;
             let n = (src.end - at).min(CHUNK as u64) as usize;
             mapping::read_ahead(data, at, &mut asked);
             write(&data[at as usize..at as usize + n], at)?;

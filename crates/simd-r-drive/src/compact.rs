@@ -24,6 +24,7 @@ use crate::format::{self, EntryKind, HEADER_LEN};
 use crate::index::Index;
 use crate::io::Backend;
 use crate::mapping::Mapping;
+use crate::progress::{Progress, STEP};
 use crate::store::{State, Store};
 
 /// Flush the copy buffer once it holds this much.
@@ -110,6 +111,15 @@ impl Store {
     /// Rewrites the store without its dead entries. Reads and writes continue while it
     /// runs, and writes made meanwhile are kept. Returns what it reclaimed.
     pub fn compact(&self) -> Result<CompactionReport> {
+        self.compact_with(&Progress::none())
+    }
+
+    /// [`Store::compact`], reporting `(bytes of the old file copied, its length)` to
+    /// `progress` and stopping with [`Error::Aborted`] once its cancel flag is set, at any
+    /// point before the final step (which holds the writer lock, renames and is never
+    /// abandoned halfway): the store then stays the old file, unchanged, and the compaction
+    /// file is removed.
+    pub fn compact_with(&self, progress: &Progress<'_>) -> Result<CompactionReport> {
         self.check_writable()?;
         let _busy = self.long_op();
         let _one_at_a_time = self.compaction.lock();
@@ -117,7 +127,7 @@ impl Store {
         let started = Instant::now();
         let tmp = files::with_suffix(&self.path, files::COMPACT_TEMP);
         let mut made = None;
-        let result = self.compact_into(&tmp, started, &mut made);
+        let result = self.compact_into(&tmp, started, &mut made, progress);
         if result.is_err() {
             // Only the file this compaction made: if the directory was replaced meanwhile,
             // a file of that name there belongs to someone else.
@@ -148,7 +158,11 @@ impl Store {
         tmp: &Path,
         started: Instant,
         made: &mut Option<FileId>,
+        progress: &Progress<'_>,
     ) -> Result<CompactionReport> {
+        const ABORTED: &str =
+            "compaction stopped; the store is the file it was, and the compaction file was removed";
+        progress.check(ABORTED)?;
         let io_err = |op: &'static str, e: std::io::Error| self.compaction_failed(op, tmp, e);
         // A new file, a new generation: the old file's index can never be taken for its.
         let file_generation = format::new_generation();
@@ -213,7 +227,13 @@ impl Store {
         let mut index = Index::with_capacity(slots.len());
         let data = map.bytes(start_end);
         let mut asked = 0;
+        let mut next_report = 0;
         for &(off, hash) in &slots {
+            if off >= next_report {
+                progress.report(off, start_end);
+                progress.check(ABORTED)?;
+                next_report = off + STEP;
+            }
             crate::mapping::read_ahead(data, off, &mut asked);
             let h = match format::verify_entry(data, off) {
                 Ok(h) if h.kind == EntryKind::Put => h,
@@ -266,6 +286,9 @@ impl Store {
         self.backend
             .sync_data(&out.file)
             .map_err(|e| io_err("syncing the compaction file", e))?;
+
+        // The last point where stopping leaves nothing behind but a file to remove.
+        progress.check(ABORTED)?;
 
         // 3. Final step: writers wait while the last of the tail is copied and the new
         // file replaces the old one.
@@ -382,6 +405,7 @@ impl Store {
         }
         // The new file was synced with every commit up to `seq` in it.
         self.mark_durable(seq);
+        progress.report(start_end, start_end);
         Ok(CompactionReport {
             bytes_before,
             bytes_after: new_end,

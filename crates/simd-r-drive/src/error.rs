@@ -63,6 +63,13 @@ pub enum Error {
         /// The path that exists.
         path: PathBuf,
     },
+    /// A long operation stopped because its cancel flag was set
+    /// ([`crate::Progress::cancel_flag`]): an `AbortSignal` fired, or the store is closing.
+    /// What it had done was undone (`what` says what was left as it was).
+    Aborted {
+        /// What stopped, and what it left as it was.
+        what: &'static str,
+    },
     /// The file was written by a newer version of the format than this build understands.
     UnsupportedVersion {
         /// The file that was opened.
@@ -150,6 +157,7 @@ impl Error {
             Error::NotAStore { .. } | Error::NotAStoreFile { .. } => "ERR_NOT_A_STORE",
             Error::Moved { .. } => "ERR_STORE_MOVED",
             Error::Exists { .. } => "ERR_EXISTS",
+            Error::Aborted { .. } => "ABORT_ERR",
             Error::UnsupportedVersion { .. } => "ERR_STORE_VERSION",
             Error::Corrupt { .. } => "ERR_STORE_CORRUPT",
             Error::Locked { .. } | Error::LockTimeout { .. } => "ERR_STORE_LOCKED",
@@ -297,6 +305,10 @@ impl fmt::Display for Error {
                 "{} already exists; it was left untouched. A backup is written only to a new \
                  path: remove that file or pick another name",
                 path.display()
+            ),
+            Error::Aborted { what } => write!(
+                f,
+                "the operation was aborted: {what}. Run it again to finish it"
             ),
             Error::UnsupportedVersion {
                 path,

@@ -36,6 +36,7 @@ pub mod io;
 mod load;
 mod lock;
 mod mapping;
+mod progress;
 mod repair;
 mod scan;
 pub mod simd;
@@ -52,7 +53,8 @@ pub use follow::Refresh;
 pub use format::{EntryKind, ALIGN, FORMAT_VERSION, HEADER_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use hash::KeyHasher;
 pub use mapping::Value;
-pub use repair::{repair, RepairReport, VerifyReport};
+pub use progress::Progress;
+pub use repair::{repair, repair_with, RepairReport, VerifyReport};
 pub use store::{
     Commit, Condition, ConditionalCommit, Iter, Op, RecoveryReport, Stats, Store, StoreOptions,
     Transaction,

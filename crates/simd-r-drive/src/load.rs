@@ -186,16 +186,29 @@ pub(crate) fn index_log(
     hasher: KeyHash,
     index: &mut Index,
 ) -> std::result::Result<scan::Outcome, scan::Damage> {
+    index_log_until(data, start, mode, hasher, index, |_| true)
+}
+
+/// [`index_log`], calling `go_on(offset)` for each entry applied: once it returns `false`
+/// the scan stops (see [`scan::scan_until`]) and `index` holds only part of the log.
+pub(crate) fn index_log_until(
+    data: &[u8],
+    start: u64,
+    mode: Mode,
+    hasher: KeyHash,
+    index: &mut Index,
+    mut go_on: impl FnMut(u64) -> bool,
+) -> std::result::Result<scan::Outcome, scan::Damage> {
     const CHUNK: usize = 1 << 20;
     let len = data.len() as u64;
     let mut ops = Vec::with_capacity(((len.saturating_sub(start) / 128) as usize).min(CHUNK));
     let mut scratch = Vec::new();
-    let outcome = scan::scan(data, start, mode, |off, h| {
+    let outcome = scan::scan_until(data, start, mode, |off, h| {
         if h.kind == EntryKind::Clear {
             // Everything before it is gone: what is collected so far need not be applied.
             ops.clear();
             index.clear();
-            return;
+            return go_on(off);
         }
         let ks = (off + h.key_start()) as usize;
         let put_len = match h.kind {
@@ -211,6 +224,7 @@ pub(crate) fn index_log(
         if ops.len() == CHUNK {
             index.apply_grouped(data, &mut ops, &mut scratch, None);
         }
+        go_on(off)
     });
     index.apply_grouped(data, &mut ops, &mut scratch, None);
     outcome

@@ -12,6 +12,7 @@ use crate::index::Index;
 use crate::load;
 use crate::lock;
 use crate::mapping::Mapping;
+use crate::progress::{Progress, STEP};
 use crate::scan::{self, Mode};
 use crate::store::{Store, StoreOptions};
 
@@ -36,6 +37,25 @@ pub struct RepairReport {
 /// stays reachable as `<path>.damaged`. The header's magic must be intact: a file that
 /// is not a store is never touched.
 pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairReport> {
+    repair_with(path, opts, &Progress::none())
+}
+
+/// What an aborted repair left as it was.
+const REPAIR_ABORTED: &str =
+    "repair stopped before it renamed anything; the store file is as it was (still damaged) \
+     and the repair file was removed";
+
+/// [`repair`], reporting `(bytes of the damaged file read, its length)` to `progress` and
+/// stopping with [`Error::Aborted`] once its cancel flag is set, at any point before it
+/// renames anything (the link to `<path>.damaged` and the rename over `path`): the store
+/// file is then as it was and the repair file is removed. From the first rename on it
+/// finishes whatever the flag says.
+pub fn repair_with(
+    path: impl AsRef<Path>,
+    opts: &StoreOptions,
+    progress: &Progress<'_>,
+) -> Result<RepairReport> {
+    progress.check(REPAIR_ABORTED)?;
     let path = &files::resolve(path.as_ref())?;
     // Refuse what is not a regular file without opening it, and a file that is not a store
     // (or is too new) before creating the lock file; take the writer's lock on the file
@@ -58,10 +78,18 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
     let data = map.bytes(len);
     let mut index = Index::with_capacity(((len / 64) as usize).min(1 << 22));
     let hasher = KeyHash::random(opts.hasher);
-    let outcome = scan::scan(data, HEADER_LEN.min(len), Mode::Salvage, |off, h| {
+    let mut next_report = 0;
+    let outcome = scan::scan_until(data, HEADER_LEN.min(len), Mode::Salvage, |off, h| {
         load::apply_entry(&mut index, data, hasher, off, h);
+        if off < next_report {
+            return true;
+        }
+        next_report = off + STEP;
+        progress.report(off, len);
+        !progress.is_cancelled()
     })
     .map_err(|d| Error::corrupt(path, d.offset, d.reason))?;
+    progress.check(REPAIR_ABORTED)?;
 
     let tmp = files::with_suffix(path, files::REPAIR_TEMP);
     let result = (|| -> Result<()> {
@@ -97,7 +125,8 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
             .write_at(&out, &buf, 0)
             .and_then(|()| opts.backend.sync_data(&out))
             .map_err(|e| Error::io("writing the repair file", &tmp, e))?;
-        Ok(())
+        // The last point where stopping leaves nothing behind but a file to remove.
+        progress.check(REPAIR_ABORTED)
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
@@ -123,6 +152,7 @@ pub fn repair(path: impl AsRef<Path>, opts: &StoreOptions) -> Result<RepairRepor
         .sync_dir(&parent_dir(path))
         .map_err(|e| Error::io("syncing the directory", parent_dir(path), e))?;
     let _ = file.unlock();
+    progress.report(len, len);
     Ok(RepairReport {
         entries_kept: outcome.entries,
         live_keys: index.len() as u64,
@@ -165,7 +195,16 @@ impl Store {
     /// [`Error::Corrupt`] naming the first bad offset, also when a read-only open found
     /// damage in unsynced data that it left aside (a writable open would drop it).
     pub fn verify(&self) -> Result<VerifyReport> {
+        self.verify_with(&Progress::none())
+    }
+
+    /// [`Store::verify`], reporting `(bytes checked, bytes to check)` to `progress` and
+    /// stopping with [`Error::Aborted`] once its cancel flag is set (verification changes
+    /// nothing, so it can stop anywhere).
+    pub fn verify_with(&self, progress: &Progress<'_>) -> Result<VerifyReport> {
+        const ABORTED: &str = "verification stopped; it changes nothing";
         self.check_open()?;
+        progress.check(ABORTED)?;
         if let (true, Some(at)) = (self.read_only, self.recovery().unsynced_damage_at) {
             return Err(Error::corrupt(
                 &self.path,
@@ -189,8 +228,24 @@ impl Store {
         }
         let data = map.bytes(end);
         let mut rebuilt = Index::with_capacity(0);
-        let outcome = load::index_log(data, HEADER_LEN, Mode::Follow, self.hasher, &mut rebuilt)
-            .map_err(|d| Error::corrupt(&self.path, d.offset, d.reason))?;
+        let mut next_report = 0;
+        let outcome = load::index_log_until(
+            data,
+            HEADER_LEN,
+            Mode::Follow,
+            self.hasher,
+            &mut rebuilt,
+            |off| {
+                if off < next_report {
+                    return true;
+                }
+                next_report = off + STEP;
+                progress.report(off, end);
+                !progress.is_cancelled()
+            },
+        )
+        .map_err(|d| Error::corrupt(&self.path, d.offset, d.reason))?;
+        progress.check(ABORTED)?;
         if let Some((at, why)) = outcome.tail {
             return Err(Error::corrupt(&self.path, at, why));
         }
@@ -230,6 +285,7 @@ impl Store {
                 ));
             }
         }
+        progress.report(end, end);
         Ok(VerifyReport {
             entries: outcome.entries,
             bytes: end,

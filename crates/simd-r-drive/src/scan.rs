@@ -171,6 +171,22 @@ pub(crate) fn scan(
     mode: Mode,
     mut apply: impl FnMut(u64, &EntryHeader),
 ) -> Result<Outcome, Damage> {
+    scan_until(data, start, mode, |off, h| {
+        apply(off, h);
+        true
+    })
+}
+
+/// [`scan`], whose `apply` returns whether to go on: once it returns `false`, the scan
+/// stops after the rest of that batch has been applied, and returns what it found so far
+/// (a caller that stops it, to cancel, knows to ignore that partial outcome).
+pub(crate) fn scan_until(
+    data: &[u8],
+    start: u64,
+    mode: Mode,
+    mut apply: impl FnMut(u64, &EntryHeader) -> bool,
+) -> Result<Outcome, Damage> {
+    let mut go_on = true;
     let len = data.len() as u64;
     let mut out = Outcome {
         committed_end: start,
@@ -201,10 +217,13 @@ pub(crate) fn scan(
                 pos += h.len();
                 if closes.is_some() {
                     for (off, h) in pending.drain(..) {
-                        apply(off, &h);
+                        go_on &= apply(off, &h);
                         out.entries += 1;
                     }
                     out.committed_end = pos;
+                    if !go_on {
+                        break;
+                    }
                 }
             }
             Err(Fail::OverBudget) => match mode {
@@ -252,8 +271,11 @@ pub(crate) fn scan(
                 Mode::Salvage => {
                     // Keep what verified of the interrupted batch, then skip the damage.
                     for (off, h) in pending.drain(..) {
-                        apply(off, &h);
+                        go_on &= apply(off, &h);
                         out.entries += 1;
+                    }
+                    if !go_on {
+                        break;
                     }
                     match next_valid(data, pos + ALIGN, &mut budget) {
                         Some(Found::At(next)) => {
