@@ -54,8 +54,8 @@ pub use hash::KeyHasher;
 pub use mapping::Value;
 pub use repair::{repair, RepairReport, VerifyReport};
 pub use store::{
-    Commit, Condition, ConditionalCommit, Iter, Op, RecoveryReport, Stats, Store, StoreOptions,
-    Transaction,
+    system_clock_ms, ClockFn, Commit, Condition, ConditionalCommit, Iter, Op, RecoveryReport,
+    Stats, Store, StoreOptions, Transaction,
 };
 pub use window::{page_size, EntryRange, Located, PrivateMap, RangeSnapshot};
 
