@@ -368,8 +368,9 @@ impl Store {
             ));
         }
         let mut existed = vec![false; count];
+        let now = self.now_ms();
         let (seq, ()) = appending.finish()?.commit(|index, data| {
-            index.apply_grouped(data, &mut ops, &mut Vec::new(), Some(&mut existed));
+            index.apply_grouped(data, &mut ops, &mut Vec::new(), Some((&mut existed, now)));
         });
         if self.sync_commits {
             self.wait_durable(seq)?;
@@ -474,6 +475,8 @@ impl Store {
             offsets.push(appending.encode(*op)?);
         }
         let done = appending.finish()?;
+        // A key whose value had expired did not exist, for `existed`.
+        let now = self.now_ms();
         if ops.len() >= GROUPED_BATCH {
             // A large batch: applied grouped by table region (see `Index::apply_grouped`),
             // its operations staged before the state lock is taken.
@@ -483,7 +486,12 @@ impl Store {
                 .collect();
             let mut existed = vec![false; ops.len()];
             let (seq, ()) = done.commit(|index, data| {
-                index.apply_grouped(data, &mut log_ops, &mut Vec::new(), Some(&mut existed));
+                index.apply_grouped(
+                    data,
+                    &mut log_ops,
+                    &mut Vec::new(),
+                    Some((&mut existed, now)),
+                );
             });
             return Ok(Commit { existed, seq });
         }
@@ -502,7 +510,7 @@ impl Store {
                     }
                     Op::Delete { key } => index.remove(data, hash, key, offset),
                 };
-                existed.push(prior.is_some());
+                existed.push(prior.is_some_and(|p| !format::expired(data, p, now)));
             }
             existed
         });
