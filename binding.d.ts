@@ -200,6 +200,16 @@ export interface CompactResult {
 export declare function contains(h: number, scratch: Buffer, keyLen: number): boolean
 
 /**
+ * When `key`'s value expires (ms since the Unix epoch), or `null`.
+ *
+ * # JavaScript: `Store.expiresAt`
+ *
+ * When `key`'s value expires, in milliseconds since the Unix epoch, or `undefined` if it
+ * has no value or was written without `ttl`/`expiresAt`.
+ */
+export declare function expiresAt(h: number, key: Buffer): number | null
+
+/**
  * Resolves once everything committed so far is durable.
  *
  * # JavaScript: `Store.flush`
@@ -289,6 +299,17 @@ export declare function locateMany(h: number, staging: Buffer, count: number, ou
  * the options of {@link Store.open} but `readOnly` and `create` (`ERR_INVALID_ARG_VALUE`).
  */
 export declare function markTemporary(h: number, dir: string): void
+
+/**
+ * The store's time now, in ms since the Unix epoch: the clock expiry is judged by.
+ *
+ * # JavaScript: `Store.now`
+ *
+ * The store's time now, in milliseconds since the Unix epoch: the clock that `ttl` is
+ * counted from and expiry is judged by (the system clock; it never goes back while the
+ * store is open).
+ */
+export declare function nowMs(h: number): number
 
 /**
  * Opens (or creates) the store at `path` and returns a handle. Shares the engine if the

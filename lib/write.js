@@ -6,7 +6,8 @@ const { constants: bufferConstants } = require('node:buffer')
 const native = require('./native.js')
 const errors = require('./errors.js')
 const { hasUtf8Write, checkKey, checkValue, byteLength } = require('./keys.js')
-const { OP_PUT, OP_DELETE, OP_HEADER_LEN, NOT_WRITTEN, COND_VALUE, COND_VERSION } = require('./scratch.js')
+const { OP_PUT, OP_DELETE, OP_PUT_EXPIRING, OP_HEADER_LEN, NOT_WRITTEN, COND_VALUE, COND_VERSION } = require('./scratch.js')
+const { readExpiry, expiryTime } = require('./expiry.js')
 
 /** Batches larger than this are committed on the libuv threadpool. */
 const INLINE_MAX_BYTES = 1 << 20
@@ -78,6 +79,17 @@ class Batch {
     this.reserve(OP_HEADER_LEN + keyLen + valueLen)
     this.put(kind, key, keyLen, value, valueLen)
     if (kind === OP_DELETE) this.hasDelete = true
+    return this.count++
+  }
+
+  /** Stages a Put that expires at `at` (ms since the epoch). */
+  addExpiring (key, value, at) {
+    const keyLen = byteLength(key)
+    const valueLen = byteLength(value)
+    this.reserve(OP_HEADER_LEN + keyLen + valueLen + 8)
+    this.put(OP_PUT_EXPIRING, key, keyLen, value, valueLen)
+    this.buf.writeBigUInt64LE(BigInt(at), this.len)
+    this.len += 8
     return this.count++
   }
 
@@ -173,8 +185,18 @@ class Batch {
       lengths[2 * i + 1] = vl
       total += OP_HEADER_LEN + kl + vl
     }
+    const at = flat.expiries
+    if (at !== undefined) total += 8 * n
     this.reserve(total)
-    for (let i = 0; i < n; i++) this.put(OP_PUT, flat[2 * i], lengths[2 * i], flat[2 * i + 1], lengths[2 * i + 1])
+    for (let i = 0; i < n; i++) {
+      if (at !== undefined && at[i] !== undefined) {
+        this.put(OP_PUT_EXPIRING, flat[2 * i], lengths[2 * i], flat[2 * i + 1], lengths[2 * i + 1])
+        this.buf.writeBigUInt64LE(BigInt(at[i]), this.len)
+        this.len += 8
+      } else {
+        this.put(OP_PUT, flat[2 * i], lengths[2 * i], flat[2 * i + 1], lengths[2 * i + 1])
+      }
+    }
     this.count += n
     return n
   }
@@ -202,6 +224,12 @@ function readEntries (entries) {
     const v = e[1]
     if (typeof k !== 'string' && typeof k !== 'object') checkKey(k)
     if (typeof v !== 'string' && typeof v !== 'object') checkValue(v)
+    // A third element is the entry's write options ({ ttl } or { expiresAt }).
+    const o = e.length > 2 ? readExpiry(e[2], `entries[${i}][2]`) : undefined
+    if (o !== undefined) {
+      if (flat.expiries === undefined) flat.expiries = []
+      flat.expiries[i] = o
+    }
     flat.push(k, v)
   }
   return flat
@@ -242,13 +270,16 @@ class Writes {
     return b
   }
 
-  put (key, value) {
+  put (key, value, options) {
     try {
       this._writable()
       const k = checkKey(key)
       const v = checkValue(value)
+      const e = readExpiry(options, 'options')
+      const at = e === undefined ? undefined : expiryTime(e, this._now())
       const b = this._currentBatch()
-      b.add(OP_PUT, k, v)
+      if (at === undefined) b.add(OP_PUT, k, v)
+      else b.addExpiring(k, v, at)
       return b.promise
     } catch (e) {
       return Promise.reject(e)
@@ -291,10 +322,14 @@ class Writes {
     }
   }
 
-  putSync (key, value) {
+  putSync (key, value, options) {
     this._writable()
+    const k = checkKey(key)
+    const v = checkValue(value)
+    const e = readExpiry(options, 'options')
     const one = new Batch(EMPTY)
-    one.add(OP_PUT, checkKey(key), checkValue(value))
+    if (e === undefined) one.add(OP_PUT, k, v)
+    else one.addExpiring(k, v, expiryTime(e, this._now()))
     this._commitSync(one)
   }
 
@@ -307,7 +342,7 @@ class Writes {
     if (this._batch !== null) this._flushBatch()
     // Written in place by the native side (no staging copy); -1 when an entry is not the
     // common case, which the staging below then checks and reports.
-    if (this._direct(flat) !== NOT_WRITTEN) return
+    if (flat.expiries === undefined && this._direct(flat) !== NOT_WRITTEN) return
     const b = new Batch(EMPTY)
     b.addFlat(flat)
     this._commitSync(b)
@@ -327,11 +362,25 @@ class Writes {
    */
   _readEntries (entries) {
     this._readingEntries = true
+    let flat
     try {
-      return readEntries(entries)
+      flat = readEntries(entries)
     } finally {
       this._readingEntries = false
     }
+    const at = flat.expiries
+    if (at !== undefined) {
+      // Every ttl of the batch counts from the same time.
+      const now = this._now()
+      for (let i = 0; i < at.length; i++) if (at[i] !== undefined) at[i] = expiryTime(at[i], now)
+    }
+    return flat
+  }
+
+  /** The store's clock (ms since the epoch), which a `ttl` counts from. */
+  _now () {
+    const h = this._h
+    return errors.native(() => native.nowMs(h))
   }
 
   /**

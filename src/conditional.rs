@@ -204,6 +204,12 @@ pub fn transaction_sync(
                         Op::Delete { key } => {
                             tx.delete(key).or_throw()?;
                         }
+                        Op::PutExpiring { .. } => {
+                            return Err(coded(
+                                "ERR_INTERNAL",
+                                "a transaction staged a put with an expiry (a bug in simd-r-drive)",
+                            ))
+                        }
                     }
                 }
                 Ok(true)

@@ -168,6 +168,7 @@ pub mod changes;
 pub mod conditional;
 mod entries;
 mod errors;
+pub mod expiry;
 mod faults;
 mod js_docs;
 pub mod read;
