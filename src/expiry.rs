@@ -1,5 +1,27 @@
 //! Expiry in the binding: the store's clock and each key's expiry time (see the engine's
 //! `Store::expires_at`), and the test clock.
+//!
+//! # JavaScript: `WriteOptions`
+//!
+//! Options of one put: when its value expires. Give at most one of `ttl` and `expiresAt`
+//! (both: a `TypeError`, `ERR_INVALID_ARG_VALUE`); each is a whole number of milliseconds
+//! from 0 to 2 ** 53 - 1: anything else is a `RangeError` (`ERR_OUT_OF_RANGE`: negative,
+//! `NaN`, fractional, infinite) or a `TypeError` (`ERR_INVALID_ARG_TYPE`: not a number),
+//! and nothing is written.
+//!
+//! # JavaScript: `WriteOptions.ttl`
+//!
+//! Milliseconds from now, by the store's clock ({@link Store.now}), until the value
+//! expires. `0` writes a value that is expired at once.
+//!
+//! # JavaScript: `WriteOptions.expiresAt`
+//!
+//! When the value expires, in milliseconds since the Unix epoch (as `Date.now()` gives).
+//!
+//! # JavaScript: `Entry`
+//!
+//! One entry of {@link Store.putMany}: a `[key, value]` pair, or a `[key, value, options]`
+//! triple whose {@link WriteOptions} give the value's expiry.
 
 use std::sync::Arc;
 
