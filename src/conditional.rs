@@ -183,39 +183,38 @@ pub fn transaction_sync(
 ) -> napi::Result<f64> {
     let handle = registry::get(h)?;
     let ticket = byte_number("ticket", ticket, 0)?;
-    let done = handle.in_turn(ticket, || {
-        writable(&handle)?;
-        handle
-            .store
-            .transaction(|tx| -> napi::Result<bool> {
-                let Some(staged) = body.call(())? else {
-                    return Ok(false);
-                };
-                let staged = staging::parse_staged(&staged, None)?;
-                if staged.conds.is_some() {
-                    return Err(coded(
-                        "ERR_INTERNAL",
-                        "a transaction staged a conditional write (a bug in simd-r-drive)",
-                    ));
-                }
-                for op in staged.ops {
-                    match op {
-                        Op::Put { key, value } => tx.put(key, value).or_throw()?,
-                        Op::Delete { key } => {
-                            tx.delete(key).or_throw()?;
-                        }
-                        Op::PutExpiring { .. } => {
-                            return Err(coded(
+    let done =
+        handle.in_turn(ticket, || {
+            writable(&handle)?;
+            handle
+                .store
+                .transaction(|tx| -> napi::Result<bool> {
+                    let Some(staged) = body.call(())? else {
+                        return Ok(false);
+                    };
+                    let staged = staging::parse_staged(&staged, None)?;
+                    if staged.conds.is_some() {
+                        return Err(coded(
+                            "ERR_INTERNAL",
+                            "a transaction staged a conditional write (a bug in simd-r-drive)",
+                        ));
+                    }
+                    for op in staged.ops {
+                        match op {
+                            Op::Put { key, value } => tx.put(key, value).or_throw()?,
+                            Op::Delete { key } => {
+                                tx.delete(key).or_throw()?;
+                            }
+                            Op::PutExpiring { .. } => return Err(coded(
                                 "ERR_INTERNAL",
                                 "a transaction staged a put with an expiry (a bug in simd-r-drive)",
-                            ))
+                            )),
                         }
                     }
-                }
-                Ok(true)
-            })
-            .or_throw()
-    })?;
+                    Ok(true)
+                })
+                .or_throw()
+        })?;
     let (wrote, commit) = done?;
     if !wrote {
         return Ok(ABORTED);
