@@ -476,14 +476,15 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * condition is checked when the write commits, by the store's one writer (against the
    * store and the operations before it in the same tick's batch), so two callers racing
    * for a key (in this thread or in worker threads) never both win. A failed condition
-   * writes nothing; the other writes of the batch commit all the same.
+   * writes nothing; the other writes of the batch commit all the same. A key whose value
+   * expired is absent; `options` ({@link WriteOptions}) give the new value an expiry.
    */
-  putIfAbsent(key: Key, value: Encodable<V>): Promise<boolean>
+  putIfAbsent(key: Key, value: Encodable<V>, options?: WriteOptions): Promise<boolean>
   /**
    * Like {@link Store.putIfAbsent}, committed before returning (after anything staged
    * before it); returns whether it wrote.
    */
-  putIfAbsentSync(key: Key, value: Encodable<V>): boolean
+  putIfAbsentSync(key: Key, value: Encodable<V>, options?: WriteOptions): boolean
   /**
    * Writes `value` to `key` (deletes it when `value` is `undefined`) only if `expected`
    * holds: `undefined` for "the key has no value", the bytes (or string) the value must

@@ -54,12 +54,23 @@ test.serial('ttl and expiresAt expire for every read, then compaction drops them
   // An expired key is absent for a conditional write.
   t.true(await s.putIfAbsent('a', 'again'))
   t.is(s.get('a').toString(), 'again')
+  // putIfAbsent takes an expiry too; while it lives the key is not absent.
+  t.true(s.putIfAbsentSync('g', 'G', { ttl: 500 }))
+  t.false(await s.putIfAbsent('g', 'other', { ttl: 500 }))
+  t.true(s.expiresAt('g') > s.now())
+  move(2600)
+  t.is(s.get('g'), undefined)
+  t.true(await s.putIfAbsent('g', 'G2', { expiresAt: s.now() + 10_000 }))
+  t.is(s.get('g').toString(), 'G2')
+  await s.delete('g')
+  move(2000)
 
   move(1000) // back: nothing comes back while open
   t.is(s.get('c'), undefined)
   move(2000)
   await s.compact()
   t.is(s.size, 4, 'the expired keys are gone from size after compaction')
+  t.deepEqual([...s.keys()].map(String).sort(), ['a', 'b', 'd', 'f'])
   t.is(s.expiresAt('b'), now + 5000)
   await follower.close()
   await s.close()

@@ -169,17 +169,17 @@ function applyEncoding (store, enc) {
     putManySync (entries) {
       proto.putManySync.call(this, encodeEntries(entries, encode))
     },
-    putIfAbsent (key, value) {
+    putIfAbsent (key, value, options) {
       let v
       try {
         v = encode(value)
       } catch (e) {
         return Promise.reject(e)
       }
-      return proto.putIfAbsent.call(this, key, v)
+      return proto.putIfAbsent.call(this, key, v, options)
     },
-    putIfAbsentSync (key, value) {
-      return proto.putIfAbsentSync.call(this, key, encode(value))
+    putIfAbsentSync (key, value, options) {
+      return proto.putIfAbsentSync.call(this, key, encode(value), options)
     },
     compareAndSet (key, expected, value) {
       let args

@@ -96,19 +96,25 @@ class Batch {
   /**
    * Stages an operation written only if `cond` holds (a COND_* of scratch.js; `expected`
    * is the bytes of COND_VALUE or the bigint of COND_VERSION). Its flag (see `existed`)
-   * then says whether it wrote.
+   * then says whether it wrote. A Put given `expiresAt` (ms since the epoch) expires then.
    */
-  addIf (kind, key, value, cond, expected) {
+  addIf (kind, key, value, cond, expected, expiresAt) {
     const keyLen = byteLength(key)
     const valueLen = value === null ? 0 : byteLength(value)
     const expectedLen = cond === COND_VALUE ? byteLength(expected) : 0
     const extra = cond === COND_VALUE ? 4 + expectedLen : cond === COND_VERSION ? 8 : 0
-    this.reserve(OP_HEADER_LEN + keyLen + valueLen + extra)
+    this.reserve(OP_HEADER_LEN + keyLen + valueLen + extra + 8)
     const start = this.len
-    this.put(kind, key, keyLen, value, valueLen)
+    const expiring = kind === OP_PUT && expiresAt !== undefined
+    this.put(expiring ? OP_PUT_EXPIRING : kind, key, keyLen, value, valueLen)
     const b = this.buf
     b[start + 1] = cond
     let at = this.len
+    if (expiring) {
+      // The expiry comes before the condition (src/staging.rs).
+      b.writeBigUInt64LE(BigInt(expiresAt), at)
+      at += 8
+    }
     if (cond === COND_VALUE) {
       b.writeUInt32LE(expectedLen, at)
       at += 4

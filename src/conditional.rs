@@ -8,7 +8,8 @@
 //! condition is checked when the write commits, by the store's one writer (against the
 //! store and the operations before it in the same tick's batch), so two callers racing
 //! for a key (in this thread or in worker threads) never both win. A failed condition
-//! writes nothing; the other writes of the batch commit all the same.
+//! writes nothing; the other writes of the batch commit all the same. A key whose value
+//! expired is absent; `options` ({@link WriteOptions}) give the new value an expiry.
 //!
 //! # JavaScript: `Store.putIfAbsentSync`
 //!
