@@ -216,6 +216,16 @@ export interface CompactResult {
 export declare function contains(h: number, scratch: Buffer, keyLen: number): boolean
 
 /**
+ * When `key`'s value expires (ms since the Unix epoch), or `null`.
+ *
+ * # JavaScript: `Store.expiresAt`
+ *
+ * When `key`'s value expires, in milliseconds since the Unix epoch, or `undefined` if it
+ * has no value or was written without `ttl`/`expiresAt`.
+ */
+export declare function expiresAt(h: number, key: Buffer): number | null
+
+/**
  * Resolves once everything committed so far is durable.
  *
  * # JavaScript: `Store.flush`
@@ -312,6 +322,17 @@ export declare function markTemporary(h: number, dir: string): void
  * does not keep the event loop alive; the operation's promise does).
  */
 export declare function newWork(onProgress?: ((arg0: number, arg1: number) => void) | undefined | null): ExternalObject<'Work'>
+
+/**
+ * The store's time now, in ms since the Unix epoch: the clock expiry is judged by.
+ *
+ * # JavaScript: `Store.now`
+ *
+ * The store's time now, in milliseconds since the Unix epoch: the clock that `ttl` is
+ * counted from and expiry is judged by (the system clock; it never goes back while the
+ * store is open).
+ */
+export declare function nowMs(h: number): number
 
 /**
  * Opens (or creates) the store at `path` and returns a handle. Shares the engine if the
@@ -655,12 +676,16 @@ export declare function workTotal(work: ExternalObject<'Work'>): number
  * # JavaScript: `Store.put`
  *
  * Sets `key` to `value`. Puts, deletes and putMany calls made in the same tick are
- * committed as one batch. The value is copied when `put` is called.
+ * committed as one batch. The value is copied when `put` is called. With `{ ttl }` or
+ * `{ expiresAt }` ({@link WriteOptions}) the value expires: from then on every read
+ * treats the key as absent.
  *
  * # JavaScript: `Store.putMany`
  *
  * Sets every `[key, value]` of `entries` atomically: after a crash all or none are there.
- * `entries` (an array or any iterable) is read once, when `putMany` is called, and every
+ * An entry may be a `[key, value, { ttl }]` or `[key, value, { expiresAt }]` triple
+ * ({@link Entry}): that value expires (every `ttl` of one call counts from the same
+ * time). `entries` (an array or any iterable) is read once, when `putMany` is called, and every
  * key and value is copied then. A write on this store made from inside that read (by an
  * accessor, Proxy or iterator of `entries`) is refused with `ERR_INVALID_STATE`.
  *

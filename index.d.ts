@@ -123,6 +123,30 @@ export type Decoded<E> = E extends 'utf8' ? string
 export type Encodable<V> = [V] extends [Buffer] ? Value : [V] extends [string] ? string | Value : V
 
 /** How to open a store. */
+/**
+ * Options of one put: when its value expires. Give at most one of `ttl` and `expiresAt`
+ * (both: a `TypeError`, `ERR_INVALID_ARG_VALUE`); each is a whole number of milliseconds
+ * from 0 to 2 ** 53 - 1: anything else is a `RangeError` (`ERR_OUT_OF_RANGE`: negative,
+ * `NaN`, fractional, infinite) or a `TypeError` (`ERR_INVALID_ARG_TYPE`: not a number),
+ * and nothing is written.
+ */
+export interface WriteOptions {
+  /**
+   * Milliseconds from now, by the store's clock ({@link Store.now}), until the value
+   * expires. `0` writes a value that is expired at once.
+   */
+  ttl?: number
+  /** When the value expires, in milliseconds since the Unix epoch (as `Date.now()` gives). */
+  expiresAt?: number
+}
+
+/**
+ * One entry of {@link Store.putMany}: a `[key, value]` pair, or a `[key, value, options]`
+ * triple whose {@link WriteOptions} give the value's expiry.
+ */
+export type Entry<V> = readonly [Key, Encodable<V>] | readonly [Key, Encodable<V>, WriteOptions | undefined]
+
+/** How to open a store. */
 export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
   /**
    * Open without writing: takes no writer lock, so it works beside a writer in another
@@ -553,26 +577,30 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
 
   /**
    * Sets `key` to `value`. Puts, deletes and putMany calls made in the same tick are
-   * committed as one batch. The value is copied when `put` is called.
+   * committed as one batch. The value is copied when `put` is called. With `{ ttl }` or
+   * `{ expiresAt }` ({@link WriteOptions}) the value expires: from then on every read
+   * treats the key as absent.
    */
-  put(key: Key, value: Encodable<V>): Promise<void>
+  put(key: Key, value: Encodable<V>, options?: WriteOptions): Promise<void>
   /**
    * Sets every `[key, value]` of `entries` atomically: after a crash all or none are there.
-   * `entries` (an array or any iterable) is read once, when `putMany` is called, and every
+   * An entry may be a `[key, value, { ttl }]` or `[key, value, { expiresAt }]` triple
+   * ({@link Entry}): that value expires (every `ttl` of one call counts from the same
+   * time). `entries` (an array or any iterable) is read once, when `putMany` is called, and every
    * key and value is copied then. A write on this store made from inside that read (by an
    * accessor, Proxy or iterator of `entries`) is refused with `ERR_INVALID_STATE`.
    */
-  putMany(entries: Iterable<readonly [Key, Encodable<V>]>): Promise<void>
+  putMany(entries: Iterable<Entry<V>>): Promise<void>
   /** Deletes `key`; resolves to whether it had a value. */
   delete(key: Key): Promise<boolean>
   /** Like {@link Store.put}, committed before returning (after anything staged before it). */
-  putSync(key: Key, value: Encodable<V>): void
+  putSync(key: Key, value: Encodable<V>, options?: WriteOptions): void
   /**
    * Like {@link Store.putMany}, committed before returning. While it reads `entries`, a
    * write on this store made from inside that read (by an accessor, Proxy or iterator of
    * `entries`) throws `ERR_INVALID_STATE`.
    */
-  putManySync(entries: Iterable<readonly [Key, Encodable<V>]>): void
+  putManySync(entries: Iterable<Entry<V>>): void
   /** Like {@link Store.delete}, committed before returning. */
   deleteSync(key: Key): boolean
   /**
@@ -580,14 +608,15 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * condition is checked when the write commits, by the store's one writer (against the
    * store and the operations before it in the same tick's batch), so two callers racing
    * for a key (in this thread or in worker threads) never both win. A failed condition
-   * writes nothing; the other writes of the batch commit all the same.
+   * writes nothing; the other writes of the batch commit all the same. A key whose value
+   * expired is absent; `options` ({@link WriteOptions}) give the new value an expiry.
    */
-  putIfAbsent(key: Key, value: Encodable<V>): Promise<boolean>
+  putIfAbsent(key: Key, value: Encodable<V>, options?: WriteOptions): Promise<boolean>
   /**
    * Like {@link Store.putIfAbsent}, committed before returning (after anything staged
    * before it); returns whether it wrote.
    */
-  putIfAbsentSync(key: Key, value: Encodable<V>): boolean
+  putIfAbsentSync(key: Key, value: Encodable<V>, options?: WriteOptions): boolean
   /**
    * Writes `value` to `key` (deletes it when `value` is `undefined`) only if `expected`
    * holds: `undefined` for "the key has no value", the bytes (or string) the value must
@@ -609,6 +638,17 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * mean anything.
    */
   versionOf(key: Key): bigint | undefined
+  /**
+   * When `key`'s value expires, in milliseconds since the Unix epoch, or `undefined` if it
+   * has no value or was written without `ttl`/`expiresAt`.
+   */
+  expiresAt(key: Key): number | undefined
+  /**
+   * The store's time now, in milliseconds since the Unix epoch: the clock that `ttl` is
+   * counted from and expiry is judged by (the system clock; it never goes back while the
+   * store is open).
+   */
+  now(): number
   /**
    * Deletes every key, atomically: after a crash (even a kill -9 or a power loss in the
    * middle) the store has all its keys or none. It writes one 16-byte entry whatever the

@@ -192,3 +192,24 @@ test('a sub-store of a read-only store reads but does not write', async (t) => {
   await t.throwsAsync(a.clear(), { code: 'ERR_STORE_READ_ONLY' })
   await r.close()
 })
+
+test('a sub-store passes write options through: expiry of put, putSync, putIfAbsent and putMany triples', async (t) => {
+  const s = await Store.open(tmpStore())
+  const sub = s.sub('c:')
+  const at = s.now() + 3600000
+  await sub.put('a', '1', { expiresAt: at })
+  sub.putSync('b', '2', { ttl: 3600000 })
+  t.true(await sub.putIfAbsent('c', '3', { expiresAt: at }))
+  await sub.putMany([['d', '4', { expiresAt: at }], ['e', '5']])
+  t.is(sub.expiresAt('a'), at)
+  t.is(s.expiresAt('c:a'), at, 'stored under the prefixed key')
+  t.true(sub.expiresAt('b') >= at - 60000)
+  t.is(sub.expiresAt('c'), at)
+  t.is(sub.expiresAt('d'), at)
+  t.is(sub.expiresAt('e'), undefined)
+  // Already expired: missing at once.
+  await sub.put('gone', 'x', { expiresAt: 1 })
+  t.is(sub.get('gone'), undefined)
+  t.false(sub.has('gone'))
+  await s.close()
+})

@@ -31,6 +31,13 @@ async function main (): Promise<void> {
   // conditional writes, versions, clear and transactions
   assertEqual<ReturnType<typeof store.putIfAbsent>, Promise<boolean>>(true)
   expectType<boolean>(store.putIfAbsentSync('a', 'b'))
+  store.putSync('t', 'v', { ttl: 1000 })
+  const at: number | undefined = store.expiresAt('t')
+  const clock: number = store.now()
+  store.putManySync([['a', 'b'], ['c', 'd', { expiresAt: clock + 5 }]])
+  void at
+  // @ts-expect-error a ttl is a number
+  store.putSync('t', 'v', { ttl: '1000' })
   const ver = store.versionOf('a')
   assertEqual<typeof ver, bigint | undefined>(true)
   if (ver !== undefined) expectType<boolean>(await store.compareAndSet('a', { version: ver }, 'c'))

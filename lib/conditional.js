@@ -7,6 +7,7 @@ const native = require('./native.js')
 const errors = require('./errors.js')
 const { checkKey, checkValue } = require('./keys.js')
 const { Batch, EMPTY } = require('./write.js')
+const { readExpiry, expiryTime } = require('./expiry.js')
 const { OP_PUT, OP_DELETE, COND_ABSENT, COND_VALUE, COND_VERSION } = require('./scratch.js')
 
 const MAX_VERSION = (1n << 64n) - 1n
@@ -48,23 +49,28 @@ function keyBuffer (k) {
 }
 
 class Conditional {
-  putIfAbsent (key, value) {
+  putIfAbsent (key, value, options) {
     try {
       this._writable()
       const k = checkKey(key)
       const v = checkValue(value)
+      const e = readExpiry(options, 'options')
+      const at = e === undefined ? undefined : expiryTime(e, this._now())
       const b = this._currentBatch()
-      const i = b.addIf(OP_PUT, k, v, COND_ABSENT, null)
+      const i = b.addIf(OP_PUT, k, v, COND_ABSENT, null, at)
       return b.existed().then((wrote) => wrote[i] === 1)
     } catch (e) {
       return Promise.reject(e)
     }
   }
 
-  putIfAbsentSync (key, value) {
+  putIfAbsentSync (key, value, options) {
     this._writable()
+    const k = checkKey(key)
+    const v = checkValue(value)
+    const e = readExpiry(options, 'options')
     const b = new Batch(EMPTY)
-    b.addIf(OP_PUT, checkKey(key), checkValue(value), COND_ABSENT, null)
+    b.addIf(OP_PUT, k, v, COND_ABSENT, null, e === undefined ? undefined : expiryTime(e, this._now()))
     return this._commitSync(b)[0] === 1
   }
 

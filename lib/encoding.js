@@ -91,7 +91,11 @@ function decodeValue (store, bytes) {
 function encodeEntries (entries, encode) {
   if (entries === null || entries === undefined || typeof entries[Symbol.iterator] !== 'function') return entries
   const out = []
-  for (const e of entries) out.push(Array.isArray(e) && e.length >= 2 ? [e[0], encode(e[1])] : e)
+  for (const e of entries) {
+    if (!Array.isArray(e) || e.length < 2) out.push(e)
+    else if (e.length > 2) out.push([e[0], encode(e[1]), e[2]]) // with its write options
+    else out.push([e[0], encode(e[1])])
+  }
   return out
 }
 
@@ -141,14 +145,14 @@ function applyEncoding (store, enc) {
       for (const [k, v] of proto.entries.call(this)) yield [k, decode(v)]
     },
     [Symbol.iterator] () { return this.entries() },
-    put (key, value) {
+    put (key, value, options) {
       let v
       try {
         v = encode(value)
       } catch (e) {
         return Promise.reject(e)
       }
-      return proto.put.call(this, key, v)
+      return proto.put.call(this, key, v, options)
     },
     putMany (entries) {
       let encoded
@@ -159,23 +163,23 @@ function applyEncoding (store, enc) {
       }
       return proto.putMany.call(this, encoded)
     },
-    putSync (key, value) {
-      proto.putSync.call(this, key, encode(value))
+    putSync (key, value, options) {
+      proto.putSync.call(this, key, encode(value), options)
     },
     putManySync (entries) {
       proto.putManySync.call(this, encodeEntries(entries, encode))
     },
-    putIfAbsent (key, value) {
+    putIfAbsent (key, value, options) {
       let v
       try {
         v = encode(value)
       } catch (e) {
         return Promise.reject(e)
       }
-      return proto.putIfAbsent.call(this, key, v)
+      return proto.putIfAbsent.call(this, key, v, options)
     },
-    putIfAbsentSync (key, value) {
-      return proto.putIfAbsentSync.call(this, key, encode(value))
+    putIfAbsentSync (key, value, options) {
+      return proto.putIfAbsentSync.call(this, key, encode(value), options)
     },
     compareAndSet (key, expected, value) {
       let args

@@ -56,6 +56,8 @@ const ENTRY_SLOTS = 4
 const OP_PUT = 1
 /** `kind` of a staged Delete. */
 const OP_DELETE = 2
+/** `kind` of a staged Put with an expiry: a u64le (ms since the epoch) follows the value. */
+const OP_PUT_EXPIRING = 3
 /** Length of the fixed part of one staged operation. */
 const OP_HEADER_LEN = 8
 // The second byte of a staged operation: its condition (0 none). COND_VALUE is followed,
@@ -93,6 +95,7 @@ module.exports = {
   ENTRY_SLOTS,
   OP_PUT,
   OP_DELETE,
+  OP_PUT_EXPIRING,
   OP_HEADER_LEN,
   COND_ABSENT,
   COND_VALUE,

@@ -7,6 +7,7 @@ const { Reads, Windows } = require('./read.js')
 const { Writes } = require('./write.js')
 const { Streams } = require('./streams.js')
 const { Conditional } = require('./conditional.js')
+const { Expiries } = require('./expiry.js')
 const { Transactions } = require('./transaction.js')
 const { Backups } = require('./backup.js')
 const { Encodings, resolveEncoding, applyEncoding } = require('./encoding.js')
@@ -187,8 +188,9 @@ class Store extends EventEmitter {
 }
 
 // The members of read.js, write.js, streams.js, changes.js, conditional.js, transaction.js,
-// backup.js, encoding.js and sub.js, defined on Store's prototype as its own are: not enumerable.
-for (const part of [Reads, Writes, Streams, Changes, Conditional, Transactions, Backups, Encodings, Subs]) {
+// backup.js, encoding.js, sub.js and expiry.js, defined on Store's prototype as its own are:
+// not enumerable.
+for (const part of [Reads, Writes, Streams, Changes, Conditional, Transactions, Backups, Encodings, Subs, Expiries]) {
   for (const name of Reflect.ownKeys(part.prototype)) {
     if (name !== 'constructor') Object.defineProperty(Store.prototype, name, Object.getOwnPropertyDescriptor(part.prototype, name))
   }

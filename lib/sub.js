@@ -17,11 +17,13 @@ const { MAX_KEY_BYTES, checkKey, bytesLength } = require('./keys.js')
 const { Reads } = require('./read.js')
 const { Writes } = require('./write.js')
 const { Conditional } = require('./conditional.js')
+const { Expiries } = require('./expiry.js')
 const { resolveEncoding, isVersion } = require('./encoding.js')
 
 const R = Reads.prototype
 const W = Writes.prototype
 const C = Conditional.prototype
+const E = Expiries.prototype
 
 function asBuffer (k) {
   if (typeof k === 'string') return Buffer.from(k, 'utf8')
@@ -103,7 +105,7 @@ class SubStore {
     for (let i = 0; i < list.length; i++) {
       const e = list[i]
       if (!Array.isArray(e) || e.length < 2) throw errors.invalidArgType(`entries[${i}]`, 'a [key, value] pair', e)
-      out[i] = [this._key(e[0]), this._encode(e[1])]
+      out[i] = e.length > 2 ? [this._key(e[0]), this._encode(e[1]), e[2]] : [this._key(e[0]), this._encode(e[1])]
     }
     return out
   }
@@ -127,12 +129,12 @@ class SubStore {
     return C.versionOf.call(this._root, this._key(key))
   }
 
-  put (key, value) {
-    return rejecting(() => W.put.call(this._root, this._key(key), this._encode(value)))
+  put (key, value, options) {
+    return rejecting(() => W.put.call(this._root, this._key(key), this._encode(value), options))
   }
 
-  putSync (key, value) {
-    W.putSync.call(this._root, this._key(key), this._encode(value))
+  putSync (key, value, options) {
+    W.putSync.call(this._root, this._key(key), this._encode(value), options)
   }
 
   putMany (entries) {
@@ -151,12 +153,16 @@ class SubStore {
     return W.deleteSync.call(this._root, this._key(key))
   }
 
-  putIfAbsent (key, value) {
-    return rejecting(() => C.putIfAbsent.call(this._root, this._key(key), this._encode(value)))
+  putIfAbsent (key, value, options) {
+    return rejecting(() => C.putIfAbsent.call(this._root, this._key(key), this._encode(value), options))
   }
 
-  putIfAbsentSync (key, value) {
-    return C.putIfAbsentSync.call(this._root, this._key(key), this._encode(value))
+  putIfAbsentSync (key, value, options) {
+    return C.putIfAbsentSync.call(this._root, this._key(key), this._encode(value), options)
+  }
+
+  expiresAt (key) {
+    return E.expiresAt.call(this._root, this._key(key))
   }
 
   _cas (key, expected, value) {

@@ -7,7 +7,8 @@ const native = require('./native.js')
 const errors = require('./errors.js')
 const { checkLongOptions, runLong } = require('./progress.js')
 const { hasUtf8Write, checkKey, checkValue, byteLength } = require('./keys.js')
-const { OP_PUT, OP_DELETE, OP_HEADER_LEN, NOT_WRITTEN, COND_VALUE, COND_VERSION } = require('./scratch.js')
+const { OP_PUT, OP_DELETE, OP_PUT_EXPIRING, OP_HEADER_LEN, NOT_WRITTEN, COND_VALUE, COND_VERSION } = require('./scratch.js')
+const { readExpiry, expiryTime } = require('./expiry.js')
 
 /** Batches larger than this are committed on the libuv threadpool. */
 const INLINE_MAX_BYTES = 1 << 20
@@ -82,22 +83,39 @@ class Batch {
     return this.count++
   }
 
+  /** Stages a Put that expires at `at` (ms since the epoch). */
+  addExpiring (key, value, at) {
+    const keyLen = byteLength(key)
+    const valueLen = byteLength(value)
+    this.reserve(OP_HEADER_LEN + keyLen + valueLen + 8)
+    this.put(OP_PUT_EXPIRING, key, keyLen, value, valueLen)
+    this.buf.writeBigUInt64LE(BigInt(at), this.len)
+    this.len += 8
+    return this.count++
+  }
+
   /**
    * Stages an operation written only if `cond` holds (a COND_* of scratch.js; `expected`
    * is the bytes of COND_VALUE or the bigint of COND_VERSION). Its flag (see `existed`)
-   * then says whether it wrote.
+   * then says whether it wrote. A Put given `expiresAt` (ms since the epoch) expires then.
    */
-  addIf (kind, key, value, cond, expected) {
+  addIf (kind, key, value, cond, expected, expiresAt) {
     const keyLen = byteLength(key)
     const valueLen = value === null ? 0 : byteLength(value)
     const expectedLen = cond === COND_VALUE ? byteLength(expected) : 0
     const extra = cond === COND_VALUE ? 4 + expectedLen : cond === COND_VERSION ? 8 : 0
-    this.reserve(OP_HEADER_LEN + keyLen + valueLen + extra)
+    this.reserve(OP_HEADER_LEN + keyLen + valueLen + extra + 8)
     const start = this.len
-    this.put(kind, key, keyLen, value, valueLen)
+    const expiring = kind === OP_PUT && expiresAt !== undefined
+    this.put(expiring ? OP_PUT_EXPIRING : kind, key, keyLen, value, valueLen)
     const b = this.buf
     b[start + 1] = cond
     let at = this.len
+    if (expiring) {
+      // The expiry comes before the condition (src/staging.rs).
+      b.writeBigUInt64LE(BigInt(expiresAt), at)
+      at += 8
+    }
     if (cond === COND_VALUE) {
       b.writeUInt32LE(expectedLen, at)
       at += 4
@@ -174,8 +192,18 @@ class Batch {
       lengths[2 * i + 1] = vl
       total += OP_HEADER_LEN + kl + vl
     }
+    const at = flat.expiries
+    if (at !== undefined) total += 8 * n
     this.reserve(total)
-    for (let i = 0; i < n; i++) this.put(OP_PUT, flat[2 * i], lengths[2 * i], flat[2 * i + 1], lengths[2 * i + 1])
+    for (let i = 0; i < n; i++) {
+      if (at !== undefined && at[i] !== undefined) {
+        this.put(OP_PUT_EXPIRING, flat[2 * i], lengths[2 * i], flat[2 * i + 1], lengths[2 * i + 1])
+        this.buf.writeBigUInt64LE(BigInt(at[i]), this.len)
+        this.len += 8
+      } else {
+        this.put(OP_PUT, flat[2 * i], lengths[2 * i], flat[2 * i + 1], lengths[2 * i + 1])
+      }
+    }
     this.count += n
     return n
   }
@@ -203,6 +231,12 @@ function readEntries (entries) {
     const v = e[1]
     if (typeof k !== 'string' && typeof k !== 'object') checkKey(k)
     if (typeof v !== 'string' && typeof v !== 'object') checkValue(v)
+    // A third element is the entry's write options ({ ttl } or { expiresAt }).
+    const o = e.length > 2 ? readExpiry(e[2], `entries[${i}][2]`) : undefined
+    if (o !== undefined) {
+      if (flat.expiries === undefined) flat.expiries = []
+      flat.expiries[i] = o
+    }
     flat.push(k, v)
   }
   return flat
@@ -243,13 +277,16 @@ class Writes {
     return b
   }
 
-  put (key, value) {
+  put (key, value, options) {
     try {
       this._writable()
       const k = checkKey(key)
       const v = checkValue(value)
+      const e = readExpiry(options, 'options')
+      const at = e === undefined ? undefined : expiryTime(e, this._now())
       const b = this._currentBatch()
-      b.add(OP_PUT, k, v)
+      if (at === undefined) b.add(OP_PUT, k, v)
+      else b.addExpiring(k, v, at)
       return b.promise
     } catch (e) {
       return Promise.reject(e)
@@ -292,10 +329,14 @@ class Writes {
     }
   }
 
-  putSync (key, value) {
+  putSync (key, value, options) {
     this._writable()
+    const k = checkKey(key)
+    const v = checkValue(value)
+    const e = readExpiry(options, 'options')
     const one = new Batch(EMPTY)
-    one.add(OP_PUT, checkKey(key), checkValue(value))
+    if (e === undefined) one.add(OP_PUT, k, v)
+    else one.addExpiring(k, v, expiryTime(e, this._now()))
     this._commitSync(one)
   }
 
@@ -308,7 +349,7 @@ class Writes {
     if (this._batch !== null) this._flushBatch()
     // Written in place by the native side (no staging copy); -1 when an entry is not the
     // common case, which the staging below then checks and reports.
-    if (this._direct(flat) !== NOT_WRITTEN) return
+    if (flat.expiries === undefined && this._direct(flat) !== NOT_WRITTEN) return
     const b = new Batch(EMPTY)
     b.addFlat(flat)
     this._commitSync(b)
@@ -328,11 +369,25 @@ class Writes {
    */
   _readEntries (entries) {
     this._readingEntries = true
+    let flat
     try {
-      return readEntries(entries)
+      flat = readEntries(entries)
     } finally {
       this._readingEntries = false
     }
+    const at = flat.expiries
+    if (at !== undefined) {
+      // Every ttl of the batch counts from the same time.
+      const now = this._now()
+      for (let i = 0; i < at.length; i++) if (at[i] !== undefined) at[i] = expiryTime(at[i], now)
+    }
+    return flat
+  }
+
+  /** The store's clock (ms since the epoch), which a `ttl` counts from. */
+  _now () {
+    const h = this._h
+    return errors.native(() => native.nowMs(h))
   }
 
   /**

@@ -8,7 +8,8 @@
 //! condition is checked when the write commits, by the store's one writer (against the
 //! store and the operations before it in the same tick's batch), so two callers racing
 //! for a key (in this thread or in worker threads) never both win. A failed condition
-//! writes nothing; the other writes of the batch commit all the same.
+//! writes nothing; the other writes of the batch commit all the same. A key whose value
+//! expired is absent; `options` ({@link WriteOptions}) give the new value an expiry.
 //!
 //! # JavaScript: `Store.putIfAbsentSync`
 //!
@@ -183,33 +184,38 @@ pub fn transaction_sync(
 ) -> napi::Result<f64> {
     let handle = registry::get(h)?;
     let ticket = byte_number("ticket", ticket, 0)?;
-    let done = handle.in_turn(ticket, || {
-        writable(&handle)?;
-        handle
-            .store
-            .transaction(|tx| -> napi::Result<bool> {
-                let Some(staged) = body.call(())? else {
-                    return Ok(false);
-                };
-                let staged = staging::parse_staged(&staged, None)?;
-                if staged.conds.is_some() {
-                    return Err(coded(
-                        "ERR_INTERNAL",
-                        "a transaction staged a conditional write (a bug in simd-r-drive)",
-                    ));
-                }
-                for op in staged.ops {
-                    match op {
-                        Op::Put { key, value } => tx.put(key, value).or_throw()?,
-                        Op::Delete { key } => {
-                            tx.delete(key).or_throw()?;
+    let done =
+        handle.in_turn(ticket, || {
+            writable(&handle)?;
+            handle
+                .store
+                .transaction(|tx| -> napi::Result<bool> {
+                    let Some(staged) = body.call(())? else {
+                        return Ok(false);
+                    };
+                    let staged = staging::parse_staged(&staged, None)?;
+                    if staged.conds.is_some() {
+                        return Err(coded(
+                            "ERR_INTERNAL",
+                            "a transaction staged a conditional write (a bug in simd-r-drive)",
+                        ));
+                    }
+                    for op in staged.ops {
+                        match op {
+                            Op::Put { key, value } => tx.put(key, value).or_throw()?,
+                            Op::Delete { key } => {
+                                tx.delete(key).or_throw()?;
+                            }
+                            Op::PutExpiring { .. } => return Err(coded(
+                                "ERR_INTERNAL",
+                                "a transaction staged a put with an expiry (a bug in simd-r-drive)",
+                            )),
                         }
                     }
-                }
-                Ok(true)
-            })
-            .or_throw()
-    })?;
+                    Ok(true)
+                })
+                .or_throw()
+        })?;
     let (wrote, commit) = done?;
     if !wrote {
         return Ok(ABORTED);

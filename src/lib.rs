@@ -170,6 +170,7 @@ pub mod changes;
 pub mod conditional;
 mod entries;
 mod errors;
+pub mod expiry;
 mod faults;
 mod js_docs;
 mod js_sub_docs;

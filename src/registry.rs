@@ -316,6 +316,10 @@ fn open_engine(
         Some(ms) => opts.lock_timeout(std::time::Duration::from_millis(ms.into())),
         None => opts,
     };
+    let opts = match crate::expiry::test_clock() {
+        Some(clock) => opts.clock(clock),
+        None => opts,
+    };
     let engine = Arc::new(Engine {
         store: ManuallyDrop::new(opts.open(path).or_throw()?),
         key: key.to_path_buf(),

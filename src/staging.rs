@@ -5,7 +5,8 @@
 //! whole buffer across the boundary once per batch. Per operation:
 //!
 //! ```text
-//! kind:u8 (1 put, 2 delete)  cond:u8  key_len:u16le  value_len:u32le  key  value  [condition]
+//! kind:u8 (1 put, 2 delete, 3 put with expiry)  cond:u8  key_len:u16le  value_len:u32le
+//!     key  value  [expires_at:u64le, kind 3 only]  [condition]
 //! ```
 //!
 //! `cond` is 0 for an unconditional operation; otherwise the operation is written only if
@@ -21,6 +22,9 @@ use crate::errors::coded;
 pub const OP_PUT: u8 = 1;
 /// `kind` of a staged Delete (`OP_DELETE` in `lib/scratch.js`).
 pub const OP_DELETE: u8 = 2;
+/// `kind` of a staged Put with an expiry (`OP_PUT_EXPIRING` in `lib/scratch.js`): the
+/// value is followed by the expiry time, a u64 of ms since the Unix epoch.
+pub const OP_PUT_EXPIRING: u8 = 3;
 
 /// Length of the fixed part of one staged operation.
 pub const OP_HEADER_LEN: usize = 8;
@@ -71,6 +75,13 @@ pub fn parse_staged(bytes: &[u8], count: Option<u32>) -> napi::Result<Staged<'_>
         let mut end = value_start.checked_add(value_len).ok_or_else(bad)?;
         let key = bytes.get(key_start..value_start).ok_or_else(bad)?;
         let value = bytes.get(value_start..end).ok_or_else(bad)?;
+        let expires_at = if head[0] == OP_PUT_EXPIRING {
+            let t = bytes.get(end..end + 8).ok_or_else(bad)?;
+            end += 8;
+            Some(u64::from_le_bytes(t.try_into().expect("8 bytes")))
+        } else {
+            None
+        };
         let cond = match head[1] {
             0 => None,
             COND_ABSENT => Some(Condition::Absent),
@@ -92,6 +103,11 @@ pub fn parse_staged(bytes: &[u8], count: Option<u32>) -> napi::Result<Staged<'_>
         };
         ops.push(match head[0] {
             OP_PUT => Op::Put { key, value },
+            OP_PUT_EXPIRING => Op::PutExpiring {
+                key,
+                value,
+                expires_at: expires_at.expect("read above"),
+            },
             OP_DELETE if value_len == 0 => Op::Delete { key },
             _ => return Err(bad()),
         });

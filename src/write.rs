@@ -33,12 +33,16 @@ pub(crate) fn writable(handle: &registry::Handle) -> napi::Result<()> {
 /// # JavaScript: `Store.put`
 ///
 /// Sets `key` to `value`. Puts, deletes and putMany calls made in the same tick are
-/// committed as one batch. The value is copied when `put` is called.
+/// committed as one batch. The value is copied when `put` is called. With `{ ttl }` or
+/// `{ expiresAt }` ({@link WriteOptions}) the value expires: from then on every read
+/// treats the key as absent.
 ///
 /// # JavaScript: `Store.putMany`
 ///
 /// Sets every `[key, value]` of `entries` atomically: after a crash all or none are there.
-/// `entries` (an array or any iterable) is read once, when `putMany` is called, and every
+/// An entry may be a `[key, value, { ttl }]` or `[key, value, { expiresAt }]` triple
+/// ({@link Entry}): that value expires (every `ttl` of one call counts from the same
+/// time). `entries` (an array or any iterable) is read once, when `putMany` is called, and every
 /// key and value is copied then. A write on this store made from inside that read (by an
 /// accessor, Proxy or iterator of `entries`) is refused with `ERR_INVALID_STATE`.
 ///

@@ -74,21 +74,22 @@ impl Output<'_> {
     }
 
     /// Appends an entry; a Put gets `version` explicitly, the version it had in the old
-    /// file, which its new offset would not give.
+    /// file, which its new offset would not give, and keeps its expiry.
     fn push(
         &mut self,
         kind: EntryKind,
         commit: bool,
-        version: Option<u64>,
+        (version, expiry): (Option<u64>, Option<u64>),
         key: &[u8],
         value: &[u8],
     ) -> std::io::Result<u64> {
-        let off = format::encode_entry_versioned(
+        let off = format::encode_entry_extended(
             &mut self.buf,
             self.written,
             kind,
             commit,
             version,
+            expiry,
             key,
             value,
         );
@@ -228,6 +229,9 @@ impl Store {
         let data = map.bytes(start_end);
         let mut asked = 0;
         let mut next_report = 0;
+        // Entries expired by now are dropped (they read as missing already).
+        let now = self.now_ms();
+        let mut kept = 0u64;
         for &(off, hash) in &slots {
             if off >= next_report {
                 progress.report(off, start_end);
@@ -246,19 +250,24 @@ impl Store {
                 }
                 Err(bad) => return Err(Error::corrupt(&self.path, off, bad.describe())),
             };
+            let expiry = format::entry_expiry(data, off);
+            if expiry.is_some_and(|at| at <= now) {
+                continue;
+            }
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
             let new_off = out
                 .push(
                     EntryKind::Put,
                     true,
-                    Some(format::entry_version(data, off)),
+                    (Some(format::entry_version(data, off)), expiry),
                     &data[ks..ks + h.key_len],
                     &data[vs..vs + h.value_len],
                 )
                 .map_err(|e| io_err("writing the compaction file", e))?;
             // The copy's length: with its explicit version, longer than the original.
             index.insert_unique(hash, new_off, out.end() - new_off);
+            kept += 1;
         }
         out.flush()
             .map_err(|e| io_err("writing the compaction file", e))?;
@@ -410,7 +419,7 @@ impl Store {
             bytes_before,
             bytes_after: new_end,
             reclaimed_bytes: bytes_before.saturating_sub(new_end),
-            entries: slots.len() as u64,
+            entries: kept,
             tail_entries,
             writer_pause,
             duration: started.elapsed(),
@@ -463,11 +472,12 @@ impl Store {
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
             let version = (h.kind == EntryKind::Put).then(|| format::entry_version(data, off));
+            let expiry = format::entry_expiry(data, off);
             let new_off = out
                 .push(
                     h.kind,
                     h.commit,
-                    version,
+                    (version, expiry),
                     &data[ks..ks + h.key_len],
                     &data[vs..vs + h.value_len],
                 )

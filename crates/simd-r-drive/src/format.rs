@@ -42,8 +42,12 @@ pub(crate) const FLAG_COMMIT: u8 = 0x01;
 /// Entry flag bit (Puts only): an 8-byte u64 version follows the 16 fixed bytes, and the key
 /// starts after it. Compaction and repair write it to keep a copied entry's version.
 pub(crate) const FLAG_VERSION: u8 = 0x02;
+/// Entry flag bit (Puts only): an 8-byte u64 expiry (ms since the Unix epoch) follows the
+/// fixed bytes (after the version when [`FLAG_VERSION`] is set too), and the key starts
+/// after it. From that time on the entry reads as missing.
+pub(crate) const FLAG_EXPIRY: u8 = 0x04;
 /// The flag bits that each add one 8-byte field after the fixed bytes, in bit order.
-const EXTENSION_FLAGS: u8 = FLAG_VERSION;
+const EXTENSION_FLAGS: u8 = FLAG_VERSION | FLAG_EXPIRY;
 /// Every entry flag bit this build knows.
 const KNOWN_FLAGS: u8 = FLAG_COMMIT | EXTENSION_FLAGS;
 
@@ -153,6 +157,25 @@ pub(crate) fn entry_version(data: &[u8], offset: u64) -> u64 {
     } else {
         header_version_base(data).wrapping_add(offset)
     }
+}
+
+/// The expiry (ms since the Unix epoch) of the verified entry at `offset` in `data`, or
+/// `None` if it has none ([`FLAG_EXPIRY`]).
+#[inline]
+pub(crate) fn entry_expiry(data: &[u8], offset: u64) -> Option<u64> {
+    let flags = data[offset as usize + 9];
+    (flags & FLAG_EXPIRY != 0).then(|| {
+        // The expiry field follows the version field when both are present.
+        let at = (offset + ENTRY_HEADER_LEN + extension_len(flags & FLAG_VERSION)) as usize;
+        u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"))
+    })
+}
+
+/// Whether the verified entry at `offset` in `data` has expired at `now` (ms since the
+/// epoch): it has an expiry at or before `now`.
+#[inline]
+pub(crate) fn expired(data: &[u8], offset: u64, now: u64) -> bool {
+    entry_expiry(data, offset).is_some_and(|at| at <= now)
 }
 
 /// XXH3-64 with seed 0: the checksum of headers and index files.
@@ -453,6 +476,22 @@ pub(crate) fn encode_entry_versioned(
     key: &[u8],
     value: &[u8],
 ) -> u64 {
+    encode_entry_extended(buf, base, kind, commit, version, None, key, value)
+}
+
+/// [`encode_entry_versioned`] of an entry that also carries the expiry `expiry`
+/// ([`FLAG_EXPIRY`]; Puts only), when given: the version field first, then the expiry.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn encode_entry_extended(
+    buf: &mut Vec<u8>,
+    base: u64,
+    kind: EntryKind,
+    commit: bool,
+    version: Option<u64>,
+    expiry: Option<u64>,
+    key: &[u8],
+    value: &[u8],
+) -> u64 {
     debug_assert!(key.len() <= MAX_KEY_LEN && value.len() <= MAX_VALUE_LEN);
     debug_assert!(match kind {
         EntryKind::Put => !key.is_empty(),
@@ -462,11 +501,13 @@ pub(crate) fn encode_entry_versioned(
         EntryKind::Clear => key.is_empty() && value.is_empty() && commit,
     });
     debug_assert!(version.is_none() || kind == EntryKind::Put);
+    debug_assert!(expiry.is_none() || kind == EntryKind::Put);
     let start = buf.len();
     debug_assert_eq!(start as u64 % ALIGN, 0);
     let offset = base + start as u64;
-    let flags =
-        if commit { FLAG_COMMIT } else { 0 } | if version.is_some() { FLAG_VERSION } else { 0 };
+    let flags = if commit { FLAG_COMMIT } else { 0 }
+        | if version.is_some() { FLAG_VERSION } else { 0 }
+        | if expiry.is_some() { FLAG_EXPIRY } else { 0 };
     let len = (entry_len(key.len(), value.len()) + extension_len(flags)) as usize;
     buf.reserve(len);
     buf.extend_from_slice(&[0u8; 8]);
@@ -476,6 +517,9 @@ pub(crate) fn encode_entry_versioned(
     buf.extend_from_slice(&(value.len() as u32).to_le_bytes());
     if let Some(v) = version {
         buf.extend_from_slice(&v.to_le_bytes());
+    }
+    if let Some(at) = expiry {
+        buf.extend_from_slice(&at.to_le_bytes());
     }
     buf.extend_from_slice(key);
     pad(buf);
@@ -611,6 +655,31 @@ mod tests {
         assert_eq!(verify_entry(&moved, a + 8), Err(BadEntry::Checksum));
         // All-zero bytes never verify.
         assert!(verify_entry(&[0u8; 256], 64).is_err());
+    }
+
+    #[test]
+    fn version_and_expiry_fields_both_move_the_key() {
+        let mut buf = vec![0u8; HEADER_LEN as usize];
+        let a = encode_entry_extended(
+            &mut buf,
+            0,
+            EntryKind::Put,
+            true,
+            Some(7),
+            Some(1234),
+            b"k",
+            b"v",
+        );
+        let b = encode_entry_extended(&mut buf, 0, EntryKind::Put, true, None, Some(99), b"k", b"");
+        let h = verify_entry(&buf, a).unwrap();
+        assert_eq!(h.key_start(), 32);
+        assert_eq!(key_at(&buf, a), b"k");
+        assert_eq!(value_at(&buf, a), b"v");
+        assert_eq!(entry_version(&buf, a), 7);
+        assert_eq!(entry_expiry(&buf, a), Some(1234));
+        assert_eq!(entry_expiry(&buf, b), Some(99));
+        assert!(expired(&buf, b, 99) && !expired(&buf, b, 98));
+        assert_eq!(verify_entry(&buf, b).unwrap().key_start(), 24);
     }
 
     #[test]

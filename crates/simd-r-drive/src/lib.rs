@@ -56,8 +56,8 @@ pub use mapping::Value;
 pub use progress::Progress;
 pub use repair::{repair, repair_with, RepairReport, VerifyReport};
 pub use store::{
-    Commit, Condition, ConditionalCommit, Iter, Op, RecoveryReport, Stats, Store, StoreOptions,
-    Transaction,
+    system_clock_ms, ClockFn, Commit, Condition, ConditionalCommit, Iter, Op, RecoveryReport,
+    Stats, Store, StoreOptions, Transaction,
 };
 pub use window::{page_size, EntryRange, Located, PrivateMap, RangeSnapshot};
 

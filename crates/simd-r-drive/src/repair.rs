@@ -111,12 +111,13 @@ pub fn repair_with(
             let h = format::read_header_trusted(&data[off as usize..]);
             let ks = (off + h.key_start()) as usize;
             let vs = (off + h.value_start()) as usize;
-            format::encode_entry_versioned(
+            format::encode_entry_extended(
                 &mut buf,
                 0,
                 EntryKind::Put,
                 true,
                 Some(format::entry_version(data, off)),
+                format::entry_expiry(data, off),
                 &data[ks..ks + h.key_len],
                 &data[vs..vs + h.value_len],
             );

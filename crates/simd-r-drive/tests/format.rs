@@ -34,6 +34,8 @@ struct Entry {
     /// A Put's version: the explicit one (flags bit 1), or the header's base plus the
     /// entry's offset.
     version: Option<u64>,
+    /// A Put's expiry (flags bit 2), in ms since the epoch.
+    expiry: Option<u64>,
 }
 
 /// Decodes a whole file, checking every rule the document states.
@@ -66,7 +68,10 @@ fn decode(b: &[u8]) -> Vec<Entry> {
         let key_len = u16_at(b, pos + 10) as usize;
         let value_len = u32_at(b, pos + 12) as usize;
         let explicit = flags & 2 != 0;
-        let len = 16 + 8 * explicit as usize + align8(key_len) + align8(value_len);
+        let expiring = flags & 4 != 0;
+        // Each extension bit adds 8 bytes after the fixed fields: version, then expiry.
+        let ext = 8 * explicit as usize + 8 * expiring as usize;
+        let len = 16 + ext + align8(key_len) + align8(value_len);
         let end = pos + len;
         assert_eq!(
             u64_at(b, pos),
@@ -74,12 +79,13 @@ fn decode(b: &[u8]) -> Vec<Entry> {
             "checksum of the entry at {pos}"
         );
         assert_eq!(
-            flags & !3,
+            flags & !7,
             0,
-            "only the commit and version flags are defined"
+            "only the commit, version and expiry flags are defined"
         );
         assert!(!explicit || kind == 1, "only a Put carries a version");
-        let key_start = pos + 16 + 8 * explicit as usize;
+        assert!(!expiring || kind == 1, "only a Put carries an expiry");
+        let key_start = pos + 16 + ext;
         let value_start = key_start + align8(key_len);
         assert_eq!(value_start % 8, 0);
         assert!(
@@ -120,6 +126,7 @@ fn decode(b: &[u8]) -> Vec<Entry> {
                     version_base + pos as u64
                 }
             }),
+            expiry: expiring.then(|| u64_at(b, pos + 16 + 8 * explicit as usize)),
         });
         pos = end;
     }
@@ -603,4 +610,43 @@ fn version_1_files_get_no_marks_until_compaction() {
         decode(&b).iter().map(|x| x.kind).collect::<Vec<_>>(),
         [1, 1, 4]
     );
+}
+
+#[test]
+fn an_expiry_follows_the_version_and_both_move_the_key() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let now = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1_000));
+    let clock = now.clone();
+    let s = StoreOptions::new()
+        .clock(std::sync::Arc::new(move || {
+            clock.load(std::sync::atomic::Ordering::SeqCst)
+        }))
+        .open(&p)
+        .unwrap();
+    s.put_expiring(b"e", b"soon", 5_000).unwrap();
+    s.put(b"p", b"plain").unwrap();
+    let e = decode(&std::fs::read(&p).unwrap());
+    let put = e.iter().find(|e| e.key == b"e").unwrap();
+    let b = std::fs::read(&p).unwrap();
+    assert_eq!(b[put.offset + 9], 1 | 4, "commit and expiry flags");
+    assert_eq!(put.expiry, Some(5_000));
+    assert_eq!(put.value, b"soon");
+    assert_eq!(e.iter().find(|e| e.key == b"p").unwrap().expiry, None);
+    s.compact().unwrap();
+    let b = std::fs::read(&p).unwrap();
+    let e = decode(&b);
+    let copy = e.iter().find(|e| e.key == b"e").unwrap();
+    assert_eq!(
+        b[copy.offset + 9],
+        1 | 2 | 4,
+        "commit, version and expiry flags"
+    );
+    assert_eq!(
+        copy.expiry,
+        Some(5_000),
+        "the copy keeps its expiry after its version"
+    );
+    assert_eq!(copy.version, s.version_of(b"e").unwrap());
+    assert_eq!(copy.value, b"soon");
 }

@@ -4,7 +4,9 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use simd_r_drive::{Condition, KeyHasher, Op, Store, StoreOptions};
@@ -26,6 +28,29 @@ enum Action {
     /// Compare-and-set of the key's version: the current one (`true`) or a stale one.
     CompareVersion(u8, bool, Option<Vec<u8>>),
     Clear,
+    /// Put with an expiry this many ms after the store's time now.
+    PutExpiring(u8, Vec<u8>, u64),
+    /// Moves the clock forward.
+    Advance(u64),
+    /// Moves the clock back (the store keeps the latest time it saw while open).
+    Back(u64),
+}
+
+/// Expiry state beside the model of live values: when each live key with an expiry
+/// expires, and the keys whose value expired but that the index still holds (counted by
+/// `len` until a compaction drops them).
+#[derive(Default)]
+struct Expiry {
+    at: HashMap<Vec<u8>, u64>,
+    stale: HashSet<Vec<u8>>,
+}
+
+impl Expiry {
+    /// `key` was written (put without expiry, or deleted).
+    fn wrote(&mut self, key: &[u8]) {
+        self.at.remove(key);
+        self.stale.remove(key);
+    }
 }
 
 fn key(k: u8) -> Vec<u8> {
@@ -60,6 +85,9 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (0u8..48, any::<bool>(), proptest::option::of(value()))
             .prop_map(|(k, c, v)| Action::CompareVersion(k, c, v)),
         1 => Just(Action::Clear),
+        3 => (0u8..48, value(), 0u64..3000).prop_map(|(k, v, t)| Action::PutExpiring(k, v, t)),
+        2 => (0u64..2500).prop_map(Action::Advance),
+        1 => (0u64..1000).prop_map(Action::Back),
     ]
 }
 
@@ -70,8 +98,14 @@ fn check(
     store: &Store,
     model: &HashMap<Vec<u8>, Vec<u8>>,
     versions: &Versions,
+    exp: &Expiry,
 ) -> Result<(), TestCaseError> {
-    prop_assert_eq!(store.len(), model.len());
+    // `len` counts expired keys until a compaction drops them.
+    prop_assert_eq!(store.len(), model.len() + exp.stale.len());
+    for k in 0u8..48 {
+        let key = key(k);
+        prop_assert_eq!(store.expires_at(&key).unwrap(), exp.at.get(&key).copied());
+    }
     for k in 0u8..48 {
         let key = key(k);
         prop_assert_eq!(store.version_of(&key).unwrap(), versions.get(&key).copied());
@@ -166,6 +200,13 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
             None => o,
         }
     };
+    // The store's clock, and the latest time it gave since the store was opened.
+    let clock = Arc::new(AtomicU64::new(1_000_000));
+    let mut now = 1_000_000u64;
+    let c = clock.clone();
+    let read_clock: Arc<dyn Fn() -> u64 + Send + Sync> = Arc::new(move || c.load(Ordering::SeqCst));
+    let opts = || opts().clock(read_clock.clone());
+    let mut exp = Expiry::default();
     let mut store = opts().open(&path).unwrap();
     let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     let mut versions = Versions::new();
@@ -175,6 +216,7 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
         match a {
             Action::Put(k, v) => {
                 store.put(&key(k), &v).unwrap();
+                exp.wrote(&key(k));
                 model.insert(key(k), v);
                 wrote(&store, &model, &mut versions, &mut top, &key(k))?;
             }
@@ -182,11 +224,15 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
                 let existed = store.delete(&key(k)).unwrap();
                 prop_assert_eq!(existed, model.remove(&key(k)).is_some());
                 versions.remove(&key(k));
+                // Deleting an expired key writes nothing: the index keeps it until a
+                // compaction.
+                exp.at.remove(&key(k));
             }
             Action::PutIfAbsent(k, v) => {
                 let absent = !model.contains_key(&key(k));
                 prop_assert_eq!(store.put_if_absent(&key(k), &v).unwrap(), absent);
                 if absent {
+                    exp.wrote(&key(k));
                     model.insert(key(k), v);
                     wrote(&store, &model, &mut versions, &mut top, &key(k))?;
                 }
@@ -209,6 +255,7 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
                     holds
                 );
                 if holds {
+                    exp.wrote(&key);
                     match v {
                         Some(v) => model.insert(key.clone(), v),
                         None => model.remove(&key),
@@ -230,6 +277,7 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
                     .unwrap();
                 prop_assert_eq!(got, holds);
                 if holds {
+                    exp.wrote(&key);
                     match v {
                         Some(v) => model.insert(key.clone(), v),
                         None => model.remove(&key),
@@ -241,6 +289,43 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
                 store.clear().unwrap();
                 model.clear();
                 versions.clear();
+                exp = Expiry::default();
+            }
+            Action::PutExpiring(k, v, ttl) => {
+                let key = key(k);
+                store.put_expiring(&key, &v, now + ttl).unwrap();
+                exp.wrote(&key);
+                if ttl == 0 {
+                    // Expired at once: no value, but the index holds it.
+                    model.remove(&key);
+                    versions.remove(&key);
+                    exp.stale.insert(key.clone());
+                } else {
+                    model.insert(key.clone(), v);
+                    exp.at.insert(key.clone(), now + ttl);
+                    wrote(&store, &model, &mut versions, &mut top, &key)?;
+                }
+            }
+            Action::Advance(ms) | Action::Back(ms) => {
+                let t = if matches!(a, Action::Advance(_)) {
+                    clock.load(Ordering::SeqCst) + ms
+                } else {
+                    clock.load(Ordering::SeqCst).saturating_sub(ms)
+                };
+                clock.store(t, Ordering::SeqCst);
+                now = now.max(t);
+                let due: Vec<Vec<u8>> = exp
+                    .at
+                    .iter()
+                    .filter(|(_, &at)| at <= now)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in due {
+                    exp.at.remove(&k);
+                    model.remove(&k);
+                    versions.remove(&k);
+                    exp.stale.insert(k);
+                }
             }
             Action::Batch(items) => {
                 let keys: Vec<Vec<u8>> = items.iter().map(|(k, _)| key(*k)).collect();
@@ -250,6 +335,9 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
                     .map(|((_, v), k)| common::op(k, v.as_deref()))
                     .collect();
                 let c = store.write(&ops).unwrap();
+                for k in &keys {
+                    exp.wrote(k);
+                }
                 for (i, ((_, v), k)) in items.iter().zip(&keys).enumerate() {
                     let before = match v {
                         Some(v) => model.insert(k.clone(), v.clone()),
@@ -280,12 +368,20 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
             Action::Compact => {
                 let before = store.stats();
                 let r = store.compact().unwrap();
-                // Exact but for keys that carry a version already (8 bytes each).
+                // Exact but for keys that carry a version already (8 bytes each), and for
+                // the expired keys it drops (which `reclaimable_bytes` counts as live).
                 prop_assert!(r.reclaimed_bytes >= before.reclaimable_bytes);
-                prop_assert!(r.reclaimed_bytes <= before.reclaimable_bytes + 8 * before.entries);
+                if exp.stale.is_empty() {
+                    prop_assert!(
+                        r.reclaimed_bytes <= before.reclaimable_bytes + 8 * before.entries
+                    );
+                }
+                prop_assert_eq!(r.entries, model.len() as u64);
+                exp.stale.clear();
             }
             Action::Reopen => {
                 drop(store);
+                clock.store(now, Ordering::SeqCst);
                 store = opts().open(&path).unwrap();
                 prop_assert_eq!(store.recovery().dropped_tail_bytes, 0);
                 // The index, from a checkpoint and the log after it or from the whole log,
@@ -295,11 +391,15 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
             Action::CloseReopen => {
                 store.close().unwrap();
                 drop(store);
+                clock.store(now, Ordering::SeqCst);
                 store = opts().open(&path).unwrap();
                 prop_assert_eq!(store.recovery().dropped_tail_bytes, 0);
                 // Only a store that was never written to has no sync mark to anchor one.
                 if store.stats().file_bytes > 64 {
-                    prop_assert_eq!(store.recovery().checkpoint_keys, Some(model.len() as u64));
+                    prop_assert_eq!(
+                        store.recovery().checkpoint_keys,
+                        Some((model.len() + exp.stale.len()) as u64)
+                    );
                 }
                 prop_assert_eq!(store.recovery().entries, 0);
                 store.verify().unwrap();
@@ -309,11 +409,15 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
             }
             Action::Flush => store.flush().unwrap(),
         }
-        check(&store, &model, &versions)?;
+        check(&store, &model, &versions, &exp)?;
     }
     drop(store);
+    // A reopen starts from the clock (not the latest time seen): set it there, so that
+    // nothing expired comes back (tests/expiry.rs covers what a reopen with an earlier
+    // clock does).
+    clock.store(now, Ordering::SeqCst);
     let store = opts().open(&path).unwrap();
-    check(&store, &model, &versions)
+    check(&store, &model, &versions, &exp)
 }
 
 fn colliding(key: &[u8]) -> u64 {

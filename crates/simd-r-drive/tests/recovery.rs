@@ -31,7 +31,7 @@ fn build_with(p: &Path, flush: bool) -> Vec<(u64, Model)> {
         s.write(&ops).unwrap();
         for op in ops {
             match op {
-                Op::Put { key, value } => {
+                Op::Put { key, value } | Op::PutExpiring { key, value, .. } => {
                     model.insert(key.to_vec(), value.to_vec());
                 }
                 Op::Delete { key } => {

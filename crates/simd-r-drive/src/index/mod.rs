@@ -489,13 +489,14 @@ impl Index {
     /// inserts. Keys are read from the file only to tell apart two entries with the same
     /// 64-bit hash, and entry headers only when a live entry is replaced or deleted.
     /// `scratch` is reused memory for the grouping. When `existed` is given,
-    /// `existed[op.pos]` is set to whether the operation's key had a value just before it.
+    /// `existed[op.pos]` is set to whether the operation's key had a value just before it
+    /// that had not expired at the time given with it.
     pub fn apply_grouped(
         &mut self,
         data: &[u8],
         ops: &mut Vec<LogOp>,
         scratch: &mut Vec<LogOp>,
-        mut existed: Option<&mut [bool]>,
+        mut existed: Option<(&mut [bool], u64)>,
     ) {
         let puts = ops.iter().filter(|r| r.put_len != 0).count();
         self.delta.reserve(puts);
@@ -532,12 +533,12 @@ impl Index {
             let r = ops[i];
             let key = key_at(data, r.offset);
             let had = if r.put_len != 0 {
-                self.put(data, r.hash, key, r.offset, r.put_len).is_some()
+                self.put(data, r.hash, key, r.offset, r.put_len)
             } else {
-                self.remove(data, r.hash, key, r.offset).is_some()
+                self.remove(data, r.hash, key, r.offset)
             };
-            if let Some(e) = existed.as_deref_mut() {
-                e[r.pos as usize] = had;
+            if let Some((e, now)) = existed.as_mut() {
+                e[r.pos as usize] = had.is_some_and(|p| !crate::format::expired(data, p, *now));
             }
         }
         ops.clear();

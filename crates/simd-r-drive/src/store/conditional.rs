@@ -51,10 +51,14 @@ enum Pending<'a> {
 }
 
 impl State {
-    /// The value bytes and version of `key` (whose hash is `hash`) in the committed state.
-    fn current(&self, hash: u64, key: &[u8]) -> Option<(&[u8], u64)> {
+    /// The value bytes and version of `key` (whose hash is `hash`) in the committed state
+    /// at time `now` (an expired value is none).
+    fn current(&self, hash: u64, key: &[u8], now: u64) -> Option<(&[u8], u64)> {
         let data = self.map.bytes(self.end);
         let off = self.index.find(data, hash, key)?;
+        if format::expired(data, off, now) {
+            return None;
+        }
         Some((
             format::value_at(data, off),
             format::entry_version(data, off),
@@ -71,8 +75,9 @@ impl Store {
         self.check_open()?;
         Self::validate(key, None)?;
         let hash = self.hash(key);
+        let now = self.now_ms();
         let s = self.state.read();
-        Ok(s.current(hash, key).map(|(_, v)| v))
+        Ok(s.current(hash, key, now).map(|(_, v)| v))
     }
 
     /// Sets `key` to `value` if it has no value. Returns whether it wrote.
@@ -122,7 +127,9 @@ impl Store {
     ) -> Result<Option<ConditionalCommit>> {
         for (op, _) in ops {
             match op {
-                Op::Put { key, value } => Self::validate(key, Some(value))?,
+                Op::Put { key, value } | Op::PutExpiring { key, value, .. } => {
+                    Self::validate(key, Some(value))?
+                }
                 Op::Delete { key } => Self::validate(key, None)?,
             }
         }
@@ -138,8 +145,9 @@ impl Store {
         };
         // Under the writer lock the committed state cannot change: decide every condition.
         let wrote = {
+            let now = self.now_ms();
             let s = self.state.read();
-            decide(&s, ops, &hashes)
+            decide(&s, ops, &hashes, now)
         };
         let chosen: Vec<Op<'_>> = (ops.iter().zip(&wrote))
             .filter(|(_, &w)| w)
@@ -177,7 +185,13 @@ impl Store {
 
 /// Which operations of `ops` are written: each whose condition holds in `s` as changed by
 /// the written operations before it.
-fn decide(s: &State, ops: &[(Op<'_>, Option<Condition<'_>>)], hashes: &[u64]) -> Vec<bool> {
+/// An expired value (at time `now`) counts as absent.
+fn decide(
+    s: &State,
+    ops: &[(Op<'_>, Option<Condition<'_>>)],
+    hashes: &[u64],
+    now: u64,
+) -> Vec<bool> {
     let mut pending: HashMap<&[u8], Pending<'_>> = HashMap::new();
     let mut wrote = Vec::with_capacity(ops.len());
     for ((op, cond), &hash) in ops.iter().zip(hashes) {
@@ -188,7 +202,7 @@ fn decide(s: &State, ops: &[(Op<'_>, Option<Condition<'_>>)], hashes: &[u64]) ->
                 let (value, version) = match pending.get(key) {
                     Some(Pending::Put(v)) => (Some(*v), None),
                     Some(Pending::Deleted) => (None, None),
-                    None => match s.current(hash, key) {
+                    None => match s.current(hash, key, now) {
                         Some((v, ver)) => (Some(v), Some(ver)),
                         None => (None, None),
                     },
@@ -203,7 +217,10 @@ fn decide(s: &State, ops: &[(Op<'_>, Option<Condition<'_>>)], hashes: &[u64]) ->
         if holds {
             let after = match op {
                 Op::Put { value, .. } => Pending::Put(value),
-                Op::Delete { .. } => Pending::Deleted,
+                Op::PutExpiring {
+                    value, expires_at, ..
+                } if *expires_at > now => Pending::Put(value),
+                Op::PutExpiring { .. } | Op::Delete { .. } => Pending::Deleted,
             };
             pending.insert(key, after);
         }

@@ -7,6 +7,7 @@
 mod clear;
 mod conditional;
 mod durability;
+mod expiry;
 mod open;
 mod options;
 mod read;
@@ -29,6 +30,7 @@ use crate::io::Backend;
 use crate::mapping::Mapping;
 
 pub use conditional::{Condition, ConditionalCommit};
+pub use expiry::{system_clock_ms, ClockFn};
 pub use options::StoreOptions;
 pub use read::Iter;
 pub use transaction::Transaction;
@@ -43,6 +45,16 @@ pub enum Op<'a> {
         /// The value (0 to [`crate::MAX_VALUE_LEN`] bytes).
         value: &'a [u8],
     },
+    /// Sets `key` to `value` until `expires_at` (ms since the Unix epoch): from then on
+    /// the key reads as missing (see [`Store::expires_at`]).
+    PutExpiring {
+        /// The key (1 to [`crate::MAX_KEY_LEN`] bytes).
+        key: &'a [u8],
+        /// The value (0 to [`crate::MAX_VALUE_LEN`] bytes).
+        value: &'a [u8],
+        /// When the value expires, in ms since the Unix epoch.
+        expires_at: u64,
+    },
     /// Deletes `key`.
     Delete {
         /// The key.
@@ -54,7 +66,7 @@ impl<'a> Op<'a> {
     /// The key the operation writes.
     pub fn key(&self) -> &'a [u8] {
         match self {
-            Op::Put { key, .. } | Op::Delete { key } => key,
+            Op::Put { key, .. } | Op::PutExpiring { key, .. } | Op::Delete { key } => key,
         }
     }
 }
@@ -166,12 +178,14 @@ impl State {
         path: &Path,
         hash: u64,
         key: &[u8],
+        now: u64,
     ) -> Result<Option<(u64, usize)>> {
         let data = self.map.bytes(self.end);
         let found = self
             .index
             .find_read(data, hash, key)
-            .map_err(|(at, why)| Error::corrupt(path, at, why))?;
+            .map_err(|(at, why)| Error::corrupt(path, at, why))?
+            .filter(|&off| !crate::format::expired(data, off, now));
         Ok(found.map(|off| {
             let h = crate::format::read_header_trusted(&data[off as usize..]);
             (off + h.value_start(), h.value_len)
@@ -250,6 +264,8 @@ pub struct Store {
     /// Told of every commit, compaction and refresh that found something (see
     /// [`Store::watch`]).
     pub(crate) watchers: crate::watch::Watchers,
+    /// The time expiry is judged by (see [`StoreOptions::clock`]).
+    pub(crate) clock: expiry::Clock,
 }
 
 impl std::fmt::Debug for Store {

@@ -319,6 +319,7 @@ impl Store {
             lock_file: Mutex::new(lock_file),
             recovery,
             watchers: Default::default(),
+            clock: super::expiry::Clock::new(opts.clock.clone()),
         };
         if !store.read_only {
             // The sync above made what earlier sessions wrote durable: say so in the log

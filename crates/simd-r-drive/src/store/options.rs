@@ -24,6 +24,7 @@ pub struct StoreOptions {
     pub(crate) mode: u32,
     pub(crate) verify_full: bool,
     pub(crate) lock_timeout: Option<std::time::Duration>,
+    pub(crate) clock: Option<super::ClockFn>,
 }
 
 impl Default for StoreOptions {
@@ -39,6 +40,7 @@ impl Default for StoreOptions {
             mode: files::DEFAULT_MODE,
             verify_full: false,
             lock_timeout: None,
+            clock: None,
         }
     }
 }

@@ -26,8 +26,9 @@ impl Store {
     pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
         self.check_open()?;
         let hash = self.hash(key);
+        let now = self.now_ms();
         let s = self.state.read();
-        Ok(s.value_of(&self.path, hash, key)?
+        Ok(s.value_of(&self.path, hash, key, now)?
             .map(|(at, len)| Value::new(s.map.clone(), at, len)))
     }
 
@@ -37,8 +38,9 @@ impl Store {
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         self.check_open()?;
         let hash = self.hash(key);
+        let now = self.now_ms();
         let s = self.state.read();
-        Ok(s.value_of(&self.path, hash, key)?.map(|(at, len)| {
+        Ok(s.value_of(&self.path, hash, key, now)?.map(|(at, len)| {
             let at = at as usize;
             f(&s.map.bytes(s.end)[at..at + len])
         }))
@@ -74,6 +76,7 @@ impl Store {
         /// Keys looked up per read-lock acquisition (bounds how long writers wait).
         const PER_LOCK: usize = 1024;
         self.check_open()?;
+        let now = self.now_ms();
         let mut hashes = [0u64; GROUP];
         let mut offsets = [Probe::Miss; GROUP];
         for (c, chunk) in keys.chunks(PER_LOCK).enumerate() {
@@ -111,6 +114,7 @@ impl Store {
                         }
                         Probe::Miss => None,
                     };
+                    let found = found.filter(|&off| !format::expired(data, off, now));
                     f(&s, data, base + j, found)?;
                 }
             }
@@ -122,8 +126,12 @@ impl Store {
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         self.check_open()?;
         let hash = self.hash(key);
+        let now = self.now_ms();
         let s = self.state.read();
-        Ok(s.index.find(s.map.bytes(s.end), hash, key).is_some())
+        let data = s.map.bytes(s.end);
+        Ok(s.index
+            .find(data, hash, key)
+            .is_some_and(|off| !format::expired(data, off, now)))
     }
 
     /// Number of live keys.
@@ -174,7 +182,8 @@ impl Store {
             .collect();
         offsets.sort_unstable();
         let data = map.bytes(end);
-        offsets.retain(|&off| format::entry_fits(data, off));
+        let now = self.now_ms();
+        offsets.retain(|&off| format::entry_fits(data, off) && !format::expired(data, off, now));
         Ok(Iter {
             map,
             offsets: offsets.into_iter(),

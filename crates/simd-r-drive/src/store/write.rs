@@ -85,9 +85,15 @@ impl Appended<'_> {
 pub(crate) fn log_op(op: &Op<'_>, hash: u64, offset: u64, pos: usize) -> LogOp {
     let (key, value_len) = match op {
         Op::Put { key, value } => (key, Some(value.len())),
+        Op::PutExpiring { key, value, .. } => (key, Some(value.len())),
         Op::Delete { key } => (key, None),
     };
-    let len = format::entry_len(key.len(), value_len.unwrap_or(0));
+    let expiry_len = if matches!(op, Op::PutExpiring { .. }) {
+        8
+    } else {
+        0
+    };
+    let len = format::entry_len(key.len(), value_len.unwrap_or(0)) + expiry_len;
     LogOp {
         hash,
         offset,
@@ -128,12 +134,26 @@ impl<'s> Appending<'s> {
     /// Encodes `op` as the batch's next entry and returns its offset. Writes what is
     /// encoded so far once it reaches a piece.
     pub fn encode(&mut self, op: Op<'_>) -> Result<u64> {
-        let (kind, key, value) = match op {
-            Op::Put { key, value } => (EntryKind::Put, key, value),
-            Op::Delete { key } => (EntryKind::Delete, key, &[][..]),
+        let (kind, key, value, expiry) = match op {
+            Op::Put { key, value } => (EntryKind::Put, key, value, None),
+            Op::PutExpiring {
+                key,
+                value,
+                expires_at,
+            } => (EntryKind::Put, key, value, Some(expires_at)),
+            Op::Delete { key } => (EntryKind::Delete, key, &[][..], None),
         };
         let offset = self.base + self.buf.len() as u64;
-        format::encode_entry(&mut self.buf, self.base, kind, self.single, key, value);
+        format::encode_entry_extended(
+            &mut self.buf,
+            self.base,
+            kind,
+            self.single,
+            None,
+            expiry,
+            key,
+            value,
+        );
         if !self.single && self.buf.len() >= WRITE_PIECE {
             // More of the batch follows, and its commit marker last: until that is written,
             // recovery and readers treat these bytes as an unfinished batch, so writing
@@ -264,7 +284,7 @@ impl BatchFeed<'_> {
     /// piece of the batch could not be written; the batch is then given up.
     pub fn push(&mut self, op: Op<'_>) -> Result<()> {
         let value = match op {
-            Op::Put { value, .. } => Some(value),
+            Op::Put { value, .. } | Op::PutExpiring { value, .. } => Some(value),
             Op::Delete { .. } => None,
         };
         Store::validate(op.key(), value)?;
@@ -348,8 +368,9 @@ impl Store {
             ));
         }
         let mut existed = vec![false; count];
+        let now = self.now_ms();
         let (seq, ()) = appending.finish()?.commit(|index, data| {
-            index.apply_grouped(data, &mut ops, &mut Vec::new(), Some(&mut existed));
+            index.apply_grouped(data, &mut ops, &mut Vec::new(), Some((&mut existed, now)));
         });
         if self.sync_commits {
             self.wait_durable(seq)?;
@@ -412,7 +433,9 @@ impl Store {
     fn write_inner(&self, ops: &[Op<'_>], wait: bool) -> Result<Option<Commit>> {
         for op in ops {
             match op {
-                Op::Put { key, value } => Self::validate(key, Some(value))?,
+                Op::Put { key, value } | Op::PutExpiring { key, value, .. } => {
+                    Self::validate(key, Some(value))?
+                }
                 Op::Delete { key } => Self::validate(key, None)?,
             }
         }
@@ -452,6 +475,8 @@ impl Store {
             offsets.push(appending.encode(*op)?);
         }
         let done = appending.finish()?;
+        // A key whose value had expired did not exist, for `existed`.
+        let now = self.now_ms();
         if ops.len() >= GROUPED_BATCH {
             // A large batch: applied grouped by table region (see `Index::apply_grouped`),
             // its operations staged before the state lock is taken.
@@ -461,7 +486,12 @@ impl Store {
                 .collect();
             let mut existed = vec![false; ops.len()];
             let (seq, ()) = done.commit(|index, data| {
-                index.apply_grouped(data, &mut log_ops, &mut Vec::new(), Some(&mut existed));
+                index.apply_grouped(
+                    data,
+                    &mut log_ops,
+                    &mut Vec::new(),
+                    Some((&mut existed, now)),
+                );
             });
             return Ok(Commit { existed, seq });
         }
@@ -475,10 +505,12 @@ impl Store {
                     index.prefetch(ahead);
                 }
                 let prior = match op {
-                    Op::Put { key, .. } => index.insert(data, hash, key, offset),
+                    Op::Put { key, .. } | Op::PutExpiring { key, .. } => {
+                        index.insert(data, hash, key, offset)
+                    }
                     Op::Delete { key } => index.remove(data, hash, key, offset),
                 };
-                existed.push(prior.is_some());
+                existed.push(prior.is_some_and(|p| !format::expired(data, p, now)));
             }
             existed
         });

@@ -47,8 +47,9 @@ impl Store {
     pub fn locate(&self, key: &[u8]) -> Result<Option<(u64, u64, usize)>> {
         self.check_open()?;
         let hash = self.hash(key);
+        let now = self.now_ms();
         let s = self.state.read();
-        Ok(s.value_of(&self.path, hash, key)?
+        Ok(s.value_of(&self.path, hash, key, now)?
             .map(|(at, len)| (s.generation, at, len)))
     }
 
@@ -63,8 +64,9 @@ impl Store {
     ) -> Result<R> {
         self.check_open()?;
         let hash = self.hash(key);
+        let now = self.now_ms();
         let s = self.state.read();
-        let Some((offset, len)) = s.value_of(&self.path, hash, key)? else {
+        let Some((offset, len)) = s.value_of(&self.path, hash, key, now)? else {
             return Ok(f(None));
         };
         let map = s
@@ -110,9 +112,10 @@ impl Store {
             .collect();
         offsets.sort_unstable();
         let data = map.bytes(end);
+        let now = self.now_ms();
         let entries = offsets
             .into_iter()
-            .filter(|&off| format::entry_fits(data, off))
+            .filter(|&off| format::entry_fits(data, off) && !format::expired(data, off, now))
             .map(|off| {
                 let h = format::read_header_trusted(&data[off as usize..]);
                 EntryRange {

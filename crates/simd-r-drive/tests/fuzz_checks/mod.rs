@@ -503,9 +503,17 @@ pub fn ops_model(data: &[u8]) {
         ops += 1;
         let mut touched: Vec<Vec<u8>> = Vec::new();
         match input.byte() % 16 {
-            0..=4 => {
+            0..=3 => {
                 let (k, v) = (input.key(), input.value());
                 store.put(&k, &v).expect("put");
+                model.insert(k.clone(), v);
+                touched.push(k);
+            }
+            4 => {
+                // A put whose entry carries an expiry (flag bit 2) far ahead: it reads as a
+                // plain put through recovery, followers, compaction and verify.
+                let (k, v) = (input.key(), input.value());
+                store.put_expiring(&k, &v, 1 << 60).expect("put_expiring");
                 model.insert(k.clone(), v);
                 touched.push(k);
             }
