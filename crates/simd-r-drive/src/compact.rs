@@ -15,6 +15,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,9 @@ use crate::store::{State, Store};
 
 /// Flush the copy buffer once it holds this much.
 const CHUNK: usize = 4 << 20;
+
+/// A cancellable compaction checks its flag before every this many entries it copies.
+const CANCEL_CHECK_EVERY: usize = 256;
 
 /// What a compaction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,14 +114,32 @@ impl Store {
     /// Rewrites the store without its dead entries. Reads and writes continue while it
     /// runs, and writes made meanwhile are kept. Returns what it reclaimed.
     pub fn compact(&self) -> Result<CompactionReport> {
+        self.compact_with(&AtomicBool::new(false))
+    }
+
+    /// [`Store::compact`], cancellable: once `cancel` is set (by another thread), the
+    /// compaction stops at its next check (between chunks of 4 MiB or 256 entries, and
+    /// before it replaces the file) with [`Error::Cancelled`], having removed its temporary
+    /// file; the store stays as it was. Set after the new file has replaced the old one, it
+    /// changes nothing.
+    pub fn compact_with(&self, cancel: &AtomicBool) -> Result<CompactionReport> {
         self.check_writable()?;
+        let one_at_a_time = self.compaction.lock();
+        self.compact_locked(one_at_a_time, cancel)
+    }
+
+    /// [`Store::compact_with`] once the compaction lock is held (`_one_at_a_time`).
+    pub(crate) fn compact_locked(
+        &self,
+        _one_at_a_time: parking_lot::MutexGuard<'_, ()>,
+        cancel: &AtomicBool,
+    ) -> Result<CompactionReport> {
         let _busy = self.long_op();
-        let _one_at_a_time = self.compaction.lock();
         self.check_writable()?;
         let started = Instant::now();
         let tmp = files::with_suffix(&self.path, files::COMPACT_TEMP);
         let mut made = None;
-        let result = self.compact_into(&tmp, started, &mut made);
+        let result = self.compact_into(&tmp, started, &mut made, cancel);
         if result.is_err() {
             // Only the file this compaction made: if the directory was replaced meanwhile,
             // a file of that name there belongs to someone else.
@@ -148,7 +170,15 @@ impl Store {
         tmp: &Path,
         started: Instant,
         made: &mut Option<FileId>,
+        cancel: &AtomicBool,
     ) -> Result<CompactionReport> {
+        let cancelled = || {
+            if cancel.load(Ordering::Acquire) {
+                Err(Error::Cancelled)
+            } else {
+                Ok(())
+            }
+        };
         let io_err = |op: &'static str, e: std::io::Error| self.compaction_failed(op, tmp, e);
         // A new file, a new generation: the old file's index can never be taken for its.
         let file_generation = format::new_generation();
@@ -213,7 +243,10 @@ impl Store {
         let mut index = Index::with_capacity(slots.len());
         let data = map.bytes(start_end);
         let mut asked = 0;
-        for &(off, hash) in &slots {
+        for (i, &(off, hash)) in slots.iter().enumerate() {
+            if i % CANCEL_CHECK_EVERY == 0 {
+                cancelled()?;
+            }
             crate::mapping::read_ahead(data, off, &mut asked);
             let h = match format::verify_entry(data, off) {
                 Ok(h) if h.kind == EntryKind::Put => h,
@@ -255,7 +288,8 @@ impl Store {
             if e == copied {
                 break;
             }
-            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
+            cancelled()?;
+            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e, cancel)?;
             copied = e;
         }
 
@@ -269,9 +303,12 @@ impl Store {
 
         // 3. Final step: writers wait while the last of the tail is copied and the new
         // file replaces the old one.
+        cancelled()?;
         let buf = self.writer.lock();
         let pause = Instant::now();
         self.check_writable()?;
+        // The last point of no return: a cancellation seen here leaves the old file the store.
+        cancelled()?;
         let (m, e, seq, generation, current_id) = {
             let s = self.state.read();
             (s.map.clone(), s.end, s.seq, s.generation, s.file_id)
@@ -281,7 +318,7 @@ impl Store {
         // removed, if it is still where it was made) and the store goes on as it was.
         self.check_in_place(current_id)?;
         if e > copied {
-            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
+            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e, cancel)?;
         }
         drop(m);
         // Every entry of the new file that has no explicit version gets `base + offset`, so
@@ -414,6 +451,7 @@ impl Store {
         map: &Mapping,
         from: u64,
         to: u64,
+        cancel: &AtomicBool,
     ) -> Result<u64> {
         let tmp = out.path;
         let io_err = |op: &'static str, e: std::io::Error| self.compaction_failed(op, tmp, e);
@@ -423,6 +461,9 @@ impl Store {
         // New offset of the first entry of the batch being copied (for its commit record).
         let mut batch_start = None;
         while off < to {
+            if placed.len() % CANCEL_CHECK_EVERY == 0 && cancel.load(Ordering::Acquire) {
+                return Err(Error::Cancelled);
+            }
             let h = format::read_header_trusted(&data[off as usize..]);
             if h.kind == EntryKind::SyncMark {
                 // Offsets in the old file: meaningless in the new one.

@@ -109,6 +109,10 @@ pub enum Error {
     ReadOnly,
     /// The store was closed.
     Closed,
+    /// A compaction was cancelled (its cancellation flag was set, e.g. by a close while it
+    /// ran in the background) before it replaced the file: the old file is still the store,
+    /// unchanged, and the compaction's temporary file was removed.
+    Cancelled,
     /// An earlier write or sync failed, so the file's tail is in an unknown state.
     Poisoned {
         /// The error that poisoned the store.
@@ -157,6 +161,7 @@ impl Error {
             Error::InvalidCursor { .. } => "ERR_INVALID_CURSOR",
             Error::ReadOnly => "ERR_STORE_READ_ONLY",
             Error::Closed => "ERR_STORE_CLOSED",
+            Error::Cancelled => "ERR_STORE_CANCELLED",
             Error::Poisoned { .. } => "ERR_STORE_POISONED",
             Error::InvalidKey { .. } => "ERR_INVALID_KEY",
             Error::ValueTooLarge { .. } => "ERR_VALUE_TOO_LARGE",
@@ -349,6 +354,11 @@ impl fmt::Display for Error {
                 "the store was opened read-only; reopen it without read-only to write"
             ),
             Error::Closed => write!(f, "the store is closed; open it again to use it"),
+            Error::Cancelled => write!(
+                f,
+                "the compaction was cancelled before it replaced the file: the store is \
+                 unchanged; call compact() again to reclaim the space"
+            ),
             Error::Poisoned { cause } => write!(
                 f,
                 "an earlier write failed ({cause}); the store refuses writes until it is \

@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+mod auto_compact;
 mod backup;
 mod changes;
 mod compact;
@@ -44,6 +45,7 @@ mod stream;
 mod watch;
 mod window;
 
+pub use auto_compact::{AutoCompactPolicy, AutoCompactStats, AutoCompaction, MAX_BACKOFF};
 pub use backup::BackupReport;
 pub use changes::{Change, ChangeKind, ChangeLimits, ChangePart, ChangeRead, ChangeReader, Cursor};
 pub use compact::CompactionReport;

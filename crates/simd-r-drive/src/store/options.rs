@@ -24,6 +24,7 @@ pub struct StoreOptions {
     pub(crate) mode: u32,
     pub(crate) verify_full: bool,
     pub(crate) lock_timeout: Option<std::time::Duration>,
+    pub(crate) auto_compact: Option<crate::AutoCompactPolicy>,
 }
 
 impl Default for StoreOptions {
@@ -39,6 +40,7 @@ impl Default for StoreOptions {
             mode: files::DEFAULT_MODE,
             verify_full: false,
             lock_timeout: None,
+            auto_compact: Some(crate::AutoCompactPolicy::default()),
         }
     }
 }
@@ -137,6 +139,15 @@ impl StoreOptions {
     /// [`crate::Error::LockTimeout`], which names it. Default: no wait.
     pub fn lock_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// When [`Store::auto_compaction_due`] says an automatic compaction is due (default:
+    /// [`crate::AutoCompactPolicy::default`]); `None` turns automatic compaction off. The
+    /// engine runs none by itself: a binding asks after its commits and runs the one it
+    /// claims ([`Store::claim_auto_compaction`]) off its event loop.
+    pub fn auto_compact(mut self, policy: Option<crate::AutoCompactPolicy>) -> Self {
+        self.auto_compact = policy;
         self
     }
 
