@@ -110,6 +110,13 @@ export interface BackupResult {
 export declare function busy(h: number): boolean
 
 /**
+ * Cancels the automatic compaction running on the engine of handle `h`, if any (a close
+ * does not wait for it): it removes its temporary file and leaves the store as it was.
+ * Returns whether one was running.
+ */
+export declare function cancelAutoCompaction(h: number): boolean
+
+/**
  * Opens a change feed after `since` (a cursor), or from the oldest change in the log.
  *
  * # JavaScript: `Store.changes`
@@ -168,7 +175,8 @@ export declare function clearSync(h: number, ticket: number): number
  *
  * Rewrites the store without its dead entries, on the libuv threadpool. Reads and
  * writes go on meanwhile and writes made meanwhile are kept. Rejects with
- * `ERR_STORE_READ_ONLY` on a read-only store.
+ * `ERR_STORE_READ_ONLY` on a read-only store. One compaction runs at a time: this waits
+ * for an automatic one in flight (see `autoCompact`), and `close()` waits for this one.
  */
 export declare function compact(h: number): Promise<CompactResult>
 
@@ -390,8 +398,9 @@ export declare function refresh(h: number): string
  *
  * # JavaScript: `Store.close`
  *
- * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
- * destroyed), makes everything written durable (`fdatasync`), saves what changed since
+ * Waits for in-flight writes, a `compact()` and ended write streams (unfinished ones are
+ * destroyed; an automatic compaction in flight is abandoned instead, leaving the old file
+ * the store and removing its temporary file), makes everything written durable (`fdatasync`), saves what changed since
  * the index file of a store of 50,000 keys or more (`<path>.srd-index`; the number is the
  * engine's default `StoreOptions::checkpoint_min_keys`) as a delta file `<path>.srd-delta`,
  * or merges it into a new index file when much changed, so that the next open reads
@@ -436,6 +445,14 @@ export interface RepairResult {
   /** Where the damaged original was kept (`<path>.damaged`), if anything was skipped. */
   backup?: string
 }
+
+/**
+ * Sets the automatic-compaction policy of the engine of handle `h` (shared by every
+ * `Store` of the path in this process): off unless `on`, otherwise due once the
+ * reclaimable bytes reach `min_reclaimable_bytes` (default 64 MiB) and `min_ratio` of the
+ * file (default 0.5). JavaScript has checked the numbers.
+ */
+export declare function setAutoCompact(h: number, on: boolean, minReclaimableBytes?: number | undefined | null, minRatio?: number | undefined | null): void
 
 /**
  * Number of live keys.
@@ -507,6 +524,10 @@ export interface StoreStats {
   indexBytes: number
   /** How many times compaction replaced the file since the engine was opened. */
   generation: number
+  /** Automatic compactions that replaced the file since the engine was opened. */
+  autoCompactions: number
+  /** Bytes those automatic compactions reclaimed, in total. */
+  autoReclaimedBytes: number
   /** Sequence number of the latest commit. */
   seq: number
   /** Sequence number up to which commits are known to be durable. */

@@ -33,7 +33,7 @@ export type StoreErrorCode =
   | 'ERR_STORE_DISK_FULL' | 'ERR_STORE_MOVED' | 'ERR_EXISTS' | 'ERR_INVALID_STATE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_KEY'
   | 'ERR_VALUE_TOO_LARGE' | 'ERR_KEY_NOT_FOUND' | 'ERR_OUT_OF_RANGE' | 'ERR_INVALID_ENV'
   | 'ERR_INVALID_ARG_VALUE' | 'ERR_NATIVE_BINDING_MISSING' | 'ERR_INTERNAL'
-  | 'ERR_CURSOR_EXPIRED' | 'ERR_INVALID_CURSOR'
+  | 'ERR_CURSOR_EXPIRED' | 'ERR_INVALID_CURSOR' | 'ERR_STORE_CANCELLED'
 
 /**
  * An error of simd-r-drive: an `Error` (a `TypeError` or `RangeError` for bad arguments)
@@ -199,6 +199,18 @@ export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
    * once.
    */
   lockTimeout?: number
+  /**
+   * Automatic compaction (see the README, "Automatic compaction"). On by default: after a
+   * commit, once the bytes compaction would reclaim (`stats().reclaimableBytes`) reach both
+   * `minReclaimableBytes` (default 64 MiB) and `minRatio` of the file (default 0.5), the store
+   * compacts on a thread of its own, one compaction at a time; `stats().autoCompactions` and
+   * `stats().autoReclaimedBytes` count what it did. `close()` abandons one in flight (the old
+   * file stays the store). After `ERR_STORE_DISK_FULL` it waits 1 s, doubling to 5 min, before
+   * it tries again. `false` turns it off. Applies to the file's engine in this process, shared
+   * by every `Store` of the path (the last writable open that gives the option sets it);
+   * ignored for read-only stores.
+   */
+  autoCompact?: false | { minReclaimableBytes?: number, minRatio?: number }
 }
 
 /**
@@ -332,6 +344,8 @@ export interface StoreIterator<T> extends IterableIterator<T> {}
  * file was moved, removed or replaced while open: {@link Store.compact} left the path
  * alone), `ERR_EXISTS` (the path given to {@link Store.backup} exists), `ERR_CURSOR_EXPIRED`
  * (a cursor of {@link Store.changes} from before a compaction, or of another store),
+ * `ERR_STORE_CANCELLED` (a compaction cancelled before it replaced the file; the store is
+ * unchanged),
  * `ERR_INVALID_STATE` (a write
  * from inside the read of the entries of {@link Store.putMany} or {@link Store.putManySync},
  * or from inside a transaction's callback, and a transaction object used after its
@@ -545,7 +559,8 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
   /**
    * Rewrites the store without its dead entries, on the libuv threadpool. Reads and
    * writes go on meanwhile and writes made meanwhile are kept. Rejects with
-   * `ERR_STORE_READ_ONLY` on a read-only store.
+   * `ERR_STORE_READ_ONLY` on a read-only store. One compaction runs at a time: this waits
+   * for an automatic one in flight (see `autoCompact`), and `close()` waits for this one.
    */
   compact(): Promise<CompactResult>
   /**
@@ -606,8 +621,9 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    */
   cursor(): Cursor
   /**
-   * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
-   * destroyed), makes everything written durable (`fdatasync`), saves what changed since
+   * Waits for in-flight writes, a `compact()` and ended write streams (unfinished ones are
+   * destroyed; an automatic compaction in flight is abandoned instead, leaving the old file
+   * the store and removing its temporary file), makes everything written durable (`fdatasync`), saves what changed since
    * the index file of a store of 50,000 keys or more (`<path>.srd-index`; the number is the
    * engine's default `StoreOptions::checkpoint_min_keys`) as a delta file `<path>.srd-delta`,
    * or merges it into a new index file when much changed, so that the next open reads

@@ -45,7 +45,31 @@ function checkOptions (options) {
     if (typeof lockTimeout !== 'number') throw errors.invalidArgType('options.lockTimeout', 'a number', lockTimeout)
     if (!Number.isInteger(lockTimeout) || lockTimeout < 0 || lockTimeout > 2 ** 32 - 1) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.lockTimeout must be an integer number of milliseconds from 0 to 2 ** 32 - 1, got ${lockTimeout}`)
   }
+  checkAutoCompact(options.autoCompact)
   return options
+}
+
+/** Checks `options.autoCompact`: `undefined`, `false`, `true` or `{ minReclaimableBytes, minRatio }`. */
+function checkAutoCompact (a) {
+  if (a === undefined || typeof a === 'boolean') return
+  if (a === null || typeof a !== 'object') throw errors.invalidArgType('options.autoCompact', 'false or an object', a)
+  const { minReclaimableBytes: bytes, minRatio: ratio } = a
+  if (bytes !== undefined) {
+    if (typeof bytes !== 'number') throw errors.invalidArgType('options.autoCompact.minReclaimableBytes', 'a number', bytes)
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.autoCompact.minReclaimableBytes must be a non-negative integer, got ${bytes}`)
+  }
+  if (ratio !== undefined) {
+    if (typeof ratio !== 'number') throw errors.invalidArgType('options.autoCompact.minRatio', 'a number', ratio)
+    if (!(ratio >= 0 && ratio <= 1)) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.autoCompact.minRatio must be a number from 0 to 1, got ${ratio}`)
+  }
+}
+
+/** Applies `options.autoCompact` (when given) to the engine of the writable handle `h`. */
+function applyAutoCompact (h, options) {
+  const a = options.autoCompact
+  if (a === undefined || options.readOnly === true) return
+  if (a === false || a === true) native.setAutoCompact(h, a)
+  else native.setAutoCompact(h, true, a.minReclaimableBytes, a.minRatio)
 }
 
 /** The fault-injection spec of the test suite (src/faults.rs), read when `open` is called. */
@@ -85,6 +109,7 @@ class Store extends EventEmitter {
     this._flushBound = () => this._flushBatch()
     this._live = new Live()
     this._follower = follow(this, options, h)
+    applyAutoCompact(h, options)
     registry.register(this, h, this)
     applyEncoding(this, encoding)
   }
@@ -149,6 +174,9 @@ class Store extends EventEmitter {
     if (this._batch !== null) this._flushBatch()
     if (this._follower !== null) this._follower.stop()
     this._liveStop()
+    // An automatic compaction in flight is abandoned, not waited for (a manual compact()
+    // is waited for below): the old file stays the store, its temporary file is removed.
+    if (!this._readOnly) native.cancelAutoCompaction(this._h)
     this._closing = (async () => {
       const streams = [...this._streams].map((ws) => {
         if (!ws.writableEnded) ws.destroy(errors.closed())

@@ -116,12 +116,77 @@ impl Task for CompactTask {
 ///
 /// Rewrites the store without its dead entries, on the libuv threadpool. Reads and
 /// writes go on meanwhile and writes made meanwhile are kept. Rejects with
-/// `ERR_STORE_READ_ONLY` on a read-only store.
+/// `ERR_STORE_READ_ONLY` on a read-only store. One compaction runs at a time: this waits
+/// for an automatic one in flight (see `autoCompact`), and `close()` waits for this one.
 #[napi(ts_return_type = "Promise<CompactResult>")]
 pub fn compact(h: u32) -> napi::Result<AsyncTask<CompactTask>> {
     let handle = registry::get(h)?;
     writable(&handle)?;
     Ok(AsyncTask::new(CompactTask { handle }))
+}
+
+/// After a commit: when an automatic compaction is due (the engine's
+/// `Store::auto_compaction_due`), runs it on a thread of its own, so that neither the event
+/// loop nor the threadpool waits for it. The thread holds the engine while it runs; a
+/// close cancels it (`cancel_auto_compaction`), which then ends within 256 entries copied.
+/// What it did is counted in the engine (`Store::auto_compaction_stats`, in `stats()`).
+pub(crate) fn compact_if_due(store: &Arc<registry::Engine>) {
+    // Claimed here, before the thread starts: a close from now on cancels it.
+    let Some(claim) = store.claim_auto_compaction() else {
+        return;
+    };
+    let engine = store.clone();
+    // (If no thread can be had, the claim is dropped with the closure: released.)
+    let _ = std::thread::Builder::new()
+        .name("srd-auto-compact".into())
+        .spawn(move || {
+            let _ = engine.run_auto_compaction(claim);
+        });
+}
+
+/// Sets the automatic-compaction policy of the engine of handle `h` (shared by every
+/// `Store` of the path in this process): off unless `on`, otherwise due once the
+/// reclaimable bytes reach `min_reclaimable_bytes` (default 64 MiB) and `min_ratio` of the
+/// file (default 0.5). JavaScript has checked the numbers.
+///
+/// # JavaScript: `StoreOptions.autoCompact`
+///
+/// Automatic compaction (see the README, "Automatic compaction"). On by default: after a
+/// commit, once the bytes compaction would reclaim (`stats().reclaimableBytes`) reach both
+/// `minReclaimableBytes` (default 64 MiB) and `minRatio` of the file (default 0.5), the store
+/// compacts on a thread of its own, one compaction at a time; `stats().autoCompactions` and
+/// `stats().autoReclaimedBytes` count what it did. `close()` abandons one in flight (the old
+/// file stays the store). After `ERR_STORE_DISK_FULL` it waits 1 s, doubling to 5 min, before
+/// it tries again. `false` turns it off. Applies to the file's engine in this process, shared
+/// by every `Store` of the path (the last writable open that gives the option sets it);
+/// ignored for read-only stores.
+#[napi]
+pub fn set_auto_compact(
+    h: u32,
+    on: bool,
+    min_reclaimable_bytes: Option<f64>,
+    min_ratio: Option<f64>,
+) -> napi::Result<()> {
+    let handle = registry::borrow(h)?;
+    let policy = on.then(|| {
+        let d = simd_r_drive::AutoCompactPolicy::default();
+        simd_r_drive::AutoCompactPolicy {
+            min_reclaimable_bytes: min_reclaimable_bytes
+                .map_or(d.min_reclaimable_bytes, |b| b as u64),
+            min_ratio: min_ratio.unwrap_or(d.min_ratio),
+            ..d
+        }
+    });
+    handle.store.set_auto_compact(policy);
+    Ok(())
+}
+
+/// Cancels the automatic compaction running on the engine of handle `h`, if any (a close
+/// does not wait for it): it removes its temporary file and leaves the store as it was.
+/// Returns whether one was running.
+#[napi]
+pub fn cancel_auto_compaction(h: u32) -> napi::Result<bool> {
+    Ok(registry::borrow(h)?.store.cancel_auto_compaction())
 }
 
 /// Verification on the libuv threadpool.

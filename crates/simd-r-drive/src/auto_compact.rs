@@ -42,15 +42,21 @@ impl Default for AutoCompactPolicy {
     }
 }
 
+/// The claim of automatic compaction, shared with the [`AutoCompaction`] that holds it.
+#[derive(Debug, Default)]
+struct Claim {
+    /// One is claimed or running.
+    claimed: AtomicBool,
+    /// The cancellation flag of the one claimed or running, if any.
+    running: Mutex<Option<Arc<AtomicBool>>>,
+}
+
 /// The automatic-compaction state of a store.
 #[derive(Debug, Default)]
 pub(crate) struct AutoCompact {
     /// `None`: automatic compaction is off.
     policy: Mutex<Option<AutoCompactPolicy>>,
-    /// One is claimed or running.
-    claimed: AtomicBool,
-    /// The cancellation flag of the one running, if any.
-    running: Mutex<Option<Arc<AtomicBool>>>,
+    claim: Arc<Claim>,
     /// After a full disk: not due before this instant, and the wait that set it.
     backoff: Mutex<Option<(Instant, Duration)>>,
     /// Automatic compactions that replaced the file.
@@ -89,16 +95,21 @@ pub struct AutoCompactStats {
 }
 
 /// An automatic compaction claimed by [`Store::claim_auto_compaction`]: run it with
-/// [`Store::run_auto_compaction`]. Dropping it unrun releases the claim.
+/// [`Store::run_auto_compaction`] (on another thread too: it is `Send` and borrows
+/// nothing). Dropping it unrun releases the claim. A cancellation
+/// ([`Store::cancel_auto_compaction`]) between the claim and the run is not lost: the run
+/// then fails with [`Error::Cancelled`] at once.
 #[must_use = "run it with Store::run_auto_compaction"]
-pub struct AutoCompaction<'a> {
-    store: &'a Store,
+#[derive(Debug)]
+pub struct AutoCompaction {
+    claim: Arc<Claim>,
+    cancel: Arc<AtomicBool>,
 }
 
-impl Drop for AutoCompaction<'_> {
+impl Drop for AutoCompaction {
     fn drop(&mut self) {
-        *self.store.auto.running.lock() = None;
-        self.store.auto.claimed.store(false, Ordering::Release);
+        *self.claim.running.lock() = None;
+        self.claim.claimed.store(false, Ordering::Release);
     }
 }
 
@@ -124,7 +135,7 @@ impl Store {
         let Some(policy) = self.auto_compact_policy() else {
             return false;
         };
-        if self.auto.claimed.load(Ordering::Acquire) {
+        if self.auto.claim.claimed.load(Ordering::Acquire) {
             return false;
         }
         if let Some((until, _)) = *self.auto.backoff.lock() {
@@ -142,12 +153,17 @@ impl Store {
     /// Claims the automatic compaction that [`Store::auto_compaction_due`] calls for:
     /// `Some` for the one caller that should now run it, `None` when none is due or one is
     /// claimed already.
-    pub fn claim_auto_compaction(&self) -> Option<AutoCompaction<'_>> {
-        if !self.auto_compaction_due() || self.auto.claimed.swap(true, Ordering::AcqRel) {
+    pub fn claim_auto_compaction(&self) -> Option<AutoCompaction> {
+        let claim = &self.auto.claim;
+        if !self.auto_compaction_due() || claim.claimed.swap(true, Ordering::AcqRel) {
             return None;
         }
-        *self.auto.running.lock() = Some(Arc::new(AtomicBool::new(false)));
-        Some(AutoCompaction { store: self })
+        let cancel = Arc::new(AtomicBool::new(false));
+        *claim.running.lock() = Some(cancel.clone());
+        Some(AutoCompaction {
+            claim: claim.clone(),
+            cancel,
+        })
     }
 
     /// Runs the automatic compaction `claim`, and releases the claim. `Ok(None)` when a
@@ -155,11 +171,8 @@ impl Store {
     /// ([`Store::auto_compaction_stats`]); after a full disk, automatic compaction is not due
     /// again until the backoff has passed. A cancelled one fails with [`Error::Cancelled`],
     /// leaving the store as it was.
-    pub fn run_auto_compaction(
-        &self,
-        claim: AutoCompaction<'_>,
-    ) -> Result<Option<CompactionReport>> {
-        let cancel = self.auto.running.lock().clone().unwrap_or_default();
+    pub fn run_auto_compaction(&self, claim: AutoCompaction) -> Result<Option<CompactionReport>> {
+        let cancel = claim.cancel.clone();
         let policy = self.auto_compact_policy().unwrap_or_default();
         let result = match self.compaction.try_lock() {
             // A compaction is running: it reclaims the space.
@@ -197,7 +210,7 @@ impl Store {
     /// its temporary file and leaves the store as it was. Returns whether one was running.
     /// A manual [`Store::compact`] is not affected.
     pub fn cancel_auto_compaction(&self) -> bool {
-        match &*self.auto.running.lock() {
+        match &*self.auto.claim.running.lock() {
             Some(flag) => {
                 flag.store(true, Ordering::Release);
                 true
