@@ -451,6 +451,18 @@ export interface RepairResult {
  * `Store` of the path in this process): off unless `on`, otherwise due once the
  * reclaimable bytes reach `min_reclaimable_bytes` (default 64 MiB) and `min_ratio` of the
  * file (default 0.5). JavaScript has checked the numbers.
+ *
+ * # JavaScript: `StoreOptions.autoCompact`
+ *
+ * Automatic compaction (see the README, "Automatic compaction"). On by default: after a
+ * commit, once the bytes compaction would reclaim (`stats().reclaimableBytes`) reach both
+ * `minReclaimableBytes` (default 64 MiB) and `minRatio` of the file (default 0.5), the store
+ * compacts on a thread of its own, one compaction at a time; `stats().autoCompactions` and
+ * `stats().autoReclaimedBytes` count what it did. `close()` abandons one in flight (the old
+ * file stays the store). After `ERR_STORE_DISK_FULL` it waits 1 s, doubling to 5 min, before
+ * it tries again. `false` turns it off. Applies to the file's engine in this process, shared
+ * by every `Store` of the path (the last writable open that gives the option sets it);
+ * ignored for read-only stores.
  */
 export declare function setAutoCompact(h: number, on: boolean, minReclaimableBytes?: number | undefined | null, minRatio?: number | undefined | null): void
 

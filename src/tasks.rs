@@ -38,7 +38,12 @@ impl Task for DurableTask {
         match self.what {
             Durable::Commit(seq) => store.wait_durable(seq).or_throw(),
             Durable::All => store.flush().or_throw(),
-            Durable::Checkpoint => store.save_index().map(drop).or_throw(),
+            Durable::Checkpoint => {
+                // A close: an automatic compaction in flight is cancelled, not waited for
+                // to finish (only for its cancellation, within 256 entries or 4 MiB copied).
+                store.abandon_auto_compaction();
+                store.save_index().map(drop).or_throw()
+            }
         }
     }
     fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
@@ -128,7 +133,7 @@ pub fn compact(h: u32) -> napi::Result<AsyncTask<CompactTask>> {
 /// After a commit: when an automatic compaction is due (the engine's
 /// `Store::auto_compaction_due`), runs it on a thread of its own, so that neither the event
 /// loop nor the threadpool waits for it. The thread holds the engine while it runs; a
-/// close cancels it (`cancel_auto_compaction`), which then ends within 256 entries copied.
+/// close cancels it (`cancel_auto_compaction`), which then ends within 256 entries or 4 MiB copied; the close waits only for that.
 /// What it did is counted in the engine (`Store::auto_compaction_stats`, in `stats()`).
 pub(crate) fn compact_if_due(store: &Arc<registry::Engine>) {
     // Claimed here, before the thread starts: a close from now on cancels it.
@@ -140,7 +145,11 @@ pub(crate) fn compact_if_due(store: &Arc<registry::Engine>) {
     let _ = std::thread::Builder::new()
         .name("srd-auto-compact".into())
         .spawn(move || {
-            let _ = engine.run_auto_compaction(claim);
+            let _ = engine.run_auto_compaction(&claim);
+            // The engine first, then the claim: a close waiting for the claim
+            // (`abandon_auto_compaction`) then holds the last reference itself.
+            drop(engine);
+            drop(claim);
         });
 }
 

@@ -166,12 +166,14 @@ impl Store {
         })
     }
 
-    /// Runs the automatic compaction `claim`, and releases the claim. `Ok(None)` when a
+    /// Runs the automatic compaction `claim`; dropping `claim` afterwards releases the claim
+    /// (a binding drops its reference to the store first, so that a close waiting in
+    /// [`Store::abandon_auto_compaction`] then finds the store no longer held). `Ok(None)` when a
     /// compaction (a manual one) is running already: nothing is done. Counts what it did
     /// ([`Store::auto_compaction_stats`]); after a full disk, automatic compaction is not due
     /// again until the backoff has passed. A cancelled one fails with [`Error::Cancelled`],
     /// leaving the store as it was.
-    pub fn run_auto_compaction(&self, claim: AutoCompaction) -> Result<Option<CompactionReport>> {
+    pub fn run_auto_compaction(&self, claim: &AutoCompaction) -> Result<Option<CompactionReport>> {
         let cancel = claim.cancel.clone();
         let policy = self.auto_compact_policy().unwrap_or_default();
         let result = match self.compaction.try_lock() {
@@ -179,7 +181,6 @@ impl Store {
             None => return Ok(None),
             Some(one) => self.compact_locked(one, &cancel),
         };
-        drop(claim);
         let a = &self.auto;
         match &result {
             Ok(r) => {
@@ -206,7 +207,7 @@ impl Store {
     }
 
     /// Cancels the automatic compaction running, if any: it stops at its next check
-    /// (every 256 entries it copies, and before it replaces the file), removes
+    /// (every 256 entries or 4 MiB it copies, and before it replaces the file), removes
     /// its temporary file and leaves the store as it was. Returns whether one was running.
     /// A manual [`Store::compact`] is not affected.
     pub fn cancel_auto_compaction(&self) -> bool {
@@ -217,6 +218,19 @@ impl Store {
             }
             None => false,
         }
+    }
+
+    /// Cancels the automatic compaction claimed or running (as
+    /// [`Store::cancel_auto_compaction`], and any claimed meanwhile), and returns once none
+    /// is claimed: what a close does, on a thread that may wait (a cancelled compaction
+    /// ends within 256 entries or 4 MiB copied). Returns whether one was.
+    pub fn abandon_auto_compaction(&self) -> bool {
+        let mut was = false;
+        while self.auto.claim.claimed.load(Ordering::Acquire) {
+            was |= self.cancel_auto_compaction();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        was
     }
 
     /// What automatic compaction did since the store was opened.

@@ -30,7 +30,8 @@ use crate::store::{State, Store};
 /// Flush the copy buffer once it holds this much.
 const CHUNK: usize = 4 << 20;
 
-/// A cancellable compaction checks its flag before every this many entries it copies.
+/// A cancellable compaction checks its flag before every this many entries it copies (and
+/// after every chunk it writes).
 const CANCEL_CHECK_EVERY: usize = 256;
 
 /// What a compaction did.
@@ -118,7 +119,7 @@ impl Store {
     }
 
     /// [`Store::compact`], cancellable: once `cancel` is set (by another thread), the
-    /// compaction stops at its next check (between chunks of 4 MiB or 256 entries, and
+    /// compaction stops at its next check (every 256 entries or 4 MiB it copies, and
     /// before it replaces the file) with [`Error::Cancelled`], having removed its temporary
     /// file; the store stays as it was. Set after the new file has replaced the old one, it
     /// changes nothing.
@@ -244,7 +245,8 @@ impl Store {
         let data = map.bytes(start_end);
         let mut asked = 0;
         for (i, &(off, hash)) in slots.iter().enumerate() {
-            if i % CANCEL_CHECK_EVERY == 0 {
+            // (An empty buffer: a 4 MiB chunk was just written.)
+            if i % CANCEL_CHECK_EVERY == 0 || out.buf.is_empty() {
                 cancelled()?;
             }
             crate::mapping::read_ahead(data, off, &mut asked);

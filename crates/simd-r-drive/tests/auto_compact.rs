@@ -33,6 +33,16 @@ fn fill(s: &Store, keys: u32, len: usize, rounds: u32) {
     }
 }
 
+/// Runs an automatic compaction claimed, then releases the claim, as a binding does.
+fn run(
+    s: &Store,
+    claim: simd_r_drive::AutoCompaction,
+) -> simd_r_drive::Result<Option<simd_r_drive::CompactionReport>> {
+    let r = s.run_auto_compaction(&claim);
+    drop(claim);
+    r
+}
+
 fn inode(p: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(p).unwrap().ino()
@@ -69,7 +79,7 @@ fn due_only_once_both_thresholds_are_met() {
     let claim = s.claim_auto_compaction().expect("due");
     assert!(!s.auto_compaction_due());
     assert!(s.claim_auto_compaction().is_none());
-    let r = s.run_auto_compaction(claim).unwrap().expect("ran");
+    let r = run(&s, claim).unwrap().expect("ran");
     assert!(r.reclaimed_bytes > 0);
     assert!(s.stats().file_bytes < size / 2);
     assert_eq!(dump(&s), before);
@@ -182,24 +192,32 @@ fn a_cancelled_compaction_leaves_the_old_file_and_no_temporary_file() {
     *backend.store.lock().unwrap() = Some(Arc::downgrade(&s));
     let claim = s.claim_auto_compaction().expect("due");
     backend.armed.store(true, Ordering::SeqCst);
-    let e = s.run_auto_compaction(claim).unwrap_err();
+    let e = run(&s, claim).unwrap_err();
     assert_eq!(e.code(), "ERR_STORE_CANCELLED", "{e}");
     assert_untouched(&s, &p, ino, &before);
     let st = s.auto_compaction_stats();
     assert_eq!((st.compactions, st.cancelled, st.failed), (0, 1, 0));
     assert!(!s.cancel_auto_compaction(), "none runs now");
 
+    // What a close does: cancel and wait until the claim is released (here by a thread
+    // that runs it), which a cancelled compaction does at its next check.
+    backend.armed.store(false, Ordering::SeqCst);
+    let claim = s.claim_auto_compaction().expect("due again");
+    let s2 = s.clone();
+    let t = std::thread::spawn(move || run(&s2, claim).unwrap_err().code());
+    assert!(s.abandon_auto_compaction());
+    assert_eq!(t.join().unwrap(), "ERR_STORE_CANCELLED");
+    assert!(!s.abandon_auto_compaction(), "none claimed now");
+    assert_untouched(&s, &p, ino, &before);
+
     // Cancelled before it starts (a close between claim and run), then one that completes.
     backend.armed.store(false, Ordering::SeqCst);
     let claim = s.claim_auto_compaction().expect("due again");
     assert!(s.cancel_auto_compaction());
-    assert_eq!(
-        s.run_auto_compaction(claim).unwrap_err().code(),
-        "ERR_STORE_CANCELLED"
-    );
+    assert_eq!(run(&s, claim).unwrap_err().code(), "ERR_STORE_CANCELLED");
     assert_untouched(&s, &p, ino, &before);
     let claim = s.claim_auto_compaction().expect("due again");
-    assert!(s.run_auto_compaction(claim).unwrap().is_some());
+    assert!(run(&s, claim).unwrap().is_some());
     assert_ne!(inode(&p), ino);
     assert_eq!(dump(&s), before);
     assert_eq!(s.auto_compaction_stats().compactions, 1);
@@ -242,7 +260,7 @@ fn after_a_full_disk_automatic_compaction_backs_off() {
     let ino = inode(&p);
 
     let claim = s.claim_auto_compaction().expect("due");
-    let e = s.run_auto_compaction(claim).unwrap_err();
+    let e = run(&s, claim).unwrap_err();
     assert_eq!(e.code(), "ERR_STORE_DISK_FULL", "{e}");
     assert!(disk.tripped());
     // The disk stays full: nothing is written here (see `assert_untouched` below).
@@ -259,7 +277,7 @@ fn after_a_full_disk_automatic_compaction_backs_off() {
 
     // A second failure doubles the wait (600 ms): still not due after the first 350 ms.
     let claim = s.claim_auto_compaction().unwrap();
-    assert!(s.run_auto_compaction(claim).unwrap_err().is_disk_full());
+    assert!(run(&s, claim).unwrap_err().is_disk_full());
     std::thread::sleep(Duration::from_millis(350));
     assert!(!s.auto_compaction_due(), "the wait doubled");
     std::thread::sleep(Duration::from_millis(350));
@@ -269,7 +287,7 @@ fn after_a_full_disk_automatic_compaction_backs_off() {
     disk.heal();
     assert_untouched(&s, &p, ino, &before);
     let claim = s.claim_auto_compaction().unwrap();
-    assert!(s.run_auto_compaction(claim).unwrap().is_some());
+    assert!(run(&s, claim).unwrap().is_some());
     assert_eq!(dump(&s), before);
     let st = s.auto_compaction_stats();
     assert_eq!((st.compactions, st.failed), (1, 2));
