@@ -463,6 +463,13 @@ export interface RepairResult {
  * it tries again. `false` turns it off. Applies to the file's engine in this process, shared
  * by every `Store` of the path (the last writable open that gives the option sets it);
  * ignored for read-only stores.
+ *
+ * # JavaScript: `StoreOptions.onAutoCompact`
+ *
+ * Called on this thread after automatic compactions of the file (by any `Store` of the
+ * path in this process) with what they did since the last call: `compactions` (usually 1),
+ * `reclaimedBytes` and the new `fileBytes`. Called until `close()`; a throw from it is
+ * uncaught, as from an event listener. Ignored for read-only stores.
  */
 export declare function setAutoCompact(h: number, on: boolean, minReclaimableBytes?: number | undefined | null, minRatio?: number | undefined | null): void
 

@@ -211,6 +211,13 @@ export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
    * ignored for read-only stores.
    */
   autoCompact?: false | { minReclaimableBytes?: number, minRatio?: number }
+  /**
+   * Called on this thread after automatic compactions of the file (by any `Store` of the
+   * path in this process) with what they did since the last call: `compactions` (usually 1),
+   * `reclaimedBytes` and the new `fileBytes`. Called until `close()`; a throw from it is
+   * uncaught, as from an event listener. Ignored for read-only stores.
+   */
+  onAutoCompact?: (report: { compactions: number, reclaimedBytes: number, fileBytes: number }) => void
 }
 
 /**

@@ -48,6 +48,21 @@ test('a store whose overwrites pass the threshold compacts by itself', async (t)
   await again.close()
 })
 
+test('onAutoCompact is told what automatic compaction did', async (t) => {
+  const p = tmpStore()
+  const reports = []
+  const s = await Store.open(p, { autoCompact: { minReclaimableBytes: 64 * 1024, minRatio: 0.7 }, onAutoCompact: (r) => reports.push(r) })
+  await fill(s, 200, 3, 4096)
+  await until('the callback', () => reports.length >= 1)
+  const st = s.stats()
+  t.is(reports.reduce((n, r) => n + r.compactions, 0), st.autoCompactions)
+  t.is(reports.reduce((n, r) => n + r.reclaimedBytes, 0), st.autoReclaimedBytes)
+  t.true(reports[0].reclaimedBytes > 200 * 4096)
+  t.true(reports[0].fileBytes < 2 * 200 * 4096)
+  await s.close()
+  await t.throwsAsync(Store.open(p, { onAutoCompact: 1 }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+})
+
 test('automatic compaction is off with autoCompact: false, and the default waits for 64 MiB', async (t) => {
   for (const options of [{ autoCompact: false }, {}]) {
     const p = tmpStore()

@@ -46,6 +46,8 @@ function checkOptions (options) {
     if (!Number.isInteger(lockTimeout) || lockTimeout < 0 || lockTimeout > 2 ** 32 - 1) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.lockTimeout must be an integer number of milliseconds from 0 to 2 ** 32 - 1, got ${lockTimeout}`)
   }
   checkAutoCompact(options.autoCompact)
+  const onAuto = options.onAutoCompact
+  if (onAuto !== undefined && typeof onAuto !== 'function') throw errors.invalidArgType('options.onAutoCompact', 'a function', onAuto)
   return options
 }
 
@@ -110,6 +112,8 @@ class Store extends EventEmitter {
     this._live = new Live()
     this._follower = follow(this, options, h)
     applyAutoCompact(h, options)
+    this._autoWatch = null
+    if (typeof options.onAutoCompact === 'function' && !this._readOnly) this._watchAutoCompact(options.onAutoCompact)
     registry.register(this, h, this)
     applyEncoding(this, encoding)
   }
@@ -168,6 +172,24 @@ class Store extends EventEmitter {
     return p
   }
 
+  /** Calls `fn` with what automatic compaction did, each time its counters moved. */
+  _watchAutoCompact (fn) {
+    const h = this._h
+    let seen = native.stats(h)
+    this._autoWatch = errors.native(() => native.watchChanges(h, () => {
+      if (this._autoWatch === null) return
+      const now = native.stats(h)
+      if (now.autoCompactions === seen.autoCompactions) return
+      const report = {
+        compactions: now.autoCompactions - seen.autoCompactions,
+        reclaimedBytes: now.autoReclaimedBytes - seen.autoReclaimedBytes,
+        fileBytes: now.fileBytes
+      }
+      seen = now
+      fn(report)
+    }))
+  }
+
   close () {
     if (this._closing !== null) return this._closing
     if (this._h < 0) return Promise.resolve()
@@ -177,6 +199,11 @@ class Store extends EventEmitter {
     // An automatic compaction in flight is abandoned, not waited for (a manual compact()
     // is waited for below): the old file stays the store, its temporary file is removed.
     if (!this._readOnly) native.cancelAutoCompaction(this._h)
+    if (this._autoWatch !== null) {
+      const id = this._autoWatch
+      this._autoWatch = null
+      try { native.unwatchChanges(this._h, id) } catch {}
+    }
     this._closing = (async () => {
       const streams = [...this._streams].map((ws) => {
         if (!ws.writableEnded) ws.destroy(errors.closed())

@@ -169,6 +169,13 @@ pub(crate) fn compact_if_due(store: &Arc<registry::Engine>) {
 /// it tries again. `false` turns it off. Applies to the file's engine in this process, shared
 /// by every `Store` of the path (the last writable open that gives the option sets it);
 /// ignored for read-only stores.
+///
+/// # JavaScript: `StoreOptions.onAutoCompact`
+///
+/// Called on this thread after automatic compactions of the file (by any `Store` of the
+/// path in this process) with what they did since the last call: `compactions` (usually 1),
+/// `reclaimedBytes` and the new `fileBytes`. Called until `close()`; a throw from it is
+/// uncaught, as from an event listener. Ignored for read-only stores.
 #[napi]
 pub fn set_auto_compact(
     h: u32,

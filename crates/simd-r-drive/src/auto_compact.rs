@@ -187,6 +187,9 @@ impl Store {
                 a.done.fetch_add(1, Ordering::AcqRel);
                 a.reclaimed.fetch_add(r.reclaimed_bytes, Ordering::AcqRel);
                 *a.backoff.lock() = None;
+                // Watchers were told of the new file before these counters moved: tell
+                // them again, so that one reading the counters sees this compaction.
+                self.watchers.notify();
             }
             Err(Error::Cancelled) => {
                 a.cancelled.fetch_add(1, Ordering::AcqRel);
