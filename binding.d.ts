@@ -119,6 +119,13 @@ export interface BackupResult {
 export declare function busy(h: number): boolean
 
 /**
+ * Cancels the automatic compaction running on the engine of handle `h`, if any (a close
+ * does not wait for it): it removes its temporary file and leaves the store as it was.
+ * Returns whether one was running.
+ */
+export declare function cancelAutoCompaction(h: number): boolean
+
+/**
  * Sets the cancel flag of `work`: its operation stops at its next safe point and rejects
  * with `ABORT_ERR`, or finishes if it is past the last one.
  */
@@ -183,8 +190,10 @@ export declare function clearSync(h: number, ticket: number): number
  *
  * Rewrites the store without its dead entries, on the libuv threadpool. Reads and
  * writes go on meanwhile and writes made meanwhile are kept. Rejects with
- * `ERR_STORE_READ_ONLY` on a read-only store. `options`: `onProgress` and `signal` (see
- * {@link LongOptions}; aborted, the store stays as it was).
+ * `ERR_STORE_READ_ONLY` on a read-only store. One compaction runs at a time: this waits
+ * for an automatic one in flight (see `autoCompact`), and `close()` waits for this one.
+ * `options`: `onProgress` and `signal` (see {@link LongOptions}; aborted, the store stays
+ * as it was).
  */
 export declare function compact(h: number, work: ExternalObject<'Work'>): Promise<CompactResult>
 
@@ -434,8 +443,9 @@ export declare function refresh(h: number): string
  *
  * # JavaScript: `Store.close`
  *
- * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
- * destroyed), makes everything written durable (`fdatasync`), saves what changed since
+ * Waits for in-flight writes, a `compact()` and ended write streams (unfinished ones are
+ * destroyed; an automatic compaction in flight is abandoned instead, leaving the old file
+ * the store and removing its temporary file), makes everything written durable (`fdatasync`), saves what changed since
  * the index file of a store of 50,000 keys or more (`<path>.srd-index`; the number is the
  * engine's default `StoreOptions::checkpoint_min_keys`) as a delta file `<path>.srd-delta`,
  * or merges it into a new index file when much changed, so that the next open reads
@@ -481,6 +491,33 @@ export interface RepairResult {
   /** Where the damaged original was kept (`<path>.damaged`), if anything was skipped. */
   backup?: string
 }
+
+/**
+ * Sets the automatic-compaction policy of the engine of handle `h` (shared by every
+ * `Store` of the path in this process): off unless `on`, otherwise due once the
+ * reclaimable bytes reach `min_reclaimable_bytes` (default 64 MiB) and `min_ratio` of the
+ * file (default 0.5). JavaScript has checked the numbers.
+ *
+ * # JavaScript: `StoreOptions.autoCompact`
+ *
+ * Automatic compaction (see the README, "Automatic compaction"). On by default: after a
+ * commit, once the bytes compaction would reclaim (`stats().reclaimableBytes`) reach both
+ * `minReclaimableBytes` (default 64 MiB) and `minRatio` of the file (default 0.5), the store
+ * compacts on a thread of its own, one compaction at a time; `stats().autoCompactions` and
+ * `stats().autoReclaimedBytes` count what it did. `close()` abandons one in flight (the old
+ * file stays the store). After `ERR_STORE_DISK_FULL` it waits 1 s, doubling to 5 min, before
+ * it tries again. `false` turns it off. Applies to the file's engine in this process, shared
+ * by every `Store` of the path (the last writable open that gives the option sets it);
+ * ignored for read-only stores.
+ *
+ * # JavaScript: `StoreOptions.onAutoCompact`
+ *
+ * Called on this thread after automatic compactions of the file (by any `Store` of the
+ * path in this process) with what they did since the last call: `compactions` (usually 1),
+ * `reclaimedBytes` and the new `fileBytes`. Called until `close()`; a throw from it is
+ * uncaught, as from an event listener. Ignored for read-only stores.
+ */
+export declare function setAutoCompact(h: number, on: boolean, minReclaimableBytes?: number | undefined | null, minRatio?: number | undefined | null): void
 
 /**
  * Number of live keys.
@@ -557,6 +594,10 @@ export interface StoreStats {
   indexFileBytes: number
   /** How many times compaction replaced the file since the engine was opened. */
   generation: number
+  /** Automatic compactions that replaced the file since the engine was opened. */
+  autoCompactions: number
+  /** Bytes those automatic compactions reclaimed, in total. */
+  autoReclaimedBytes: number
   /** Sequence number of the latest commit. */
   seq: number
   /** Sequence number up to which commits are known to be durable. */

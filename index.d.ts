@@ -225,6 +225,25 @@ export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
    * once.
    */
   lockTimeout?: number
+  /**
+   * Automatic compaction (see the README, "Automatic compaction"). On by default: after a
+   * commit, once the bytes compaction would reclaim (`stats().reclaimableBytes`) reach both
+   * `minReclaimableBytes` (default 64 MiB) and `minRatio` of the file (default 0.5), the store
+   * compacts on a thread of its own, one compaction at a time; `stats().autoCompactions` and
+   * `stats().autoReclaimedBytes` count what it did. `close()` abandons one in flight (the old
+   * file stays the store). After `ERR_STORE_DISK_FULL` it waits 1 s, doubling to 5 min, before
+   * it tries again. `false` turns it off. Applies to the file's engine in this process, shared
+   * by every `Store` of the path (the last writable open that gives the option sets it);
+   * ignored for read-only stores.
+   */
+  autoCompact?: false | { minReclaimableBytes?: number, minRatio?: number }
+  /**
+   * Called on this thread after automatic compactions of the file (by any `Store` of the
+   * path in this process) with what they did since the last call: `compactions` (usually 1),
+   * `reclaimedBytes` and the new `fileBytes`. Called until `close()`; a throw from it is
+   * uncaught, as from an event listener. Ignored for read-only stores.
+   */
+  onAutoCompact?: (report: { compactions: number, reclaimedBytes: number, fileBytes: number }) => void
 }
 
 /**
@@ -733,8 +752,10 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
   /**
    * Rewrites the store without its dead entries, on the libuv threadpool. Reads and
    * writes go on meanwhile and writes made meanwhile are kept. Rejects with
-   * `ERR_STORE_READ_ONLY` on a read-only store. `options`: `onProgress` and `signal` (see
-   * {@link LongOptions}; aborted, the store stays as it was).
+   * `ERR_STORE_READ_ONLY` on a read-only store. One compaction runs at a time: this waits
+   * for an automatic one in flight (see `autoCompact`), and `close()` waits for this one.
+   * `options`: `onProgress` and `signal` (see {@link LongOptions}; aborted, the store stays
+   * as it was).
    */
   compact(options?: LongOptions): Promise<CompactResult>
   /**
@@ -798,8 +819,9 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    */
   cursor(): Cursor
   /**
-   * Waits for in-flight writes, compaction and ended write streams (unfinished ones are
-   * destroyed), makes everything written durable (`fdatasync`), saves what changed since
+   * Waits for in-flight writes, a `compact()` and ended write streams (unfinished ones are
+   * destroyed; an automatic compaction in flight is abandoned instead, leaving the old file
+   * the store and removing its temporary file), makes everything written durable (`fdatasync`), saves what changed since
    * the index file of a store of 50,000 keys or more (`<path>.srd-index`; the number is the
    * engine's default `StoreOptions::checkpoint_min_keys`) as a delta file `<path>.srd-delta`,
    * or merges it into a new index file when much changed, so that the next open reads

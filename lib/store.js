@@ -48,7 +48,33 @@ function checkOptions (options) {
     if (typeof lockTimeout !== 'number') throw errors.invalidArgType('options.lockTimeout', 'a number', lockTimeout)
     if (!Number.isInteger(lockTimeout) || lockTimeout < 0 || lockTimeout > 2 ** 32 - 1) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.lockTimeout must be an integer number of milliseconds from 0 to 2 ** 32 - 1, got ${lockTimeout}`)
   }
+  checkAutoCompact(options.autoCompact)
+  const onAuto = options.onAutoCompact
+  if (onAuto !== undefined && typeof onAuto !== 'function') throw errors.invalidArgType('options.onAutoCompact', 'a function', onAuto)
   return options
+}
+
+/** Checks `options.autoCompact`: `undefined`, `false`, `true` or `{ minReclaimableBytes, minRatio }`. */
+function checkAutoCompact (a) {
+  if (a === undefined || typeof a === 'boolean') return
+  if (a === null || typeof a !== 'object') throw errors.invalidArgType('options.autoCompact', 'false or an object', a)
+  const { minReclaimableBytes: bytes, minRatio: ratio } = a
+  if (bytes !== undefined) {
+    if (typeof bytes !== 'number') throw errors.invalidArgType('options.autoCompact.minReclaimableBytes', 'a number', bytes)
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.autoCompact.minReclaimableBytes must be a non-negative integer, got ${bytes}`)
+  }
+  if (ratio !== undefined) {
+    if (typeof ratio !== 'number') throw errors.invalidArgType('options.autoCompact.minRatio', 'a number', ratio)
+    if (!(ratio >= 0 && ratio <= 1)) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.autoCompact.minRatio must be a number from 0 to 1, got ${ratio}`)
+  }
+}
+
+/** Applies `options.autoCompact` (when given) to the engine of the writable handle `h`. */
+function applyAutoCompact (h, options) {
+  const a = options.autoCompact
+  if (a === undefined || options.readOnly === true) return
+  if (a === false || a === true) native.setAutoCompact(h, a)
+  else native.setAutoCompact(h, true, a.minReclaimableBytes, a.minRatio)
 }
 
 /** The fault-injection spec of the test suite (src/faults.rs), read when `open` is called. */
@@ -88,6 +114,9 @@ class Store extends EventEmitter {
     this._flushBound = () => this._flushBatch()
     this._live = new Live()
     this._follower = follow(this, options, h)
+    applyAutoCompact(h, options)
+    this._autoWatch = null
+    if (typeof options.onAutoCompact === 'function' && !this._readOnly) this._watchAutoCompact(options.onAutoCompact)
     registry.register(this, h, this)
     applyEncoding(this, encoding)
   }
@@ -147,12 +176,38 @@ class Store extends EventEmitter {
     return p
   }
 
+  /** Calls `fn` with what automatic compaction did, each time its counters moved. */
+  _watchAutoCompact (fn) {
+    const h = this._h
+    let seen = native.stats(h)
+    this._autoWatch = errors.native(() => native.watchChanges(h, () => {
+      if (this._autoWatch === null) return
+      const now = native.stats(h)
+      if (now.autoCompactions === seen.autoCompactions) return
+      const report = {
+        compactions: now.autoCompactions - seen.autoCompactions,
+        reclaimedBytes: now.autoReclaimedBytes - seen.autoReclaimedBytes,
+        fileBytes: now.fileBytes
+      }
+      seen = now
+      fn(report)
+    }))
+  }
+
   close () {
     if (this._closing !== null) return this._closing
     if (this._h < 0) return Promise.resolve()
     if (this._batch !== null) this._flushBatch()
     if (this._follower !== null) this._follower.stop()
     this._liveStop()
+    // An automatic compaction in flight is abandoned, not waited for (a manual compact()
+    // is waited for below): the old file stays the store, its temporary file is removed.
+    if (!this._readOnly) native.cancelAutoCompaction(this._h)
+    if (this._autoWatch !== null) {
+      const id = this._autoWatch
+      this._autoWatch = null
+      try { native.unwatchChanges(this._h, id) } catch {}
+    }
     this._closing = (async () => {
       const streams = [...this._streams].map((ws) => {
         if (!ws.writableEnded) ws.destroy(errors.closed())

@@ -329,8 +329,9 @@ pub fn upload_prefix(h: u32) -> napi::Result<String> {
 ///
 /// # JavaScript: `Store.close`
 ///
-/// Waits for in-flight writes, compaction and ended write streams (unfinished ones are
-/// destroyed), makes everything written durable (`fdatasync`), saves what changed since
+/// Waits for in-flight writes, a `compact()` and ended write streams (unfinished ones are
+/// destroyed; an automatic compaction in flight is abandoned instead, leaving the old file
+/// the store and removing its temporary file), makes everything written durable (`fdatasync`), saves what changed since
 /// the index file of a store of 50,000 keys or more (`<path>.srd-index`; the number is the
 /// engine's default `StoreOptions::checkpoint_min_keys`) as a delta file `<path>.srd-delta`,
 /// or merges it into a new index file when much changed, so that the next open reads

@@ -98,6 +98,10 @@ pub struct StoreStats {
     pub index_file_bytes: f64,
     /// How many times compaction replaced the file since the engine was opened.
     pub generation: f64,
+    /// Automatic compactions that replaced the file since the engine was opened.
+    pub auto_compactions: f64,
+    /// Bytes those automatic compactions reclaimed, in total.
+    pub auto_reclaimed_bytes: f64,
     /// Sequence number of the latest commit.
     pub seq: f64,
     /// Sequence number up to which commits are known to be durable.
@@ -119,6 +123,7 @@ pub struct StoreStats {
 pub fn stats(h: u32) -> napi::Result<StoreStats> {
     let handle = registry::borrow(h)?;
     let s = handle.store.stats();
+    let auto = handle.store.auto_compaction_stats();
     Ok(StoreStats {
         entries: s.entries as f64,
         file_bytes: s.file_bytes as f64,
@@ -127,6 +132,8 @@ pub fn stats(h: u32) -> napi::Result<StoreStats> {
         index_bytes: s.index_bytes as f64,
         index_file_bytes: s.index_file_bytes as f64,
         generation: s.generation as f64,
+        auto_compactions: auto.compactions as f64,
+        auto_reclaimed_bytes: auto.reclaimed_bytes as f64,
         seq: s.seq as f64,
         durable_seq: handle.store.durable_seq() as f64,
         kernel: format!("{:?}", simd_r_drive::simd::selected()).to_lowercase(),

@@ -39,7 +39,12 @@ impl Task for DurableTask {
         match self.what {
             Durable::Commit(seq) => store.wait_durable(seq).or_throw(),
             Durable::All => store.flush().or_throw(),
-            Durable::Checkpoint => store.save_index().map(drop).or_throw(),
+            Durable::Checkpoint => {
+                // A close: an automatic compaction in flight is cancelled, not waited for
+                // to finish (only for its cancellation, within 256 entries or 4 MiB copied).
+                store.abandon_auto_compaction();
+                store.save_index().map(drop).or_throw()
+            }
         }
     }
     fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
@@ -119,8 +124,10 @@ impl Task for CompactTask {
 ///
 /// Rewrites the store without its dead entries, on the libuv threadpool. Reads and
 /// writes go on meanwhile and writes made meanwhile are kept. Rejects with
-/// `ERR_STORE_READ_ONLY` on a read-only store. `options`: `onProgress` and `signal` (see
-/// {@link LongOptions}; aborted, the store stays as it was).
+/// `ERR_STORE_READ_ONLY` on a read-only store. One compaction runs at a time: this waits
+/// for an automatic one in flight (see `autoCompact`), and `close()` waits for this one.
+/// `options`: `onProgress` and `signal` (see {@link LongOptions}; aborted, the store stays
+/// as it was).
 #[napi(
     ts_args_type = "h: number, work: ExternalObject<'Work'>",
     ts_return_type = "Promise<CompactResult>"
@@ -132,6 +139,81 @@ pub fn compact(h: u32, work: &External<Arc<Work>>) -> napi::Result<AsyncTask<Com
         handle,
         work: shared(work),
     }))
+}
+
+/// After a commit: when an automatic compaction is due (the engine's
+/// `Store::auto_compaction_due`), runs it on a thread of its own, so that neither the event
+/// loop nor the threadpool waits for it. The thread holds the engine while it runs; a
+/// close cancels it (`cancel_auto_compaction`), which then ends within 256 entries or 4 MiB copied; the close waits only for that.
+/// What it did is counted in the engine (`Store::auto_compaction_stats`, in `stats()`).
+pub(crate) fn compact_if_due(store: &Arc<registry::Engine>) {
+    // Claimed here, before the thread starts: a close from now on cancels it.
+    let Some(claim) = store.claim_auto_compaction() else {
+        return;
+    };
+    let engine = store.clone();
+    // (If no thread can be had, the claim is dropped with the closure: released.)
+    let _ = std::thread::Builder::new()
+        .name("srd-auto-compact".into())
+        .spawn(move || {
+            let _ = engine.run_auto_compaction(&claim);
+            // The engine first, then the claim: a close waiting for the claim
+            // (`abandon_auto_compaction`) then holds the last reference itself.
+            drop(engine);
+            drop(claim);
+        });
+}
+
+/// Sets the automatic-compaction policy of the engine of handle `h` (shared by every
+/// `Store` of the path in this process): off unless `on`, otherwise due once the
+/// reclaimable bytes reach `min_reclaimable_bytes` (default 64 MiB) and `min_ratio` of the
+/// file (default 0.5). JavaScript has checked the numbers.
+///
+/// # JavaScript: `StoreOptions.autoCompact`
+///
+/// Automatic compaction (see the README, "Automatic compaction"). On by default: after a
+/// commit, once the bytes compaction would reclaim (`stats().reclaimableBytes`) reach both
+/// `minReclaimableBytes` (default 64 MiB) and `minRatio` of the file (default 0.5), the store
+/// compacts on a thread of its own, one compaction at a time; `stats().autoCompactions` and
+/// `stats().autoReclaimedBytes` count what it did. `close()` abandons one in flight (the old
+/// file stays the store). After `ERR_STORE_DISK_FULL` it waits 1 s, doubling to 5 min, before
+/// it tries again. `false` turns it off. Applies to the file's engine in this process, shared
+/// by every `Store` of the path (the last writable open that gives the option sets it);
+/// ignored for read-only stores.
+///
+/// # JavaScript: `StoreOptions.onAutoCompact`
+///
+/// Called on this thread after automatic compactions of the file (by any `Store` of the
+/// path in this process) with what they did since the last call: `compactions` (usually 1),
+/// `reclaimedBytes` and the new `fileBytes`. Called until `close()`; a throw from it is
+/// uncaught, as from an event listener. Ignored for read-only stores.
+#[napi]
+pub fn set_auto_compact(
+    h: u32,
+    on: bool,
+    min_reclaimable_bytes: Option<f64>,
+    min_ratio: Option<f64>,
+) -> napi::Result<()> {
+    let handle = registry::borrow(h)?;
+    let policy = on.then(|| {
+        let d = simd_r_drive::AutoCompactPolicy::default();
+        simd_r_drive::AutoCompactPolicy {
+            min_reclaimable_bytes: min_reclaimable_bytes
+                .map_or(d.min_reclaimable_bytes, |b| b as u64),
+            min_ratio: min_ratio.unwrap_or(d.min_ratio),
+            ..d
+        }
+    });
+    handle.store.set_auto_compact(policy);
+    Ok(())
+}
+
+/// Cancels the automatic compaction running on the engine of handle `h`, if any (a close
+/// does not wait for it): it removes its temporary file and leaves the store as it was.
+/// Returns whether one was running.
+#[napi]
+pub fn cancel_auto_compaction(h: u32) -> napi::Result<bool> {
+    Ok(registry::borrow(h)?.store.cancel_auto_compaction())
 }
 
 /// Verification on the libuv threadpool.

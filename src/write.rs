@@ -157,8 +157,10 @@ fn commit_staged(
 /// After a commit: when enough changed since the index file (the engine's
 /// `Store::index_merge_due`), merges the index on a thread of its own, so that the
 /// changes kept in memory and what a later open (after a crash too) replays stay bounded.
-/// Neither the event loop nor the threadpool waits for it.
+/// Neither the event loop nor the threadpool waits for it. Starts an automatic compaction
+/// too when one is due (`tasks::compact_if_due`).
 pub(crate) fn merge_index_if_due(store: &Arc<registry::Engine>) {
+    crate::tasks::compact_if_due(store);
     if !store.claim_background_merge() {
         return;
     }

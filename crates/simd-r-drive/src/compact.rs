@@ -30,6 +30,14 @@ use crate::store::{State, Store};
 /// Flush the copy buffer once it holds this much.
 const CHUNK: usize = 4 << 20;
 
+/// A cancellable compaction checks its flag before every this many entries it copies (and
+/// after every chunk it writes).
+const CANCEL_CHECK_EVERY: usize = 256;
+
+/// What a cancelled compaction says (see [`Error::Aborted`]).
+const ABORTED: &str =
+    "compaction stopped; the store is the file it was, and the compaction file was removed";
+
 /// What a compaction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompactionReport {
@@ -116,14 +124,24 @@ impl Store {
     }
 
     /// [`Store::compact`], reporting `(bytes of the old file copied, its length)` to
-    /// `progress` and stopping with [`Error::Aborted`] once its cancel flag is set, at any
-    /// point before the final step (which holds the writer lock, renames and is never
-    /// abandoned halfway): the store then stays the old file, unchanged, and the compaction
-    /// file is removed.
+    /// `progress` and stopping with [`Error::Aborted`] once its cancel flag is set (it is
+    /// checked every 256 entries or 4 MiB copied, and before the final step, which holds
+    /// the writer lock, renames and is never abandoned halfway): the store then stays the
+    /// old file, unchanged, and the compaction file is removed. Set after the new file has
+    /// replaced the old one, it changes nothing.
     pub fn compact_with(&self, progress: &Progress<'_>) -> Result<CompactionReport> {
         self.check_writable()?;
+        let one_at_a_time = self.compaction.lock();
+        self.compact_locked(one_at_a_time, progress)
+    }
+
+    /// [`Store::compact_with`] once the compaction lock is held (`_one_at_a_time`).
+    pub(crate) fn compact_locked(
+        &self,
+        _one_at_a_time: parking_lot::MutexGuard<'_, ()>,
+        progress: &Progress<'_>,
+    ) -> Result<CompactionReport> {
         let _busy = self.long_op();
-        let _one_at_a_time = self.compaction.lock();
         self.check_writable()?;
         let started = Instant::now();
         let tmp = files::with_suffix(&self.path, files::COMPACT_TEMP);
@@ -161,9 +179,8 @@ impl Store {
         made: &mut Option<FileId>,
         progress: &Progress<'_>,
     ) -> Result<CompactionReport> {
-        const ABORTED: &str =
-            "compaction stopped; the store is the file it was, and the compaction file was removed";
-        progress.check(ABORTED)?;
+        let cancelled = || progress.check(ABORTED);
+        cancelled()?;
         let io_err = |op: &'static str, e: std::io::Error| self.compaction_failed(op, tmp, e);
         // A new file, a new generation: the old file's index can never be taken for its.
         let file_generation = format::new_generation();
@@ -232,11 +249,14 @@ impl Store {
         // Entries expired by now are dropped (they read as missing already).
         let now = self.now_ms();
         let mut kept = 0u64;
-        for &(off, hash) in &slots {
+        for (i, &(off, hash)) in slots.iter().enumerate() {
             if off >= next_report {
                 progress.report(off, start_end);
-                progress.check(ABORTED)?;
                 next_report = off + STEP;
+            }
+            // (An empty buffer: a 4 MiB chunk was just written.)
+            if i % CANCEL_CHECK_EVERY == 0 || out.buf.is_empty() {
+                cancelled()?;
             }
             crate::mapping::read_ahead(data, off, &mut asked);
             let h = match format::verify_entry(data, off) {
@@ -284,7 +304,8 @@ impl Store {
             if e == copied {
                 break;
             }
-            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
+            cancelled()?;
+            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e, progress)?;
             copied = e;
         }
 
@@ -296,14 +317,14 @@ impl Store {
             .sync_data(&out.file)
             .map_err(|e| io_err("syncing the compaction file", e))?;
 
-        // The last point where stopping leaves nothing behind but a file to remove.
-        progress.check(ABORTED)?;
-
         // 3. Final step: writers wait while the last of the tail is copied and the new
         // file replaces the old one.
+        cancelled()?;
         let buf = self.writer.lock();
         let pause = Instant::now();
         self.check_writable()?;
+        // The last point of no return: a cancellation seen here leaves the old file the store.
+        cancelled()?;
         let (m, e, seq, generation, current_id) = {
             let s = self.state.read();
             (s.map.clone(), s.end, s.seq, s.generation, s.file_id)
@@ -313,7 +334,7 @@ impl Store {
         // removed, if it is still where it was made) and the store goes on as it was.
         self.check_in_place(current_id)?;
         if e > copied {
-            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e)?;
+            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e, progress)?;
         }
         drop(m);
         // Every entry of the new file that has no explicit version gets `base + offset`, so
@@ -447,6 +468,7 @@ impl Store {
         map: &Mapping,
         from: u64,
         to: u64,
+        progress: &Progress<'_>,
     ) -> Result<u64> {
         let tmp = out.path;
         let io_err = |op: &'static str, e: std::io::Error| self.compaction_failed(op, tmp, e);
@@ -456,6 +478,9 @@ impl Store {
         // New offset of the first entry of the batch being copied (for its commit record).
         let mut batch_start = None;
         while off < to {
+            if placed.len() % CANCEL_CHECK_EVERY == 0 {
+                progress.check(ABORTED)?;
+            }
             let h = format::read_header_trusted(&data[off as usize..]);
             if h.kind == EntryKind::SyncMark {
                 // Offsets in the old file: meaningless in the new one.

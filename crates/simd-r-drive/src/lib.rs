@@ -23,6 +23,8 @@
 
 #![warn(missing_docs)]
 
+mod auto_compact;
+mod auto_policy;
 mod backup;
 mod changes;
 mod compact;
@@ -45,6 +47,8 @@ mod stream;
 mod watch;
 mod window;
 
+pub use auto_compact::AutoCompaction;
+pub use auto_policy::{AutoCompactPolicy, AutoCompactStats, MAX_BACKOFF};
 pub use backup::BackupReport;
 pub use changes::{Change, ChangeKind, ChangeLimits, ChangePart, ChangeRead, ChangeReader, Cursor};
 pub use compact::CompactionReport;

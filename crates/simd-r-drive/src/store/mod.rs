@@ -231,6 +231,8 @@ pub struct Store {
     pub(crate) allocated: AtomicU64,
     /// One compaction at a time.
     pub(crate) compaction: Mutex<()>,
+    /// Automatic compaction: its policy, claim, cancellation flag, backoff and counters.
+    pub(crate) auto: crate::auto_policy::AutoCompact,
     /// One index checkpoint at a time, from its copy of the index to its rename (taken
     /// before the writer lock, never while holding it). Compaction takes it to remove a
     /// checkpoint of the file it replaced, so that none written meanwhile survives it.
@@ -326,6 +328,11 @@ impl Store {
     pub(crate) fn long_op(&self) -> LongOp<'_> {
         self.long_ops.fetch_add(1, Ordering::AcqRel);
         LongOp(self)
+    }
+
+    /// Whether an earlier failed write or sync poisoned the store (writes are refused).
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poison.get().is_some()
     }
 
     /// Whether [`Store::close`] was called.

@@ -307,6 +307,7 @@ impl Store {
             use_index: !opts.verify_full,
             allocated: AtomicU64::new(allocated),
             compaction: Mutex::new(()),
+            auto: crate::auto_policy::AutoCompact::new(opts.auto_compact),
             checkpointing: Mutex::new(()),
             verified_to: AtomicU64::new(0),
             delta_saved: Mutex::new(delta_saved),

@@ -25,6 +25,7 @@ pub struct StoreOptions {
     pub(crate) verify_full: bool,
     pub(crate) lock_timeout: Option<std::time::Duration>,
     pub(crate) clock: Option<super::ClockFn>,
+    pub(crate) auto_compact: Option<crate::auto_policy::AutoCompactPolicy>,
 }
 
 impl Default for StoreOptions {
@@ -41,6 +42,7 @@ impl Default for StoreOptions {
             verify_full: false,
             lock_timeout: None,
             clock: None,
+            auto_compact: Some(crate::auto_policy::AutoCompactPolicy::default()),
         }
     }
 }
@@ -139,6 +141,15 @@ impl StoreOptions {
     /// [`crate::Error::LockTimeout`], which names it. Default: no wait.
     pub fn lock_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// When [`Store::auto_compaction_due`] says an automatic compaction is due (default:
+    /// [`crate::auto_policy::AutoCompactPolicy::default`]); `None` turns automatic compaction off. The
+    /// engine runs none by itself: a binding asks after its commits and runs the one it
+    /// claims ([`Store::claim_auto_compaction`]) off its event loop.
+    pub fn auto_compact(mut self, policy: Option<crate::auto_policy::AutoCompactPolicy>) -> Self {
+        self.auto_compact = policy;
         self
     }
 
