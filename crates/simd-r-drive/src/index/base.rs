@@ -297,15 +297,6 @@ impl Base {
         crate::mapping::prefetch(self.map[HEADER + i * SLOT..].as_ptr());
     }
 
-    /// Starts loading the word of the first-read bitmap that [`Base::check_first_read`] of
-    /// slot `slot` reads (a lookup of many keys asks for it with the entry).
-    #[inline]
-    pub(crate) fn prefetch_checked(&self, slot: usize) {
-        if let Some(w) = self.checked.get(slot / 64) {
-            crate::mapping::prefetch((w as *const AtomicU64).cast());
-        }
-    }
-
     /// Verifies the entry at `offset` (found in slot `slot`) by its checksum if this is its
     /// first read since open and it is not longer than [`CHECK_ON_READ`] (damage since an
     /// earlier verification, even in this generation, is found at the next open's first

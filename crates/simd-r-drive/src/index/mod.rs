@@ -375,14 +375,6 @@ impl Index {
         }
     }
 
-    /// Starts loading what the first-read check of base slot `slot` reads.
-    #[inline]
-    pub fn prefetch_checked(&self, slot: usize) {
-        if let Some(b) = &self.base {
-            b.prefetch_checked(slot);
-        }
-    }
-
     /// Where the base has `key`, if it does.
     #[inline]
     fn base_find(&self, data: &[u8], hash: u64, key: &[u8]) -> Option<u64> {

@@ -89,11 +89,8 @@ impl Store {
                 }
                 for (o, &h) in offsets.iter_mut().zip(&hashes[..group.len()]) {
                     *o = s.index.probe(h);
-                    if let Probe::Hit { offset, slot } = *o {
+                    if let Probe::Hit { offset, .. } = *o {
                         prefetch_entry(data, offset);
-                        if let Some(slot) = slot {
-                            s.index.prefetch_checked(slot);
-                        }
                     }
                 }
                 let base = c * PER_LOCK + g * GROUP;
