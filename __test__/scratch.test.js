@@ -25,9 +25,9 @@ test('lib/scratch.js names every slot, sentinel and record of src/scratch.rs wit
   for (const [name, value] of rust) t.is(scratch[name], value, `${name} in lib/scratch.js`)
 })
 
-test('lib/scratch.js names the staging op kinds, conditions and header of src/staging.rs with the same value', (t) => {
+test('lib/scratch.js names the staging op kinds (puts with an expiry too), conditions and header of src/staging.rs with the same value', (t) => {
   const rust = rustConsts('src/staging.rs')
-  t.deepEqual([...rust.keys()].sort(), ['COND_ABSENT', 'COND_VALUE', 'COND_VERSION', 'OP_DELETE', 'OP_HEADER_LEN', 'OP_PUT'])
+  t.deepEqual([...rust.keys()].sort(), ['COND_ABSENT', 'COND_VALUE', 'COND_VERSION', 'OP_DELETE', 'OP_HEADER_LEN', 'OP_PUT', 'OP_PUT_EXPIRING'])
   for (const [name, value] of rust) t.is(scratch[name], value, `${name} in lib/scratch.js`)
 })
 
