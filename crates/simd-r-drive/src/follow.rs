@@ -103,7 +103,7 @@ impl Store {
             &self.path,
             self.hasher.custom,
             Some(self.hasher.seed),
-            load::strict(version),
+            load::strict(version, true),
             true,
             self.use_index,
         )?;

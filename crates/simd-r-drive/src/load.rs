@@ -16,10 +16,12 @@ use crate::io as sio;
 use crate::mapping::Mapping;
 use crate::scan::{self, Mode};
 
-/// How an open reads a file of format `version`.
-pub(crate) fn strict(version: u16) -> Mode {
+/// How an open reads a file of format `version`; `live` for a read-only open, beside which
+/// a writer in another process may be appending (see [`Mode::Strict`]).
+pub(crate) fn strict(version: u16, live: bool) -> Mode {
     Mode::Strict {
         marks: version >= format::SYNC_MARKS_SINCE,
+        live,
     }
 }
 
@@ -110,7 +112,7 @@ pub(crate) fn load(
     // file reads: a fault would read ahead around it (up to megabytes on some disks).
     let generation = generation_of(file);
     let base = match (mode, generation) {
-        (Mode::Strict { marks: true }, Some(g)) if use_index => Base::open(
+        (Mode::Strict { marks: true, .. }, Some(g)) if use_index => Base::open(
             &files::with_suffix(path, files::CHECKPOINT),
             file,
             len,

@@ -37,7 +37,11 @@ pub(crate) enum Mode {
     /// Opening a store: damage before valid data is an error, unless `marks` (the file's
     /// version has sync marks) and no sync mark covers the damage (an unsynced tail).
     /// Version 1 files cannot say what was synced, so all such damage is an error there.
-    Strict { marks: bool },
+    /// `live`: the file may have a writer in another process appending to it as it is read
+    /// (a read-only open). Its half-copied batch can look like damage with valid data after
+    /// it, when the look-ahead reads what the writer wrote meanwhile; so damage is read
+    /// again before it is reported (see [`settled_damage`]).
+    Strict { marks: bool, live: bool },
     /// A read-only follower reading what a live writer appends: stop at the first entry
     /// that does not verify (it may still be being written) and try again later.
     Follow,
@@ -196,6 +200,8 @@ pub(crate) fn scan_until(
     let mut budget = Budget::for_file(len);
     let mut pos = start;
     let mut asked = 0;
+    // Live strict mode: the offset of damage last found to have been a write in progress.
+    let mut resettled = None;
     loop {
         crate::mapping::read_ahead(data, pos, &mut asked);
         if pos >= len {
@@ -249,8 +255,19 @@ pub(crate) fn scan_until(
                     out.tail = Some((out.committed_end, bad.describe()));
                     break;
                 }
-                Mode::Strict { marks } => {
+                Mode::Strict { marks, live } => {
                     if valid_data_follows(data, out.committed_end, pos, &mut budget) {
+                        let pending_start = pending.first().map(|p| p.0);
+                        if live
+                            && resettled != Some(pos)
+                            && !settled_damage(data, pos, pending_start)
+                        {
+                            // A write that was in progress, finished now: walk on over it
+                            // (once per offset, so the walk always moves on).
+                            resettled = Some(pos);
+                            budget.left = budget.left.saturating_add(BUDGET_SLACK);
+                            continue;
+                        }
                         if !marks || synced_past(data, pos, &mut budget) {
                             return Err(Damage {
                                 offset: pos,
@@ -344,6 +361,31 @@ fn valid_data_follows(data: &[u8], committed_end: u64, damage: u64, budget: &mut
             }
         }
     }
+}
+
+/// How long a live scan waits, in all, for damage to turn into the entry a writer was still
+/// copying, before it reports it (the waits: 1, 4, 16 and 64 ms).
+const SETTLE_WAITS_MS: [u64; 4] = [1, 4, 16, 64];
+
+/// For a scan of a file a writer may be appending to: whether the damage at `damage` stays
+/// after reading it again, immediately and then after short waits. The look-ahead that
+/// found valid data after it read bytes the writer wrote after those at `damage` (a writer
+/// appends in order), so a write in progress at `damage` has finished by then or soon
+/// after; real damage stays. `pending_start` is the start of the open batch `damage` is in,
+/// if any. Costs nothing until damage is seen, at most 85 ms then.
+fn settled_damage(data: &[u8], damage: u64, pending_start: Option<u64>) -> bool {
+    for wait in std::iter::once(0).chain(SETTLE_WAITS_MS) {
+        if wait > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(wait));
+        }
+        // Order the reads below after those of the look-ahead (weakly ordered CPUs).
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        let mut budget = Budget::for_file(data.len() as u64);
+        if step(data, damage, pending_start, &mut budget).is_ok() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Whether a sync mark after `damage` says that the bytes at `damage` had been made durable

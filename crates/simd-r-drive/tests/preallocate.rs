@@ -109,3 +109,64 @@ fn a_writer_never_shrinks_the_file_under_a_reader() {
         "data and the closing mark"
     );
 }
+
+/// A read-only open while a writer appends into preallocated zeros can catch a batch
+/// half-copied, with complete batches and a sync mark after it by the time it looks ahead.
+/// That is a write in progress, not damage: reads-only opens and followers must never report
+/// it as corruption.
+#[test]
+fn read_only_opens_racing_a_writer_never_report_its_writes_as_damage() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let w = std::sync::Arc::new(StoreOptions::new().preallocate(1 << 22).open(&p).unwrap());
+    w.put(b"seed", b"1").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (w, stop) = (w.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let keys: Vec<Vec<u8>> = (0..8)
+                    .map(|j| format!("k{}", (i * 8 + j) % 500).into_bytes())
+                    .collect();
+                let vals: Vec<Vec<u8>> = (0..8)
+                    .map(|j| bytes(i * 8 + j, 64 + ((i * 37 + j * 101) % 9000) as usize))
+                    .collect();
+                let ops: Vec<Op> = keys
+                    .iter()
+                    .zip(&vals)
+                    .map(|(k, v)| Op::Put { key: k, value: v })
+                    .collect();
+                w.write(&ops).unwrap();
+                if i % 5 == 0 {
+                    w.flush().unwrap();
+                }
+                i += 1;
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut opens = 0;
+    let mut follower = StoreOptions::new().read_only(true).open(&p).unwrap();
+    while started.elapsed() < std::time::Duration::from_secs(4) {
+        let r = StoreOptions::new().read_only(true).open(&p);
+        if let Err(e) = &r {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            panic!("read-only open {opens} failed: {e}");
+        }
+        if opens % 10 == 0 {
+            w.compact().unwrap();
+        }
+        if let Err(e) = follower.refresh() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            panic!("refresh failed: {e}");
+        }
+        opens += 1;
+        if opens % 50 == 0 {
+            follower = StoreOptions::new().read_only(true).open(&p).unwrap();
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(opens > 20, "{opens}");
+}

@@ -209,7 +209,7 @@ impl Store {
             &path,
             opts.hasher,
             None,
-            strict(version),
+            strict(version, opts.read_only),
             true,
             !opts.verify_full,
         )?;
