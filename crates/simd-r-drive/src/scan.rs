@@ -260,12 +260,11 @@ pub(crate) fn scan_until(
                         let pending_start = pending.first().map(|p| p.0);
                         if live
                             && resettled != Some(pos)
-                            && !settled_damage(data, pos, pending_start)
+                            && !settled_damage(data, pos, pending_start, &mut budget)
                         {
                             // A write that was in progress, finished now: walk on over it
                             // (once per offset, so the walk always moves on).
                             resettled = Some(pos);
-                            budget.left = budget.left.saturating_add(BUDGET_SLACK);
                             continue;
                         }
                         if !marks || synced_past(data, pos, &mut budget) {
@@ -372,17 +371,24 @@ const SETTLE_WAITS_MS: [u64; 4] = [1, 4, 16, 64];
 /// found valid data after it read bytes the writer wrote after those at `damage` (a writer
 /// appends in order), so a write in progress at `damage` has finished by then or soon
 /// after; real damage stays. `pending_start` is the start of the open batch `damage` is in,
-/// if any. Costs nothing until damage is seen, at most 85 ms then.
-fn settled_damage(data: &[u8], damage: u64, pending_start: Option<u64>) -> bool {
+/// if any. Costs nothing until damage is seen, at most 85 ms then; each reading is charged
+/// to the scan's `budget`, and damage that the budget cannot pay to read again is reported.
+fn settled_damage(
+    data: &[u8],
+    damage: u64,
+    pending_start: Option<u64>,
+    budget: &mut Budget,
+) -> bool {
     for wait in std::iter::once(0).chain(SETTLE_WAITS_MS) {
         if wait > 0 {
             std::thread::sleep(std::time::Duration::from_millis(wait));
         }
         // Order the reads below after those of the look-ahead (weakly ordered CPUs).
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        let mut budget = Budget::for_file(data.len() as u64);
-        if step(data, damage, pending_start, &mut budget).is_ok() {
-            return false;
+        match step(data, damage, pending_start, budget) {
+            Ok(_) => return false,
+            Err(Fail::OverBudget) => return true,
+            Err(Fail::Bad(_)) => {}
         }
     }
     true
