@@ -298,6 +298,7 @@ impl Store {
                 sync_marks: version >= format::SYNC_MARKS_SINCE,
                 format_version: version,
                 file_generation,
+                evict_cursor: crate::format::HEADER_LEN,
             }),
             writer: Mutex::new(Vec::new()),
             durability: Mutex::new(()),
@@ -321,6 +322,8 @@ impl Store {
             recovery,
             watchers: Default::default(),
             clock: super::expiry::Clock::new(opts.clock.clone()),
+            max_bytes: if opts.read_only { None } else { opts.max_bytes },
+            evicted: Default::default(),
         };
         if !store.read_only {
             // The sync above made what earlier sessions wrote durable: say so in the log
