@@ -55,7 +55,7 @@ impl Store {
             return false;
         }
         let policy = self.auto_compact_policy();
-        if policy.is_none() && self.max_bytes.is_none() {
+        if policy.is_none() && self.max_bytes().is_none() {
             return false;
         }
         if self.auto.claim.claimed.load(Ordering::Acquire) {
@@ -71,7 +71,7 @@ impl Store {
         // The size limit's trigger, on whatever the policy says: the file has reached
         // 1.5 × the limit and a quarter of the limit would come back.
         let for_limit = self
-            .max_bytes
+            .max_bytes()
             .is_some_and(|max| st.file_bytes >= max + max / 2 && reclaimable >= (max / 4).max(1));
         let for_policy = policy.is_some_and(|policy| {
             reclaimable > 0

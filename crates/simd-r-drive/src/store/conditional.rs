@@ -135,7 +135,7 @@ impl Store {
         }
         self.check_writable()?;
         let hashes: Vec<u64> = ops.iter().map(|(op, _)| self.hash(op.key())).collect();
-        if self.max_bytes.is_some() {
+        if self.max_bytes().is_some() {
             self.check_fits(
                 ops.iter()
                     .filter_map(|(op, _)| super::evict::put_len(op))

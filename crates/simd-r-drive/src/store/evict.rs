@@ -58,13 +58,25 @@ pub(crate) fn compaction_limit(max: u64) -> u64 {
 impl Store {
     /// The size limit, if any (see [`super::StoreOptions::max_bytes`]).
     pub fn max_bytes(&self) -> Option<u64> {
-        self.max_bytes
+        match self.max_bytes.load(Ordering::Acquire) {
+            0 => None,
+            max => Some(max),
+        }
+    }
+
+    /// Replaces the size limit (`None`: no limit; 0 is taken as 1). A lower limit takes
+    /// effect at the next write, which evicts down to it. Ignored by a read-only store.
+    pub fn set_max_bytes(&self, max: Option<u64>) {
+        if !self.read_only {
+            self.max_bytes
+                .store(max.map_or(0, |m| m.max(1)), Ordering::Release);
+        }
     }
 
     /// Refuses a write whose Puts take `bytes` on disk when that is more than the size
     /// limit: no eviction could make it fit.
     pub(crate) fn check_fits(&self, bytes: u64) -> Result<()> {
-        match self.max_bytes {
+        match self.max_bytes() {
             Some(max) if bytes > max => Err(Error::OverMaxBytes {
                 bytes,
                 max_bytes: max,
@@ -83,7 +95,7 @@ impl Store {
         ops: &[Op<'_>],
         hashes: &[u64],
     ) -> Result<Evictions> {
-        let Some(max) = self.max_bytes else {
+        let Some(max) = self.max_bytes() else {
             return Ok(Evictions::default());
         };
         let data = s.map.bytes(s.end);
@@ -150,7 +162,7 @@ impl Store {
     /// a time, a streamed value): evicts, in a batch of its own, what takes the live data
     /// past the size limit.
     pub(crate) fn evict_to_fit(&self) -> Result<()> {
-        let Some(max) = self.max_bytes else {
+        let Some(max) = self.max_bytes() else {
             return Ok(());
         };
         let buf = self.writer.lock();
@@ -188,7 +200,7 @@ impl Store {
     /// Whether the store file's data is past what the size limit lets a write append to
     /// (see [`compaction_limit`]).
     pub(crate) fn over_compaction_limit(&self) -> bool {
-        self.max_bytes
+        self.max_bytes()
             .is_some_and(|max| self.state.read().end > compaction_limit(max))
     }
 

@@ -278,8 +278,8 @@ pub struct Store {
     pub(crate) watchers: crate::watch::Watchers,
     /// The time expiry is judged by (see [`StoreOptions::clock`]).
     pub(crate) clock: expiry::Clock,
-    /// The size limit on live data (see [`StoreOptions::max_bytes`]), if any.
-    pub(crate) max_bytes: Option<u64>,
+    /// The size limit on live data (see [`StoreOptions::max_bytes`]), or 0 for none.
+    pub(crate) max_bytes: AtomicU64,
     /// Entries evicted by the size limit since open, and their bytes on disk.
     pub(crate) evicted: evict::Evicted,
 }

@@ -322,7 +322,10 @@ impl Store {
             recovery,
             watchers: Default::default(),
             clock: super::expiry::Clock::new(opts.clock.clone()),
-            max_bytes: if opts.read_only { None } else { opts.max_bytes },
+            max_bytes: AtomicU64::new(match opts.max_bytes {
+                Some(max) if !opts.read_only => max,
+                _ => 0,
+            }),
             evicted: Default::default(),
         };
         if !store.read_only {

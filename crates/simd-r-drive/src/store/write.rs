@@ -495,7 +495,7 @@ impl Store {
             }));
         }
         let hashes: Vec<u64> = ops.iter().map(|op| self.hash(op.key())).collect();
-        if self.max_bytes.is_some() {
+        if self.max_bytes().is_some() {
             self.check_fits(ops.iter().filter_map(super::evict::put_len).sum())?;
         }
         let Some(buf) = self.writer_for_append(wait)? else {
@@ -539,7 +539,7 @@ impl Store {
     ) -> Result<Commit> {
         // Under the writer lock the committed state cannot change: what the size limit
         // evicts is decided now, and its records go in this batch, after its operations.
-        let plan = if self.max_bytes.is_some() {
+        let plan = if self.max_bytes().is_some() {
             let s = self.state.read();
             self.plan_evictions(&s, ops, hashes)?
         } else {
