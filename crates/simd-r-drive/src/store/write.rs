@@ -509,25 +509,36 @@ impl Store {
     }
 
     /// The writer lock for an append (`None` when `wait` is false and it is taken). Under
-    /// a size limit, first compacts if the store file's data is past what the limit lets a
-    /// write append to (see [`Store::compact_for_limit`]), once: a write that waited for
-    /// that goes on even if the compacted file is still past it (its evictions and the next
-    /// compaction shrink it). Without `wait`, returns `None` instead of compacting.
+    /// a size limit, checked with the lock held, so that every append starts at most
+    /// [`super::evict::compaction_limit`] into the file: past it, the lock is let go and
+    /// the store compacts first ([`Store::compact_for_limit`]), then the check is made
+    /// again; after two compactions that left the file past it (a limit lowered below the
+    /// live data, say: the writes' evictions then shrink it), the write goes on. Without
+    /// `wait`, returns `None` instead of compacting.
     pub(crate) fn writer_for_append(
         &self,
         wait: bool,
     ) -> Result<Option<parking_lot::MutexGuard<'_, Vec<u8>>>> {
-        if self.over_compaction_limit() {
+        let mut compactions = 0;
+        loop {
+            let guard = if wait {
+                self.writer.lock()
+            } else {
+                match self.writer.try_lock() {
+                    Some(g) => g,
+                    None => return Ok(None),
+                }
+            };
+            if compactions >= 2 || !self.over_compaction_limit() {
+                return Ok(Some(guard));
+            }
+            drop(guard);
             if !wait {
                 return Ok(None);
             }
             self.compact_for_limit()?;
+            compactions += 1;
         }
-        Ok(if wait {
-            Some(self.writer.lock())
-        } else {
-            self.writer.try_lock()
-        })
     }
 
     /// Appends one batch; `buf` is the writer lock's guard (its encode buffer).
