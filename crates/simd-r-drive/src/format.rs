@@ -585,9 +585,7 @@ pub(crate) fn is_eviction(h: &EntryHeader) -> bool {
 }
 
 /// The offset of the Put that the verified eviction record at `offset` evicted (0:
-/// unknown). (The writer does not read it back: after an open it starts its eviction walk
-/// at the header.)
-#[cfg(test)]
+/// unknown).
 pub(crate) fn evicted_offset(data: &[u8], offset: u64) -> u64 {
     let at = (offset + ENTRY_HEADER_LEN) as usize;
     u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"))

@@ -114,8 +114,7 @@ fn evictions_hold_after_a_drop_a_close_and_through_index_files() {
         let s = opts.open(&p).unwrap();
         assert_eq!(present(&s, 0..12), (4..12).collect::<Vec<_>>());
         assert_eq!(s.get(&key(11)).unwrap().as_deref(), Some(&value(11)[..]));
-        // The eviction cursor starts again at the header: the next put still evicts the
-        // oldest live entry, 4.
+        // The next put evicts the oldest live entry, 4.
         s.put(&key(12), &value(12)).unwrap();
         assert_eq!(present(&s, 0..13), (5..13).collect::<Vec<_>>());
         s.close().unwrap();
@@ -131,6 +130,44 @@ fn evictions_hold_after_a_drop_a_close_and_through_index_files() {
     // A store opened without the limit reads the evictions the same way.
     let s = StoreOptions::new().read_only(true).open(&p).unwrap();
     assert_eq!(present(&s, 0..14), (6..14).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_reopen_recovers_the_eviction_cursor_from_the_log_and_the_index_files() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let opts = limited(8).checkpoint_min_keys(1);
+    let s = opts.open(&p).unwrap();
+    assert_eq!(s.eviction_cursor(), 64);
+    for i in 0..12 {
+        s.put(&key(i), &value(i)).unwrap();
+    }
+    // The walk stopped right after the last Put it evicted (key 3's).
+    let walked = s.eviction_cursor();
+    assert!(walked >= 64 + 4 * ENTRY);
+    drop(s);
+    // Without index files: from the eviction records the open replays, each naming the
+    // Put it evicted (the last one: 128 bytes before where the walk stopped).
+    let s = opts.open(&p).unwrap();
+    assert_eq!(s.recovery().checkpoint_keys, None);
+    assert_eq!(s.eviction_cursor(), walked - ENTRY);
+    s.put(&key(12), &value(12)).unwrap();
+    assert_eq!(present(&s, 0..13), (5..13).collect::<Vec<_>>());
+    let walked = s.eviction_cursor();
+    s.close().unwrap();
+    // Through the index file a close wrote (nothing replayed): the cursor it recorded.
+    let s = opts.open(&p).unwrap();
+    assert!(s.recovery().checkpoint_keys.is_some());
+    assert_eq!(s.recovery().entries, 0);
+    assert_eq!(s.eviction_cursor(), walked);
+    s.put(&key(13), &value(13)).unwrap();
+    assert_eq!(present(&s, 0..14), (6..14).collect::<Vec<_>>());
+    // A compaction starts it again at the new file's header.
+    s.compact().unwrap();
+    assert_eq!(s.eviction_cursor(), 64);
+    s.put(&key(14), &value(14)).unwrap();
+    assert_eq!(present(&s, 0..15), (8..15).collect::<Vec<_>>());
+    s.verify().unwrap();
 }
 
 #[test]

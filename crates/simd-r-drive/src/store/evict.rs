@@ -73,6 +73,13 @@ impl Store {
         }
     }
 
+    /// Where the next eviction starts walking the log (no live entry starts before it).
+    /// For tests of its recovery across a reopen.
+    #[doc(hidden)]
+    pub fn eviction_cursor(&self) -> u64 {
+        self.state.read().evict_cursor
+    }
+
     /// Refuses a write whose Puts take `bytes` on disk when that is more than the size
     /// limit: no eviction could make it fit.
     pub(crate) fn check_fits(&self, bytes: u64) -> Result<()> {
@@ -218,6 +225,25 @@ impl Store {
         self.compact_locked(one, &crate::Progress::none())
             .map(|_| ())
     }
+}
+
+/// The eviction cursor of a file a writer opens: the largest that the index and delta files
+/// recorded (`hint`) or that an eviction record in the log replayed after them,
+/// `[replayed, end)` of `data`, names (each names a Put before which nothing was live when
+/// it was written, and nothing written later lies before it), or the header's end.
+pub(crate) fn recover_cursor(data: &[u8], hint: u64, replayed: u64, end: u64) -> u64 {
+    let mut cursor = hint.max(format::HEADER_LEN);
+    let mut pos = replayed.max(format::HEADER_LEN);
+    while pos < end {
+        let Ok(h) = format::plausible_entry(data, pos) else {
+            break;
+        };
+        if format::is_eviction(&h) {
+            cursor = cursor.max(format::evicted_offset(data, pos));
+        }
+        pos += h.len();
+    }
+    cursor.min(end)
 }
 
 /// Applies committed eviction records to the index: `records` pairs each record's offset
