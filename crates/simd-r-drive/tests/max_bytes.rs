@@ -171,6 +171,37 @@ fn a_reopen_recovers_the_eviction_cursor_from_the_log_and_the_index_files() {
 }
 
 #[test]
+fn verify_and_repair_keep_evicted_keys_missing() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let before;
+    {
+        let s = limited(4).open(&p).unwrap();
+        for i in 0..9 {
+            s.put(&key(i), &value(i)).unwrap();
+        }
+        s.verify().unwrap();
+        before = present(&s, 0..9);
+        s.close().unwrap();
+    }
+    // Damage the last entry's value (key 8's put, before the closing sync mark and after
+    // the eviction record and commit record of its batch): repair skips it.
+    let mut b = std::fs::read(&p).unwrap();
+    let at = b.len() - 24 - 24 - 32 - 60;
+    b[at] ^= 0xff;
+    std::fs::write(&p, &b).unwrap();
+    let report = simd_r_drive::repair(&p, &StoreOptions::new()).unwrap();
+    assert_eq!(report.skipped[0].1 - report.skipped[0].0, ENTRY, "{report:?}");
+    let s = limited(4).open(&p).unwrap();
+    // The evicted keys stay evicted (the eviction record in the damaged put's batch still
+    // verifies, and repair keeps what verifies, batch or not); the damaged put is gone.
+    let mut want = before.clone();
+    assert_eq!(want.pop(), Some(8));
+    assert_eq!(present(&s, 0..9), want);
+    s.verify().unwrap();
+}
+
+#[test]
 fn a_follower_sees_evictions_at_its_next_refresh() {
     let d = Dir::new();
     let p = d.path("s.srd");
