@@ -7,6 +7,8 @@
 
 const test = require('ava')
 const fs = require('node:fs')
+const { Readable } = require('node:stream')
+const { pipeline } = require('node:stream/promises')
 const { Store } = require('..')
 const { tmpStore } = require('./helpers.js')
 
@@ -23,6 +25,11 @@ function present (s, n) {
 }
 
 const range = (a, b) => Array.from({ length: b - a }, (_, i) => a + i)
+
+// Automatic compaction runs for the limit (autoCompact: false or not) once the file reaches
+// 1.5 × maxBytes, and changes the sizes (each copy carries an 8-byte version) and expires
+// cursors: the tests that count exact evictions keep the file below that (a limit of k
+// entries and at most a few evictions past it).
 
 test('bad maxBytes values are coded errors, and nothing is created', async (t) => {
   const p = tmpStore()
@@ -43,67 +50,65 @@ test('bad maxBytes values are coded errors, and nothing is created', async (t) =
 })
 
 test('the oldest entries in log order are evicted, and read as missing everywhere', async (t) => {
-  const s = await Store.open(tmpStore(), { maxBytes: 10 * ENTRY, autoCompact: false })
-  for (let i = 0; i < 10; i++) await s.put(key(i), value(i))
-  t.deepEqual(present(s, 20), range(0, 10))
+  const s = await Store.open(tmpStore(), { maxBytes: 24 * ENTRY, autoCompact: false })
+  for (let i = 0; i < 24; i++) await s.put(key(i), value(i))
+  t.deepEqual(present(s, 40), range(0, 24))
   t.is(s.stats().evictedEntries, 0)
-  await s.put(key(10), value(10))
-  s.putSync(key(11), value(11))
-  t.deepEqual(present(s, 20), range(2, 12))
+  await s.put(key(24), value(24))
+  s.putSync(key(25), value(25))
+  t.deepEqual(present(s, 40), range(2, 26))
   // Rewriting a key makes it the newest: FIFO by last write, not LRU (a read keeps nothing).
   t.is(String(s.get(key(2))), value(2))
   await s.put(key(3), value(3))
-  await s.putMany([[key(12), value(12)], [key(13), value(13)]])
-  s.putManySync([[key(14), value(14)]])
-  t.deepEqual(present(s, 20), [3, ...range(6, 15)])
+  await s.putMany([[key(26), value(26)], [key(27), value(27)]])
+  s.putManySync([[key(28), value(28)]])
+  t.deepEqual(present(s, 40), [3, ...range(6, 29)])
   t.is(s.get(key(2)), undefined)
   t.deepEqual(s.getMany([key(0), key(2), key(7)]).map((v) => v === undefined ? undefined : String(v)), [undefined, undefined, value(7)])
-  t.deepEqual([...s.keys()].map(String).sort(), [3, ...range(6, 15)].map(key).sort())
-  t.is(s.size, 10)
+  t.deepEqual([...s.keys()].map(String).sort(), [3, ...range(6, 29)].map(key).sort())
+  t.is(s.size, 24)
   const st = s.stats()
-  t.true(st.liveBytes <= 10 * ENTRY)
+  t.is(st.generation, 0, 'no compaction yet')
+  t.true(st.liveBytes <= 24 * ENTRY)
   t.is(st.evictedEntries, 5)
   t.is(st.evictedBytes, 5 * ENTRY)
   // A conditional write sees an evicted key as absent; it evicts the oldest in log order,
-  // 6 (3 was written again after 11).
+  // 6 (3 was written again after 25).
   t.true(await s.putIfAbsent(key(0), value(0)))
-  t.deepEqual(present(s, 20), [0, 3, ...range(7, 15)])
+  t.deepEqual(present(s, 40), [0, 3, ...range(7, 29)])
   await s.close()
 })
 
 test('evictions hold after a reopen and in a read-only follower', async (t) => {
   const p = tmpStore()
-  const w = await Store.open(p, { maxBytes: 5 * ENTRY, autoCompact: false })
-  for (let i = 0; i < 5; i++) await w.put(key(i), value(i))
+  const w = await Store.open(p, { maxBytes: 12 * ENTRY, autoCompact: false })
+  for (let i = 0; i < 12; i++) await w.put(key(i), value(i))
   const r = await Store.open(p, { readOnly: true, follow: false })
-  t.deepEqual(present(r, 10), range(0, 5))
-  for (let i = 5; i < 8; i++) await w.put(key(i), value(i))
+  t.deepEqual(present(r, 20), range(0, 12))
+  for (let i = 12; i < 15; i++) await w.put(key(i), value(i))
   r.refresh()
-  t.deepEqual(present(r, 10), range(3, 8))
+  t.deepEqual(present(r, 20), range(3, 15))
   t.is(r.get(key(0)), undefined)
   // A read-only store ignores maxBytes (it never writes).
   const r2 = await Store.open(p, { readOnly: true, follow: false, maxBytes: 1 })
-  t.deepEqual(present(r2, 10), range(3, 8))
+  t.deepEqual(present(r2, 20), range(3, 15))
   await r2.close()
   await r.close()
   await w.close()
   const again = await Store.open(p)
-  t.deepEqual(present(again, 10), range(3, 8))
+  t.deepEqual(present(again, 20), range(3, 15))
   await again.close()
 })
 
 test('the change feed shows an eviction as its own change type', async (t) => {
-  const s = await Store.open(tmpStore(), { maxBytes: 2 * ENTRY, autoCompact: false })
-  await s.put(key(0), value(0))
-  await s.put(key(1), value(1))
-  await s.put(key(2), value(2))
+  const s = await Store.open(tmpStore(), { maxBytes: 10 * ENTRY, autoCompact: false })
+  for (let i = 0; i < 11; i++) await s.put(key(i), value(i))
   s.delete(key(1))
   const got = []
   for await (const item of s.changes()) got.push(item.changes.map((c) => [c.type, String(c.key)]))
   t.deepEqual(got, [
-    [['put', key(0)]],
-    [['put', key(1)]],
-    [['put', key(2)], ['evict', key(0)]],
+    ...range(0, 10).map((i) => [['put', key(i)]]),
+    [['put', key(10)], ['evict', key(0)]],
     [['delete', key(1)]]
   ])
   await s.close()
@@ -146,5 +151,30 @@ test('automatic compaction keeps the file near the limit, even with autoCompact:
   t.true(st.autoCompactions > 0, 'compacted for the limit')
   t.true(st.liveBytes <= max + 8 * st.entries)
   t.true(worst <= 2 * max + 88 + 2 * 1040, `store file reached ${worst}`)
+  await s.close()
+})
+
+test('a streamed value evicts too, and one larger than maxBytes is refused', async (t) => {
+  const s = await Store.open(tmpStore(), { maxBytes: 10 * ENTRY, autoCompact: false })
+  for (let i = 0; i < 10; i++) await s.put(key(i), value(i))
+  // Its eviction follows in a batch of its own, before the stream finishes.
+  await pipeline(Readable.from([Buffer.from(value(10))]), s.createWriteStream(key(10)))
+  t.deepEqual(present(s, 20), range(1, 11))
+  t.is(String(s.get(key(10))), value(10))
+  const before = s.stats().fileBytes
+  await t.throwsAsync(pipeline(Readable.from([Buffer.alloc(10 * ENTRY)]), s.createWriteStream('big')), { code: 'ERR_VALUE_TOO_LARGE' })
+  t.is(s.get('big'), undefined)
+  t.is(s.stats().fileBytes, before)
+  t.deepEqual(present(s, 20), range(1, 11))
+  await s.close()
+})
+
+test("'change' events say 'evict' too", async (t) => {
+  const s = await Store.open(tmpStore(), { maxBytes: 10 * ENTRY, autoCompact: false })
+  const seen = []
+  s.on('change', (item) => { for (const c of item.changes) seen.push([c.type, String(c.key)]) })
+  for (let i = 0; i < 11; i++) await s.put(key(i), value(i))
+  for (let i = 0; i < 200 && seen.length < 12; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.deepEqual(seen, [...range(0, 11).map((i) => ['put', key(i)]), ['evict', key(0)]])
   await s.close()
 })
