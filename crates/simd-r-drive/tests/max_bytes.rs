@@ -191,7 +191,11 @@ fn verify_and_repair_keep_evicted_keys_missing() {
     b[at] ^= 0xff;
     std::fs::write(&p, &b).unwrap();
     let report = simd_r_drive::repair(&p, &StoreOptions::new()).unwrap();
-    assert_eq!(report.skipped[0].1 - report.skipped[0].0, ENTRY, "{report:?}");
+    assert_eq!(
+        report.skipped[0].1 - report.skipped[0].0,
+        ENTRY,
+        "{report:?}"
+    );
     let s = limited(4).open(&p).unwrap();
     // The evicted keys stay evicted (the eviction record in the damaged put's batch still
     // verifies, and repair keeps what verifies, batch or not); the damaged put is gone.

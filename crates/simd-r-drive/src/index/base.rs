@@ -511,7 +511,7 @@ pub(crate) fn write(
             head.verified_through,
             hasher.digest(),
             tail_hash(data, head.end),
-            head.evict_cursor.min(head.end),
+            recorded_cursor(head.evict_cursor, head.end),
         ] {
             h.extend_from_slice(&v.to_le_bytes());
         }
@@ -531,4 +531,15 @@ pub(crate) fn write(
         |end| format::ends_with_full_mark(data, end).then(|| tail_hash(data, end)),
     )
     .ok_or_else(|| std::io::Error::other("the index file written does not read back as written"))
+}
+
+/// The eviction cursor an index or delta file covering the log up to `end` records: 0 (none)
+/// for the header's end, where a walk starts anyway, so that the files of a store that never
+/// evicted are what they were before the field had a meaning; never past `end`.
+pub(crate) fn recorded_cursor(cursor: u64, end: u64) -> u64 {
+    if cursor <= format::HEADER_LEN {
+        0
+    } else {
+        cursor.min(end)
+    }
 }

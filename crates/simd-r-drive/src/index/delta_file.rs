@@ -76,7 +76,7 @@ pub(crate) fn write(
         totals.live_bytes,
         slots.len() as u64,
         super::base::tail_hash(data, totals.end),
-        totals.evict_cursor.min(totals.end),
+        super::base::recorded_cursor(totals.evict_cursor, totals.end),
     ] {
         buf.extend_from_slice(&v.to_le_bytes());
     }

@@ -471,8 +471,9 @@ impl Store {
     }
 
     /// Like [`Store::write`], but when the writer lock is taken (by another write, a streamed
-    /// value or the final step of a compaction) it writes nothing and returns `Ok(None)` at
-    /// once instead of waiting. For callers that must not block, such as an event loop that
+    /// value or the final step of a compaction), or the size limit calls for a compaction
+    /// before the write ([`crate::StoreOptions::max_bytes`]), it writes nothing and returns
+    /// `Ok(None)` at once instead of waiting. For callers that must not block, such as an event loop that
     /// can hand the batch to a worker thread instead.
     pub fn try_write(&self, ops: &[Op<'_>]) -> Result<Option<Commit>> {
         self.write_inner(ops, false)
