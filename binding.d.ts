@@ -527,9 +527,9 @@ export declare function setAutoCompact(h: number, on: boolean, minReclaimableByt
  * # JavaScript: `StoreOptions.maxBytes`
  *
  * A size limit, in bytes, on the live data (see the README, "A size limit"): the bytes of
- * the live entries on disk, as `stats().liveBytes` counts them (key, value, 16 to 32 bytes
- * of fields and padding each; an expired entry counts until it is evicted or compacted
- * away). A write that would take the live data past it evicts the oldest live entries in
+ * the live entries on disk, as `stats().liveBytes` counts them (each key and value padded
+ * to 8 bytes, plus 16 bytes of fields, 8 more with an expiry and 8 more in a copy
+ * compaction made; an expired entry counts until it is evicted or compacted away). A write that would take the live data past it evicts the oldest live entries in
  * log order, the order they were last written (FIFO, not LRU: reads do not keep an entry),
  * in the write's own batch, until it fits; evicted keys read as missing at once, here, after
  * a crash or reopen and in read-only followers, and the change feed shows them as
