@@ -18,6 +18,11 @@ declare namespace KeyvSimdRDrive {
     path?: string
     /** The namespace; Keyv sets it to its own when the adapter is handed to it. */
     namespace?: string
+    /**
+     * Whether reads copy values (default here: `true`, as values become strings at once;
+     * `false` reads through the store's zero-copy windows).
+     */
+    copyValues?: boolean
   }
 
   /** Options of {@link createKeyv}: the adapter's, Keyv's (passed on to it), and Keyv's class. */

@@ -141,7 +141,8 @@ function startsWith (key, prefix) {
  * A Keyv storage adapter that keeps its entries in one simd-r-drive store file.
  *
  * `new KeyvSimdRDrive('simd-r-drive://cache.srd')`, `new KeyvSimdRDrive('cache.srd', { sync: true })`
- * or `new KeyvSimdRDrive({ uri, path, namespace, readOnly, sync, create, copyValues, ... })`.
+ * or `new KeyvSimdRDrive({ uri, path, namespace, readOnly, sync, create, copyValues, ... })`
+ * (`copyValues` defaults to `true` here: reads copy values, which become strings anyway).
  */
 class KeyvSimdRDrive extends EventEmitter {
   constructor (target, options) {
@@ -156,6 +157,10 @@ class KeyvSimdRDrive extends EventEmitter {
     const path = parseTarget(opts.path !== undefined ? opts.path : opts.uri)
     const storeOptions = {}
     for (const name of STORE_OPTIONS) if (opts[name] !== undefined) storeOptions[name] = opts[name]
+    // Every value becomes a string at once, so a zero-copy view would never be handed out;
+    // and keeping the store's windows of a large file mapped for it cost the cache workload
+    // five times its speed at 1M keys (bench/RESULTS.md, "Cache workload").
+    if (storeOptions.copyValues === undefined) storeOptions.copyValues = true
 
     /** The namespace Keyv sets: `clear()` and `iterator()` keep to keys that start with `namespace:`. */
     this.namespace = opts.namespace

@@ -42,6 +42,11 @@ test('a simd-r-drive:// URI, a path or an options object name the file', async (
   }
   t.is(b.opts.sync, true)
   t.is(c.namespace, 'n')
+  // Reads copy by default (values become strings at once); copyValues: false is zero-copy.
+  t.true((await a.getStore())._copy)
+  const z = new KeyvSimdRDrive(file, { copyValues: false })
+  t.false((await z.getStore())._copy)
+  await z.disconnect()
   await a.set('k', 'v')
   t.is(await d.get('k'), 'v')
   t.true(fs.existsSync(file))

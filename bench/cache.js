@@ -13,7 +13,7 @@
 //   node bench/cache.js --quick      seconds: 20k keys, 40k operations, 1 run (BENCH_QUICK=1 too)
 //   node bench/cache.js --json       the results as JSON (stdout) instead of the table
 //   options: --keys N --ops N --runs N --budget F (maxBytes as a fraction of the working
-//   set, default 0.25) --stores a,b (also 'simd-r-drive copyValues') --dir D (default bench/data)
+//   set, default 0.25) --stores a,b (also 'simd-r-drive zero-copy') --dir D (default bench/data)
 //
 // The preload (every key once, before the timed trace) goes the fastest way each store has
 // and is not timed; the trace is one caller awaiting each Keyv call in turn. No store syncs
@@ -39,8 +39,8 @@ const SAMPLE_EVERY = 1000
 
 const STORE_NAMES = ['simd-r-drive', '@keyv/sqlite', 'lmdb']
 const OURS = 'simd-r-drive'
-/** Also there on request (--stores): this adapter with `copyValues: true` (reads copy). */
-const OURS_COPYING = 'simd-r-drive copyValues'
+/** Also there on request (--stores): this adapter with `copyValues: false` (zero-copy reads). */
+const OURS_ZERO_COPY = 'simd-r-drive zero-copy'
 const BUDGETED = 'simd-r-drive maxBytes'
 
 // --- The trace ---------------------------------------------------------------------------
@@ -192,9 +192,9 @@ class KeyvLmdb extends EventEmitter {
 /** `{ keyv, preload(entries), rawLength(key), stats(), close() }` for `name` in `dir`. */
 async function openStore (name, dir, { maxBytes } = {}) {
   const { Keyv } = require('keyv')
-  if (name === OURS || name === OURS_COPYING) {
+  if (name === OURS || name === OURS_ZERO_COPY) {
     const { createKeyv } = require('../keyv.js')
-    const options = name === OURS_COPYING ? { copyValues: true } : {}
+    const options = name === OURS_ZERO_COPY ? { copyValues: false } : {}
     if (maxBytes !== undefined) options.maxBytes = maxBytes
     const keyv = createKeyv(path.join(dir, 'cache.srd'), options)
     const store = await keyv.opts.store.getStore()
