@@ -6,8 +6,9 @@
 // Stored form. Keys are `namespace:key` as UTF-8 (Keyv 5 hands them over so; for Keyv 6 the
 // adapter adds the prefix itself, so one file reads the same under both). Values are the
 // strings Keyv serialized, stored as their UTF-8 bytes and nothing else; an expiry is the
-// store's own (`put(k, v, { expiresAt })`, FORMAT.md flag bit 2), so values stay zero-copy
-// and byte-exact, and the store hides expired entries and compacts them away by itself.
+// store's own (`put(k, v, { expiresAt })`, FORMAT.md flag bit 2), so values stay byte-exact
+// (and readable without a copy by other code), and the store hides expired entries and
+// compacts them away by itself.
 //
 // Before the store had an expiry of its own, the adapter stored values with their expiry
 // in front: the bytes FF 4B, `<expires>:`, then the string (the FF 4B form), and versions
