@@ -159,8 +159,8 @@ class KeyvSimdRDrive extends EventEmitter {
     const storeOptions = {}
     for (const name of STORE_OPTIONS) if (opts[name] !== undefined) storeOptions[name] = opts[name]
     // Every value becomes a string at once, so a zero-copy view would never be handed out;
-    // and keeping the store's windows of a large file mapped for it cost the cache workload
-    // five times its speed at 1M keys (bench/RESULTS.md, "Cache workload").
+    // and reading through the store's windows of a large, growing file made the cache
+    // workload about six times slower at 1M keys (bench/RESULTS.md, "Cache workload").
     if (storeOptions.copyValues === undefined) storeOptions.copyValues = true
 
     /** The namespace Keyv sets: `clear()` and `iterator()` keep to keys that start with `namespace:`. */
