@@ -18,17 +18,45 @@ declare namespace KeyvSimdRDrive {
     path?: string
     /** The namespace; Keyv sets it to its own when the adapter is handed to it. */
     namespace?: string
+    /**
+     * Whether reads copy values (default here: `true`, as values become strings at once;
+     * `false` reads through the store's zero-copy windows).
+     */
+    copyValues?: boolean
   }
+
+  /** Options of {@link createKeyv}: the adapter's, Keyv's (passed on to it), and Keyv's class. */
+  export interface CreateKeyvOptions<K> extends KeyvSimdRDriveOptions {
+    /** The Keyv class (default: `require('keyv').Keyv`, as the application resolves it). */
+    Keyv?: new (options: any) => K
+    /** Keyv's options: `ttl`, `serialize`, `deserialize`, ... */
+    [keyvOption: string]: unknown
+  }
+
+  /**
+   * A Keyv over a new adapter, with `keyv.iterator()` set up: Keyv 5 does that by itself
+   * only for the adapters it knows by name, Keyv 6 for every adapter that has an iterator.
+   */
+  export function createKeyv<K = import('keyv').Keyv>(uriOrPath: string, options?: Omit<CreateKeyvOptions<K>, 'uri' | 'path'>): K
+  export function createKeyv<K = import('keyv').Keyv>(options: CreateKeyvOptions<K>): K
 }
 
 /**
  * A Keyv storage adapter that keeps its entries in one simd-r-drive store file.
  *
- * Keys are stored as Keyv passes them (`namespace:key`, UTF-8). Values are the strings
- * Keyv serialized, stored as the bytes `FF 4B`, then `<expires>:` (the expiry in
- * milliseconds since the epoch, empty for none), then the string as UTF-8. Expired entries
- * read as missing and are deleted when read; values without that marker (written by other
- * code, or by versions up to 0.2 as `<expires>:<string>`) are never deleted for expiring.
+ * Keys are stored as `namespace:key` (UTF-8), as Keyv 5 passes them (the adapter adds the
+ * namespace for Keyv 6). Values are the strings Keyv serialized, stored as their UTF-8 bytes
+ * alone; a ttl is the store's own expiry (`Store.expiresAt`), so expired entries read as
+ * missing everywhere and compaction drops them. A value that could be read in an older
+ * format (starting with `:` or with 13 to 16 digits and `:`) and has no ttl is stored with
+ * the expiry 2 ** 53 - 1 ms, which marks it as plain. Entries without the store's expiry
+ * field in the older formats (`FF 4B <expires>:`, from before the store had its own expiry,
+ * and `<expires>:` of versions up to 0.2)
+ * read as those versions read them.
+ *
+ * Keyv 5 and Keyv 6: Keyv 6 reads {@link KeyvSimdRDrive.capabilities} when it is given the
+ * adapter, and the adapter then follows Keyv 6's contract (keys without the namespace,
+ * absolute `expires`, `deleteMany` resolving to one boolean per key).
  *
  * The store opens in the background; every method waits for it and rejects if it could
  * not be opened (also emitted as `'error'` when there are listeners).
@@ -58,26 +86,38 @@ declare class KeyvSimdRDrive extends EventEmitter {
    */
   set(key: string, value: string, ttl?: number): Promise<boolean>
   /**
+   * What Keyv 6 looks for: the storage methods and `expires: true` (this adapter takes
+   * absolute expiry times). Reading it switches the adapter to Keyv 6's contract; it throws
+   * `ERR_INVALID_STATE` once the adapter has served calls in Keyv 5's form.
+   */
+  readonly capabilities: {
+    compatible: true
+    store: 'keyvStorage'
+    methods: Record<string, { exists: boolean; methodType: 'async' | 'sync' | 'none' }>
+    expires: true
+  }
+  /**
    * Sets every entry atomically (all or none after a crash). Typed `void` as Keyv's adapter
    * interface has it; the promise holds `true` for each entry, which Keyv's `setMany` returns.
    */
-  setMany(entries: ReadonlyArray<{ key: string; value: string; ttl?: number }>): Promise<void>
+  setMany(entries: ReadonlyArray<{ key: string; value: string; ttl?: number; expires?: number }>): Promise<void>
   /** Deletes `key`; resolves to whether it had a value that had not expired. */
   delete(key: string): Promise<boolean>
   /**
    * Deletes `keys` in one batch; resolves to whether every one had a value that had not
-   * expired (`true` for no keys).
+   * expired (`true` for no keys). Under Keyv 6's contract: to that for each key.
    */
   deleteMany(keys: readonly string[]): Promise<boolean>
   /** Deletes the keys of {@link KeyvSimdRDrive.namespace}, or every key when it is unset. */
   clear(): Promise<void>
   /**
    * `[key, value]` for each entry of `namespace` (default: this adapter's; every entry
-   * when unset) that has not expired, from a snapshot taken when iteration starts. Keys
-   * come as stored (`namespace:key`).
+   * when unset) that has not expired, from a snapshot taken when iteration starts (a value
+   * that may be in an older format is read again when reached). Keys come as stored
+   * (`namespace:key`) for Keyv 5, which strips the namespace, and without it for Keyv 6.
    */
   iterator(namespace?: string): AsyncGenerator<[string, string], void, unknown>
-  /** The open `Store` underneath, e.g. to `compact()` it. */
+  /** The open `Store` underneath, e.g. for `stats()` or to `compact()` it on demand. */
   getStore(): Promise<Store>
   /**
    * Closes the store after in-flight writes, including calls that reach the adapter before

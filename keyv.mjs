@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
 const KeyvSimdRDrive = require('./keyv.js')
+const { createKeyv } = KeyvSimdRDrive
 
-export { KeyvSimdRDrive }
+export { KeyvSimdRDrive, createKeyv }
 export default KeyvSimdRDrive

@@ -8,6 +8,8 @@
 //   BENCH_ONLY=open npm run bench  only the open / memory / close rows of bench/open-costs.js
 //     (1M and 10M keys, 5 processes each; quick: 100k and 1M, 3; BENCH_OPEN_KEYS=100000,1000000
 //     and BENCH_OPEN_RUNS=3 set them; run it alone with npm run bench:open -- --help)
+//   BENCH_ONLY=cache npm run bench  only the cache workload of bench/cache.js (through Keyv;
+//     run it alone with node bench/cache.js --help)
 
 const { spawnSync, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -16,6 +18,7 @@ const path = require('node:path')
 const sizes = require('./sizes.js')
 const { STORES } = require('./stores.js')
 const openCosts = require('./open-costs.js')
+const cacheBench = require('./cache.js')
 
 const OURS = 'simd-r-drive'
 const storeNames = (process.env.BENCH_STORES || Object.keys(STORES).join(',')).split(',')
@@ -111,7 +114,7 @@ function measureOpenCosts (only) {
 
 function main () {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 13).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n')
     return
   }
   fs.mkdirSync(dataRoot, { recursive: true })
@@ -131,6 +134,8 @@ function main () {
     }
   }
   const open = measureOpenCosts(only)
+  // The cache workload (K rows): its own stores (Keyv adapters) and sizes.
+  const cache = !only || only.includes('cache') ? cacheBench.measure(cacheBench.parseArgs(['--dir', dataRoot])) : null
   const peers = storeNames.filter((s) => s !== OURS)
   const lines = []
   lines.push(`| workload | ${storeNames.join(' | ')} | ${OURS} ÷ best peer |`)
@@ -174,6 +179,7 @@ function main () {
       'Reads touch the first and last byte of every value. R1 async: classic-level\'s `get` promise; simd-r-drive has no separate async read (reads never wait for I/O), so its row awaits the sync `get` inside an async function, as an async caller such as Keyv does.',
     ''
   ]
+  if (cache) lines.push('', '### Cache workload (bench/cache.js)', '', ...cacheBench.table(cache))
   const table = header.concat(lines).join('\n') + '\n'
   process.stdout.write('\n' + table)
   if (!sizes.quick && !process.env.BENCH_ONLY && !process.env.BENCH_STORES) {

@@ -25,7 +25,7 @@ const store = () => {
 }
 
 // Keyv 5 wires `keyv.iterator()` only for the adapters it knows by name (sqlite, redis, ...);
-// for any other adapter it takes one line, the one the README shows.
+// the suite makes its Keyv with `new`, so it gets the line createKeyv() runs for it.
 class IterableKeyv extends Keyv {
   constructor (...args) {
     super(...args)

@@ -1,6 +1,7 @@
 // Type check (tsc, from __test__/keyv.test.js): simd-r-drive/keyv as a CommonJS consumer sees it.
 import { Keyv } from 'keyv'
 import KeyvSimdRDrive = require('simd-r-drive/keyv')
+const { createKeyv } = KeyvSimdRDrive
 import type { Store } from 'simd-r-drive'
 
 async function main (): Promise<void> {
@@ -21,9 +22,8 @@ async function main (): Promise<void> {
   await adapter.disconnect()
   console.log(v, s, many, ok)
 
-  // The README's snippet, as it is there (Keyv 5 types iterator() as optional, taking one argument).
-  const store2 = new KeyvSimdRDrive('simd-r-drive://cache.srd')
-  await readme(store2)
+  // The README's snippet, as it is there (Keyv 5 types iterator() as optional).
+  await readme()
   // readonly arrays and tuples are accepted where the adapter only reads its argument.
   const keys = ['a', 'b'] as const
   const ro: readonly string[] = keys
@@ -33,9 +33,14 @@ async function main (): Promise<void> {
   await other.setMany([{ key: 'a', value: 'b' }] as const)
 }
 
-async function readme (store: KeyvSimdRDrive): Promise<void> {
-  const keyv = new Keyv({ store, namespace: 'cache' })
-  keyv.iterator = keyv.generateIterator(store.iterator.bind(store))
-  for await (const [key, value] of keyv.iterator(keyv.namespace)) console.log(key, value)
+async function readme (): Promise<void> {
+  const keyv = createKeyv('simd-r-drive://cache.srd', { namespace: 'cache' })
+  await keyv.set('user:1', { name: 'Ada' }, 60_000)
+  for await (const [key, value] of keyv.iterator!(keyv.namespace)) console.log(key, value)
+  const typed: Keyv = KeyvSimdRDrive.createKeyv({ path: 'cache.srd', sync: true, ttl: 1000, Keyv })
+  await typed.disconnect()
+  // The store's capabilities, as Keyv 6 reads them.
+  const caps: true = new KeyvSimdRDrive('cache.srd').capabilities.expires
+  console.log(caps)
 }
 void main()
