@@ -138,7 +138,7 @@ fn read_only_opens_racing_a_writer_never_report_its_writes_as_damage() {
                     .map(|(k, v)| Op::Put { key: k, value: v })
                     .collect();
                 w.write(&ops).unwrap();
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     w.flush().unwrap();
                 }
                 i += 1;
