@@ -139,6 +139,18 @@ function startsWith (key, prefix) {
 }
 
 /**
+ * The options of `(target, options)` as the adapter and `createKeyv` take them: one options
+ * object, or a path or URI (then `options.uri`) and options. A copy: the caller's object is
+ * not changed.
+ */
+function targetOptions (target, options) {
+  if (target !== null && typeof target === 'object') return { ...target }
+  const opts = { ...(options || {}) }
+  if (target !== undefined) opts.uri = target
+  return opts
+}
+
+/**
  * A Keyv storage adapter that keeps its entries in one simd-r-drive store file.
  *
  * `new KeyvSimdRDrive('simd-r-drive://cache.srd')`, `new KeyvSimdRDrive('cache.srd', { sync: true })`
@@ -148,13 +160,7 @@ function startsWith (key, prefix) {
 class KeyvSimdRDrive extends EventEmitter {
   constructor (target, options) {
     super()
-    let opts
-    if (target !== null && typeof target === 'object') {
-      opts = { ...target }
-    } else {
-      opts = { ...(options || {}) }
-      if (target !== undefined) opts.uri = target
-    }
+    const opts = targetOptions(target, options)
     const path = parseTarget(opts.path !== undefined ? opts.path : opts.uri)
     const storeOptions = {}
     for (const name of STORE_OPTIONS) if (opts[name] !== undefined) storeOptions[name] = opts[name]
@@ -427,13 +433,7 @@ class KeyvSimdRDrive extends EventEmitter {
  * the Keyv class to use (default: `require('keyv')` as the application resolves it).
  */
 function createKeyv (target, options) {
-  let opts
-  if (target !== null && typeof target === 'object') {
-    opts = { ...target }
-  } else {
-    opts = { ...(options || {}) }
-    if (target !== undefined) opts.uri = target
-  }
+  const opts = targetOptions(target, options)
   const KeyvClass = opts.Keyv || require('keyv').Keyv
   delete opts.Keyv
   const adapterOptions = {}

@@ -4,8 +4,7 @@
 const test = require('ava')
 const fs = require('node:fs')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
-const { tmpDir } = require('./helpers.js')
+const { tmpDir, runProcess } = require('./helpers.js')
 const openCosts = require('../bench/open-costs.js')
 
 const SCRIPT = path.join(__dirname, '..', 'bench', 'open-costs.js')
@@ -21,17 +20,8 @@ function loads (name) {
   }
 }
 
-function run (args) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    c.stdout.on('data', (d) => { out += d })
-    c.stderr.on('data', (d) => { err += d })
-    c.on('error', reject)
-    c.on('close', (code) => resolve({ code, out, err }))
-  })
-}
+/** Runs the benchmark script with `args`; resolves with { code, out, err }. */
+const run = (args) => runProcess(process.execPath, [SCRIPT, ...args])
 
 test('open-costs measures open + first get, memory, close and index size for each store, then deletes its stores', async (t) => {
   const dir = tmpDir()

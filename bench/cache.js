@@ -25,6 +25,7 @@ const { spawnSync } = require('node:child_process')
 const { EventEmitter } = require('node:events')
 const fs = require('node:fs')
 const path = require('node:path')
+const { figure, median, prng } = require('./report.js')
 
 const ZIPF_S = 0.99
 const VALUE_BYTES = 200
@@ -45,18 +46,6 @@ const BUDGETED = 'simd-r-drive maxBytes'
 
 // --- The trace ---------------------------------------------------------------------------
 
-/** A seeded 32-bit generator (mulberry32): the same seed gives the same numbers. */
-function rng (seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /**
  * The trace: `ops` operations over `keys` keys. `isWrite[i]` (1: a write), `key[i]` (the
  * key's number), `ttl[i]` (ms, writes only). Ranks are Zipf-distributed (rank r with
@@ -71,7 +60,7 @@ function makeTrace ({ keys, ops, seed = SEED, s = ZIPF_S }) {
     cdf[r] = sum
   }
   for (let r = 0; r < keys; r++) cdf[r] /= sum
-  const rand = rng(seed)
+  const rand = prng(seed)
   const isWrite = new Uint8Array(ops)
   const key = new Uint32Array(ops)
   const ttl = new Uint32Array(ops)
@@ -415,30 +404,13 @@ function expectedRawValueBytes () {
   return Buffer.byteLength(new Keyv().opts.serialize({ value: valueOf(0), expires: Date.now() + TTL_MAX_MS }))
 }
 
-function median (xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-function fmt (v, unit) {
-  if (v === undefined || v === null || Number.isNaN(v)) return 'n/a'
-  if (unit === '%') return `${(v * 100).toFixed(2)}%`
-  if (unit === 'MB') v = v / 1e6
-  if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`
-  if (v >= 1e4) return `${(v / 1e3).toFixed(0)}k`
-  if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`
-  if (v >= 10) return v.toFixed(0)
-  return v.toFixed(2)
-}
-
 function cell (rs, metric, unit) {
   const xs = (rs || []).map((r) => r[metric]).filter((v) => typeof v === 'number')
   if (xs.length === 0) return { text: 'n/a' }
   const m = median(xs)
   const lo = Math.min(...xs)
   const hi = Math.max(...xs)
-  return { median: m, text: xs.length > 1 ? `${fmt(m, unit)} (${fmt(lo, unit)}–${fmt(hi, unit)})` : fmt(m, unit) }
+  return { median: m, text: xs.length > 1 ? `${figure(m, unit)} (${figure(lo, unit)}–${figure(hi, unit)})` : figure(m, unit) }
 }
 
 /** Markdown lines for the results of `measure`. */
@@ -465,15 +437,15 @@ function table (res) {
   row('K1 peak disk use (sampled), MB', 'peakDiskBytes', 'MB', true)
   const b = res.results[BUDGETED]
   lines.push('')
-  lines.push(`| ${OURS} with maxBytes = ${fmt(res.maxBytes, 'MB')} MB (${o.budget} of the working set, ${fmt(res.workingSetBytes, 'MB')} MB = ${count(o.keys)} × ${res.entryCost} B) | measured | ideal FIFO of the same bytes |`)
+  lines.push(`| ${OURS} with maxBytes = ${figure(res.maxBytes, 'MB')} MB (${o.budget} of the working set, ${figure(res.workingSetBytes, 'MB')} MB = ${count(o.keys)} × ${res.entryCost} B) | measured | ideal FIFO of the same bytes |`)
   lines.push('|---|---:|---:|')
   if (!res.maxBytesSupported || !b) {
-    lines.push(`| K2 hit rate | ${res.maxBytesSupported ? 'failed' : 'not measured: this build has no maxBytes (issue 17 item 3)'} | ${fmt(res.ideal.hitRate, '%')} |`)
+    lines.push(`| K2 hit rate | ${res.maxBytesSupported ? 'failed' : 'not measured: this build has no maxBytes (issue 17 item 3)'} | ${figure(res.ideal.hitRate, '%')} |`)
   } else {
-    lines.push(`| K2 hit rate | ${cell(b, 'hitRate', '%').text} | ${fmt(res.ideal.hitRate, '%')} |`)
+    lines.push(`| K2 hit rate | ${cell(b, 'hitRate', '%').text} | ${figure(res.ideal.hitRate, '%')} |`)
     lines.push(`| K2 ops/s | ${cell(b, 'opsPerSec').text} | |`)
     lines.push(`| K2 entries evicted during the trace | ${cell(b, 'evictedEntries').text} | |`)
-    lines.push(`| K2 peak disk use (sampled: the store's files and old files still mapped), MB | ${cell(b, 'peakDiskBytes', 'MB').text} | bound: 2 × maxBytes + 88 B + one batch = ${fmt(2 * res.maxBytes + 88, 'MB')} MB + one batch |`)
+    lines.push(`| K2 peak disk use (sampled: the store's files and old files still mapped), MB | ${cell(b, 'peakDiskBytes', 'MB').text} | bound: 2 × maxBytes + 88 B + one batch = ${figure(2 * res.maxBytes + 88, 'MB')} MB + one batch |`)
   }
   lines.push('')
   lines.push(`Trace ${res.trace.digest} (seed ${res.trace.seed}): ${count(o.keys)} keys, ${count(o.ops)} operations (${res.trace.writes} sets), preloaded first (not timed); ` +

@@ -27,6 +27,7 @@
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
+const { median } = require('./report.js')
 const os = require('node:os')
 const path = require('node:path')
 const { STORES, diskBytes } = require('./stores.js')
@@ -583,12 +584,6 @@ function measure (options) {
 }
 
 // --- reporting ------------------------------------------------------------------------------
-
-function median (xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
 function num (v, unit) {
   if (v === undefined || v === null || Number.isNaN(v)) return 'n/a'

@@ -19,6 +19,7 @@ const sizes = require('./sizes.js')
 const { STORES } = require('./stores.js')
 const openCosts = require('./open-costs.js')
 const cacheBench = require('./cache.js')
+const { figure, median } = require('./report.js')
 
 const OURS = 'simd-r-drive'
 const storeNames = (process.env.BENCH_STORES || Object.keys(STORES).join(',')).split(',')
@@ -64,22 +65,6 @@ function runOne (store, workload, rep) {
     return undefined
   }
   return JSON.parse(r.stdout.trim().split('\n').pop())
-}
-
-function median (xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-function show (v, unit) {
-  if (v === undefined || v === null || Number.isNaN(v)) return 'n/a'
-  if (unit === 'MB') v = v / 1e6
-  if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`
-  if (v >= 1e4) return `${(v / 1e3).toFixed(0)}k`
-  if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`
-  if (v >= 10) return v.toFixed(0)
-  return v.toFixed(2)
 }
 
 function machine () {
@@ -151,7 +136,7 @@ function main () {
       med[s] = median(rs)
       const lo = Math.min(...rs)
       const hi = Math.max(...rs)
-      cells.push(`${show(med[s], row.unit)} (${show(lo, row.unit)}–${show(hi, row.unit)})`)
+      cells.push(`${figure(med[s], row.unit)} (${figure(lo, row.unit)}–${figure(hi, row.unit)})`)
     }
     const peerMeds = peers.map((p) => med[p]).filter((v) => v !== undefined)
     let ratio = 'n/a'
