@@ -42,7 +42,9 @@ function round (file, seed, r, sync, delayMs, maxBytes) {
       }
     })
     child.stderr.on('data', (d) => { err += d })
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': 'exit' can come before the last lines the writer printed have
+    // been read, and an acknowledgement missed that way looks like a write kept wrongly.
+    child.on('close', (code, signal) => {
       clearTimeout(timer)
       if (signal !== 'SIGKILL') reject(new Error(`writer exited with ${code}: ${err}`))
       else resolve({ acked: acked + 1, compacting })
@@ -141,6 +143,24 @@ function evictedPrefix (s, m) {
   return n === keys.length - first ? first : -1
 }
 
+/**
+ * Why the store `s` is not the FIFO model `m` less a prefix: the first model key (by its
+ * position in last-write order) that is missing or different after one that is present,
+ * and the store's keys the model does not have.
+ */
+function fifoMismatch (s, m) {
+  const keys = [...m.keys()]
+  const first = keys.findIndex((k) => s.has(k))
+  const bad = []
+  for (let i = Math.max(first, 0); i < keys.length && bad.length < 3; i++) {
+    const got = s.get(keys[i])
+    if (!got) bad.push(`${keys[i]} (position ${i} of ${keys.length}) missing`)
+    else if (!got.equals(m.get(keys[i]))) bad.push(`${keys[i]} (position ${i} of ${keys.length}) has ${got.length} other bytes`)
+  }
+  const extra = [...s.keys()].map(String).filter((k) => !m.has(k))
+  return `first present at ${first}; ${bad.join(', ') || 'none missing'}; ${extra.length} keys not in the model${extra.length ? ` (${extra.slice(0, 3).join(', ')})` : ''}`
+}
+
 /** Applies the ops of a group to the FIFO model `m`: a write moves its key to the end. */
 function applyFifo (m, ops) {
   for (const op of ops) {
@@ -173,10 +193,10 @@ test(`with maxBytes, no acknowledged, unexpired, unevicted write is lost to ${EV
       m = after
     }
     if (cut < 0) {
-      const size = s.size
+      const why = `${fifoMismatch(s, model)}; with the pending group: ${fifoMismatch(s, after)}`
       await s.close()
       t.fail(`seed ${SEED + 1}, round ${r} (sync ${sync}, killed after ${delay} ms, ${acked} groups acknowledged, pending ${pending.kind} of ${pending.ops.length}): ` +
-        `the store is not the acknowledged state (nor that plus the pending group) less its oldest entries; size ${size} vs ${model.size}`)
+        `the store is not the acknowledged state (nor that plus the pending group) less its oldest entries: ${why}`)
       return
     }
     if (cut > 0) evictedRounds++
