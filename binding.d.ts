@@ -367,7 +367,8 @@ export declare function openStoreAsync(path: string, readOnly: boolean, create: 
 
 /**
  * Sets `key` to the contents of the staged file `file` without loading it into memory,
- * in ticket order with the handle's other writes. Resolves to whether the key had a value.
+ * in ticket order with the handle's other writes; with `expires_at` (ms since the Unix
+ * epoch) the value expires then. Resolves to whether the key had a value.
  *
  * # JavaScript: `Store.createWriteStream`
  *
@@ -378,9 +379,12 @@ export declare function openStoreAsync(path: string, readOnly: boolean, create: 
  * written. A `destroy()` after `end()` that comes while the value is being committed
  * waits for the commit: the stream then emits 'finish' (the value is written, and the
  * error given to `destroy()` is not emitted) or, if the commit failed, 'error'. Values are
- * limited to 4 GiB - 1 bytes by the format.
+ * limited to 4 GiB - 1 bytes by the format. `options` ({@link WriteOptions}) give the
+ * value an expiry; a `ttl` counts from when the stream ends (its value's commit is
+ * issued), not from this call. Bad options throw here, as {@link Store.put}'s do, and
+ * nothing is staged or written.
  */
-export declare function putFile(h: number, ticket: number, key: Buffer, file: string, sync: boolean): Promise<boolean>
+export declare function putFile(h: number, ticket: number, key: Buffer, file: string, expiresAt: number | undefined | null, sync: boolean): Promise<boolean>
 
 /**
  * What recovery did when the engine opened the file.

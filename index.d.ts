@@ -365,8 +365,12 @@ export interface Transaction<V = Buffer> {
   get(key: Key): V | undefined
   /** Whether `key` has a value, as {@link Transaction.get} sees it. */
   has(key: Key): boolean
-  /** Stages setting `key` to `value` (copied now). */
-  put(key: Key, value: Encodable<V>): void
+  /**
+   * Stages setting `key` to `value` (copied now). `options` ({@link WriteOptions}) give it
+   * an expiry (a `ttl` counts from this call); once that has passed, {@link Transaction.get}
+   * sees no value either.
+   */
+  put(key: Key, value: Encodable<V>, options?: WriteOptions): void
   /**
    * Stages deleting `key`; returns whether it had a value (as {@link Transaction.get} sees
    * it). A key without a value stages nothing.
@@ -456,28 +460,30 @@ export interface SubStore<V = Buffer> extends Iterable<[Buffer, V]> {
   /** {@link Store.versionOf} of `prefix + key`. */
   versionOf(key: Key): bigint | undefined
   /** {@link Store.put} of `prefix + key`: staged in the store's batch of this tick. */
-  put(key: Key, value: Encodable<V>): Promise<void>
+  put(key: Key, value: Encodable<V>, options?: WriteOptions): Promise<void>
   /** {@link Store.putMany} of the prefixed pairs. */
-  putMany(entries: Iterable<readonly [Key, Encodable<V>]>): Promise<void>
+  putMany(entries: Iterable<Entry<V>>): Promise<void>
   /** {@link Store.delete} of `prefix + key`. */
   delete(key: Key): Promise<boolean>
   /** {@link Store.putSync} of `prefix + key`. */
-  putSync(key: Key, value: Encodable<V>): void
+  putSync(key: Key, value: Encodable<V>, options?: WriteOptions): void
   /** {@link Store.putManySync} of the prefixed pairs. */
-  putManySync(entries: Iterable<readonly [Key, Encodable<V>]>): void
+  putManySync(entries: Iterable<Entry<V>>): void
   /** {@link Store.deleteSync} of `prefix + key`. */
   deleteSync(key: Key): boolean
   /** {@link Store.putIfAbsent} of `prefix + key`. */
-  putIfAbsent(key: Key, value: Encodable<V>): Promise<boolean>
+  putIfAbsent(key: Key, value: Encodable<V>, options?: WriteOptions): Promise<boolean>
   /** {@link Store.putIfAbsentSync} of `prefix + key`. */
-  putIfAbsentSync(key: Key, value: Encodable<V>): boolean
+  putIfAbsentSync(key: Key, value: Encodable<V>, options?: WriteOptions): boolean
+  /** {@link Store.expiresAt} of `prefix + key`. */
+  expiresAt(key: Key): number | undefined
   /**
    * {@link Store.compareAndSet} of `prefix + key` (`expected` and `value` in this
-   * sub-store's encoding).
+   * sub-store's encoding; `options` as the store's).
    */
-  compareAndSet(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined): Promise<boolean>
+  compareAndSet(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined, options?: WriteOptions): Promise<boolean>
   /** {@link Store.compareAndSetSync} of `prefix + key`. */
-  compareAndSetSync(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined): boolean
+  compareAndSetSync(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined, options?: WriteOptions): boolean
   /**
    * Deletes every key of this sub-store, and no other: one transaction (see
    * {@link Store.transaction}) scans the store's keys and deletes those with the prefix, so
@@ -661,11 +667,14 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * equal, or `{ version }`, a version from {@link Store.versionOf} the key must still
    * have. Resolves to whether it wrote. Checked at commit, as {@link Store.putIfAbsent}
    * is. Comparing bytes cannot tell a value that changed and changed back (A→B→A) from
-   * one that never changed, and costs the value's length; a version can and does not.
+   * one that never changed, and costs the value's length; a version can and does not. A
+   * key whose value expired has no value; `options` ({@link WriteOptions}) give the new
+   * value an expiry (a `ttl` counts from this call; they are checked for a delete too, and
+   * give it none).
    */
-  compareAndSet(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined): Promise<boolean>
+  compareAndSet(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined, options?: WriteOptions): Promise<boolean>
   /** Like {@link Store.compareAndSet}, committed before returning; returns whether it wrote. */
-  compareAndSetSync(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined): boolean
+  compareAndSetSync(key: Key, expected: Encodable<V> | { version: bigint } | undefined, value: Encodable<V> | undefined, options?: WriteOptions): boolean
   /**
    * The version of `key`'s value, or `undefined` if it has none: a `bigint` that every
    * write of the key (a put of any value, even the same bytes again, or a delete and a new
@@ -755,9 +764,12 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * written. A `destroy()` after `end()` that comes while the value is being committed
    * waits for the commit: the stream then emits 'finish' (the value is written, and the
    * error given to `destroy()` is not emitted) or, if the commit failed, 'error'. Values are
-   * limited to 4 GiB - 1 bytes by the format.
+   * limited to 4 GiB - 1 bytes by the format. `options` ({@link WriteOptions}) give the
+   * value an expiry; a `ttl` counts from when the stream ends (its value's commit is
+   * issued), not from this call. Bad options throw here, as {@link Store.put}'s do, and
+   * nothing is staged or written.
    */
-  createWriteStream(key: Key): import('node:stream').Writable
+  createWriteStream(key: Key, options?: WriteOptions): import('node:stream').Writable
 
   /** The live keys, from a snapshot taken when iteration starts (zero-copy). */
   keys(): StoreIterator<Buffer>

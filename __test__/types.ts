@@ -38,6 +38,20 @@ async function main (): Promise<void> {
   void at
   // @ts-expect-error a ttl is a number
   store.putSync('t', 'v', { ttl: '1000' })
+  expectType<boolean>(store.compareAndSetSync('t', undefined, 'v', { ttl: 1000 }))
+  expectType<boolean>(await store.compareAndSet('t', 'v', 'w', { expiresAt: clock + 5 }))
+  store.transactionSync((tx) => tx.put('t', 'v', { ttl: 1000 }))
+  store.createWriteStream('t', { ttl: 1000 }).end('v')
+  const subTtl = store.sub('s:')
+  expectType<boolean>(subTtl.compareAndSetSync('t', undefined, 'v', { ttl: 1000 }))
+  subTtl.putSync('t', 'v', { ttl: 1000 })
+  subTtl.putManySync([['a', 'b', { ttl: 5 }]])
+  const subAt: number | undefined = subTtl.expiresAt('t')
+  void subAt
+  // @ts-expect-error a ttl is a number
+  store.compareAndSetSync('t', undefined, 'v', { ttl: '1000' })
+  // @ts-expect-error a ttl is a number
+  store.transactionSync((tx) => tx.put('t', 'v', { ttl: '1000' }))
   const ver = store.versionOf('a')
   assertEqual<typeof ver, bigint | undefined>(true)
   if (ver !== undefined) expectType<boolean>(await store.compareAndSet('a', { version: ver }, 'c'))

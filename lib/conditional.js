@@ -34,12 +34,18 @@ function condition (expected) {
   return [COND_VALUE, checkValue(expected)]
 }
 
-/** The staged form of `compareAndSet(key, expected, value)`: checked before anything is staged. */
-function casArgs (key, expected, value) {
+/**
+ * The staged form of `compareAndSet(key, expected, value, options)` (Batch.addIf's
+ * arguments): checked before anything is staged. `options` are checked for a delete too,
+ * and give it no expiry.
+ */
+function casArgs (store, key, expected, value, options) {
   const k = checkKey(key)
   const [cond, exp] = condition(expected)
   const v = value === undefined ? null : checkValue(value)
-  return [v === null ? OP_DELETE : OP_PUT, k, v, cond, exp]
+  const e = readExpiry(options, 'options')
+  const at = e === undefined || v === null ? undefined : expiryTime(e, store._now())
+  return [v === null ? OP_DELETE : OP_PUT, k, v, cond, exp, at]
 }
 
 /** The key's bytes as a Buffer, for a native call that takes one. */
@@ -74,10 +80,10 @@ class Conditional {
     return this._commitSync(b)[0] === 1
   }
 
-  compareAndSet (key, expected, value) {
+  compareAndSet (key, expected, value, options) {
     try {
       this._writable()
-      const args = casArgs(key, expected, value)
+      const args = casArgs(this, key, expected, value, options)
       const b = this._currentBatch()
       const i = b.addIf(...args)
       return b.existed().then((wrote) => wrote[i] === 1)
@@ -86,9 +92,9 @@ class Conditional {
     }
   }
 
-  compareAndSetSync (key, expected, value) {
+  compareAndSetSync (key, expected, value, options) {
     this._writable()
-    const args = casArgs(key, expected, value)
+    const args = casArgs(this, key, expected, value, options)
     const b = new Batch(EMPTY)
     b.addIf(...args)
     return this._commitSync(b)[0] === 1

@@ -181,17 +181,17 @@ function applyEncoding (store, enc) {
     putIfAbsentSync (key, value, options) {
       return proto.putIfAbsentSync.call(this, key, encode(value), options)
     },
-    compareAndSet (key, expected, value) {
+    compareAndSet (key, expected, value, options) {
       let args
       try {
         args = encodeCas(expected, value, encode)
       } catch (e) {
         return Promise.reject(e)
       }
-      return proto.compareAndSet.call(this, key, ...args)
+      return proto.compareAndSet.call(this, key, ...args, options)
     },
-    compareAndSetSync (key, expected, value) {
-      return proto.compareAndSetSync.call(this, key, ...encodeCas(expected, value, encode))
+    compareAndSetSync (key, expected, value, options) {
+      return proto.compareAndSetSync.call(this, key, ...encodeCas(expected, value, encode), options)
     }
   }
   for (const name of Reflect.ownKeys(own)) {

@@ -10,6 +10,7 @@ const stream = lazy('node:stream')
 const native = require('./native.js')
 const errors = require('./errors.js')
 const { checkKey, describeKey } = require('./keys.js')
+const { readExpiry, expiryTime } = require('./expiry.js')
 
 function streamChunk (options) {
   if (options === undefined || options === null) return 64 * 1024
@@ -43,9 +44,13 @@ class Streams {
     })
   }
 
-  createWriteStream (key) {
+  createWriteStream (key, options) {
     this._writable()
     const k = checkKey(key)
+    // Checked now, and a ttl that would end too late is refused now; it counts from the
+    // commit (see `_putFile`).
+    const expiry = readExpiry(options, 'options')
+    if (expiry !== undefined) expiryTime(expiry, this._now())
     const keyBytes = typeof k === 'string' ? Buffer.from(k, 'utf8') : Buffer.from(k)
     // Beside the store file the engine has open (its path was resolved when it was opened:
     // a relative path given to open may name another directory since a chdir), and
@@ -87,7 +92,7 @@ class Streams {
           .then(() => {
             if (ws.destroyed) throw errors.closed()
             committing = true
-            return store._putFile(keyBytes, file)
+            return store._putFile(keyBytes, file, expiry)
           })
           .then(() => fsp().unlink(file).catch(() => {}))
           .then(() => callback(), (e) => drop().then(() => callback(e)))
@@ -120,17 +125,26 @@ class Streams {
     return ws
   }
 
-  /** Commits a staged file as the value of `key`, in order with the other writes. */
-  _putFile (key, file) {
+  /**
+   * Commits a staged file as the value of `key`, in order with the other writes; `expiry`
+   * (from `readExpiry`) gives it an expiry, a ttl counting from now.
+   */
+  _putFile (key, file, expiry) {
     // Allowed while closing: close() waits for streams that were ended before it.
     if (this._h < 0) return Promise.reject(errors.closed())
     const h = this._h
+    let at
+    try {
+      at = expiry === undefined ? undefined : expiryTime(expiry, this._now())
+    } catch (e) {
+      return Promise.reject(e)
+    }
     if (this._batch !== null) this._flushBatch()
     const ticket = this._ticket++
     this._asyncWrites++
     let p
     try {
-      p = native.putFile(h, ticket, key, file, this._sync)
+      p = native.putFile(h, ticket, key, file, at, this._sync)
     } catch (e) {
       this._asyncWrites--
       this._ticket--

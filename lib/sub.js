@@ -175,12 +175,12 @@ class SubStore {
     ]
   }
 
-  compareAndSet (key, expected, value) {
-    return rejecting(() => C.compareAndSet.call(this._root, ...this._cas(key, expected, value)))
+  compareAndSet (key, expected, value, options) {
+    return rejecting(() => C.compareAndSet.call(this._root, ...this._cas(key, expected, value), options))
   }
 
-  compareAndSetSync (key, expected, value) {
-    return C.compareAndSetSync.call(this._root, ...this._cas(key, expected, value))
+  compareAndSetSync (key, expected, value, options) {
+    return C.compareAndSetSync.call(this._root, ...this._cas(key, expected, value), options)
   }
 
   /**

