@@ -24,8 +24,7 @@
 //!
 //! # JavaScript: `Change.type`
 //!
-//! `'put'` (the key was set to `value`), `'delete'`, `'evict'` (the writer's size limit,
-//! `maxBytes`, evicted the key) or `'clear'` (every key was removed; `key` is empty).
+//! `'put'` (the key was set to `value`) or `'delete'`.
 //!
 //! # JavaScript: `Change.key`
 //!
@@ -121,7 +120,6 @@ const PART: f64 = 0.0;
 const PUT: f64 = 1.0;
 const DELETE: f64 = 2.0;
 const CLEAR: f64 = 3.0;
-const EVICT: f64 = 4.0;
 
 /// The limits of one read, and so the size of the buffer it needs: one part record per
 /// change at most, plus one.
@@ -233,7 +231,6 @@ impl ChangeFeed {
                     ChangeKind::Put => PUT,
                     ChangeKind::Delete => DELETE,
                     ChangeKind::Clear => CLEAR,
-                    ChangeKind::Evict => EVICT,
                 };
                 put_slot(&mut out, at, kind);
                 put_slot(&mut out, at + 1, c.key.0 as f64);

@@ -88,9 +88,6 @@ pub enum ChangeKind {
     Put,
     /// The key was deleted (the value range is empty).
     Delete,
-    /// The size limit evicted the key ([`crate::StoreOptions::max_bytes`]: an eviction
-    /// record; the value range is empty).
-    Evict,
     /// Every key was removed ([`crate::Store::clear`]: a Clear entry; the key and value
     /// ranges are empty).
     Clear,
@@ -240,7 +237,6 @@ impl ChangeReader {
             let at = self.pos;
             let kind = match h.kind {
                 EntryKind::Put => Some(ChangeKind::Put),
-                EntryKind::Delete if crate::format::is_eviction(&h) => Some(ChangeKind::Evict),
                 EntryKind::Delete => Some(ChangeKind::Delete),
                 EntryKind::Clear => Some(ChangeKind::Clear),
                 _ => None,

@@ -107,16 +107,6 @@ impl Output<'_> {
         Ok(off)
     }
 
-    /// Appends an eviction record of `key`; the evicted Put's offset, which is of the old
-    /// file, becomes 0 (unknown).
-    fn push_eviction(&mut self, commit: bool, key: &[u8]) -> std::io::Result<u64> {
-        let off = format::encode_eviction(&mut self.buf, self.written, commit, key, 0);
-        if self.buf.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(off)
-    }
-
     fn push_commit(&mut self, batch_start: u64) -> std::io::Result<()> {
         format::encode_commit(&mut self.buf, self.written, batch_start);
         if self.buf.len() >= CHUNK {
@@ -419,7 +409,6 @@ impl Store {
                     sync_marks: true,
                     format_version: crate::format::FORMAT_VERSION,
                     file_generation: Some(file_generation),
-                    evict_cursor: crate::format::HEADER_LEN,
                 },
             )
         };
@@ -509,18 +498,15 @@ impl Store {
             let vs = (off + h.value_start()) as usize;
             let version = (h.kind == EntryKind::Put).then(|| format::entry_version(data, off));
             let expiry = format::entry_expiry(data, off);
-            let pushed = if format::is_eviction(&h) {
-                out.push_eviction(h.commit, &data[ks..ks + h.key_len])
-            } else {
-                out.push(
+            let new_off = out
+                .push(
                     h.kind,
                     h.commit,
                     (version, expiry),
                     &data[ks..ks + h.key_len],
                     &data[vs..vs + h.value_len],
                 )
-            };
-            let new_off = pushed.map_err(|e| io_err("writing the compaction file", e))?;
+                .map_err(|e| io_err("writing the compaction file", e))?;
             if !h.commit && batch_start.is_none() {
                 batch_start = Some(new_off);
             }

@@ -36,9 +36,6 @@ struct Entry {
     version: Option<u64>,
     /// A Put's expiry (flags bit 2), in ms since the epoch.
     expiry: Option<u64>,
-    /// An eviction record's field (flags bit 3, Deletes only): the offset of the Put it
-    /// evicted, or 0.
-    evicted: Option<u64>,
 }
 
 /// Decodes a whole file, checking every rule the document states.
@@ -72,10 +69,8 @@ fn decode(b: &[u8]) -> Vec<Entry> {
         let value_len = u32_at(b, pos + 12) as usize;
         let explicit = flags & 2 != 0;
         let expiring = flags & 4 != 0;
-        let eviction = flags & 8 != 0;
-        // Each extension bit adds 8 bytes after the fixed fields: version, then expiry
-        // (Puts), or the evicted offset (Deletes).
-        let ext = 8 * explicit as usize + 8 * expiring as usize + 8 * eviction as usize;
+        // Each extension bit adds 8 bytes after the fixed fields: version, then expiry.
+        let ext = 8 * explicit as usize + 8 * expiring as usize;
         let len = 16 + ext + align8(key_len) + align8(value_len);
         let end = pos + len;
         assert_eq!(
@@ -84,11 +79,10 @@ fn decode(b: &[u8]) -> Vec<Entry> {
             "checksum of the entry at {pos}"
         );
         assert_eq!(
-            flags & !15,
+            flags & !7,
             0,
-            "only the commit, version, expiry and eviction flags are defined"
+            "only the commit, version and expiry flags are defined"
         );
-        assert!(!eviction || kind == 2, "only a Delete is an eviction");
         assert!(!explicit || kind == 1, "only a Put carries a version");
         assert!(!expiring || kind == 1, "only a Put carries an expiry");
         let key_start = pos + 16 + ext;
@@ -133,7 +127,6 @@ fn decode(b: &[u8]) -> Vec<Entry> {
                 }
             }),
             expiry: expiring.then(|| u64_at(b, pos + 16 + 8 * explicit as usize)),
-            evicted: eviction.then(|| u64_at(b, pos + 16)),
         });
         pos = end;
     }
@@ -656,42 +649,4 @@ fn an_expiry_follows_the_version_and_both_move_the_key() {
     );
     assert_eq!(copy.version, s.version_of(b"e").unwrap());
     assert_eq!(copy.value, b"soon");
-}
-
-#[test]
-fn an_eviction_record_is_a_tombstone_naming_the_evicted_put() {
-    let d = Dir::new();
-    let p = d.path("s.srd");
-    // Room for one of these entries (16 + 8 + 8 = 32 bytes).
-    let s = StoreOptions::new()
-        .max_bytes(32)
-        .auto_compact(None)
-        .open(&p)
-        .unwrap();
-    s.put(b"a", b"1").unwrap();
-    s.put(b"b", b"2").unwrap();
-    let b = std::fs::read(&p).unwrap();
-    let e = decode(&b);
-    let a = e.iter().find(|e| e.kind == 1 && e.key == b"a").unwrap();
-    let rec = e.iter().find(|e| e.kind == 2).unwrap();
-    // The put of "b", then the record, then the batch's commit record.
-    let bput = e.iter().find(|e| e.kind == 1 && e.key == b"b").unwrap();
-    assert!(!bput.commit);
-    assert_eq!(rec.offset, bput.offset + 32);
-    assert_eq!(b[rec.offset + 9], 8, "eviction flag, not the commit");
-    assert_eq!(rec.key, b"a");
-    assert!(rec.value.is_empty());
-    assert_eq!(rec.evicted, Some(a.offset as u64));
-    // 16 fixed bytes, the 8-byte offset, the key padded to 8.
-    let next = e.iter().find(|e| e.offset > rec.offset).unwrap();
-    assert_eq!(next.offset, rec.offset + 32);
-    assert_eq!(next.kind, 3);
-    assert_eq!(u64_at(&b, next.offset + 16), bput.offset as u64);
-    drop(s);
-    let s = StoreOptions::new().open(&p).unwrap();
-    assert!(s.get(b"a").unwrap().is_none());
-    // Compaction drops the record with the evicted entry.
-    s.compact().unwrap();
-    let e = decode(&std::fs::read(&p).unwrap());
-    assert!(e.iter().all(|e| e.kind != 2));
 }

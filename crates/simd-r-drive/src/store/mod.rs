@@ -7,7 +7,6 @@
 mod clear;
 mod conditional;
 mod durability;
-mod evict;
 mod expiry;
 mod open;
 mod options;
@@ -136,11 +135,6 @@ pub struct Stats {
     /// Format version of the store file's header: what the file was written as
     /// (compaction writes the current [`crate::FORMAT_VERSION`]).
     pub format_version: u16,
-    /// Entries the size limit ([`StoreOptions::max_bytes`]) evicted since this store was
-    /// opened (by this process; not carried across a reopen).
-    pub evicted_entries: u64,
-    /// Their bytes on disk (each evicted Put entry's length), since open.
-    pub evicted_bytes: u64,
 }
 
 /// The part of the store that readers look at: swapped as a whole on compaction.
@@ -170,10 +164,6 @@ pub(crate) struct State {
     /// The generation identifier in the file's header (`None` before format version 3,
     /// whose files have none and get no index file).
     pub file_generation: Option<[u8; 16]>,
-    /// The eviction cursor of this file (see [`StoreOptions::max_bytes`]): no live entry
-    /// starts before it, so the next eviction scans the log from here. The header's end
-    /// after an open or a compaction; moved only under the writer lock.
-    pub evict_cursor: u64,
 }
 
 impl State {
@@ -278,10 +268,6 @@ pub struct Store {
     pub(crate) watchers: crate::watch::Watchers,
     /// The time expiry is judged by (see [`StoreOptions::clock`]).
     pub(crate) clock: expiry::Clock,
-    /// The size limit on live data (see [`StoreOptions::max_bytes`]), or 0 for none.
-    pub(crate) max_bytes: AtomicU64,
-    /// Entries evicted by the size limit since open, and their bytes on disk.
-    pub(crate) evicted: evict::Evicted,
 }
 
 impl std::fmt::Debug for Store {

@@ -158,14 +158,6 @@ impl Store {
             index_bytes: s.index.allocation_size() as u64,
             index_file_bytes: s.index.base().map_or(0, |b| b.file_bytes()),
             generation: s.generation,
-            evicted_entries: self
-                .evicted
-                .entries
-                .load(std::sync::atomic::Ordering::Acquire),
-            evicted_bytes: self
-                .evicted
-                .bytes
-                .load(std::sync::atomic::Ordering::Acquire),
             seq: s.seq,
             format_version: s.format_version,
         }
