@@ -39,7 +39,9 @@ function round (file, seed, r, sync, delayMs) {
       }
     })
     child.stderr.on('data', (d) => { err += d })
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': 'exit' can come before the last lines the writer printed have
+    // been read, and an acknowledgement missed that way looks like a write kept wrongly.
+    child.on('close', (code, signal) => {
       clearTimeout(timer)
       if (signal !== 'SIGKILL') reject(new Error(`writer exited with ${code}: ${err}`))
       else resolve({ acked: acked + 1, compacting })
