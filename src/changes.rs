@@ -122,6 +122,8 @@ const PUT: f64 = 1.0;
 const DELETE: f64 = 2.0;
 const CLEAR: f64 = 3.0;
 const EVICT: f64 = 4.0;
+/// An expiry record's change.
+const EXPIRE: f64 = 5.0;
 
 /// The limits of one read, and so the size of the buffer it needs: one part record per
 /// change at most, plus one.
@@ -234,6 +236,7 @@ impl ChangeFeed {
                     ChangeKind::Delete => DELETE,
                     ChangeKind::Clear => CLEAR,
                     ChangeKind::Evict => EVICT,
+                    ChangeKind::Expire => EXPIRE,
                 };
                 put_slot(&mut out, at, kind);
                 put_slot(&mut out, at + 1, c.key.0 as f64);

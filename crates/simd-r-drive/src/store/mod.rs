@@ -12,6 +12,7 @@ mod expiry;
 mod open;
 mod options;
 mod read;
+mod sweep;
 mod transaction;
 mod write;
 mod zero_copy;
@@ -34,6 +35,7 @@ pub use conditional::{Condition, ConditionalCommit};
 pub use expiry::{system_clock_ms, ClockFn};
 pub use options::StoreOptions;
 pub use read::Iter;
+pub use sweep::Sweep;
 pub use transaction::Transaction;
 
 /// One operation of a batch.
@@ -141,6 +143,9 @@ pub struct Stats {
     pub evicted_entries: u64,
     /// Their bytes on disk (each evicted Put entry's length), since open.
     pub evicted_bytes: u64,
+    /// Expired entries the expiry sweep ([`Store::sweep_expired`]) removed since this store
+    /// was opened (by this process).
+    pub expired_entries: u64,
 }
 
 /// The part of the store that readers look at: swapped as a whole on compaction.
@@ -282,6 +287,8 @@ pub struct Store {
     pub(crate) max_bytes: AtomicU64,
     /// Entries evicted by the size limit since open, and their bytes on disk.
     pub(crate) evicted: evict::Evicted,
+    /// The expiry sweep's place in the log and its counts (see [`Store::sweep_expired`]).
+    pub(crate) sweep: sweep::SweepState,
 }
 
 impl std::fmt::Debug for Store {

@@ -339,6 +339,7 @@ impl Store {
                 _ => 0,
             }),
             evicted: Default::default(),
+            sweep: Default::default(),
         };
         if !store.read_only {
             // The sync above made what earlier sessions wrote durable: say so in the log

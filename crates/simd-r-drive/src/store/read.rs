@@ -166,6 +166,10 @@ impl Store {
                 .evicted
                 .bytes
                 .load(std::sync::atomic::Ordering::Acquire),
+            expired_entries: self
+                .sweep
+                .removed
+                .load(std::sync::atomic::Ordering::Acquire),
             seq: s.seq,
             format_version: s.format_version,
         }
