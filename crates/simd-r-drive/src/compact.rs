@@ -361,17 +361,26 @@ impl Store {
         self.backend
             .sync_data(&out.file)
             .map_err(|e| io_err("syncing the compaction file", e))?;
+        // Mapped and identified before the rename: once the path names the new file, the
+        // store must switch to it, and an error then would leave the store appending to the
+        // replaced file, whose writes no open would ever see. Failing here leaves the old
+        // file the store (the caller removes the new one).
+        let new_end = out.end();
+        let map = Mapping::new(&out.file, new_end, true)
+            .map_err(|e| io_err("mapping the compaction file", e))?;
+        let id = out
+            .file
+            .metadata()
+            .map(|m| file_id(&m))
+            .map_err(|e| io_err("reading the compaction file", e))?;
         self.backend
             .rename(tmp, &self.path)
             .map_err(|e| io_err("renaming the compaction file over the store", e))?;
         // From here on the path names the new file, so the store must switch to it even
         // if the directory sync below fails.
-        let new_end = out.end();
         // The new file carries the writer's record lock from now on (nobody else can have
         // it open yet, so this cannot fail for a lock conflict).
         let _ = crate::lock::lock_file_itself(&out.file, &self.path);
-        let map = Mapping::new(&out.file, new_end, true);
-        let id = out.file.metadata().map(|m| file_id(&m));
         let dir = parent_dir(&self.path);
         // Poisoned before the state below names the new file: a commit acknowledged as
         // durable from then on, even one that a waiting sync covers, would be in a file
@@ -382,8 +391,7 @@ impl Store {
             .sync_dir(&dir)
             .err()
             .map(|e| self.poison_durability(Error::io("syncing the directory", dir, e)));
-        let map = Arc::new(map.map_err(|e| io_err("mapping the compacted file", e))?);
-        let id = id.map_err(|e| io_err("reading the compacted file", e))?;
+        let map = Arc::new(map);
         let old = {
             let mut s = self.state.write();
             // The new file holds exactly the data: nothing preallocated yet.
