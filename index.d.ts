@@ -271,11 +271,7 @@ export type Cursor = string
  * compaction and close).
  */
 export interface Change<V = Buffer> {
-  /**
-   * `'put'` (the key was set to `value`), `'delete'`, `'expire'` (the key's value had
-   * expired and the expiry sweep removed it: `clearExpired()` or the automatic sweep) or
-   * `'clear'` (every key was removed; `key` is empty).
-   */
+  /** `'put'` (the key was set to `value`) or `'delete'`. */
   type: 'put' | 'delete' | 'expire' | 'clear'
   /** The key, as a `Buffer`. */
   key: Buffer
