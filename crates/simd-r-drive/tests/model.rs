@@ -421,8 +421,10 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
                 let after = store.stats();
                 prop_assert_eq!(after.expired_entries, before.expired_entries + removed);
                 if removed > 0 {
+                    // (`reclaimable_bytes` errs low, 8 bytes a key and a sync mark, so on a
+                    // small store it may stay 0.)
                     prop_assert!(after.live_bytes < before.live_bytes);
-                    prop_assert!(after.reclaimable_bytes > before.reclaimable_bytes);
+                    prop_assert!(after.reclaimable_bytes >= before.reclaimable_bytes);
                 }
                 exp.stale.clear();
             }
