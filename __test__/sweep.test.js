@@ -56,6 +56,8 @@ test.serial('clearExpired removes expired entries: stats, the feed says expire, 
   await s.put('gone', 'y')
   await s.delete('gone')
   const follower = await Store.open(p, { readOnly: true })
+  const followed = []
+  follower.on('change', (c) => { for (const x of c.changes) followed.push([x.type, String(x.key)]) })
   t.is(await s.clearExpired(), 0, 'nothing has expired yet')
   const before = s.stats()
   t.is(before.expiredEntries, 0)
@@ -75,6 +77,8 @@ test.serial('clearExpired removes expired entries: stats, the feed says expire, 
   t.is(changes.filter(([type]) => type === 'expire').length, 500)
   t.deepEqual(changes.filter(([type]) => type !== 'put'), [['delete', 'gone'], ...many.map(([k]) => ['expire', k])])
   await until('the follower', () => follower.size === 1)
+  await until("the follower's change events", () => followed.length === 500)
+  t.deepEqual(followed, many.map(([k]) => ['expire', k]))
   await follower.close()
   await s.close()
 
