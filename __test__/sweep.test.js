@@ -149,3 +149,21 @@ test.serial('tail prints an expiry as {"type":"expire"}', async (t) => {
   await s.close()
   move(0)
 })
+
+test.serial('swept bytes make automatic compaction due: a cache whose keys only expire compacts by itself', async (t) => {
+  move(0)
+  const p = tmp(t)
+  const s = await Store.open(p, { expirySweep: false, autoCompact: { minReclaimableBytes: 4096, minRatio: 0.5 } })
+  const many = []
+  for (let i = 0; i < 500; i++) many.push([`k${i}`, Buffer.alloc(100, i), { ttl: 1000 }])
+  await s.putMany(many)
+  move(5000)
+  await s.put('stays', 'x')
+  t.is(s.stats().autoCompactions, 0, 'expired, unswept: nothing reclaimable')
+  t.is(await s.clearExpired(), 500)
+  await until('the automatic compaction', () => s.stats().autoCompactions === 1)
+  t.is(s.size, 1)
+  t.true(s.stats().fileBytes < 1024, `${s.stats().fileBytes} bytes`)
+  await s.close()
+  move(0)
+})
