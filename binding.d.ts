@@ -188,8 +188,8 @@ export declare function clear(h: number, ticket: number, sync: boolean): Promise
  * key leaves `size`, `stats().liveBytes` and the index, its bytes count in
  * `stats().reclaimableBytes` (so automatic compaction can come due for them), and the
  * change feed shows `{ type: 'expire', key }`. A writable store also does this by itself,
- * a step a second, once it has been given an entry with an expiry since it was opened
- * (`expirySweep: false` on open turns that off). Fails on a read-only store.
+ * a step a second, while its file may hold entries with an expiry (`expirySweep: false`
+ * on open turns that off). Fails on a read-only store.
  */
 export declare function clearExpired(h: number): Promise<number>
 

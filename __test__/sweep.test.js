@@ -167,3 +167,18 @@ test.serial('swept bytes make automatic compaction due: a cache whose keys only 
   await s.close()
   move(0)
 })
+
+test.serial('a store reopened with expired entries sweeps them by itself', async (t) => {
+  move(0)
+  const p = tmp(t)
+  const s = await Store.open(p)
+  await s.putMany([['a', '1', { ttl: 500 }], ['b', '2', { ttl: 500 }], ['c', '3']])
+  await s.close()
+  move(2000)
+  const again = await Store.open(p)
+  t.is(again.size, 3, 'expired, not swept yet')
+  await until('the first pass', () => again.stats().expiredEntries === 2)
+  t.is(again.size, 1)
+  await again.close()
+  move(0)
+})

@@ -182,7 +182,7 @@ class Store extends EventEmitter {
 
   /**
    * Steps the expiry sweep once a second on the threadpool while it has work to look for
-   * (the engine's `expiry_sweep_due`: an entry with an expiry was written since open). The
+   * (the engine's `expiry_sweep_due`: from the open until a pass meets no entry with an expiry). The
    * timer keeps no process alive; close() stops it and waits for a step in flight.
    */
   _startSweeper () {

@@ -20,11 +20,11 @@
 //!
 //! # JavaScript: `StoreOptions.expirySweep`
 //!
-//! Whether a writable store removes expired entries by itself (default `true`): once it has
-//! been given an entry with an expiry since it was opened, it walks 8 MiB of its log a
-//! second on the threadpool and writes an expiry record for each entry whose expiry has
-//! passed, as {@link Store.clearExpired} does, until a whole pass finds no entry with an
-//! expiry. `false`: only `clearExpired()` and compaction remove them. Ignored for read-only
+//! Whether a writable store removes expired entries by itself (default `true`): from its
+//! open (the first pass finds out whether the file holds entries with an expiry) and from
+//! each write of an entry with an expiry, it walks 8 MiB of its log a second on the
+//! threadpool and writes an expiry record for each entry whose expiry has passed, as
+//! {@link Store.clearExpired} does, until a whole pass finds no entry with an expiry. `false`: only `clearExpired()` and compaction remove them. Ignored for read-only
 //! stores.
 //!
 //! # JavaScript: `Entry`
@@ -129,8 +129,8 @@ impl Task for SweepTask {
 /// key leaves `size`, `stats().liveBytes` and the index, its bytes count in
 /// `stats().reclaimableBytes` (so automatic compaction can come due for them), and the
 /// change feed shows `{ type: 'expire', key }`. A writable store also does this by itself,
-/// a step a second, once it has been given an entry with an expiry since it was opened
-/// (`expirySweep: false` on open turns that off). Fails on a read-only store.
+/// a step a second, while its file may hold entries with an expiry (`expirySweep: false`
+/// on open turns that off). Fails on a read-only store.
 #[napi(ts_return_type = "Promise<number>")]
 pub fn clear_expired(h: u32) -> napi::Result<AsyncTask<SweepTask>> {
     let handle = registry::get(h)?;

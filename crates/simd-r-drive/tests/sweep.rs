@@ -244,8 +244,38 @@ fn a_read_only_store_refuses_to_sweep() {
         Err(simd_r_drive::Error::ReadOnly)
     ));
     assert!(!f.expiry_sweep_due());
-    // A writable store that was never given an entry with an expiry wants no sweep.
+    // A writable store wants a first pass after its open; one that meets no entry with an
+    // expiry turns the sweep off, until the next write of one.
+    assert!(s.expiry_sweep_due());
+    let step = s.sweep_expired(u64::MAX).unwrap();
+    assert_eq!((step.removed, step.wrapped), (0, true));
     assert!(!s.expiry_sweep_due());
+    s.put_expiring(b"b", b"2", u64::MAX).unwrap();
+    assert!(s.expiry_sweep_due());
+}
+
+#[test]
+fn a_reopened_store_with_expiring_entries_is_swept_by_its_first_pass() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let (_, opts) = clocked(1_000);
+    let s = opts.open(&p).unwrap();
+    fill(&s);
+    s.close().unwrap();
+    drop(s);
+    let (_, opts) = clocked(5_000);
+    let s = opts.open(&p).unwrap();
+    assert!(s.expiry_sweep_due());
+    let mut removed = 0;
+    while s.expiry_sweep_due() {
+        let step = s.sweep_expired(1 << 20).unwrap();
+        removed += step.removed;
+        if step.wrapped && step.removed == 0 {
+            break;
+        }
+    }
+    assert_eq!(removed, N as u64);
+    assert_eq!(s.len(), 1);
 }
 
 #[test]

@@ -56,6 +56,16 @@ struct Cursor {
 }
 
 impl SweepState {
+    /// The state of a store just opened: a writable one wants a first pass, which finds out
+    /// whether the file holds entries with an expiry (a pass that meets none turns the
+    /// automatic sweep off until the next write of one).
+    pub(crate) fn new(writable: bool) -> Self {
+        SweepState {
+            wanted: AtomicBool::new(writable),
+            ..Default::default()
+        }
+    }
+
     /// Notes a write of an entry with an expiry: the sweep is wanted from now on.
     pub(crate) fn note_expiring_write(&self) {
         self.expiring_writes.fetch_add(1, Ordering::AcqRel);
@@ -66,10 +76,10 @@ impl SweepState {
 }
 
 impl Store {
-    /// Whether an automatic sweep step should run: the store is writable and open, and an
-    /// entry with an expiry was written since open (a store reopened with such entries
-    /// and given no new ones is swept by [`Store::clear_expired`] only), unless a full pass
-    /// since then met none. Bindings ask on a timer.
+    /// Whether an automatic sweep step should run: the store is writable and open, and
+    /// the file may hold entries with an expiry: from the open until a whole pass meets
+    /// none (the first pass after an open finds out), and again from the next write of
+    /// one. Bindings ask on a timer.
     pub fn expiry_sweep_due(&self) -> bool {
         !self.read_only
             && !self.is_closed()
