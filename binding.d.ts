@@ -178,6 +178,22 @@ export declare function checkpoint(h: number): Promise<void>
 export declare function clear(h: number, ticket: number, sync: boolean): Promise<void>
 
 /**
+ * Removes every entry whose expiry has passed, on the threadpool; resolves with how many.
+ *
+ * # JavaScript: `Store.clearExpired`
+ *
+ * Removes every entry whose expiry has passed, in one pass over the log on the
+ * threadpool (writers go on meanwhile, between its steps of 16 MiB), and resolves with how
+ * many it removed. Each removal is an expiry record in the log (FORMAT.md, "Entries"): the
+ * key leaves `size`, `stats().liveBytes` and the index, its bytes count in
+ * `stats().reclaimableBytes` (so automatic compaction can come due for them), and the
+ * change feed shows `{ type: 'expire', key }`. A writable store also does this by itself,
+ * a step a second, while its file may hold entries with an expiry (`expirySweep: false`
+ * on open turns that off). Fails on a read-only store.
+ */
+export declare function clearExpired(h: number): Promise<number>
+
+/**
  * Clears the store on the calling thread, in its ticket's turn. Returns the commit's
  * sequence number.
  */
@@ -233,6 +249,15 @@ export declare function contains(h: number, scratch: Buffer, keyLen: number): bo
  * has no value or was written without `ttl`/`expiresAt`.
  */
 export declare function expiresAt(h: number, key: Buffer): number | null
+
+/** Whether the automatic expiry sweep has work to look for (see `expiry_sweep_step`). */
+export declare function expirySweepDue(h: number): boolean
+
+/**
+ * One step of the automatic expiry sweep (8 MiB of log) on the threadpool, if one is due
+ * (the engine's `Store::expiry_sweep_due`); resolves with how many entries it removed.
+ */
+export declare function expirySweepStep(h: number): Promise<number>
 
 /**
  * Resolves once everything committed so far is durable.
@@ -602,6 +627,11 @@ export interface StoreStats {
   autoCompactions: number
   /** Bytes those automatic compactions reclaimed, in total. */
   autoReclaimedBytes: number
+  /**
+   * Expired entries the expiry sweep removed since the engine was opened in this process
+   * (see `clearExpired`).
+   */
+  expiredEntries: number
   /** Sequence number of the latest commit. */
   seq: number
   /** Sequence number up to which commits are known to be durable. */

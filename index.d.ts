@@ -244,6 +244,15 @@ export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
    * uncaught, as from an event listener. Ignored for read-only stores.
    */
   onAutoCompact?: (report: { compactions: number, reclaimedBytes: number, fileBytes: number }) => void
+  /**
+   * Whether a writable store removes expired entries by itself (default `true`): from its
+   * open (the first pass finds out whether the file holds entries with an expiry) and from
+   * each write of an entry with an expiry, it walks 8 MiB of its log a second on the
+   * threadpool and writes an expiry record for each entry whose expiry has passed, as
+   * {@link Store.clearExpired} does, until a whole pass finds no entry with an expiry. `false`: only `clearExpired()` and compaction remove them. Ignored for read-only
+   * stores.
+   */
+  expirySweep?: boolean
 }
 
 /**
@@ -263,7 +272,7 @@ export type Cursor = string
  */
 export interface Change<V = Buffer> {
   /** `'put'` (the key was set to `value`) or `'delete'`. */
-  type: 'put' | 'delete' | 'clear'
+  type: 'put' | 'delete' | 'expire' | 'clear'
   /** The key, as a `Buffer`. */
   key: Buffer
   /** The value of a put; `undefined` for a delete. */
@@ -677,6 +686,17 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
    * store is open).
    */
   now(): number
+  /**
+   * Removes every entry whose expiry has passed, in one pass over the log on the
+   * threadpool (writers go on meanwhile, between its steps of 16 MiB), and resolves with how
+   * many it removed. Each removal is an expiry record in the log (FORMAT.md, "Entries"): the
+   * key leaves `size`, `stats().liveBytes` and the index, its bytes count in
+   * `stats().reclaimableBytes` (so automatic compaction can come due for them), and the
+   * change feed shows `{ type: 'expire', key }`. A writable store also does this by itself,
+   * a step a second, while its file may hold entries with an expiry (`expirySweep: false`
+   * on open turns that off). Fails on a read-only store.
+   */
+  clearExpired(): Promise<number>
   /**
    * Deletes every key, atomically: after a crash (even a kill -9 or a power loss in the
    * middle) the store has all its keys or none. It writes one 16-byte entry whatever the

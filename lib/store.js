@@ -24,11 +24,13 @@ const registry = new FinalizationRegistry((h) => {
 
 /** The values of `StoreOptions.verify`. */
 const VERIFY_MODES = ['full', 'onRead', 'background']
+/** How often a writable store steps its expiry sweep (see `_startSweeper`). */
+const SWEEP_EVERY_MS = 1000
 
 function checkOptions (options) {
   if (options === undefined || options === null) return {}
   if (typeof options !== 'object') throw errors.invalidArgType('options', 'an object', options)
-  for (const name of ['readOnly', 'sync', 'create', 'copyValues']) {
+  for (const name of ['readOnly', 'sync', 'create', 'copyValues', 'expirySweep']) {
     const v = options[name]
     if (v !== undefined && typeof v !== 'boolean') throw errors.invalidArgType(`options.${name}`, 'a boolean', v)
   }
@@ -116,6 +118,8 @@ class Store extends EventEmitter {
     this._follower = follow(this, options, h)
     applyAutoCompact(h, options)
     this._autoWatch = null
+    this._sweeper = null
+    if (!this._readOnly && options.expirySweep !== false) this._startSweeper()
     if (typeof options.onAutoCompact === 'function' && !this._readOnly) this._watchAutoCompact(options.onAutoCompact)
     registry.register(this, h, this)
     applyEncoding(this, encoding)
@@ -176,6 +180,47 @@ class Store extends EventEmitter {
     return p
   }
 
+  /**
+   * Steps the expiry sweep once a second on the threadpool while it has work to look for
+   * (the engine's `expiry_sweep_due`: from the open until a pass meets no entry with an expiry). The
+   * timer keeps no process alive; close() stops it and waits for a step in flight.
+   */
+  _startSweeper () {
+    // Through a WeakRef: a timer is a root, and a Store dropped without close() must still
+    // be collected (its finalizer releases the handle).
+    const ref = new WeakRef(this)
+    let running = false
+    const timer = setInterval(() => {
+      const self = ref.deref()
+      if (self === undefined || self._h < 0 || self._closing !== null) {
+        clearInterval(timer)
+        return
+      }
+      if (running) return
+      const h = self._h
+      let due
+      try { due = native.expirySweepDue(h) } catch { return }
+      if (!due) return
+      let p
+      try { p = native.expirySweepStep(h) } catch { return }
+      running = true
+      // A failed step (a full disk, a poisoned store) shows in the writes that come next;
+      // the sweep tries again at a later tick.
+      self._track(p.then(() => {}, () => {}).finally(() => { running = false }))
+    }, SWEEP_EVERY_MS)
+    timer.unref()
+    this._sweeper = timer
+  }
+
+  clearExpired () {
+    try {
+      const h = this._writable()
+      return this._track(errors.nativeAsync(() => native.clearExpired(h)))
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
+
   /** Calls `fn` with what automatic compaction did, each time its counters moved. */
   _watchAutoCompact (fn) {
     const h = this._h
@@ -200,6 +245,10 @@ class Store extends EventEmitter {
     if (this._batch !== null) this._flushBatch()
     if (this._follower !== null) this._follower.stop()
     this._liveStop()
+    if (this._sweeper !== null) {
+      clearInterval(this._sweeper)
+      this._sweeper = null
+    }
     // An automatic compaction in flight is abandoned, not waited for (a manual compact()
     // is waited for below): the old file stays the store, its temporary file is removed.
     if (!this._readOnly) native.cancelAutoCompaction(this._h)

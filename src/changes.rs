@@ -120,6 +120,8 @@ const PART: f64 = 0.0;
 const PUT: f64 = 1.0;
 const DELETE: f64 = 2.0;
 const CLEAR: f64 = 3.0;
+/// An expiry record's change.
+const EXPIRE: f64 = 5.0;
 
 /// The limits of one read, and so the size of the buffer it needs: one part record per
 /// change at most, plus one.
@@ -231,6 +233,7 @@ impl ChangeFeed {
                     ChangeKind::Put => PUT,
                     ChangeKind::Delete => DELETE,
                     ChangeKind::Clear => CLEAR,
+                    ChangeKind::Expire => EXPIRE,
                 };
                 put_slot(&mut out, at, kind);
                 put_slot(&mut out, at + 1, c.key.0 as f64);

@@ -18,6 +18,15 @@
 //!
 //! When the value expires, in milliseconds since the Unix epoch (as `Date.now()` gives).
 //!
+//! # JavaScript: `StoreOptions.expirySweep`
+//!
+//! Whether a writable store removes expired entries by itself (default `true`): from its
+//! open (the first pass finds out whether the file holds entries with an expiry) and from
+//! each write of an entry with an expiry, it walks 8 MiB of its log a second on the
+//! threadpool and writes an expiry record for each entry whose expiry has passed, as
+//! {@link Store.clearExpired} does, until a whole pass finds no entry with an expiry. `false`: only `clearExpired()` and compaction remove them. Ignored for read-only
+//! stores.
+//!
 //! # JavaScript: `Entry`
 //!
 //! One entry of {@link Store.putMany}: a `[key, value]` pair, or a `[key, value, options]`
@@ -25,7 +34,8 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::errors::OrThrow;
@@ -71,4 +81,80 @@ pub fn now_ms(h: u32) -> napi::Result<f64> {
 pub fn expires_at(h: u32, key: Buffer) -> napi::Result<Option<f64>> {
     let handle = registry::borrow(h)?;
     Ok(handle.store.expires_at(&key).or_throw()?.map(|t| t as f64))
+}
+
+/// Bytes of log one automatic sweep step walks (see `expiry_sweep_step`).
+const SWEEP_STEP: u64 = 8 << 20;
+
+/// The expiry sweep on the libuv threadpool: one step of it, or a whole pass.
+pub struct SweepTask {
+    handle: Arc<registry::Handle>,
+    whole: bool,
+}
+
+impl Task for SweepTask {
+    type Output = u64;
+    type JsValue = f64;
+    fn compute(&mut self) -> napi::Result<u64> {
+        let store = &self.handle.store;
+        let removed = if self.whole {
+            store.clear_expired().or_throw()?
+        } else if store.expiry_sweep_due() {
+            store
+                .sweep_expired(SWEEP_STEP)
+                .map(|s| s.removed)
+                .or_throw()?
+        } else {
+            0
+        };
+        if removed > 0 {
+            // Expiry records are commits: the index merge and automatic compaction may
+            // now be due (their bytes count as reclaimable).
+            crate::write::merge_index_if_due(store);
+        }
+        Ok(removed)
+    }
+    fn resolve(&mut self, _env: Env, removed: u64) -> napi::Result<f64> {
+        Ok(removed as f64)
+    }
+}
+
+/// Removes every entry whose expiry has passed, on the threadpool; resolves with how many.
+///
+/// # JavaScript: `Store.clearExpired`
+///
+/// Removes every entry whose expiry has passed, in one pass over the log on the
+/// threadpool (writers go on meanwhile, between its steps of 16 MiB), and resolves with how
+/// many it removed. Each removal is an expiry record in the log (FORMAT.md, "Entries"): the
+/// key leaves `size`, `stats().liveBytes` and the index, its bytes count in
+/// `stats().reclaimableBytes` (so automatic compaction can come due for them), and the
+/// change feed shows `{ type: 'expire', key }`. A writable store also does this by itself,
+/// a step a second, while its file may hold entries with an expiry (`expirySweep: false`
+/// on open turns that off). Fails on a read-only store.
+#[napi(ts_return_type = "Promise<number>")]
+pub fn clear_expired(h: u32) -> napi::Result<AsyncTask<SweepTask>> {
+    let handle = registry::get(h)?;
+    if handle.read_only {
+        return Err(crate::errors::to_napi(simd_r_drive::Error::ReadOnly));
+    }
+    Ok(AsyncTask::new(SweepTask {
+        handle,
+        whole: true,
+    }))
+}
+
+/// One step of the automatic expiry sweep (8 MiB of log) on the threadpool, if one is due
+/// (the engine's `Store::expiry_sweep_due`); resolves with how many entries it removed.
+#[napi(ts_return_type = "Promise<number>")]
+pub fn expiry_sweep_step(h: u32) -> napi::Result<AsyncTask<SweepTask>> {
+    Ok(AsyncTask::new(SweepTask {
+        handle: registry::get(h)?,
+        whole: false,
+    }))
+}
+
+/// Whether the automatic expiry sweep has work to look for (see `expiry_sweep_step`).
+#[napi]
+pub fn expiry_sweep_due(h: u32) -> napi::Result<bool> {
+    Ok(registry::borrow(h)?.store.expiry_sweep_due())
 }

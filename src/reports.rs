@@ -102,6 +102,9 @@ pub struct StoreStats {
     pub auto_compactions: f64,
     /// Bytes those automatic compactions reclaimed, in total.
     pub auto_reclaimed_bytes: f64,
+    /// Expired entries the expiry sweep removed since the engine was opened in this process
+    /// (see `clearExpired`).
+    pub expired_entries: f64,
     /// Sequence number of the latest commit.
     pub seq: f64,
     /// Sequence number up to which commits are known to be durable.
@@ -134,6 +137,7 @@ pub fn stats(h: u32) -> napi::Result<StoreStats> {
         generation: s.generation as f64,
         auto_compactions: auto.compactions as f64,
         auto_reclaimed_bytes: auto.reclaimed_bytes as f64,
+        expired_entries: s.expired_entries as f64,
         seq: s.seq as f64,
         durable_seq: handle.store.durable_seq() as f64,
         kernel: format!("{:?}", simd_r_drive::simd::selected()).to_lowercase(),

@@ -88,6 +88,9 @@ pub enum ChangeKind {
     Put,
     /// The key was deleted (the value range is empty).
     Delete,
+    /// The key's value had expired and the expiry sweep removed it
+    /// ([`crate::Store::sweep_expired`]: an expiry record; the value range is empty).
+    Expire,
     /// Every key was removed ([`crate::Store::clear`]: a Clear entry; the key and value
     /// ranges are empty).
     Clear,
@@ -237,6 +240,9 @@ impl ChangeReader {
             let at = self.pos;
             let kind = match h.kind {
                 EntryKind::Put => Some(ChangeKind::Put),
+                EntryKind::Delete if crate::format::is_expiry_record(&h) => {
+                    Some(ChangeKind::Expire)
+                }
                 EntryKind::Delete => Some(ChangeKind::Delete),
                 EntryKind::Clear => Some(ChangeKind::Clear),
                 _ => None,

@@ -107,6 +107,16 @@ impl Output<'_> {
         Ok(off)
     }
 
+    /// Appends an expiry record of `key` (a Delete that keeps its [`format::FLAG_EXPIRED`],
+    /// so that the change feed of the new file still says the key expired).
+    fn push_expiry_record(&mut self, commit: bool, key: &[u8]) -> std::io::Result<u64> {
+        let off = format::encode_expiry_record(&mut self.buf, self.written, commit, key);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(off)
+    }
+
     fn push_commit(&mut self, batch_start: u64) -> std::io::Result<()> {
         format::encode_commit(&mut self.buf, self.written, batch_start);
         if self.buf.len() >= CHUNK {
@@ -506,15 +516,19 @@ impl Store {
             let vs = (off + h.value_start()) as usize;
             let version = (h.kind == EntryKind::Put).then(|| format::entry_version(data, off));
             let expiry = format::entry_expiry(data, off);
-            let new_off = out
-                .push(
+            let key = &data[ks..ks + h.key_len];
+            let pushed = if format::is_expiry_record(&h) {
+                out.push_expiry_record(h.commit, key)
+            } else {
+                out.push(
                     h.kind,
                     h.commit,
                     (version, expiry),
-                    &data[ks..ks + h.key_len],
+                    key,
                     &data[vs..vs + h.value_len],
                 )
-                .map_err(|e| io_err("writing the compaction file", e))?;
+            };
+            let new_off = pushed.map_err(|e| io_err("writing the compaction file", e))?;
             if !h.commit && batch_start.is_none() {
                 batch_start = Some(new_off);
             }

@@ -46,10 +46,15 @@ pub(crate) const FLAG_VERSION: u8 = 0x02;
 /// fixed bytes (after the version when [`FLAG_VERSION`] is set too), and the key starts
 /// after it. From that time on the entry reads as missing.
 pub(crate) const FLAG_EXPIRY: u8 = 0x04;
+/// Entry flag bit (Deletes only; no field of its own): this
+/// tombstone is an expiry record. The store's expiry sweep ([`crate::Store::sweep_expired`])
+/// wrote it for a Put whose expiry had passed, so that its bytes count as reclaimable and
+/// the change feed can say the key expired.
+pub(crate) const FLAG_EXPIRED: u8 = 0x10;
 /// The flag bits that each add one 8-byte field after the fixed bytes, in bit order.
 const EXTENSION_FLAGS: u8 = FLAG_VERSION | FLAG_EXPIRY;
 /// Every entry flag bit this build knows.
-const KNOWN_FLAGS: u8 = FLAG_COMMIT | EXTENSION_FLAGS;
+const KNOWN_FLAGS: u8 = FLAG_COMMIT | EXTENSION_FLAGS | FLAG_EXPIRED;
 
 /// Bytes of extension fields that the flags `flags` announce (8 per extension bit).
 #[inline]
@@ -416,6 +421,11 @@ pub(crate) fn plausible_entry(data: &[u8], offset: u64) -> Result<EntryHeader, B
             "extension fields on an entry that is not a put",
         ));
     }
+    if h[9] & FLAG_EXPIRED != 0 && kind != EntryKind::Delete {
+        return Err(BadEntry::Header(
+            "the expiry-record flag on an entry that is not a tombstone",
+        ));
+    }
     let key_len = u16::from_le_bytes([h[10], h[11]]) as usize;
     let value_len = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
     match kind {
@@ -529,6 +539,32 @@ pub(crate) fn encode_entry_extended(
     let sum = simd::checksum(&buf[start + 8..], checksum_seed(offset));
     buf[start..start + 8].copy_from_slice(&sum.to_le_bytes());
     offset
+}
+
+/// Appends an expiry record (a Delete with [`FLAG_EXPIRED`]) of `key`, whose value's
+/// expiry has passed. Returns the record's offset.
+pub(crate) fn encode_expiry_record(buf: &mut Vec<u8>, base: u64, commit: bool, key: &[u8]) -> u64 {
+    debug_assert!(!key.is_empty() && key.len() <= MAX_KEY_LEN);
+    let start = buf.len();
+    debug_assert_eq!(start as u64 % ALIGN, 0);
+    let offset = base + start as u64;
+    buf.extend_from_slice(&[0u8; 8]);
+    buf.push(EntryKind::Delete as u8);
+    buf.push(if commit { FLAG_COMMIT } else { 0 } | FLAG_EXPIRED);
+    buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    buf.extend_from_slice(&0u32.to_le_bytes());
+    buf.extend_from_slice(key);
+    pad(buf);
+    debug_assert_eq!((buf.len() - start) as u64, entry_len(key.len(), 0));
+    let sum = simd::checksum(&buf[start + 8..], checksum_seed(offset));
+    buf[start..start + 8].copy_from_slice(&sum.to_le_bytes());
+    offset
+}
+
+/// Whether the verified entry with header `h` is an expiry record ([`FLAG_EXPIRED`]).
+#[inline]
+pub(crate) fn is_expiry_record(h: &EntryHeader) -> bool {
+    h.kind == EntryKind::Delete && h.flags & FLAG_EXPIRED != 0
 }
 
 /// The fixed fields, expiry field (when `expiry` is given: [`FLAG_EXPIRY`]) and padded key

@@ -61,7 +61,7 @@ pub use progress::Progress;
 pub use repair::{repair, repair_with, RepairReport, VerifyReport};
 pub use store::{
     system_clock_ms, ClockFn, Commit, Condition, ConditionalCommit, Iter, Op, RecoveryReport,
-    Stats, Store, StoreOptions, Transaction,
+    Stats, Store, StoreOptions, Sweep, Transaction,
 };
 pub use window::{page_size, EntryRange, Located, PrivateMap, RangeSnapshot};
 

@@ -80,6 +80,9 @@ impl Store {
             end += m.len() as u64;
         }
         // The entry's fixed fields and key, with a zero checksum for now.
+        if expiry.is_some() {
+            self.sweep.note_expiring_write();
+        }
         let head = format::encode_stream_head(key, len, expiry);
         let mut sum = format::stream_checksum(end);
         sum.update(&head[8..]);

@@ -79,9 +79,13 @@ fn decode(b: &[u8]) -> Vec<Entry> {
             "checksum of the entry at {pos}"
         );
         assert_eq!(
-            flags & !7,
+            flags & !0x17,
             0,
-            "only the commit, version and expiry flags are defined"
+            "only the commit, version, expiry and expiry-record flags are defined"
+        );
+        assert!(
+            flags & 0x10 == 0 || kind == 2,
+            "only a Delete is an expiry record"
         );
         assert!(!explicit || kind == 1, "only a Put carries a version");
         assert!(!expiring || kind == 1, "only a Put carries an expiry");
@@ -649,4 +653,52 @@ fn an_expiry_follows_the_version_and_both_move_the_key() {
     );
     assert_eq!(copy.version, s.version_of(b"e").unwrap());
     assert_eq!(copy.value, b"soon");
+}
+
+#[test]
+fn an_expiry_record_is_a_tombstone_with_bit_4() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let now = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1_000));
+    let clock = now.clone();
+    let s = StoreOptions::new()
+        .clock(std::sync::Arc::new(move || {
+            clock.load(std::sync::atomic::Ordering::SeqCst)
+        }))
+        .open(&p)
+        .unwrap();
+    s.put_expiring(b"e", b"soon", 5_000).unwrap();
+    s.put_expiring(b"f", b"also", 5_000).unwrap();
+    s.put(b"d", b"x").unwrap();
+    s.delete(b"d").unwrap();
+    now.store(5_000, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(s.clear_expired().unwrap(), 2);
+    let b = std::fs::read(&p).unwrap();
+    let e = decode(&b);
+    let records: Vec<&Entry> = e.iter().filter(|e| b[e.offset + 9] & 0x10 != 0).collect();
+    assert_eq!(records.len(), 2);
+    // One batch of two: the first record has flags 0x10, the second 0x10 and no commit
+    // flag either, then a commit record closes the batch.
+    for (r, key) in records.iter().zip([&b"e"[..], b"f"]) {
+        assert_eq!(r.kind, 2, "kind Delete");
+        assert_eq!(
+            b[r.offset + 9],
+            0x10,
+            "flags: expiry record, not the commit"
+        );
+        assert_eq!(r.key, key);
+        assert!(r.value.is_empty());
+        assert_eq!(
+            r.offset + 16 + 8,
+            e[e.iter().position(|x| x.offset == r.offset).unwrap() + 1].offset
+        );
+    }
+    let last = e
+        .iter()
+        .position(|x| x.offset == records[1].offset)
+        .unwrap();
+    assert_eq!(e[last + 1].kind, 3, "a commit record closes the batch");
+    // The plain delete has no such bit.
+    let del = e.iter().find(|e| e.key == b"d" && e.kind == 2).unwrap();
+    assert_eq!(b[del.offset + 9], 1);
 }

@@ -11,6 +11,7 @@ mod expiry;
 mod open;
 mod options;
 mod read;
+mod sweep;
 mod transaction;
 mod write;
 mod zero_copy;
@@ -33,6 +34,7 @@ pub use conditional::{Condition, ConditionalCommit};
 pub use expiry::{system_clock_ms, ClockFn};
 pub use options::StoreOptions;
 pub use read::Iter;
+pub use sweep::Sweep;
 pub use transaction::Transaction;
 
 /// One operation of a batch.
@@ -135,6 +137,9 @@ pub struct Stats {
     /// Format version of the store file's header: what the file was written as
     /// (compaction writes the current [`crate::FORMAT_VERSION`]).
     pub format_version: u16,
+    /// Expired entries the expiry sweep ([`Store::sweep_expired`]) removed since this store
+    /// was opened (by this process).
+    pub expired_entries: u64,
 }
 
 /// The part of the store that readers look at: swapped as a whole on compaction.
@@ -268,6 +273,8 @@ pub struct Store {
     pub(crate) watchers: crate::watch::Watchers,
     /// The time expiry is judged by (see [`StoreOptions::clock`]).
     pub(crate) clock: expiry::Clock,
+    /// The expiry sweep's place in the log and its counts (see [`Store::sweep_expired`]).
+    pub(crate) sweep: sweep::SweepState,
 }
 
 impl std::fmt::Debug for Store {

@@ -321,6 +321,7 @@ impl Store {
             recovery,
             watchers: Default::default(),
             clock: super::expiry::Clock::new(opts.clock.clone()),
+            sweep: super::sweep::SweepState::new(!opts.read_only),
         };
         if !store.read_only {
             // The sync above made what earlier sessions wrote durable: say so in the log

@@ -158,6 +158,10 @@ impl Store {
             index_bytes: s.index.allocation_size() as u64,
             index_file_bytes: s.index.base().map_or(0, |b| b.file_bytes()),
             generation: s.generation,
+            expired_entries: self
+                .sweep
+                .removed
+                .load(std::sync::atomic::Ordering::Acquire),
             seq: s.seq,
             format_version: s.format_version,
         }

@@ -143,6 +143,9 @@ impl<'s> Appending<'s> {
             } => (EntryKind::Put, key, value, Some(expires_at)),
             Op::Delete { key } => (EntryKind::Delete, key, &[][..], None),
         };
+        if expiry.is_some() {
+            self.store.sweep.note_expiring_write();
+        }
         let offset = self.base + self.buf.len() as u64;
         format::encode_entry_extended(
             &mut self.buf,
@@ -165,6 +168,23 @@ impl<'s> Appending<'s> {
             self.buf.clear();
         }
         Ok(offset)
+    }
+
+    /// Encodes one expiry record per key of `keys` as the batch's next entries, and returns
+    /// each record's offset.
+    pub fn encode_expiry_records(&mut self, keys: &[&[u8]]) -> Result<Vec<u64>> {
+        let mut offsets = Vec::with_capacity(keys.len());
+        for key in keys {
+            offsets.push(self.base + self.buf.len() as u64);
+            format::encode_expiry_record(&mut self.buf, self.base, self.single, key);
+            if !self.single && self.buf.len() >= WRITE_PIECE {
+                // As in `encode`: the commit marker comes last.
+                self.write(self.base)?;
+                self.base += self.buf.len() as u64;
+                self.buf.clear();
+            }
+        }
+        Ok(offsets)
     }
 
     /// Encodes a Clear entry, the one entry of its batch (begun with `single`).
