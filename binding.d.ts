@@ -549,6 +549,29 @@ export interface RepairResult {
 export declare function setAutoCompact(h: number, on: boolean, minReclaimableBytes?: number | undefined | null, minRatio?: number | undefined | null): void
 
 /**
+ * Sets the size limit of the engine of handle `h` (shared by every `Store` of the path
+ * in this process) to `max_bytes` bytes, or none when absent. JavaScript has checked the
+ * number (a positive safe integer).
+ *
+ * # JavaScript: `StoreOptions.maxBytes`
+ *
+ * A size limit, in bytes, on the live data (see the README, "A size limit"): the bytes of
+ * the live entries on disk, as `stats().liveBytes` counts them (each key and value padded
+ * to 8 bytes, plus 16 bytes of fields, 8 more with an expiry and 8 more in a copy
+ * compaction made; an expired entry counts until it is evicted or compacted away). A write that would take the live data past it evicts the oldest live entries in
+ * log order, the order they were last written (FIFO, not LRU: reads do not keep an entry),
+ * in the write's own batch, until it fits; evicted keys read as missing at once, here, after
+ * a crash or reopen and in read-only followers, and the change feed shows them as
+ * `{ type: 'evict', key }`. A write whose puts alone take more than `maxBytes` on disk is
+ * refused with a `RangeError` of code `ERR_VALUE_TOO_LARGE`, and nothing is written.
+ * `stats().evictedEntries` and `stats().evictedBytes` count the evictions. A positive safe
+ * integer; absent: no limit. Applies to the file's engine in this process, shared by every
+ * `Store` of the path (the last writable open that gives the option sets it); ignored for
+ * read-only stores.
+ */
+export declare function setMaxBytes(h: number, maxBytes?: number | undefined | null): void
+
+/**
  * Number of live keys.
  *
  * # JavaScript: `Store.size`
@@ -632,6 +655,12 @@ export interface StoreStats {
    * (see `clearExpired`).
    */
   expiredEntries: number
+   * Entries the size limit (`maxBytes`) evicted since the engine was opened in this
+   * process (not carried across a reopen).
+   */
+  evictedEntries: number
+  /** Their bytes on disk (each evicted entry's length), since the engine was opened. */
+  evictedBytes: number
   /** Sequence number of the latest commit. */
   seq: number
   /** Sequence number up to which commits are known to be durable. */

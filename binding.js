@@ -870,6 +870,7 @@ module.exports.releaseStore = nativeBinding.releaseStore
 module.exports.removeTemporaries = nativeBinding.removeTemporaries
 module.exports.repair = nativeBinding.repair
 module.exports.setAutoCompact = nativeBinding.setAutoCompact
+module.exports.setMaxBytes = nativeBinding.setMaxBytes
 module.exports.size = nativeBinding.size
 module.exports.snapshot = nativeBinding.snapshot
 module.exports.stats = nativeBinding.stats

@@ -253,6 +253,21 @@ export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
    * stores.
    */
   expirySweep?: boolean
+   * A size limit, in bytes, on the live data (see the README, "A size limit"): the bytes of
+   * the live entries on disk, as `stats().liveBytes` counts them (each key and value padded
+   * to 8 bytes, plus 16 bytes of fields, 8 more with an expiry and 8 more in a copy
+   * compaction made; an expired entry counts until it is evicted or compacted away). A write that would take the live data past it evicts the oldest live entries in
+   * log order, the order they were last written (FIFO, not LRU: reads do not keep an entry),
+   * in the write's own batch, until it fits; evicted keys read as missing at once, here, after
+   * a crash or reopen and in read-only followers, and the change feed shows them as
+   * `{ type: 'evict', key }`. A write whose puts alone take more than `maxBytes` on disk is
+   * refused with a `RangeError` of code `ERR_VALUE_TOO_LARGE`, and nothing is written.
+   * `stats().evictedEntries` and `stats().evictedBytes` count the evictions. A positive safe
+   * integer; absent: no limit. Applies to the file's engine in this process, shared by every
+   * `Store` of the path (the last writable open that gives the option sets it); ignored for
+   * read-only stores.
+   */
+  maxBytes?: number
 }
 
 /**
@@ -271,8 +286,12 @@ export type Cursor = string
  * compaction and close).
  */
 export interface Change<V = Buffer> {
-  /** `'put'` (the key was set to `value`) or `'delete'`. */
-  type: 'put' | 'delete' | 'expire' | 'clear'
+  /**
+   * `'put'` (the key was set to `value`), `'delete'`, `'expire'` (the expiry sweep removed
+   * the key, whose value had expired), `'evict'` (the writer's size limit, `maxBytes`,
+   * evicted the key) or `'clear'` (every key was removed; `key` is empty).
+   */
+  type: 'put' | 'delete' | 'expire' | 'evict' | 'clear'
   /** The key, as a `Buffer`. */
   key: Buffer
   /** The value of a put; `undefined` for a delete. */

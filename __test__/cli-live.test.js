@@ -61,6 +61,24 @@ test('tail prints each committed batch as NDJSON from --since, and goes on after
   await s.close()
 })
 
+test('tail prints a key the writer\'s size limit evicted as {"type":"evict"}', async (t) => {
+  const p = tmpStore()
+  // 370 bytes: room for two of these 128-byte entries, and the file (504 bytes) stays below
+  // the 1.5 × 370 at which the limit compacts (a compaction would expire the cursor).
+  const s = await Store.open(p, { maxBytes: 370, autoCompact: false })
+  const child = start(['tail', p, '--since', s.cursor()])
+  const v = 'v'.repeat(100)
+  await s.put('a', v)
+  await s.put('b', v)
+  await s.put('c', v)
+  await until('three lines', () => child.out.split('\n').length > 3).catch((e) => { throw new Error(e.message + ': ' + child.err + child.out) })
+  const lines = child.out.trim().split('\n').map((l) => JSON.parse(l))
+  t.deepEqual(lines[2].changes, [{ type: 'put', key64: b64('c'), value64: b64(v) }, { type: 'evict', key64: b64('a') }])
+  child.kill('SIGINT')
+  t.deepEqual(await child.done, { code: 0, signal: null })
+  await s.close()
+})
+
 test('tail stops quietly when its reader goes away, and refuses an expired cursor', async (t) => {
   const p = tmpStore()
   const s = await Store.open(p)

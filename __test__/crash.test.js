@@ -9,16 +9,19 @@ const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { Store } = require('..')
 const { tmpStore } = require('./helpers.js')
-const { groups, prng, removes } = require('./fixtures/crash-ops.js')
+const { groups, prng, removes, SMALL_MAX_BYTES } = require('./fixtures/crash-ops.js')
 
 const copying = /^(1|true|yes)$/i.test(process.env.SIMD_R_DRIVE_COPY_VALUES || '')
 const KILLS = Number(process.env.CRASH_KILLS || (copying ? 40 : 200))
 const SEED = Number(process.env.CRASH_SEED || Math.floor(Math.random() * 1e9))
+/** Kills of the rounds with a size limit (the writer evicts). */
+const EVICT_KILLS = Number(process.env.CRASH_EVICT_KILLS || (copying ? 20 : 80))
 
 /** Runs one writer round and kills it after `delayMs`; resolves with the acknowledged group count. */
-function round (file, seed, r, sync, delayMs) {
+function round (file, seed, r, sync, delayMs, maxBytes) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'crash-writer.js'), file, String(seed), String(r), sync ? '1' : '0'],
+    const limit = maxBytes === undefined ? [] : [String(maxBytes)]
+    const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'crash-writer.js'), file, String(seed), String(r), sync ? '1' : '0', ...limit],
       { stdio: ['ignore', 'pipe', 'pipe'] })
     let acked = -1
     let compacting = false
@@ -117,4 +120,93 @@ test(`acknowledged writes survive ${KILLS} kill -9s (seed ${SEED})`, async (t) =
   await s.close()
   t.log(`seed ${SEED}: ${KILLS} kills, ${model.size} live keys at the end, ${killedCompacting} kills during compaction, ${killedInBatch} with a large batch in flight, ${inFlightGroups} in-flight groups found committed, up to ${maxAcked} groups acknowledged per round`)
   t.pass()
+})
+
+/**
+ * Whether the store `s` is the FIFO state of the model `m` (keys with values, in the order
+ * they were last written) less its oldest entries: some prefix of `m` evicted, the rest
+ * there with its values, nothing else. Returns the length of that prefix, or -1.
+ */
+function evictedPrefix (s, m) {
+  const keys = [...m.keys()]
+  let first = keys.findIndex((k) => s.has(k))
+  if (first < 0) first = keys.length
+  for (let i = first; i < keys.length; i++) {
+    const got = s.get(keys[i])
+    if (!got || !got.equals(m.get(keys[i]))) return -1
+  }
+  let n = 0
+  for (const k of s.keys()) {
+    if (!m.has(String(k))) return -1
+    n++
+  }
+  return n === keys.length - first ? first : -1
+}
+
+/**
+ * Why the store `s` is not the FIFO model `m` less a prefix: the first model key (by its
+ * position in last-write order) that is missing or different after one that is present,
+ * and the store's keys the model does not have.
+ */
+function fifoMismatch (s, m) {
+  const keys = [...m.keys()]
+  const first = keys.findIndex((k) => s.has(k))
+  const bad = []
+  for (let i = Math.max(first, 0); i < keys.length && bad.length < 3; i++) {
+    const got = s.get(keys[i])
+    if (!got) bad.push(`${keys[i]} (position ${i} of ${keys.length}) missing`)
+    else if (!got.equals(m.get(keys[i]))) bad.push(`${keys[i]} (position ${i} of ${keys.length}) has ${got.length} other bytes`)
+  }
+  const extra = [...s.keys()].map(String).filter((k) => !m.has(k))
+  return `first present at ${first}; ${bad.join(', ') || 'none missing'}; ${extra.length} keys not in the model${extra.length ? ` (${extra.slice(0, 3).join(', ')})` : ''}`
+}
+
+/** Applies the ops of a group to the FIFO model `m`: a write moves its key to the end. */
+function applyFifo (m, ops) {
+  for (const op of ops) {
+    m.delete(op[0])
+    if (!removes(op)) m.set(op[0], op[1])
+  }
+}
+
+test(`with maxBytes, no acknowledged, unexpired, unevicted write is lost to ${EVICT_KILLS} kill -9s (seed ${SEED})`, async (t) => {
+  const file = tmpStore()
+  let model = new Map() // key -> Buffer, in last-write order
+  const rnd = prng(SEED + 1)
+  let evictedRounds = 0
+  let killedCompacting = 0
+  for (let r = 0; r < EVICT_KILLS; r++) {
+    const sync = rnd() < 0.25
+    const delay = 5 + Math.floor(rnd() * (rnd() < 0.2 ? 400 : 60))
+    const { acked, compacting } = await round(file, SEED + 1, r, sync, delay, SMALL_MAX_BYTES)
+    if (compacting) killedCompacting++
+    const it = groups(SEED + 1, r, true)
+    for (let i = 0; i < acked; i++) applyFifo(model, it.next().value.ops)
+    const pending = it.next().value
+    const after = new Map(model)
+    applyFifo(after, pending.ops)
+    const s = Store.openSync(file)
+    let cut = evictedPrefix(s, model)
+    let m = model
+    if (cut < 0 && pending.ops.length > 0) {
+      cut = evictedPrefix(s, after)
+      m = after
+    }
+    if (cut < 0) {
+      const why = `${fifoMismatch(s, model)}; with the pending group: ${fifoMismatch(s, after)}`
+      await s.close()
+      t.fail(`seed ${SEED + 1}, round ${r} (sync ${sync}, killed after ${delay} ms, ${acked} groups acknowledged, pending ${pending.kind} of ${pending.ops.length}): ` +
+        `the store is not the acknowledged state (nor that plus the pending group) less its oldest entries: ${why}`)
+      return
+    }
+    if (cut > 0) evictedRounds++
+    // Evicted keys are gone for good: the model forgets them.
+    model = new Map([...m].slice(cut))
+    const st = s.stats()
+    // At most the limit once written (a compaction's copies add 8 bytes each until the next write).
+    t.true(st.liveBytes <= SMALL_MAX_BYTES + 8 * st.entries, `round ${r}: live ${st.liveBytes}`)
+    await s.close()
+  }
+  t.true(evictedRounds > 0, 'the limit evicted something')
+  t.log(`seed ${SEED + 1}: ${EVICT_KILLS} kills with maxBytes ${SMALL_MAX_BYTES}, ${evictedRounds} rounds found entries evicted, ${killedCompacting} kills during compaction, ${model.size} live keys at the end`)
 })

@@ -201,7 +201,8 @@ it happens, one line of JSON per batch:
                                    {"type":"delete","key64":"<key, base64>"}]}
 
 A clear() of the store is a line with the one change {"type":"clear"}. A key that the
-expiry sweep removed is {"type":"expire","key64":"<key, base64>"}.
+expiry sweep removed is {"type":"expire","key64":"<key, base64>"}; one that the writer's
+size limit (maxBytes) evicted is {"type":"evict","key64":"<key, base64>"}.
 A batch of more than 1,024 changes or 16 MiB comes in several lines, all but the last
 with "more":true. Starts at the present, or after --since <cursor> (the cursor of a line
 printed before: nothing is missed in between). When the writer compacts, prints

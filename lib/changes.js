@@ -19,6 +19,7 @@ const PART = 0
 const PUT = 1
 const CLEAR = 3
 const EXPIRE = 5
+const EVICT = 4
 
 /** A timer that keeps the event loop alive while a live feed waits (a socket would). */
 const KEEP_ALIVE_MS = 2 ** 31 - 1
@@ -69,7 +70,7 @@ class Reader {
         const key = view(f[j + 1], f[j + 2])
         changes[i] = kind === PUT
           ? { type: 'put', key, value: decodeValue(this.store, view(f[j + 3], f[j + 4])) }
-          : { type: kind === EXPIRE ? 'expire' : 'delete', key, value: undefined }
+          : { type: kind === EXPIRE ? 'expire' : kind === EVICT ? 'evict' : 'delete', key, value: undefined }
       }
       items.push({ cursor: this.feed.cursor(part), more, changes })
       part++

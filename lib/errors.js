@@ -89,8 +89,8 @@ function fromNative (err) {
   if (err && typeof err.message === 'string' && err.code === 'GenericFailure') {
     const m = CODE.exec(err.message)
     if (m) {
-      // A malformed cursor is a bad argument, as Node's own are.
-      const e = m[1] === 'ERR_INVALID_CURSOR' ? rangeError(m[1], m[3]) : m[1] === 'ABORT_ERR' ? abortError(m[3]) : coded(m[1], m[3])
+      // A malformed cursor is a bad argument, as Node's own are; so is a write too large for the size limit.
+      const e = m[1] === 'ERR_INVALID_CURSOR' || m[1] === 'ERR_VALUE_TOO_LARGE' ? rangeError(m[1], m[3]) : m[1] === 'ABORT_ERR' ? abortError(m[3]) : coded(m[1], m[3])
       if (err.stack) e.stack = `Error [${m[1]}]: ${m[3]}\n` + err.stack.split('\n').slice(1).join('\n')
       if (m[2] !== undefined) {
         let d

@@ -51,6 +51,11 @@ function checkOptions (options) {
     if (!Number.isInteger(lockTimeout) || lockTimeout < 0 || lockTimeout > 2 ** 32 - 1) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.lockTimeout must be an integer number of milliseconds from 0 to 2 ** 32 - 1, got ${lockTimeout}`)
   }
   checkAutoCompact(options.autoCompact)
+  const maxBytes = options.maxBytes
+  if (maxBytes !== undefined) {
+    if (typeof maxBytes !== 'number') throw errors.invalidArgType('options.maxBytes', 'a number', maxBytes)
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw errors.rangeError('ERR_OUT_OF_RANGE', `options.maxBytes must be a positive safe integer (bytes), got ${maxBytes}`)
+  }
   const onAuto = options.onAutoCompact
   if (onAuto !== undefined && typeof onAuto !== 'function') throw errors.invalidArgType('options.onAutoCompact', 'a function', onAuto)
   return options
@@ -117,6 +122,7 @@ class Store extends EventEmitter {
     this._live = new Live()
     this._follower = follow(this, options, h)
     applyAutoCompact(h, options)
+    if (options.maxBytes !== undefined && !this._readOnly) native.setMaxBytes(h, options.maxBytes)
     this._autoWatch = null
     this._sweeper = null
     if (!this._readOnly && options.expirySweep !== false) this._startSweeper()

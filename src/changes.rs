@@ -24,7 +24,8 @@
 //!
 //! # JavaScript: `Change.type`
 //!
-//! `'put'` (the key was set to `value`) or `'delete'`.
+//! `'put'` (the key was set to `value`), `'delete'`, `'evict'` (the writer's size limit,
+//! `maxBytes`, evicted the key) or `'clear'` (every key was removed; `key` is empty).
 //!
 //! # JavaScript: `Change.key`
 //!
@@ -122,6 +123,7 @@ const DELETE: f64 = 2.0;
 const CLEAR: f64 = 3.0;
 /// An expiry record's change.
 const EXPIRE: f64 = 5.0;
+const EVICT: f64 = 4.0;
 
 /// The limits of one read, and so the size of the buffer it needs: one part record per
 /// change at most, plus one.
@@ -234,6 +236,7 @@ impl ChangeFeed {
                     ChangeKind::Delete => DELETE,
                     ChangeKind::Clear => CLEAR,
                     ChangeKind::Expire => EXPIRE,
+                    ChangeKind::Evict => EVICT,
                 };
                 put_slot(&mut out, at, kind);
                 put_slot(&mut out, at + 1, c.key.0 as f64);

@@ -174,6 +174,7 @@ pub mod expiry;
 mod faults;
 mod js_docs;
 mod js_sub_docs;
+pub mod limit;
 pub mod progress;
 pub mod read;
 mod registry;

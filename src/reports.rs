@@ -105,6 +105,11 @@ pub struct StoreStats {
     /// Expired entries the expiry sweep removed since the engine was opened in this process
     /// (see `clearExpired`).
     pub expired_entries: f64,
+    /// Entries the size limit (`maxBytes`) evicted since the engine was opened in this
+    /// process (not carried across a reopen).
+    pub evicted_entries: f64,
+    /// Their bytes on disk (each evicted entry's length), since the engine was opened.
+    pub evicted_bytes: f64,
     /// Sequence number of the latest commit.
     pub seq: f64,
     /// Sequence number up to which commits are known to be durable.
@@ -138,6 +143,8 @@ pub fn stats(h: u32) -> napi::Result<StoreStats> {
         auto_compactions: auto.compactions as f64,
         auto_reclaimed_bytes: auto.reclaimed_bytes as f64,
         expired_entries: s.expired_entries as f64,
+        evicted_entries: s.evicted_entries as f64,
+        evicted_bytes: s.evicted_bytes as f64,
         seq: s.seq as f64,
         durable_seq: handle.store.durable_seq() as f64,
         kernel: format!("{:?}", simd_r_drive::simd::selected()).to_lowercase(),

@@ -23,7 +23,7 @@ function itemLine (item) {
     ? `{"type":"put","key64":"${c.key.toString('base64')}","value64":"${c.value.toString('base64')}"}`
     : c.type === 'clear'
       ? '{"type":"clear"}'
-      : `{"type":"${c.type === 'expire' ? 'expire' : 'delete'}","key64":"${c.key.toString('base64')}"}`)
+      : `{"type":"${c.type === 'expire' || c.type === 'evict' ? c.type : 'delete'}","key64":"${c.key.toString('base64')}"}`)
   return `{"cursor":"${item.cursor}"${item.more ? ',"more":true' : ''},"changes":[${changes.join(',')}]}\n`
 }
 

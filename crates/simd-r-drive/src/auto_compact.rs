@@ -46,15 +46,18 @@ impl Store {
     }
 
     /// Whether an automatic compaction should run now: the store is writable and open,
-    /// the policy is on and its thresholds are met, none is running, and no full-disk
+    /// the policy is on and its thresholds are met (or, under a size limit, the file has
+    /// reached 1.5 × [`crate::StoreOptions::max_bytes`] and a quarter of the limit would be
+    /// reclaimed, whether the policy is on or off), none is running, and no full-disk
     /// backoff is waiting. Bindings ask after commits (as [`Store::index_merge_due`]).
     pub fn auto_compaction_due(&self) -> bool {
         if self.read_only || self.is_poisoned() || self.is_closed() {
             return false;
         }
-        let Some(policy) = self.auto_compact_policy() else {
+        let policy = self.auto_compact_policy();
+        if policy.is_none() && self.max_bytes().is_none() {
             return false;
-        };
+        }
         if self.auto.claim.claimed.load(Ordering::Acquire) {
             return false;
         }
@@ -65,9 +68,17 @@ impl Store {
         }
         let st = self.stats();
         let reclaimable = st.reclaimable_bytes;
-        reclaimable > 0
-            && reclaimable >= policy.min_reclaimable_bytes
-            && reclaimable as f64 >= policy.min_ratio * st.file_bytes as f64
+        // The size limit's trigger, on whatever the policy says: the file has reached
+        // 1.5 × the limit and a quarter of the limit would come back.
+        let for_limit = self
+            .max_bytes()
+            .is_some_and(|max| st.file_bytes >= max + max / 2 && reclaimable >= (max / 4).max(1));
+        let for_policy = policy.is_some_and(|policy| {
+            reclaimable > 0
+                && reclaimable >= policy.min_reclaimable_bytes
+                && reclaimable as f64 >= policy.min_ratio * st.file_bytes as f64
+        });
+        for_limit || for_policy
     }
 
     /// Claims the automatic compaction that [`Store::auto_compaction_due`] calls for:

@@ -278,6 +278,8 @@ impl Store {
                 Some(v) => v,
             },
             hash: self.hasher,
+            // Not carried: the copy's writer walks from the header at its first eviction.
+            evict_cursor: 0,
         };
         base::write(
             &files::with_suffix(dest, files::CHECKPOINT_TEMP),

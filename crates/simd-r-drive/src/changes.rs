@@ -91,6 +91,9 @@ pub enum ChangeKind {
     /// The key's value had expired and the expiry sweep removed it
     /// ([`crate::Store::sweep_expired`]: an expiry record; the value range is empty).
     Expire,
+    /// The size limit evicted the key ([`crate::StoreOptions::max_bytes`]: an eviction
+    /// record; the value range is empty).
+    Evict,
     /// Every key was removed ([`crate::Store::clear`]: a Clear entry; the key and value
     /// ranges are empty).
     Clear,
@@ -243,6 +246,7 @@ impl ChangeReader {
                 EntryKind::Delete if crate::format::is_expiry_record(&h) => {
                     Some(ChangeKind::Expire)
                 }
+                EntryKind::Delete if crate::format::is_eviction(&h) => Some(ChangeKind::Evict),
                 EntryKind::Delete => Some(ChangeKind::Delete),
                 EntryKind::Clear => Some(ChangeKind::Clear),
                 _ => None,

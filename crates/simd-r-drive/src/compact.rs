@@ -117,6 +117,16 @@ impl Output<'_> {
         Ok(off)
     }
 
+    /// Appends an eviction record of `key`; the evicted Put's offset, which is of the old
+    /// file, becomes 0 (unknown).
+    fn push_eviction(&mut self, commit: bool, key: &[u8]) -> std::io::Result<u64> {
+        let off = format::encode_eviction(&mut self.buf, self.written, commit, key, 0);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(off)
+    }
+
     fn push_commit(&mut self, batch_start: u64) -> std::io::Result<()> {
         format::encode_commit(&mut self.buf, self.written, batch_start);
         if self.buf.len() >= CHUNK {
@@ -427,6 +437,7 @@ impl Store {
                     sync_marks: true,
                     format_version: crate::format::FORMAT_VERSION,
                     file_generation: Some(file_generation),
+                    evict_cursor: crate::format::HEADER_LEN,
                 },
             )
         };
@@ -519,6 +530,8 @@ impl Store {
             let key = &data[ks..ks + h.key_len];
             let pushed = if format::is_expiry_record(&h) {
                 out.push_expiry_record(h.commit, key)
+            } else if format::is_eviction(&h) {
+                out.push_eviction(h.commit, key)
             } else {
                 out.push(
                     h.kind,

@@ -131,6 +131,15 @@ pub enum Error {
         /// The length of the rejected value.
         len: usize,
     },
+    /// A write whose Puts alone take more bytes on disk than the store's size limit
+    /// ([`crate::StoreOptions::max_bytes`]): no eviction could make it fit, so nothing was
+    /// written. Code `ERR_VALUE_TOO_LARGE`, as for a value longer than the format allows.
+    OverMaxBytes {
+        /// Bytes the write's Put entries take on disk (FORMAT.md, "Entries").
+        bytes: u64,
+        /// The store's size limit.
+        max_bytes: u64,
+    },
     /// A call that the state of the store does not allow now: a write (or flush, close,
     /// compaction, transaction) made on the thread that runs a [`crate::Store::transaction`]
     /// of the same store, from inside it, which would wait for that transaction forever.
@@ -167,7 +176,7 @@ impl Error {
             Error::Closed => "ERR_STORE_CLOSED",
             Error::Poisoned { .. } => "ERR_STORE_POISONED",
             Error::InvalidKey { .. } => "ERR_INVALID_KEY",
-            Error::ValueTooLarge { .. } => "ERR_VALUE_TOO_LARGE",
+            Error::ValueTooLarge { .. } | Error::OverMaxBytes { .. } => "ERR_VALUE_TOO_LARGE",
             Error::InvalidState { .. } => "ERR_INVALID_STATE",
             Error::Io { .. } if self.is_disk_full() => "ERR_STORE_DISK_FULL",
             Error::Io { .. } => "ERR_STORE_IO",
@@ -372,6 +381,11 @@ impl fmt::Display for Error {
                 crate::MAX_KEY_LEN
             ),
             Error::InvalidState { what } => write!(f, "{what}"),
+            Error::OverMaxBytes { bytes, max_bytes } => write!(
+                f,
+                "this write takes {bytes} bytes on disk, more than the store's size limit \
+                 (maxBytes) of {max_bytes} bytes: nothing was written"
+            ),
             Error::ValueTooLarge { len } => write!(
                 f,
                 "value of {len} bytes is too large: values may be at most {} bytes",

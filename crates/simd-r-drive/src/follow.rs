@@ -124,6 +124,7 @@ impl Store {
                 sync_marks: version >= crate::format::SYNC_MARKS_SINCE,
                 format_version: version,
                 file_generation,
+                evict_cursor: crate::format::HEADER_LEN,
             },
         );
         s.seq = old.seq + 1;

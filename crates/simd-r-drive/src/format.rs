@@ -51,8 +51,15 @@ pub(crate) const FLAG_EXPIRY: u8 = 0x04;
 /// wrote it for a Put whose expiry had passed, so that its bytes count as reclaimable and
 /// the change feed can say the key expired.
 pub(crate) const FLAG_EXPIRED: u8 = 0x10;
+/// Entry flag bit (Deletes only): this tombstone is an eviction (the store's size limit,
+/// [`crate::StoreOptions::max_bytes`], removed the key, not a delete). An 8-byte u64 follows
+/// the fixed bytes: the file offset of the Put it evicted, or 0 when compaction copied the
+/// record from an older file (where that offset meant something else). The key starts after it.
+pub(crate) const FLAG_EVICTION: u8 = 0x08;
 /// The flag bits that each add one 8-byte field after the fixed bytes, in bit order.
-const EXTENSION_FLAGS: u8 = FLAG_VERSION | FLAG_EXPIRY;
+const EXTENSION_FLAGS: u8 = FLAG_VERSION | FLAG_EXPIRY | FLAG_EVICTION;
+/// The extension bits a Put may carry.
+const PUT_FLAGS: u8 = FLAG_VERSION | FLAG_EXPIRY;
 /// Every entry flag bit this build knows.
 const KNOWN_FLAGS: u8 = FLAG_COMMIT | EXTENSION_FLAGS | FLAG_EXPIRED;
 
@@ -416,7 +423,7 @@ pub(crate) fn plausible_entry(data: &[u8], offset: u64) -> Result<EntryHeader, B
     if h[9] & !KNOWN_FLAGS != 0 {
         return Err(BadEntry::Header("unknown entry flags"));
     }
-    if kind != EntryKind::Put && h[9] & EXTENSION_FLAGS != 0 {
+    if kind != EntryKind::Put && h[9] & PUT_FLAGS != 0 {
         return Err(BadEntry::Header(
             "extension fields on an entry that is not a put",
         ));
@@ -424,6 +431,16 @@ pub(crate) fn plausible_entry(data: &[u8], offset: u64) -> Result<EntryHeader, B
     if h[9] & FLAG_EXPIRED != 0 && kind != EntryKind::Delete {
         return Err(BadEntry::Header(
             "the expiry-record flag on an entry that is not a tombstone",
+        ));
+    }
+    if h[9] & (FLAG_EXPIRED | FLAG_EVICTION) == FLAG_EXPIRED | FLAG_EVICTION {
+        return Err(BadEntry::Header(
+            "a tombstone flagged as both an expiry record and an eviction",
+        ));
+    }
+    if kind != EntryKind::Delete && h[9] & FLAG_EVICTION != 0 {
+        return Err(BadEntry::Header(
+            "the eviction flag on an entry that is not a tombstone",
         ));
     }
     let key_len = u16::from_le_bytes([h[10], h[11]]) as usize;
@@ -561,10 +578,58 @@ pub(crate) fn encode_expiry_record(buf: &mut Vec<u8>, base: u64, commit: bool, k
     offset
 }
 
+/// Appends an eviction record (a Delete with [`FLAG_EVICTION`]) of `key`, whose Put at
+/// `evicted` (0: unknown, see [`FLAG_EVICTION`]) the store's size limit removed. Returns
+/// the record's offset.
+pub(crate) fn encode_eviction(
+    buf: &mut Vec<u8>,
+    base: u64,
+    commit: bool,
+    key: &[u8],
+    evicted: u64,
+) -> u64 {
+    debug_assert!(!key.is_empty() && key.len() <= MAX_KEY_LEN);
+    let start = buf.len();
+    debug_assert_eq!(start as u64 % ALIGN, 0);
+    let offset = base + start as u64;
+    let flags = if commit { FLAG_COMMIT } else { 0 } | FLAG_EVICTION;
+    buf.extend_from_slice(&[0u8; 8]);
+    buf.push(EntryKind::Delete as u8);
+    buf.push(flags);
+    buf.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    buf.extend_from_slice(&0u32.to_le_bytes());
+    buf.extend_from_slice(&evicted.to_le_bytes());
+    buf.extend_from_slice(key);
+    pad(buf);
+    debug_assert_eq!((buf.len() - start) as u64, eviction_len(key.len()));
+    let sum = simd::checksum(&buf[start + 8..], checksum_seed(offset));
+    buf[start..start + 8].copy_from_slice(&sum.to_le_bytes());
+    offset
+}
+
 /// Whether the verified entry with header `h` is an expiry record ([`FLAG_EXPIRED`]).
 #[inline]
 pub(crate) fn is_expiry_record(h: &EntryHeader) -> bool {
     h.kind == EntryKind::Delete && h.flags & FLAG_EXPIRED != 0
+}
+
+/// Length of an eviction record of a `key_len`-byte key.
+#[inline]
+pub(crate) const fn eviction_len(key_len: usize) -> u64 {
+    entry_len(key_len, 0) + 8
+}
+
+/// Whether the verified entry with header `h` is an eviction record ([`FLAG_EVICTION`]).
+#[inline]
+pub(crate) fn is_eviction(h: &EntryHeader) -> bool {
+    h.kind == EntryKind::Delete && h.flags & FLAG_EVICTION != 0
+}
+
+/// The offset of the Put that the verified eviction record at `offset` evicted (0:
+/// unknown).
+pub(crate) fn evicted_offset(data: &[u8], offset: u64) -> u64 {
+    let at = (offset + ENTRY_HEADER_LEN) as usize;
+    u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"))
 }
 
 /// The fixed fields, expiry field (when `expiry` is given: [`FLAG_EXPIRY`]) and padded key
@@ -720,6 +785,31 @@ mod tests {
         assert_eq!(entry_expiry(&buf, b), Some(99));
         assert!(expired(&buf, b, 99) && !expired(&buf, b, 98));
         assert_eq!(verify_entry(&buf, b).unwrap().key_start(), 24);
+    }
+
+    #[test]
+    fn an_eviction_record_is_a_tombstone_with_the_evicted_offset() {
+        let mut buf = vec![0u8; HEADER_LEN as usize];
+        let e = encode_eviction(&mut buf, 0, true, b"key", 4096);
+        let h = verify_entry(&buf, e).unwrap();
+        assert_eq!(
+            (h.kind, h.commit, h.value_len),
+            (EntryKind::Delete, true, 0)
+        );
+        assert!(is_eviction(&h));
+        assert_eq!(h.len(), 32);
+        assert_eq!(h.key_start(), 24);
+        assert_eq!(key_at(&buf, e), b"key");
+        assert_eq!(evicted_offset(&buf, e), 4096);
+        // The flag on anything but a tombstone does not verify.
+        let p = encode_entry(&mut buf, 0, EntryKind::Put, true, b"k", b"v");
+        buf[p as usize + 9] |= FLAG_EVICTION;
+        assert_eq!(
+            plausible_entry(&buf, p),
+            Err(BadEntry::Header(
+                "the eviction flag on an entry that is not a tombstone"
+            ))
+        );
     }
 
     #[test]

@@ -50,9 +50,12 @@ impl Store {
         }
         let expiry_len = if expiry.is_some() { 8 } else { 0 };
         self.check_writable()?;
+        self.check_fits(format::entry_len(key.len(), len as usize) + expiry_len)?;
         let hash = self.hash(key);
         let _busy = self.long_op();
-        let _writer = self.writer.lock();
+        let _writer = self
+            .writer_for_append(true)?
+            .expect("a waiting write always gets the lock");
         self.check_writable()?;
         let (file, mut end, map, mark) = {
             let s = self.state.read();
@@ -153,6 +156,8 @@ impl Store {
         self.watchers.notify();
         // The state records the value: other writers may go on while this one syncs.
         drop(_writer);
+        // Its evictions (under a size limit) follow in a batch of their own.
+        self.evict_to_fit()?;
         if self.sync_commits {
             self.wait_durable(seq)?;
         }

@@ -36,6 +36,9 @@ struct Entry {
     version: Option<u64>,
     /// A Put's expiry (flags bit 2), in ms since the epoch.
     expiry: Option<u64>,
+    /// An eviction record's field (flags bit 3, Deletes only): the offset of the Put it
+    /// evicted, or 0.
+    evicted: Option<u64>,
 }
 
 /// Decodes a whole file, checking every rule the document states.
@@ -69,8 +72,10 @@ fn decode(b: &[u8]) -> Vec<Entry> {
         let value_len = u32_at(b, pos + 12) as usize;
         let explicit = flags & 2 != 0;
         let expiring = flags & 4 != 0;
-        // Each extension bit adds 8 bytes after the fixed fields: version, then expiry.
-        let ext = 8 * explicit as usize + 8 * expiring as usize;
+        let eviction = flags & 8 != 0;
+        // Each extension bit adds 8 bytes after the fixed fields: version, then expiry
+        // (Puts), or the evicted offset (Deletes).
+        let ext = 8 * explicit as usize + 8 * expiring as usize + 8 * eviction as usize;
         let len = 16 + ext + align8(key_len) + align8(value_len);
         let end = pos + len;
         assert_eq!(
@@ -79,14 +84,19 @@ fn decode(b: &[u8]) -> Vec<Entry> {
             "checksum of the entry at {pos}"
         );
         assert_eq!(
-            flags & !0x17,
+            flags & !0x1f,
             0,
-            "only the commit, version, expiry and expiry-record flags are defined"
+            "only the commit, version, expiry, eviction and expiry-record flags are defined"
         );
         assert!(
             flags & 0x10 == 0 || kind == 2,
             "only a Delete is an expiry record"
         );
+        assert!(
+            flags & 0x18 != 0x18,
+            "no tombstone is both an expiry record and an eviction"
+        );
+        assert!(!eviction || kind == 2, "only a Delete is an eviction");
         assert!(!explicit || kind == 1, "only a Put carries a version");
         assert!(!expiring || kind == 1, "only a Put carries an expiry");
         let key_start = pos + 16 + ext;
@@ -131,6 +141,7 @@ fn decode(b: &[u8]) -> Vec<Entry> {
                 }
             }),
             expiry: expiring.then(|| u64_at(b, pos + 16 + 8 * explicit as usize)),
+            evicted: eviction.then(|| u64_at(b, pos + 16)),
         });
         pos = end;
     }
@@ -701,4 +712,42 @@ fn an_expiry_record_is_a_tombstone_with_bit_4() {
     // The plain delete has no such bit.
     let del = e.iter().find(|e| e.key == b"d" && e.kind == 2).unwrap();
     assert_eq!(b[del.offset + 9], 1);
+}
+
+#[test]
+fn an_eviction_record_is_a_tombstone_naming_the_evicted_put() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    // Room for one of these entries (16 + 8 + 8 = 32 bytes).
+    let s = StoreOptions::new()
+        .max_bytes(32)
+        .auto_compact(None)
+        .open(&p)
+        .unwrap();
+    s.put(b"a", b"1").unwrap();
+    s.put(b"b", b"2").unwrap();
+    let b = std::fs::read(&p).unwrap();
+    let e = decode(&b);
+    let a = e.iter().find(|e| e.kind == 1 && e.key == b"a").unwrap();
+    let rec = e.iter().find(|e| e.kind == 2).unwrap();
+    // The put of "b", then the record, then the batch's commit record.
+    let bput = e.iter().find(|e| e.kind == 1 && e.key == b"b").unwrap();
+    assert!(!bput.commit);
+    assert_eq!(rec.offset, bput.offset + 32);
+    assert_eq!(b[rec.offset + 9], 8, "eviction flag, not the commit");
+    assert_eq!(rec.key, b"a");
+    assert!(rec.value.is_empty());
+    assert_eq!(rec.evicted, Some(a.offset as u64));
+    // 16 fixed bytes, the 8-byte offset, the key padded to 8.
+    let next = e.iter().find(|e| e.offset > rec.offset).unwrap();
+    assert_eq!(next.offset, rec.offset + 32);
+    assert_eq!(next.kind, 3);
+    assert_eq!(u64_at(&b, next.offset + 16), bput.offset as u64);
+    drop(s);
+    let s = StoreOptions::new().open(&p).unwrap();
+    assert!(s.get(b"a").unwrap().is_none());
+    // Compaction drops the record with the evicted entry.
+    s.compact().unwrap();
+    let e = decode(&std::fs::read(&p).unwrap());
+    assert!(e.iter().all(|e| e.kind != 2));
 }

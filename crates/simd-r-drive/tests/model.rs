@@ -1,6 +1,6 @@
 //! Property tests: random operation sequences against a `HashMap` model, with reopens and
 //! compactions in the middle, once with the real key hash and once with a hash that makes
-//! almost every key collide.
+//! almost every key collide; and against a FIFO model of a store with a size limit.
 
 mod common;
 
@@ -451,6 +451,190 @@ fn run(actions: Vec<Action>, hasher: Option<KeyHasher>) -> Result<(), TestCaseEr
     check(&store, &model, &versions, &exp)
 }
 
+/// The size limit of the FIFO model: a few entries of the sizes `value()` gives.
+const LIMIT: u64 = 1024;
+
+#[derive(Debug, Clone)]
+enum LimitAction {
+    Put(u8, Vec<u8>),
+    Delete(u8),
+    Batch(Vec<(u8, Option<Vec<u8>>)>),
+    PutIfAbsent(u8, Vec<u8>),
+    Compact,
+    Reopen,
+    CloseReopen,
+}
+
+fn limit_action() -> impl Strategy<Value = LimitAction> {
+    prop_oneof![
+        8 => (0u8..24, value()).prop_map(|(k, v)| LimitAction::Put(k, v)),
+        2 => (0u8..24).prop_map(LimitAction::Delete),
+        3 => proptest::collection::vec((0u8..24, proptest::option::of(value())), 1..6)
+            .prop_map(LimitAction::Batch),
+        2 => (0u8..24, value()).prop_map(|(k, v)| LimitAction::PutIfAbsent(k, v)),
+        1 => Just(LimitAction::Compact),
+        1 => Just(LimitAction::Reopen),
+        1 => Just(LimitAction::CloseReopen),
+    ]
+}
+
+/// The store under a size limit, modelled: the live entries in the order they were last
+/// written (the log order), each with its value and whether it carries a version
+/// (compaction's copies do: 8 bytes more).
+#[derive(Default)]
+struct Fifo {
+    queue: Vec<(Vec<u8>, Vec<u8>, bool)>,
+}
+
+impl Fifo {
+    fn len_of(key: &[u8], value: &[u8], versioned: bool) -> u64 {
+        let a = |n: usize| (n as u64).div_ceil(8) * 8;
+        16 + a(key.len()) + a(value.len()) + if versioned { 8 } else { 0 }
+    }
+    fn live(&self) -> u64 {
+        self.queue
+            .iter()
+            .map(|(k, v, b)| Self::len_of(k, v, *b))
+            .sum()
+    }
+    fn get(&self, key: &[u8]) -> Option<&Vec<u8>> {
+        self.queue.iter().find(|e| e.0 == key).map(|e| &e.1)
+    }
+    /// Applies one batch: puts move their key to the end, deletes remove it; then the
+    /// oldest entries written before the batch go until the live data fits.
+    fn write(&mut self, ops: &[(Vec<u8>, Option<Vec<u8>>)]) {
+        for (k, v) in ops {
+            self.queue.retain(|e| &e.0 != k);
+            if let Some(v) = v {
+                self.queue.push((k.clone(), v.clone(), false));
+            }
+        }
+        while self.live() > LIMIT {
+            self.queue.remove(0);
+        }
+    }
+    fn compacted(&mut self) {
+        for e in &mut self.queue {
+            e.2 = true;
+        }
+    }
+}
+
+fn check_fifo(store: &Store, fifo: &Fifo) -> Result<(), TestCaseError> {
+    let mut got: Vec<(Vec<u8>, Vec<u8>)> = store
+        .iter()
+        .unwrap()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
+    got.sort();
+    let mut want: Vec<(Vec<u8>, Vec<u8>)> = fifo
+        .queue
+        .iter()
+        .map(|(k, v, _)| (k.clone(), v.clone()))
+        .collect();
+    want.sort();
+    prop_assert_eq!(got, want);
+    prop_assert_eq!(store.stats().live_bytes, fifo.live());
+    for k in 0u8..24 {
+        let key = key(k);
+        let v = store.get(&key).unwrap().map(|v| v.to_vec());
+        prop_assert_eq!(v.as_ref(), fifo.get(&key));
+    }
+    Ok(())
+}
+
+/// Runs `actions` against a store with a size limit and the FIFO model. A write whose
+/// puts take more than the limit is refused and changes nothing; a write that finds the
+/// file past the size at which writes compact compacts first (its puts then carry no
+/// version, the entries before them do).
+fn run_limited(actions: Vec<LimitAction>) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("limited.srd");
+    let opts = || {
+        StoreOptions::new()
+            .max_bytes(LIMIT)
+            .auto_compact(None)
+            .checkpoint_min_keys(0)
+    };
+    let mut store = opts().open(&path).unwrap();
+    let mut fifo = Fifo::default();
+    for a in actions {
+        let ops: Vec<(Vec<u8>, Option<Vec<u8>>)> = match &a {
+            LimitAction::Put(k, v) => vec![(key(*k), Some(v.clone()))],
+            LimitAction::Delete(k) => vec![(key(*k), None)],
+            LimitAction::Batch(items) => items.iter().map(|(k, v)| (key(*k), v.clone())).collect(),
+            LimitAction::PutIfAbsent(k, v) => vec![(key(*k), Some(v.clone()))],
+            LimitAction::Compact => {
+                store.compact().unwrap();
+                fifo.compacted();
+                check_fifo(&store, &fifo)?;
+                continue;
+            }
+            LimitAction::Reopen | LimitAction::CloseReopen => {
+                if matches!(a, LimitAction::CloseReopen) {
+                    store.close().unwrap();
+                }
+                drop(store);
+                store = opts().open(&path).unwrap();
+                store.verify().unwrap();
+                check_fifo(&store, &fifo)?;
+                continue;
+            }
+        };
+        let puts: u64 = ops
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| Fifo::len_of(k, v, false)))
+            .sum();
+        let (generation, seq) = (store.stats().generation, store.stats().seq);
+        let result = match &a {
+            LimitAction::Put(k, v) => store.put(&key(*k), v).map(|_| true),
+            LimitAction::Delete(k) => store.delete(&key(*k)).map(|_| true),
+            LimitAction::PutIfAbsent(k, v) => store.put_if_absent(&key(*k), v),
+            LimitAction::Batch(_) => {
+                let list: Vec<Op<'_>> = ops
+                    .iter()
+                    .map(|(k, v)| common::op(k, v.as_deref()))
+                    .collect();
+                store.write(&list).map(|_| true)
+            }
+            _ => unreachable!(),
+        };
+        if puts > LIMIT {
+            prop_assert!(
+                matches!(result, Err(simd_r_drive::Error::OverMaxBytes { .. })),
+                "{:?}",
+                result
+            );
+        } else {
+            let wrote = result.unwrap();
+            if store.stats().generation != generation {
+                // The write compacted before it appended.
+                fifo.compacted();
+            }
+            let absent = matches!(a, LimitAction::PutIfAbsent(..)) && fifo.get(&ops[0].0).is_none();
+            if matches!(a, LimitAction::PutIfAbsent(..)) {
+                prop_assert_eq!(wrote, absent);
+                if absent {
+                    fifo.write(&ops);
+                }
+            } else if !(matches!(a, LimitAction::Delete(_)) && fifo.get(&ops[0].0).is_none()) {
+                // (Deleting a missing key writes nothing.)
+                fifo.write(&ops);
+            }
+        }
+        // The live data fits once anything was written (a compaction's versions can take
+        // it past the limit until the next write, which evicts them back under it).
+        if store.stats().seq != seq {
+            prop_assert!(store.stats().live_bytes <= LIMIT);
+        }
+        prop_assert!(store.stats().file_bytes <= 2 * LIMIT + 88 + 6 * 800);
+        check_fifo(&store, &fifo)?;
+    }
+    drop(store);
+    let store = opts().open(&path).unwrap();
+    check_fifo(&store, &fifo)
+}
+
 fn colliding(key: &[u8]) -> u64 {
     // Three buckets for every key in the test.
     key.len() as u64 % 3
@@ -462,6 +646,11 @@ proptest! {
     #[test]
     fn store_matches_a_hashmap(actions in proptest::collection::vec(action(), 1..60)) {
         run(actions, None)?;
+    }
+
+    #[test]
+    fn a_store_with_a_size_limit_matches_a_fifo_model(actions in proptest::collection::vec(limit_action(), 1..80)) {
+        run_limited(actions)?;
     }
 
     #[test]

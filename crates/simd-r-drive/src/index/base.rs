@@ -98,6 +98,9 @@ pub(crate) struct Base {
     pub verified_through: u64,
     /// The seed of the key hash the slots were made with.
     pub seed: u64,
+    /// The writer's eviction cursor when the table was copied (no live entry starts
+    /// before it; see `Store::plan_evictions`), or 0 when unknown.
+    pub evict_cursor: u64,
     /// XXH3-64 of the slot bytes, for [`crate::Store::verify`].
     slots_hash: u64,
     /// One bit per slot: its entry was verified on a read since open.
@@ -129,6 +132,8 @@ pub(crate) struct Header {
     pub live_bytes: u64,
     pub verified_through: u64,
     pub hash: KeyHash,
+    /// The writer's eviction cursor at the copy (at most `end`), or 0.
+    pub evict_cursor: u64,
 }
 
 impl Base {
@@ -177,6 +182,11 @@ impl Base {
         let buckets = u64_at(b, 72);
         let slots = u64_at(b, 80);
         let verified_through = u64_at(b, 88);
+        // A hint only: one that is not an entry boundary the table covers is dropped.
+        let evict_cursor = match u64_at(b, 112) {
+            c if c <= end && c.is_multiple_of(8) => c,
+            _ => 0,
+        };
         if seed.is_some_and(|s| s != hash.seed)
             || hash.of(PROBE) != u64_at(b, 64)
             || tail_hash_at(end) != Some(u64_at(b, 104))
@@ -208,6 +218,7 @@ impl Base {
             live_bytes,
             verified_through,
             seed: hash.seed,
+            evict_cursor,
             checked,
             cold: cold.into(),
         })
@@ -500,7 +511,7 @@ pub(crate) fn write(
             head.verified_through,
             hasher.digest(),
             tail_hash(data, head.end),
-            0,
+            recorded_cursor(head.evict_cursor, head.end),
         ] {
             h.extend_from_slice(&v.to_le_bytes());
         }
@@ -520,4 +531,15 @@ pub(crate) fn write(
         |end| format::ends_with_full_mark(data, end).then(|| tail_hash(data, end)),
     )
     .ok_or_else(|| std::io::Error::other("the index file written does not read back as written"))
+}
+
+/// The eviction cursor an index or delta file covering the log up to `end` records: 0 (none)
+/// for the header's end, where a walk starts anyway, so that the files of a store that never
+/// evicted are what they were before the field had a meaning; never past `end`.
+pub(crate) fn recorded_cursor(cursor: u64, end: u64) -> u64 {
+    if cursor <= format::HEADER_LEN {
+        0
+    } else {
+        cursor.min(end)
+    }
 }

@@ -37,6 +37,8 @@ pub(crate) struct Totals {
     pub len: u64,
     /// Sum of the on-disk lengths of their entries.
     pub live_bytes: u64,
+    /// The writer's eviction cursor at the copy (at most `end`), or 0 when unknown.
+    pub evict_cursor: u64,
 }
 
 /// A delta file that matched the base and the store.
@@ -74,7 +76,7 @@ pub(crate) fn write(
         totals.live_bytes,
         slots.len() as u64,
         super::base::tail_hash(data, totals.end),
-        0,
+        super::base::recorded_cursor(totals.evict_cursor, totals.end),
     ] {
         buf.extend_from_slice(&v.to_le_bytes());
     }
@@ -121,6 +123,11 @@ pub(crate) fn read(
         end: u64_at(&bytes, 40),
         len: u64_at(&bytes, 48),
         live_bytes: u64_at(&bytes, 56),
+        // A hint only: one that is not an entry boundary the file covers is dropped.
+        evict_cursor: match u64_at(&bytes, 80) {
+            c if c <= u64_at(&bytes, 40) && c.is_multiple_of(ALIGN) => c,
+            _ => 0,
+        },
     };
     let count = usize::try_from(u64_at(&bytes, 64)).ok()?;
     if content.len() != HEADER.checked_add(count.checked_mul(SLOT)?)?

@@ -88,6 +88,8 @@ pub(crate) struct Index {
     /// A Clear let go of the base since the index file was written: that file names keys
     /// the store no longer has, so the next close writes a new one however few keys remain.
     cleared_base: bool,
+    /// The eviction cursor the index and delta files recorded (0: none).
+    evict_hint: u64,
 }
 
 /// The part of the log between the index file's end and the delta file's, whose entries
@@ -184,10 +186,11 @@ impl Index {
         Index {
             len: base.keys as usize,
             live_bytes: base.live_bytes,
-            base: Some(base),
             delta: Table::default(),
             unchecked: None,
             cleared_base: false,
+            evict_hint: base.evict_cursor,
+            base: Some(base),
         }
     }
 
@@ -201,10 +204,17 @@ impl Index {
             len: delta.totals.len as usize,
             live_bytes: delta.totals.live_bytes,
             unchecked: Some(Unchecked::new(base.end, delta.totals.end)),
+            evict_hint: base.evict_cursor.max(delta.totals.evict_cursor),
             base: Some(base),
             delta: table,
             cleared_base: false,
         }
+    }
+
+    /// The eviction cursor the index and delta files this index was loaded from
+    /// recorded: no live entry starts before it (0 when they recorded none).
+    pub fn evict_hint(&self) -> u64 {
+        self.evict_hint
     }
 
     /// The end of the log that the delta file loaded at open covers, if one was.

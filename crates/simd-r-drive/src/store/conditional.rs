@@ -135,13 +135,15 @@ impl Store {
         }
         self.check_writable()?;
         let hashes: Vec<u64> = ops.iter().map(|(op, _)| self.hash(op.key())).collect();
-        let buf = if wait {
-            self.writer.lock()
-        } else {
-            match self.writer.try_lock() {
-                Some(buf) => buf,
-                None => return Ok(None),
-            }
+        if self.max_bytes().is_some() {
+            self.check_fits(
+                ops.iter()
+                    .filter_map(|(op, _)| super::evict::put_len(op))
+                    .sum(),
+            )?;
+        }
+        let Some(buf) = self.writer_for_append(wait)? else {
+            return Ok(None);
         };
         // Under the writer lock the committed state cannot change: decide every condition.
         let wrote = {

@@ -250,6 +250,7 @@ impl Store {
             keys: s.index.len() as u64,
             live_bytes: s.index.live_bytes(),
             verified_through,
+            evict_cursor: s.evict_cursor,
         })
     }
 
@@ -278,6 +279,7 @@ impl Store {
             live_bytes: copy.live_bytes,
             verified_through: copy.verified_through,
             hash: self.hasher,
+            evict_cursor: copy.evict_cursor,
         };
         let tmp = files::with_suffix(&self.path, files::CHECKPOINT_TEMP);
         let dest = files::with_suffix(&self.path, files::CHECKPOINT);
@@ -344,6 +346,7 @@ impl Store {
                 end: s.end,
                 len: s.index.len() as u64,
                 live_bytes: s.index.live_bytes(),
+                evict_cursor: s.evict_cursor,
             },
             slots: s.index.delta_slots(),
         })
@@ -555,4 +558,6 @@ struct CheckpointCopy {
     keys: u64,
     live_bytes: u64,
     verified_through: u64,
+    /// The writer's eviction cursor at the copy.
+    evict_cursor: u64,
 }

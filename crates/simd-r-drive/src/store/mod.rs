@@ -7,6 +7,7 @@
 mod clear;
 mod conditional;
 mod durability;
+mod evict;
 mod expiry;
 mod open;
 mod options;
@@ -140,6 +141,11 @@ pub struct Stats {
     /// Expired entries the expiry sweep ([`Store::sweep_expired`]) removed since this store
     /// was opened (by this process).
     pub expired_entries: u64,
+    /// Entries the size limit ([`StoreOptions::max_bytes`]) evicted since this store was
+    /// opened (by this process; not carried across a reopen).
+    pub evicted_entries: u64,
+    /// Their bytes on disk (each evicted Put entry's length), since open.
+    pub evicted_bytes: u64,
 }
 
 /// The part of the store that readers look at: swapped as a whole on compaction.
@@ -169,6 +175,10 @@ pub(crate) struct State {
     /// The generation identifier in the file's header (`None` before format version 3,
     /// whose files have none and get no index file).
     pub file_generation: Option<[u8; 16]>,
+    /// The eviction cursor of this file (see [`StoreOptions::max_bytes`]): no live entry
+    /// starts before it, so the next eviction scans the log from here. The header's end
+    /// after an open or a compaction; moved only under the writer lock.
+    pub evict_cursor: u64,
 }
 
 impl State {
@@ -275,6 +285,10 @@ pub struct Store {
     pub(crate) clock: expiry::Clock,
     /// The expiry sweep's place in the log and its counts (see [`Store::sweep_expired`]).
     pub(crate) sweep: sweep::SweepState,
+    /// The size limit on live data (see [`StoreOptions::max_bytes`]), or 0 for none.
+    pub(crate) max_bytes: AtomicU64,
+    /// Entries evicted by the size limit since open, and their bytes on disk.
+    pub(crate) evicted: evict::Evicted,
 }
 
 impl std::fmt::Debug for Store {

@@ -264,6 +264,18 @@ impl Store {
                 .map_err(|e| Error::io("fdatasync", &path, e))?;
         }
         let marked_end = if closed_cleanly { end } else { HEADER_LEN };
+        // Where the writer's eviction walk starts: what the index files and the log read
+        // after them say (a walk of only what this open replayed).
+        let evict_cursor = if opts.read_only {
+            HEADER_LEN
+        } else {
+            super::evict::recover_cursor(
+                map.bytes(end),
+                index.evict_hint(),
+                checkpoint.map_or(HEADER_LEN, |c| c.0),
+                end,
+            )
+        };
         let recovery = RecoveryReport {
             created,
             entries: outcome.entries,
@@ -298,6 +310,7 @@ impl Store {
                 sync_marks: version >= format::SYNC_MARKS_SINCE,
                 format_version: version,
                 file_generation,
+                evict_cursor,
             }),
             writer: Mutex::new(Vec::new()),
             durability: Mutex::new(()),
@@ -322,6 +335,11 @@ impl Store {
             watchers: Default::default(),
             clock: super::expiry::Clock::new(opts.clock.clone()),
             sweep: super::sweep::SweepState::new(!opts.read_only),
+            max_bytes: AtomicU64::new(match opts.max_bytes {
+                Some(max) if !opts.read_only => max,
+                _ => 0,
+            }),
+            evicted: Default::default(),
         };
         if !store.read_only {
             // The sync above made what earlier sessions wrote durable: say so in the log

@@ -26,6 +26,7 @@ pub struct StoreOptions {
     pub(crate) lock_timeout: Option<std::time::Duration>,
     pub(crate) clock: Option<super::ClockFn>,
     pub(crate) auto_compact: Option<crate::auto_policy::AutoCompactPolicy>,
+    pub(crate) max_bytes: Option<u64>,
 }
 
 impl Default for StoreOptions {
@@ -43,6 +44,7 @@ impl Default for StoreOptions {
             lock_timeout: None,
             clock: None,
             auto_compact: Some(crate::auto_policy::AutoCompactPolicy::default()),
+            max_bytes: None,
         }
     }
 }
@@ -150,6 +152,22 @@ impl StoreOptions {
     /// claims ([`Store::claim_auto_compaction`]) off its event loop.
     pub fn auto_compact(mut self, policy: Option<crate::auto_policy::AutoCompactPolicy>) -> Self {
         self.auto_compact = policy;
+        self
+    }
+
+    /// Limits the live data to `bytes` (default: no limit; 0 is taken as 1): the bytes of
+    /// the live entries on disk, as [`crate::Stats::live_bytes`] counts them (an expired
+    /// entry counts until it is evicted or compacted away). A write that would take the live
+    /// data past it evicts the oldest live entries in log order (FIFO: the order they were
+    /// last written, not last read) in the same batch, one eviction record each (FORMAT.md,
+    /// "Entries": flag bit 3), until it fits; a write whose Puts alone take more than
+    /// `bytes` fails with [`crate::Error::OverMaxBytes`] and writes nothing. A write that
+    /// finds the store file's data past `2 × bytes + 88` first compacts (on the writing
+    /// thread), so that the file stays within `2 × bytes + 88` plus one batch; automatic
+    /// compaction ([`Store::auto_compaction_due`]) starts earlier, at `1.5 × bytes`, even
+    /// when its own policy is off. Read-only opens ignore it.
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes.max(1));
         self
     }
 

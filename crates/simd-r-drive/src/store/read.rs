@@ -162,6 +162,14 @@ impl Store {
                 .sweep
                 .removed
                 .load(std::sync::atomic::Ordering::Acquire),
+            evicted_entries: self
+                .evicted
+                .entries
+                .load(std::sync::atomic::Ordering::Acquire),
+            evicted_bytes: self
+                .evicted
+                .bytes
+                .load(std::sync::atomic::Ordering::Acquire),
             seq: s.seq,
             format_version: s.format_version,
         }

@@ -147,7 +147,9 @@ impl Store {
         f: impl FnOnce(&mut Transaction<'_>) -> std::result::Result<R, E>,
     ) -> Result<std::result::Result<(R, Commit), E>> {
         self.check_writable()?;
-        let buf = self.writer.lock();
+        let buf = self
+            .writer_for_append(true)?
+            .expect("a waiting write always gets the lock");
         self.check_writable()?;
         let mut tx = Transaction {
             store: self,

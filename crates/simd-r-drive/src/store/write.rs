@@ -55,10 +55,17 @@ pub(crate) struct Appended<'s> {
     map: Arc<Mapping>,
     new_end: u64,
     mark: Option<u64>,
+    /// The eviction cursor once the batch is committed, if the batch moves it.
+    evict_cursor: Option<u64>,
     _writer: MutexGuard<'s, Vec<u8>>,
 }
 
 impl Appended<'_> {
+    /// Moves the eviction cursor to `cursor` when the batch is committed.
+    pub fn set_evict_cursor(&mut self, cursor: u64) {
+        self.evict_cursor = Some(cursor);
+    }
+
     /// Makes the batch part of the store: its mapping, sync mark, end and sequence
     /// number, and its index entries, which `apply` adds given the index and the file's
     /// bytes up to the batch's end. Returns the commit's sequence number and what `apply`
@@ -71,6 +78,9 @@ impl Appended<'_> {
             st.marked_end = durable_end;
         }
         let out = apply(&mut st.index, st.map.bytes(self.new_end));
+        if let Some(cursor) = self.evict_cursor {
+            st.evict_cursor = cursor;
+        }
         st.end = self.new_end;
         st.seq += 1;
         let seq = st.seq;
@@ -187,6 +197,27 @@ impl<'s> Appending<'s> {
         Ok(offsets)
     }
 
+    /// Encodes the eviction records of `plan` as the batch's next entries (after its own
+    /// operations), and returns each record's offset with its key's hash.
+    pub fn encode_evictions(&mut self, plan: &super::evict::Evictions) -> Result<Vec<(u64, u64)>> {
+        let map = self.map.clone();
+        let data = map.bytes(self.end);
+        let mut records = Vec::with_capacity(plan.puts.len());
+        for &(put, _, hash) in &plan.puts {
+            let key = format::key_at(data, put);
+            let offset = self.base + self.buf.len() as u64;
+            format::encode_eviction(&mut self.buf, self.base, self.single, key, put);
+            records.push((offset, hash));
+            if !self.single && self.buf.len() >= WRITE_PIECE {
+                // As in `encode`: the commit marker comes last.
+                self.write(self.base)?;
+                self.base += self.buf.len() as u64;
+                self.buf.clear();
+            }
+        }
+        Ok(records)
+    }
+
     /// Encodes a Clear entry, the one entry of its batch (begun with `single`).
     pub fn encode_clear(&mut self) -> u64 {
         debug_assert!(self.single);
@@ -248,6 +279,7 @@ impl<'s> Appending<'s> {
             map,
             new_end,
             mark: self.mark,
+            evict_cursor: None,
             _writer: self.buf,
         })
     }
@@ -296,6 +328,8 @@ pub struct BatchFeed<'s> {
     count: usize,
     /// A piece of the batch could not be written: the batch is given up.
     failed: bool,
+    /// Bytes on disk of the Puts pushed so far (checked against the size limit).
+    put_bytes: u64,
 }
 
 impl BatchFeed<'_> {
@@ -324,6 +358,13 @@ impl BatchFeed<'_> {
                     format!("the batch was started with {} operations", self.count),
                 ),
             ));
+        }
+        if let Some(len) = super::evict::put_len(&op) {
+            self.put_bytes = self.put_bytes.saturating_add(len);
+            self.appending
+                .store
+                .check_fits(self.put_bytes)
+                .inspect_err(|_| self.failed = true)?;
         }
         let hash = self.appending.store.hash(op.key());
         let offset = self
@@ -357,12 +398,16 @@ impl Store {
                 seq: self.state.read().seq,
             });
         }
-        let appending = Appending::begin(self, self.writer.lock(), count == 1)?;
+        let writer = self
+            .writer_for_append(true)?
+            .expect("a waiting write always gets the lock");
+        let appending = Appending::begin(self, writer, count == 1)?;
         let mut batch = BatchFeed {
             appending,
             ops: Vec::with_capacity(count),
             count,
             failed: false,
+            put_bytes: 0,
         };
         let fed = feed(&mut batch);
         let BatchFeed {
@@ -392,6 +437,9 @@ impl Store {
         let (seq, ()) = appending.finish()?.commit(|index, data| {
             index.apply_grouped(data, &mut ops, &mut Vec::new(), Some((&mut existed, now)));
         });
+        // Its evictions could not be planned before its operations came: they follow in a
+        // batch of their own.
+        self.evict_to_fit()?;
         if self.sync_commits {
             self.wait_durable(seq)?;
         }
@@ -443,8 +491,9 @@ impl Store {
     }
 
     /// Like [`Store::write`], but when the writer lock is taken (by another write, a streamed
-    /// value or the final step of a compaction) it writes nothing and returns `Ok(None)` at
-    /// once instead of waiting. For callers that must not block, such as an event loop that
+    /// value or the final step of a compaction), or the size limit calls for a compaction
+    /// before the write ([`crate::StoreOptions::max_bytes`]), it writes nothing and returns
+    /// `Ok(None)` at once instead of waiting. For callers that must not block, such as an event loop that
     /// can hand the batch to a worker thread instead.
     pub fn try_write(&self, ops: &[Op<'_>]) -> Result<Option<Commit>> {
         self.write_inner(ops, false)
@@ -467,19 +516,50 @@ impl Store {
             }));
         }
         let hashes: Vec<u64> = ops.iter().map(|op| self.hash(op.key())).collect();
-        let buf = if wait {
-            self.writer.lock()
-        } else {
-            match self.writer.try_lock() {
-                Some(buf) => buf,
-                None => return Ok(None),
-            }
+        if self.max_bytes().is_some() {
+            self.check_fits(ops.iter().filter_map(super::evict::put_len).sum())?;
+        }
+        let Some(buf) = self.writer_for_append(wait)? else {
+            return Ok(None);
         };
         let commit = self.append(buf, ops, &hashes)?;
         if self.sync_commits {
             self.wait_durable(commit.seq)?;
         }
         Ok(Some(commit))
+    }
+
+    /// The writer lock for an append (`None` when `wait` is false and it is taken). Under
+    /// a size limit, checked with the lock held, so that every append starts at most
+    /// [`super::evict::compaction_limit`] into the file: past it, the lock is let go and
+    /// the store compacts first ([`Store::compact_for_limit`]), then the check is made
+    /// again; after two compactions that left the file past it (a limit lowered below the
+    /// live data, say: the writes' evictions then shrink it), the write goes on. Without
+    /// `wait`, returns `None` instead of compacting.
+    pub(crate) fn writer_for_append(
+        &self,
+        wait: bool,
+    ) -> Result<Option<parking_lot::MutexGuard<'_, Vec<u8>>>> {
+        let mut compactions = 0;
+        loop {
+            let guard = if wait {
+                self.writer.lock()
+            } else {
+                match self.writer.try_lock() {
+                    Some(g) => g,
+                    None => return Ok(None),
+                }
+            };
+            if compactions >= 2 || !self.over_compaction_limit() {
+                return Ok(Some(guard));
+            }
+            drop(guard);
+            if !wait {
+                return Ok(None);
+            }
+            self.compact_for_limit()?;
+            compactions += 1;
+        }
     }
 
     /// Appends one batch; `buf` is the writer lock's guard (its encode buffer).
@@ -489,18 +569,46 @@ impl Store {
         ops: &[Op<'_>],
         hashes: &[u64],
     ) -> Result<Commit> {
-        let mut appending = Appending::begin(self, buf, ops.len() == 1)?;
+        // Under the writer lock the committed state cannot change: what the size limit
+        // evicts is decided now, and its records go in this batch, after its operations.
+        let plan = if self.max_bytes().is_some() {
+            let s = self.state.read();
+            self.plan_evictions(&s, ops, hashes)?
+        } else {
+            super::evict::Evictions::default()
+        };
+        let mut appending = Appending::begin(self, buf, ops.len() == 1 && plan.is_empty())?;
         let mut offsets = Vec::with_capacity(ops.len());
         for op in ops {
             offsets.push(appending.encode(*op)?);
         }
-        let done = appending.finish()?;
+        let records = appending.encode_evictions(&plan)?;
+        let mut done = appending.finish()?;
+        if !plan.is_empty() {
+            done.set_evict_cursor(plan.cursor);
+        }
+        let (seq, existed) = self.apply_appended(done, ops, hashes, &offsets, &records);
+        self.count_evictions(&plan);
+        Ok(Commit { existed, seq })
+    }
+
+    /// Records the appended batch `done` of `ops` (their hashes and offsets, and the
+    /// eviction records after them) in the index; returns its sequence number and, for each
+    /// operation, whether its key had a value.
+    fn apply_appended(
+        &self,
+        done: Appended<'_>,
+        ops: &[Op<'_>],
+        hashes: &[u64],
+        offsets: &[u64],
+        records: &[(u64, u64)],
+    ) -> (u64, Vec<bool>) {
         // A key whose value had expired did not exist, for `existed`.
         let now = self.now_ms();
         if ops.len() >= GROUPED_BATCH {
             // A large batch: applied grouped by table region (see `Index::apply_grouped`),
             // its operations staged before the state lock is taken.
-            let mut log_ops: Vec<LogOp> = (ops.iter().zip(hashes).zip(&offsets))
+            let mut log_ops: Vec<LogOp> = (ops.iter().zip(hashes).zip(offsets))
                 .enumerate()
                 .map(|(i, ((op, &hash), &offset))| log_op(op, hash, offset, i))
                 .collect();
@@ -512,15 +620,17 @@ impl Store {
                     &mut Vec::new(),
                     Some((&mut existed, now)),
                 );
+                // Evicted keys are none of the batch's own: the order does not matter.
+                super::evict::apply_evictions(index, data, records);
             });
-            return Ok(Commit { existed, seq });
+            return (seq, existed);
         }
-        let (seq, existed) = done.commit(|index, data| {
+        done.commit(|index, data| {
             if ops.len() > 64 {
                 index.reserve(ops.len());
             }
             let mut existed = Vec::with_capacity(ops.len());
-            for (i, ((op, &hash), &offset)) in ops.iter().zip(hashes).zip(&offsets).enumerate() {
+            for (i, ((op, &hash), &offset)) in ops.iter().zip(hashes).zip(offsets).enumerate() {
                 if let Some(&ahead) = hashes.get(i + PREFETCH_AHEAD) {
                     index.prefetch(ahead);
                 }
@@ -532,9 +642,9 @@ impl Store {
                 };
                 existed.push(prior.is_some_and(|p| !format::expired(data, p, now)));
             }
+            super::evict::apply_evictions(index, data, records);
             existed
-        });
-        Ok(Commit { existed, seq })
+        })
     }
 
     // ----- durability -----
