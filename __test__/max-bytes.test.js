@@ -148,7 +148,12 @@ test('automatic compaction keeps the file near the limit, even with autoCompact:
   // Let a compaction in flight finish.
   for (let i = 0; i < 200 && s.stats().autoCompactions === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
   const st = s.stats()
-  t.true(st.autoCompactions > 0, 'compacted for the limit')
+  // The file was compacted for the limit: by the automatic compaction that is due at 1.5 ×
+  // the limit, or, when its thread lags behind (a loaded machine), by a write that found the
+  // data past 2 × the limit (which autoCompactions does not count). The engine's
+  // tests/max_bytes.rs checks when the automatic one is due.
+  t.true(st.generation > 0, 'compacted for the limit')
+  t.log(`${st.generation} compactions, ${st.autoCompactions} of them automatic`)
   t.true(st.liveBytes <= max + 8 * st.entries)
   t.true(worst <= 2 * max + 88 + 2 * 1040, `store file reached ${worst}`)
   await s.close()
