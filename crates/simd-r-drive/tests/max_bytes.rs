@@ -483,6 +483,39 @@ fn automatic_compaction_comes_due_for_the_limit_even_with_its_policy_off() {
     assert!(!s.auto_compaction_due());
 }
 
+#[test]
+fn a_store_whose_next_write_must_compact_for_the_limit_is_busy_and_declines_try_write() {
+    // An event loop asks `is_busy` and writes with `try_write` then: the compaction such a
+    // write does first must happen on a worker thread, never on the loop.
+    let d = Dir::new();
+    let s = StoreOptions::new()
+        .auto_compact(None)
+        .open(d.path("s.srd"))
+        .unwrap();
+    for i in 0..40 {
+        s.put(&key(i), &value(i)).unwrap();
+    }
+    assert!(!s.is_busy());
+    // A lower limit: the data (40 entries) is past 2 × 16 entries + 88 bytes.
+    s.set_max_bytes(Some(16 * ENTRY));
+    assert!(s.is_busy(), "the next write must compact first");
+    let end = s.stats().file_bytes;
+    let op = Op::Put {
+        key: &key(100),
+        value: &value(100),
+    };
+    assert!(s.try_write(&[op]).unwrap().is_none(), "declined");
+    assert_eq!(s.stats().file_bytes, end, "nothing written");
+    assert_eq!(s.stats().generation, 0, "nothing compacted");
+    // A write that may wait compacts, then writes and evicts down to the limit.
+    // (Twice here: the first compaction leaves the live data, over the lowered limit, past
+    // the line, and a write gives up compacting after two.)
+    s.write(&[op]).unwrap();
+    assert!(s.stats().generation >= 1);
+    assert!(s.contains(&key(100)).unwrap());
+    assert!(s.stats().live_bytes <= 16 * ENTRY + 8 * s.stats().entries);
+}
+
 const CHILD: &str = "MAX_BYTES_KILL_CHILD";
 /// The limit of the kill -9 test: about 40 of its entries.
 const KILL_MAX: u64 = 40 * 136;

@@ -339,10 +339,12 @@ impl Store {
         &self.recovery
     }
 
-    /// Whether a compaction or a streamed value is under way: a write made now may wait for
-    /// it (bindings then write from a worker thread instead of an event loop).
+    /// Whether a compaction or a streamed value is under way, or the size limit calls for a
+    /// compaction before the next write ([`StoreOptions::max_bytes`]): a write made now may
+    /// wait for it or do it (bindings then write from a worker thread instead of an event
+    /// loop, or with [`Store::try_write`], which declines such a write).
     pub fn is_busy(&self) -> bool {
-        self.long_ops.load(Ordering::Acquire) > 0
+        self.long_ops.load(Ordering::Acquire) > 0 || self.over_compaction_limit()
     }
 
     /// Counts a long operation for [`Store::is_busy`] while the guard lives.
