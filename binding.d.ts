@@ -655,6 +655,7 @@ export interface StoreStats {
    * (see `clearExpired`).
    */
   expiredEntries: number
+  /**
    * Entries the size limit (`maxBytes`) evicted since the engine was opened in this
    * process (not carried across a reopen).
    */

@@ -30,7 +30,7 @@ const { Store } = require('./lib/store.js')
 const errors = require('./lib/errors.js')
 
 const SCHEME = 'simd-r-drive://'
-const STORE_OPTIONS = ['readOnly', 'sync', 'create', 'copyValues', 'autoCompact', 'onAutoCompact', 'expirySweep']
+const STORE_OPTIONS = ['readOnly', 'sync', 'create', 'copyValues', 'autoCompact', 'onAutoCompact', 'expirySweep', 'maxBytes']
 /** Largest expiry the store takes (ms since the epoch); later ones are stored as none. */
 const MAX_TIME = Number.MAX_SAFE_INTEGER
 /** The expiry that marks a plain value without a TTL that could be read in an older form. */
