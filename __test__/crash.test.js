@@ -5,6 +5,8 @@
 //   CRASH_KILLS=5000 npx ava --timeout=60m __test__/crash.test.js   long mode for release checks
 //   CRASH_SEED=1234 ...                                replays a failing run
 const test = require('ava')
+const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { Store } = require('..')
@@ -17,14 +19,18 @@ const SEED = Number(process.env.CRASH_SEED || Math.floor(Math.random() * 1e9))
 /** Kills of the rounds with a size limit (the writer evicts). */
 const EVICT_KILLS = Number(process.env.CRASH_EVICT_KILLS || (copying ? 20 : 80))
 
-/** Runs one writer round and kills it after `delayMs`; resolves with the acknowledged group count. */
+/**
+ * Runs one writer round and kills it after `delayMs`; resolves with the acknowledged group
+ * count and whether a compaction was under way. The writer says READY on stdout (the delay
+ * starts then) and writes its acknowledgements to a file of its own (see crash-writer.js),
+ * read once it has died.
+ */
 function round (file, seed, r, sync, delayMs, maxBytes) {
   return new Promise((resolve, reject) => {
     const limit = maxBytes === undefined ? [] : [String(maxBytes)]
+    const acks = path.join(path.dirname(file), 'acks')
     const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'crash-writer.js'), file, String(seed), String(r), sync ? '1' : '0', ...limit],
-      { stdio: ['ignore', 'pipe', 'pipe'] })
-    let acked = -1
-    let compacting = false
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CRASH_ACKS: acks } })
     let buf = ''
     let err = ''
     let timer = null
@@ -35,19 +41,27 @@ function round (file, seed, r, sync, delayMs, maxBytes) {
         const line = buf.slice(0, nl)
         buf = buf.slice(nl + 1)
         if (line === 'READY' && timer === null) timer = setTimeout(() => child.kill('SIGKILL'), delayMs)
-        else if (line.startsWith('G ')) acked = Number(line.slice(2))
+      }
+    })
+    child.stderr.on('data', (d) => { err += d })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      let acked = -1
+      let compacting = false
+      // Only whole lines: the kill may have cut the last write short.
+      const lines = fs.existsSync(acks) ? fs.readFileSync(acks, 'utf8').split('\n').slice(0, -1) : []
+      for (const line of lines) {
+        if (line.startsWith('G ')) acked = Number(line.slice(2))
         else if (line === 'C+') compacting = true
         else if (line === 'C-') compacting = false
         else if (line.startsWith('ERROR')) err += line
       }
-    })
-    child.stderr.on('data', (d) => { err += d })
-    // 'close', not 'exit': 'exit' can come before the last lines the writer printed have
-    // been read, and an acknowledgement missed that way looks like a write kept wrongly.
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      if (signal !== 'SIGKILL') reject(new Error(`writer exited with ${code}: ${err}`))
-      else resolve({ acked: acked + 1, compacting })
+      fs.rmSync(acks, { force: true })
+      if (signal !== 'SIGKILL') {
+        reject(new Error(`writer exited with ${code}: ${err}`))
+        return
+      }
+      resolve({ acked: acked + 1, compacting })
     })
   })
 }
@@ -161,6 +175,26 @@ function fifoMismatch (s, m) {
   return `first present at ${first}; ${bad.join(', ') || 'none missing'}; ${extra.length} keys not in the model${extra.length ? ` (${extra.slice(0, 3).join(', ')})` : ''}`
 }
 
+/** The contents of the store `file`'s files (the store and its index and delta files), by name. */
+function snapshotFiles (file) {
+  const dir = path.dirname(file)
+  const files = new Map()
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith(path.basename(file))) files.set(name, fs.readFileSync(path.join(dir, name)))
+  }
+  return files
+}
+
+/** Copies the files of a failed round (`snapshots` by label, and as the check left them) for a post-mortem; returns where. */
+function keepFailure (file, snapshots, tag) {
+  const where = path.join(os.tmpdir(), `simd-r-drive-crash-${tag}-${process.pid}`)
+  for (const [label, files] of [...Object.entries(snapshots), ['after', snapshotFiles(file)]]) {
+    fs.mkdirSync(path.join(where, label), { recursive: true })
+    for (const [name, bytes] of files) fs.writeFileSync(path.join(where, label, name), bytes)
+  }
+  return where
+}
+
 /** Applies the ops of a group to the FIFO model `m`: a write moves its key to the end. */
 function applyFifo (m, ops) {
   for (const op of ops) {
@@ -178,7 +212,10 @@ test(`with maxBytes, no acknowledged, unexpired, unevicted write is lost to ${EV
   for (let r = 0; r < EVICT_KILLS; r++) {
     const sync = rnd() < 0.25
     const delay = 5 + Math.floor(rnd() * (rnd() < 0.2 ? 400 : 60))
+    // The files as the round found them, kept with the files it left if it fails.
+    const before = snapshotFiles(file)
     const { acked, compacting } = await round(file, SEED + 1, r, sync, delay, SMALL_MAX_BYTES)
+    const killed = snapshotFiles(file)
     if (compacting) killedCompacting++
     const it = groups(SEED + 1, r, true)
     for (let i = 0; i < acked; i++) applyFifo(model, it.next().value.ops)
@@ -193,10 +230,12 @@ test(`with maxBytes, no acknowledged, unexpired, unevicted write is lost to ${EV
       m = after
     }
     if (cut < 0) {
-      const why = `${fifoMismatch(s, model)}; with the pending group: ${fifoMismatch(s, after)}`
+      const why = `${fifoMismatch(s, model)}; with the pending group: ${fifoMismatch(s, after)}; ` +
+        `recovery ${JSON.stringify(s.recovery())}; stats ${JSON.stringify(s.stats())}; killed compacting ${compacting}`
       await s.close()
+      const kept = keepFailure(file, { before, killed }, `${SEED + 1}-${r}`)
       t.fail(`seed ${SEED + 1}, round ${r} (sync ${sync}, killed after ${delay} ms, ${acked} groups acknowledged, pending ${pending.kind} of ${pending.ops.length}): ` +
-        `the store is not the acknowledged state (nor that plus the pending group) less its oldest entries: ${why}`)
+        `the store is not the acknowledged state (nor that plus the pending group) less its oldest entries: ${why}; files before the round, after the kill and after the check kept in ${kept}`)
       return
     }
     if (cut > 0) evictedRounds++
