@@ -253,6 +253,7 @@ export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
    * stores.
    */
   expirySweep?: boolean
+  /**
    * A size limit, in bytes, on the live data (see the README, "A size limit"): the bytes of
    * the live entries on disk, as `stats().liveBytes` counts them (each key and value padded
    * to 8 bytes, plus 16 bytes of fields, 8 more with an expiry and 8 more in a copy

@@ -24,8 +24,9 @@
 //!
 //! # JavaScript: `Change.type`
 //!
-//! `'put'` (the key was set to `value`), `'delete'`, `'evict'` (the writer's size limit,
-//! `maxBytes`, evicted the key) or `'clear'` (every key was removed; `key` is empty).
+//! `'put'` (the key was set to `value`), `'delete'`, `'expire'` (the expiry sweep removed
+//! the key, whose value had expired), `'evict'` (the writer's size limit, `maxBytes`,
+//! evicted the key) or `'clear'` (every key was removed; `key` is empty).
 //!
 //! # JavaScript: `Change.key`
 //!

@@ -196,7 +196,11 @@ impl Store {
     /// `generation`) that are still their key's live entry and still expired, in one batch
     /// under the writer lock; returns how many it wrote.
     fn write_expiry_records(&self, generation: u64, found: &[(u64, u64)], now: u64) -> Result<u64> {
-        let buf = self.writer.lock();
+        // As any append: under a size limit, a file past what a write may append to is
+        // compacted first (which drops what has expired, and ends this step: see below).
+        let buf = self
+            .writer_for_append(true)?
+            .expect("a waiting write always gets the lock");
         let (map, end) = {
             let s = self.state.read();
             if s.generation != generation {
