@@ -125,11 +125,15 @@ test('a read-only follower keeps working across the writer\'s automatic compacti
   const follower = await Store.open(p, { readOnly: true, follow: 'poll' })
   let replaced = 0
   follower.on('replaced', () => { replaced++ })
+  // A refresh that fails is retried at the next poll; what failed is told if it never succeeds.
+  const refreshErrors = []
+  follower.on('error', (e) => { if (refreshErrors.length < 5) refreshErrors.push(`${e.code}: ${e.message}`) })
   const r = await runChild('auto-compact-writer.js', [p])
   t.is(r.code, 0, r.stderr)
   const stats = JSON.parse(r.stdout)
   t.true(stats.autoCompactions >= 1)
   await until('the follower to see the last write', () => follower.get('after') !== undefined)
+    .catch((e) => { throw new Error(`${e.message}; follower stats ${JSON.stringify(follower.stats())}; refresh errors: ${refreshErrors.join(' | ') || 'none'}`) })
   t.is(follower.get('after').toString(), 'compaction')
   t.is(follower.get('before').toString(), 'x')
   for (let i = 0; i < 200; i++) t.is(follower.get(`k${i}`).toString(), `v3-${i}`.padEnd(2000, '.'))
