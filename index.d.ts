@@ -246,11 +246,12 @@ export interface StoreOptions<E extends ValueEncoding = ValueEncoding> {
   onAutoCompact?: (report: { compactions: number, reclaimedBytes: number, fileBytes: number }) => void
   /**
    * Whether a writable store removes expired entries by itself (default `true`): from its
-   * open (the first pass finds out whether the file holds entries with an expiry) and from
-   * each write of an entry with an expiry, it walks 8 MiB of its log a second on the
-   * threadpool and writes an expiry record for each entry whose expiry has passed, as
-   * {@link Store.clearExpired} does, until a whole pass finds no entry with an expiry. `false`: only `clearExpired()` and compaction remove them. Ignored for read-only
-   * stores.
+   * open (of a log of at most 64 MiB: the first pass finds out whether the file holds
+   * entries with an expiry) and from each write of an entry with an expiry, it walks 8 MiB
+   * of its log a second on the threadpool and writes an expiry record for each entry whose
+   * expiry has passed, as {@link Store.clearExpired} does, until a whole pass finds no entry
+   * with an expiry. `false`: only `clearExpired()` and compaction remove them. Ignored for
+   * read-only stores.
    */
   expirySweep?: boolean
   /**

@@ -322,3 +322,41 @@ fn expiry_records_written_during_a_compaction_stay_expiry_records() {
     let s = opts.open(&path).unwrap();
     assert_eq!(s.len(), 1);
 }
+
+#[test]
+fn the_open_of_a_log_over_64_mib_waits_for_an_expiring_write_before_it_sweeps() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let (_, opts) = clocked(1_000);
+    let s = opts.open(&p).unwrap();
+    fill(&s);
+    // Past the sweep's open-pass limit (64 MiB, `OPEN_PASS_MAX_LOG`) with plain values.
+    let big = vec![1u8; 1 << 20];
+    for i in 0..65 {
+        s.put(format!("plain-{i}").as_bytes(), &big).unwrap();
+    }
+    s.close().unwrap();
+    drop(s);
+    let (_, opts) = clocked(5_000);
+    let s = opts.clone().open(&p).unwrap();
+    // Not walked by itself after this open: nothing is due until a write with an expiry.
+    assert!(!s.expiry_sweep_due());
+    assert_eq!(s.len(), N + 1 + 65);
+    s.put_expiring(b"late", b"x", 9_000).unwrap();
+    assert!(s.expiry_sweep_due());
+    let mut removed = 0;
+    loop {
+        let step = s.sweep_expired(8 << 20).unwrap();
+        removed += step.removed;
+        if step.wrapped {
+            break;
+        }
+    }
+    assert_eq!(removed, N as u64);
+    drop(s);
+    // A small log is walked after its open (the test above): the limit is on its size.
+    let d2 = Dir::new();
+    let p2 = d2.path("s.srd");
+    let s = opts.open(&p2).unwrap();
+    assert!(s.expiry_sweep_due());
+}

@@ -334,7 +334,7 @@ impl Store {
             recovery,
             watchers: Default::default(),
             clock: super::expiry::Clock::new(opts.clock.clone()),
-            sweep: super::sweep::SweepState::new(!opts.read_only),
+            sweep: super::sweep::SweepState::new(!opts.read_only, end),
             max_bytes: AtomicU64::new(match opts.max_bytes {
                 Some(max) if !opts.read_only => max,
                 _ => 0,

@@ -22,6 +22,10 @@ use super::Store;
 /// Bytes of log one step of [`Store::clear_expired`] walks.
 const CLEAR_STEP: u64 = 16 << 20;
 
+/// The largest log whose open starts an automatic pass of the sweep by itself (see
+/// [`SweepState::new`]): 8 steps of the bindings' 8 MiB.
+pub(crate) const OPEN_PASS_MAX_LOG: u64 = 64 << 20;
+
 /// What one step of the sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Sweep {
@@ -56,12 +60,16 @@ struct Cursor {
 }
 
 impl SweepState {
-    /// The state of a store just opened: a writable one wants a first pass, which finds out
-    /// whether the file holds entries with an expiry (a pass that meets none turns the
-    /// automatic sweep off until the next write of one).
-    pub(crate) fn new(writable: bool) -> Self {
+    /// The state of a store just opened with a log of `log_bytes`: a writable one whose log
+    /// is at most [`OPEN_PASS_MAX_LOG`] wants a first pass, which finds out whether the
+    /// file holds entries with an expiry (a pass that meets none turns the automatic sweep
+    /// off until the next write of one). A larger log is not walked for that: the sweep
+    /// starts with the first write of an entry with an expiry (or a
+    /// [`Store::clear_expired`]), so that a big store that does not use expiry does not
+    /// read its whole log after every open.
+    pub(crate) fn new(writable: bool, log_bytes: u64) -> Self {
         SweepState {
-            wanted: AtomicBool::new(writable),
+            wanted: AtomicBool::new(writable && log_bytes <= OPEN_PASS_MAX_LOG),
             ..Default::default()
         }
     }
@@ -77,9 +85,9 @@ impl SweepState {
 
 impl Store {
     /// Whether an automatic sweep step should run: the store is writable and open, and
-    /// the file may hold entries with an expiry: from the open until a whole pass meets
-    /// none (the first pass after an open finds out), and again from the next write of
-    /// one. Bindings ask on a timer.
+    /// the file may hold entries with an expiry: from the open (of a log of at most
+    /// [`OPEN_PASS_MAX_LOG`]; the first pass finds out) until a whole pass meets none, and
+    /// again from the next write of one. Bindings ask on a timer.
     pub fn expiry_sweep_due(&self) -> bool {
         !self.read_only
             && !self.is_closed()
