@@ -10,7 +10,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use simd_r_drive::{Op, StoreOptions};
@@ -74,23 +73,14 @@ fn acknowledged_writes_survive_kill_9_during_index_merges() {
     let rounds = 12u64;
     let mut used_index = 0;
     for round in 0..rounds {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "acknowledged_writes_survive_kill_9_during_index_merges",
-                "--nocapture",
-            ])
-            .env(CHILD, format!("{}|{round}", p.display()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = common::spawn_test_child(
+            "acknowledged_writes_survive_kill_9_during_index_merges",
+            CHILD,
+            format!("{}|{round}", p.display()),
+        );
         let lines = BufReader::new(child.stdout.take().unwrap());
         // Kill after a pseudo-random number of acknowledged batches (or time).
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let after = 5 + rng % 60;
+        let after = 5 + common::xorshift(&mut rng) % 60;
         let started = Instant::now();
         let mut seen = 0;
         // Kept open until the kill, so that the child never sees a closed pipe.

@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -576,21 +575,12 @@ fn no_acknowledged_unevicted_write_is_lost_to_kill_9() {
     let mut acked: Vec<Vec<u8>> = Vec::new();
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
     for round in 0..10u64 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "no_acknowledged_unevicted_write_is_lost_to_kill_9",
-                "--nocapture",
-            ])
-            .env(CHILD, format!("{}|{round}", p.display()))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let after = 3 + rng % 40;
+        let mut child = spawn_test_child(
+            "no_acknowledged_unevicted_write_is_lost_to_kill_9",
+            CHILD,
+            format!("{}|{round}", p.display()),
+        );
+        let after = 3 + xorshift(&mut rng) % 40;
         let started = Instant::now();
         let mut seen = 0;
         let mut it = BufReader::new(child.stdout.take().unwrap()).lines();

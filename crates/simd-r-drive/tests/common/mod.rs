@@ -78,3 +78,27 @@ pub fn without_open_mark(mut file: Vec<u8>, end: usize) -> Vec<u8> {
     }
     file
 }
+
+/// Runs the test `name` of this test binary again as a child process with `var=value` in its
+/// environment (the child sees it and plays its part), its stdout piped for its
+/// acknowledgements. The kill -9 tests kill it at a moment they choose.
+#[allow(dead_code)]
+pub fn spawn_test_child(name: &str, var: &str, value: String) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture"])
+        .env(var, value)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The next number of the xorshift generator whose state is `state` (the kill -9 tests'
+/// choice of when to kill).
+#[allow(dead_code)]
+pub fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
