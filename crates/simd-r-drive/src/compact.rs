@@ -323,6 +323,10 @@ impl Store {
         // sync inside the final step only has the last few batches to write out.
         out.flush()
             .map_err(|e| io_err("writing the compaction file", e))?;
+        // The new file's preallocated zeros, written here by the compaction's own thread:
+        // otherwise the first write after the switch would write them, on whatever thread
+        // commits it (an event loop's among them). The tail copied below overwrites some.
+        let mut allocated = self.preallocate_from(&out.file, out.end());
         self.backend
             .sync_data(&out.file)
             .map_err(|e| io_err("syncing the compaction file", e))?;
@@ -376,8 +380,19 @@ impl Store {
         // replaced file, whose writes no open would ever see. Failing here leaves the old
         // file the store (the caller removes the new one).
         let new_end = out.end();
+        if new_end > allocated {
+            // The final tail outgrew the zeros written above (writers were busy meanwhile).
+            allocated = self.preallocate_from(&out.file, new_end);
+        }
         let map = Mapping::new(&out.file, new_end, true)
             .map_err(|e| io_err("mapping the compaction file", e))?;
+        // A binding that reads through the private twin of the mapping gets the new one's
+        // made here, not on its first read after the switch (an mmap on the reader's
+        // thread, which would wait for the kernel's mmap lock while the old mapping is
+        // released). If it cannot be made now, the first read makes it (or reports why not).
+        if self.state.read().map.has_private() {
+            let _ = map.private(&out.file);
+        }
         let id = out
             .file
             .metadata()
@@ -404,9 +419,9 @@ impl Store {
         let map = Arc::new(map);
         let old = {
             let mut s = self.state.write();
-            // The new file holds exactly the data: nothing preallocated yet.
+            // The new file holds the data and the zeros preallocated past it.
             self.allocated
-                .store(new_end, std::sync::atomic::Ordering::Release);
+                .store(allocated.max(new_end), std::sync::atomic::Ordering::Release);
             // Every entry of the new file was verified as it was copied; the background
             // verifier's progress was of the old file.
             self.verified_to
@@ -463,6 +478,18 @@ impl Store {
             writer_pause,
             duration: started.elapsed(),
         })
+    }
+
+    /// Writes the preallocated zeros due past `end` into the compaction file `file` (see
+    /// [`Store::write_zeros_ahead`]) and returns the length the file then reaches (at least
+    /// `end`). A failure writes fewer zeros, or none: the first write after the switch then
+    /// writes the rest, as after any failed preallocation.
+    fn preallocate_from(&self, file: &File, end: u64) -> u64 {
+        let mut zeros = Vec::new();
+        match self.write_zeros_ahead(file, end, &mut zeros) {
+            Some(target) => target,
+            None => file.metadata().map_or(end, |m| m.len().max(end)),
+        }
     }
 
     /// The error of compaction step `op` on `tmp`. A full disk while the new file is
