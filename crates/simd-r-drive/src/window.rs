@@ -121,8 +121,10 @@ impl Drop for PrivateMap {
     fn drop(&mut self) {
         #[cfg(unix)]
         // SAFETY: `ptr`/`len` are exactly what `mmap` returned, and no view of the mapping
-        // can outlive `self`: every holder keeps an `Arc<PrivateMap>`.
+        // can outlive `self`: every holder keeps an `Arc<PrivateMap>`. Its pages go back in
+        // pieces first, so that the unmap holds the mmap lock only briefly.
         unsafe {
+            crate::mapping::release_in_pieces(self.ptr, self.len);
             libc::munmap(self.ptr.cast(), self.len);
         }
     }

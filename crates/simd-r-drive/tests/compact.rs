@@ -103,6 +103,67 @@ fn writes_after_a_compaction_go_to_the_new_file() {
     s.verify().unwrap();
 }
 
+/// The id a private mapping made now gets: every one made before has a smaller id.
+fn next_private_map_id() -> u64 {
+    let d = Dir::new();
+    let s = open(&d.path("other.srd"));
+    s.put(b"k", b"v").unwrap();
+    s.private_map().unwrap().0.id()
+}
+
+#[test]
+fn a_store_read_through_its_private_mapping_gets_the_new_files_before_the_switch() {
+    // A binding's first read after the switch must not map the new file itself (an mmap on
+    // its thread, while the old mapping is being released): compaction has made it.
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    for i in 0..100u64 {
+        s.put(&i.to_le_bytes(), &bytes(i, 1000)).unwrap();
+        s.put(&i.to_le_bytes(), &bytes(i + 1, 1000)).unwrap();
+    }
+    let (old, _) = s.private_map().unwrap();
+    s.compact().unwrap();
+    let later = next_private_map_id();
+    let (new, stable_end) = s.private_map().unwrap();
+    assert_ne!(new.id(), old.id(), "the new file has a mapping of its own");
+    assert!(new.id() < later, "made by the compaction, not by the read");
+    // It maps the new file: the first value reads as it is stored there.
+    s.locate_private(&7u64.to_le_bytes(), |at| {
+        let at = at.unwrap();
+        assert_eq!(at.map.id(), new.id());
+        assert!(at.offset + at.len as u64 <= stable_end);
+        // SAFETY: the range is below the stable end of the mapping, which `new` keeps alive.
+        let got =
+            unsafe { std::slice::from_raw_parts(at.map.as_ptr().add(at.offset as usize), at.len) };
+        assert_eq!(got, &bytes(8, 1000)[..]);
+    })
+    .unwrap();
+    // A store nobody read that way gets none made (nothing would use it).
+    let q = d.path("q.srd");
+    let t = open(&q);
+    t.put(b"a", b"1").unwrap();
+    t.put(b"a", b"2").unwrap();
+    t.compact().unwrap();
+    let later = next_private_map_id();
+    assert!(t.private_map().unwrap().0.id() > later);
+}
+
+#[test]
+fn a_write_that_outgrows_the_mapping_makes_the_new_private_mapping_too() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    s.put(b"small", b"1").unwrap();
+    let (old, _) = s.private_map().unwrap();
+    // Past the smallest reservation (64 MiB): the file is mapped again.
+    s.put(b"big", &vec![3u8; 65 << 20]).unwrap();
+    let later = next_private_map_id();
+    let (new, _) = s.private_map().unwrap();
+    assert_ne!(new.id(), old.id());
+    assert!(new.id() < later, "made by the write, not by the read");
+}
+
 #[test]
 fn compaction_writes_the_index_file_of_the_new_file() {
     let d = Dir::new();
