@@ -88,3 +88,46 @@ test('a write that finishes while a compaction swaps files is kept', async (t) =
     await r.close()
   }
 })
+
+/** The nice value of each thread of this process named `name` (Linux: /proc/self/task). */
+function niceOfThreads (name) {
+  const fs = require('node:fs')
+  const found = []
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== name) continue
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      // Fields after the command's closing parenthesis: the 19th of the line is the nice value.
+      found.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]))
+    } catch {} // the thread ended meanwhile
+  }
+  return found
+}
+
+test('compaction runs at a lower CPU priority than the event loop, on a thread of its own (Linux)', async (t) => {
+  if (process.platform !== 'linux') return t.pass('Linux only')
+  const s = await Store.open(tmpStore())
+  const value = Buffer.alloc(64 * 1024, 7)
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 1024; i += 256) {
+      const batch = []
+      for (let j = i; j < i + 256; j++) batch.push([`k${j}`, value])
+      await s.putMany(batch)
+    }
+  }
+  let done = false
+  const compacted = s.compact().finally(() => { done = true })
+  const seen = []
+  while (!done && seen.length === 0) {
+    seen.push(...niceOfThreads('srd-compact'))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await compacted
+  t.true(seen.length > 0, 'the compaction ran on a thread named srd-compact')
+  t.true(seen.every((nice) => nice === 10), `nice ${seen}`)
+  // The threadpool thread that ran the task, and this one, keep their priority (Node's
+  // own threads are all named after it).
+  const own = niceOfThreads('node')
+  t.true(own.length > 1 && own.every((nice) => nice === 0), `nice ${own}`)
+  await s.close()
+})

@@ -103,7 +103,10 @@ impl Task for CompactTask {
     type JsValue = CompactResult;
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let store = &self.handle.store;
-        self.work.run(|p| store.compact_with(p)).or_throw()
+        let work = &self.work;
+        // On a thread of lower priority (this threadpool thread's must not change).
+        crate::background::run_lowered("srd-compact", || work.run(|p| store.compact_with(p)))
+            .or_throw()
     }
     fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<CompactResult> {
         Ok(CompactResult {
@@ -156,6 +159,7 @@ pub(crate) fn compact_if_due(store: &Arc<registry::Engine>) {
     let _ = std::thread::Builder::new()
         .name("srd-auto-compact".into())
         .spawn(move || {
+            crate::background::lower_priority();
             let _ = engine.run_auto_compaction(&claim);
             // The engine first, then the claim: a close waiting for the claim
             // (`abandon_auto_compaction`) then holds the last reference itself.

@@ -35,7 +35,10 @@ unsafe extern "C" fn release_mapping(_env: sys::napi_env, _data: *mut c_void, hi
         // takes milliseconds, so it happens off the JavaScript thread.
         let _ = std::thread::Builder::new()
             .name("simd-r-drive-unmap".into())
-            .spawn(move || drop(map));
+            .spawn(move || {
+                crate::background::lower_priority();
+                drop(map)
+            });
     }
 }
 
