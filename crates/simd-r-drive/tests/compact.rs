@@ -236,3 +236,71 @@ fn compaction_of_stores_at_the_edges() {
     drop(s);
     assert!(open(&p).is_empty());
 }
+
+/// `(scheduling policy)` of each thread of this process named `name` (Linux).
+#[cfg(target_os = "linux")]
+fn policies_of_threads(name: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = t.unwrap().path();
+        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+            continue;
+        };
+        if comm.trim() != name {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
+        // Fields after the command's closing parenthesis start with the 3rd; the 41st is
+        // the scheduling policy.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        found.push(fields[41 - 3].parse().unwrap());
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn compaction_copies_on_a_thread_of_the_lowest_priority_and_finishes_on_the_callers() {
+    const SCHED_IDLE: u32 = 5;
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    for round in 0..2u64 {
+        for i in 0..32u64 {
+            s.put(&i.to_le_bytes(), &bytes(i + round, 1 << 20)).unwrap();
+        }
+    }
+    let hashed = simd_r_drive::entry_bytes_hashed();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let reports = std::sync::Mutex::new(Vec::new());
+    let report = |done: u64, total: u64| {
+        // Passed on to this thread while the copying thread runs.
+        seen.lock()
+            .unwrap()
+            .extend(policies_of_threads("srd-compact"));
+        reports.lock().unwrap().push((done, total));
+    };
+    let r = s
+        .compact_with(&simd_r_drive::Progress::none().on_progress(&report))
+        .unwrap();
+    assert_eq!(r.entries, 32);
+    let seen = seen.into_inner().unwrap();
+    assert!(
+        !seen.is_empty(),
+        "a thread named srd-compact did the copying"
+    );
+    assert!(seen.iter().all(|&p| p == SCHED_IDLE), "{seen:?}");
+    // It verified every entry it copied; this thread verified none of them.
+    assert_eq!(simd_r_drive::entry_bytes_hashed(), hashed);
+    // Its reports reached this thread in order, the last one saying it is done.
+    let reports = reports.into_inner().unwrap();
+    assert!(reports.windows(2).all(|w| w[0].0 <= w[1].0), "{reports:?}");
+    assert_eq!(reports.last().map(|&(d, t)| d == t), Some(true));
+    // This thread keeps its own priority.
+    let own = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let own: Vec<&str> = own[own.rfind(')').unwrap() + 2..].split(' ').collect();
+    assert_eq!(own[41 - 3], "0", "SCHED_OTHER");
+    assert_eq!(dump(&s).len(), 32);
+}
