@@ -304,3 +304,57 @@ fn compaction_copies_on_a_thread_of_the_lowest_priority_and_finishes_on_the_call
     assert_eq!(own[41 - 3], "0", "SCHED_OTHER");
     assert_eq!(dump(&s).len(), 32);
 }
+
+/// The real file system, noting the longest write made through it.
+#[derive(Debug, Default)]
+struct LongestWrite(std::sync::atomic::AtomicUsize);
+
+impl simd_r_drive::io::Backend for LongestWrite {
+    fn write_at(&self, file: &std::fs::File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.0
+            .fetch_max(buf.len(), std::sync::atomic::Ordering::Relaxed);
+        simd_r_drive::io::OsBackend.write_at(file, buf, offset)
+    }
+    fn sync_data(&self, file: &std::fs::File) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.sync_data(file)
+    }
+    fn set_len(&self, file: &std::fs::File, len: u64) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.set_len(file, len)
+    }
+    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.rename(from, to)
+    }
+    fn sync_dir(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.sync_dir(dir)
+    }
+}
+
+#[test]
+fn compaction_writes_in_pieces_of_at_most_256_kib() {
+    // A kernel without preemption lets no other thread (an event loop's) take the CPU of
+    // a thread inside a system call: compaction's writes, preallocated zeros included, are
+    // kept short.
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let longest = std::sync::Arc::new(LongestWrite::default());
+    let s = StoreOptions::new()
+        .preallocate(2 << 20)
+        .backend(longest.clone())
+        .open(&p)
+        .unwrap();
+    for i in 0..40u64 {
+        // Values of 64 KiB and some larger than a piece.
+        let len = if i % 10 == 0 { 3 << 20 } else { 64 << 10 };
+        s.put(&(i % 30).to_le_bytes(), &bytes(i, len)).unwrap();
+    }
+    let expected = dump(&s);
+    longest.0.store(0, std::sync::atomic::Ordering::Relaxed);
+    s.compact().unwrap();
+    let most = longest.0.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(most > 0 && most <= 256 << 10, "a write of {most} bytes");
+    // The new file is preallocated past its data and holds every entry.
+    assert!(std::fs::metadata(&p).unwrap().len() >= s.stats().file_bytes + (2 << 20));
+    assert_eq!(dump(&s), expected);
+    drop(s);
+    assert_eq!(dump(&open(&p)), expected);
+}

@@ -297,11 +297,22 @@ impl Store {
             return Some(end);
         }
         let target = end.div_ceil(self.preallocate) * self.preallocate + self.preallocate;
+        // In pieces of a compaction's chunk (see `compact::CHUNK`): one write of megabytes
+        // holds its CPU for a millisecond and more.
+        let piece = crate::compact::CHUNK as u64;
         buf.clear();
-        buf.resize((target - end) as usize, 0);
-        let written = self.backend.write_at(file, buf, end);
+        buf.resize((target - end).min(piece) as usize, 0);
+        let mut at = end;
+        while at < target {
+            let n = (target - at).min(piece) as usize;
+            if self.backend.write_at(file, &buf[..n], at).is_err() {
+                buf.clear();
+                return None;
+            }
+            at += n as u64;
+        }
         buf.clear();
-        written.ok().map(|()| target)
+        Some(target)
     }
 
     /// Counts the store file's current length as allocated (after a write of
