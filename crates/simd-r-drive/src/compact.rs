@@ -10,6 +10,11 @@
 //! 4. Swap the in-memory state to the new file. Values read before keep the old mapping,
 //!    and with it the old file's bytes, alive.
 //!
+//! Steps 1 and 2 and the sync before step 3 run on a thread of their own at the lowest CPU
+//! priority (`SCHED_IDLE` on Linux), writing at most 256 KiB per system call, so that they
+//! never keep another thread (an event loop's) waiting for a CPU; the caller's thread passes
+//! their progress on, then runs steps 3 and 4 at its own priority.
+//!
 //! A crash before the rename leaves the old store and a temporary file that the next open
 //! deletes; a crash after it leaves the new store, which holds everything the old one did.
 
