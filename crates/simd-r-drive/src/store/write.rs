@@ -19,6 +19,9 @@ use crate::mapping::Mapping;
 
 use super::{Commit, Op, Store};
 
+/// Preallocated zeros are written in pieces of this size (see `write_zeros_ahead`).
+const ZERO_PIECE: u64 = 256 << 10;
+
 /// The encode buffer is kept between writes up to this capacity.
 const KEEP_WRITE_BUFFER: usize = 8 << 20;
 
@@ -297,9 +300,9 @@ impl Store {
             return Some(end);
         }
         let target = end.div_ceil(self.preallocate) * self.preallocate + self.preallocate;
-        // In pieces of a compaction's chunk (see `compact::CHUNK`): one write of megabytes
-        // holds its CPU for a millisecond and more.
-        let piece = crate::compact::CHUNK as u64;
+        // In pieces of 256 KiB, as compaction writes (see its `CHUNK`): one write of
+        // megabytes holds its CPU for a millisecond and more.
+        let piece = ZERO_PIECE;
         buf.clear();
         buf.resize((target - end).min(piece) as usize, 0);
         let mut at = end;
