@@ -88,3 +88,52 @@ test('a write that finishes while a compaction swaps files is kept', async (t) =
     await r.close()
   }
 })
+
+/** `[nice value, scheduling policy]` of each thread of this process named `name` (Linux). */
+function threads (name) {
+  const fs = require('node:fs')
+  const found = []
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== name) continue
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      // Fields after the command's closing parenthesis (the 3rd of the line on): the 19th
+      // is the nice value, the 41st the scheduling policy.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      found.push([Number(fields[19 - 3]), Number(fields[41 - 3])])
+    } catch {} // the thread ended meanwhile
+  }
+  return found
+}
+
+const SCHED_OTHER = 0
+const SCHED_IDLE = 5
+
+test('compaction copies at the lowest CPU priority, on a thread of its own (Linux)', async (t) => {
+  if (process.platform !== 'linux') return t.pass('Linux only')
+  const s = await Store.open(tmpStore())
+  const value = Buffer.alloc(64 * 1024, 7)
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 1024; i += 256) {
+      const batch = []
+      for (let j = i; j < i + 256; j++) batch.push([`k${j}`, value])
+      await s.putMany(batch)
+    }
+  }
+  let done = false
+  const compacted = s.compact().finally(() => { done = true })
+  const seen = []
+  while (!done && seen.length === 0) {
+    seen.push(...threads('srd-compact'))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await compacted
+  t.true(seen.length > 0, 'the compaction ran on a thread named srd-compact')
+  t.true(seen.every(([, policy]) => policy === SCHED_IDLE), `policy ${seen}`)
+  // The threadpool thread that ran the task (and waited for the copying thread, then ran
+  // the final step), and this one, keep their priority (Node's own threads are all named
+  // after it).
+  const own = threads('node')
+  t.true(own.length > 1 && own.every(([nice, policy]) => nice === 0 && policy === SCHED_OTHER), `${own}`)
+  await s.close()
+})

@@ -14,7 +14,7 @@ const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { monitorEventLoopDelay } = require('node:perf_hooks')
+const { monitorEventLoopDelay, PerformanceObserver } = require('node:perf_hooks')
 
 const MB = Number(process.env.LOOP_DELAY_MB || 1200)
 const VALUE = 65536
@@ -74,6 +74,18 @@ async function compaction (mode, dir) {
   const w = Buffer.alloc(VALUE, 9)
   for (let i = 0; i < n; i += 4) await s.put(`k${i}`, w)
   await s.flush()
+  // GC pauses of this thread while compaction runs (a finalizer of the store's buffers
+  // runs in one, and its external memory can bring one on).
+  let gcLongest = 0
+  let gcs = 0
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (!measuring) continue
+      gcs++
+      if (e.duration > gcLongest) gcLongest = e.duration
+    }
+  })
+  gc.observe({ entryTypes: ['gc'] })
   const h = monitorEventLoopDelay({ resolution: 1 })
   h.enable()
   measuring = true
@@ -89,12 +101,15 @@ async function compaction (mode, dir) {
     else await new Promise((resolve) => setImmediate(resolve))
     ops++
   }
-  measuring = false
   h.disable()
   const r = await compacted
+  await new Promise((resolve) => setImmediate(resolve)) // the last GC entries
+  measuring = false
+  gc.disconnect()
   await s.close()
   report(`compaction ${mode}`, h, `; ${(r.bytesBefore / 1e9).toFixed(2)} GB in ${r.durationMs.toFixed(0)} ms, ` +
-    `${ops} ops; longest addon call on the loop ${longest.toFixed(2)} ms (${longestName})`)
+    `${ops} ops; longest addon call on the loop ${longest.toFixed(2)} ms (${longestName}), ` +
+    `longest of ${gcs} GC pauses ${gcLongest.toFixed(2)} ms`)
 }
 
 async function child (args) {

@@ -165,6 +165,7 @@
 
 #![deny(clippy::all)]
 
+mod background;
 pub mod backup;
 pub mod changes;
 pub mod conditional;

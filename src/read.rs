@@ -174,11 +174,16 @@ pub fn window(
     let (map, stable_end) = registry::get(h)?.store.private_map().or_throw()?;
     let map_id = get_slot(&scratch, OUT_MAP_ID);
     // (Both are below 2^53: the sum does not overflow.)
-    if map.id() as f64 != map_id || offset + len > stable_end {
+    let made = if map.id() as f64 != map_id || offset + len > stable_end {
         put_slot(&mut scratch, OUT_AUX, WINDOW_MOVED);
-        return Ok(None);
-    }
-    window_over(&env, &map, stable_end, &mut scratch, (offset, len), shape)
+        Ok(None)
+    } else {
+        window_over(&env, &map, stable_end, &mut scratch, (offset, len), shape)
+    };
+    // A compaction may have switched files since `private_map`: this may be the last
+    // reference to the old file's mapping, not to be unmapped here.
+    views::release(map);
+    made
 }
 
 /// A copy of the value of the key in `scratch`, or `undefined`.

@@ -17,8 +17,18 @@ use crate::views::{self, Raw};
 /// A point-in-time list of live entries, for iteration.
 #[napi]
 pub struct Snapshot {
-    inner: RangeSnapshot,
+    inner: std::mem::ManuallyDrop<RangeSnapshot>,
     next: usize,
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        // SAFETY: `inner` is taken once, here, and never used again.
+        let inner = unsafe { std::mem::ManuallyDrop::take(&mut self.inner) };
+        // Collected on the JavaScript thread: the mapping of a replaced file, if this was
+        // its last reference, is released on a thread of its own.
+        views::release(inner.map);
+    }
 }
 
 /// Takes a snapshot of the live entries of a store.
@@ -42,7 +52,7 @@ pub struct Snapshot {
 pub fn snapshot(h: u32) -> napi::Result<Snapshot> {
     let handle = registry::get(h)?;
     Ok(Snapshot {
-        inner: handle.store.snapshot_ranges().or_throw()?,
+        inner: std::mem::ManuallyDrop::new(handle.store.snapshot_ranges().or_throw()?),
         next: 0,
     })
 }

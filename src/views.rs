@@ -30,12 +30,23 @@ unsafe extern "C" fn release_mapping(_env: sys::napi_env, _data: *mut c_void, hi
     // SAFETY: `hint` is the `Box<Arc<PrivateMap>>` leaked in `view` for this buffer, and
     // N-API calls this finalizer exactly once, after the buffer is gone.
     let map = unsafe { Box::from_raw(hint.cast::<Arc<PrivateMap>>()) };
+    release(*map);
+}
+
+/// Drops `map`, a reference to a mapping held on the JavaScript thread: the last one
+/// (its store moved to another file meanwhile) goes to a thread of its own. Unmapping
+/// hundreds of megabytes of touched pages takes milliseconds, and the unmap that closes a
+/// replaced file's last reference frees its blocks (with a synchronous discard on some
+/// file systems, such as ext4 mounted with `discard`: a hundred milliseconds and more per
+/// GB, seen here on the thread that unlinked such a file).
+pub fn release(map: Arc<PrivateMap>) {
     if Arc::strong_count(&map) == 1 {
-        // The last view of a mapping: unmapping hundreds of megabytes of touched pages
-        // takes milliseconds, so it happens off the JavaScript thread.
         let _ = std::thread::Builder::new()
             .name("simd-r-drive-unmap".into())
-            .spawn(move || drop(map));
+            .spawn(move || {
+                crate::background::lower_priority();
+                drop(map)
+            });
     }
 }
 

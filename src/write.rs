@@ -168,6 +168,7 @@ pub(crate) fn merge_index_if_due(store: &Arc<registry::Engine>) {
     let spawned = std::thread::Builder::new()
         .name("srd-index-merge".into())
         .spawn(move || {
+            crate::background::lower_priority();
             let _ = engine.run_background_merge();
         });
     if spawned.is_err() {

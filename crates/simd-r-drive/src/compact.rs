@@ -10,6 +10,11 @@
 //! 4. Swap the in-memory state to the new file. Values read before keep the old mapping,
 //!    and with it the old file's bytes, alive.
 //!
+//! Steps 1 and 2 and the sync before step 3 run on a thread of their own at the lowest CPU
+//! priority (`SCHED_IDLE` on Linux), writing at most 256 KiB per system call, so that they
+//! never keep another thread (an event loop's) waiting for a CPU; the caller's thread passes
+//! their progress on, then runs steps 3 and 4 at its own priority.
+//!
 //! A crash before the rename leaves the old store and a temporary file that the next open
 //! deletes; a crash after it leaves the new store, which holds everything the old one did.
 
@@ -27,8 +32,13 @@ use crate::mapping::Mapping;
 use crate::progress::{Progress, STEP};
 use crate::store::{State, Store};
 
-/// Flush the copy buffer once it holds this much.
-const CHUNK: usize = 4 << 20;
+/// Flush the copy buffer once it holds this much, and write it in pieces of at most this
+/// size. The copying thread has the lowest priority, but a kernel without preemption
+/// (`PREEMPT_NONE`, the usual server setting) lets no other thread take its CPU while it is
+/// inside a system call: a 4 MiB write, copying into the page cache, kept an event loop
+/// that woke on its CPU waiting 4-6 ms (the rest of a 250 Hz tick). A write of this size
+/// takes a tenth of that.
+pub(crate) const CHUNK: usize = 256 << 10;
 
 /// A cancellable compaction checks its flag before every this many entries it copies (and
 /// after every chunk it writes).
@@ -57,6 +67,90 @@ pub struct CompactionReport {
     pub duration: Duration,
 }
 
+/// What steps 1 and 2 of a compaction leave for the final step ([`Store::copy_bulk`]).
+struct Bulk {
+    /// The new file's index so far.
+    index: Index,
+    /// Live entries copied in step 1.
+    kept: u64,
+    /// End of the old file's data copied so far.
+    copied: u64,
+    /// Entries of batches copied in step 2.
+    tail_entries: u64,
+    /// Length of the new file with its preallocated zeros.
+    allocated: u64,
+}
+
+/// How often the compacting thread's progress is passed on, at most, while the bulk runs.
+const PROGRESS_POLL: Duration = Duration::from_millis(20);
+
+/// Runs `bulk` (the copying of a compaction) on a thread of its own at the lowest CPU
+/// priority (Linux `SCHED_IDLE`: any other thread that becomes runnable on its CPU, an
+/// event loop's or its garbage collector's, takes the CPU at once, where a thread of normal
+/// priority, or even nice 10, ran on for the rest of its 4-6 ms slice), with the cancel
+/// flag of `progress`; its reports are passed on to `progress` on the calling thread, in
+/// order. The final step of a compaction, which holds the writer lock, stays on the
+/// calling thread and keeps its priority, so that CPU-bound work elsewhere cannot hold
+/// writers up behind it. Runs `bulk` on the calling thread if no thread can be had.
+fn in_background<R: Send>(
+    progress: &Progress<'_>,
+    bulk: impl FnOnce(&Progress<'_>) -> R + Send,
+) -> R {
+    let reports = parking_lot::Mutex::new(Vec::new());
+    let caller = std::thread::current();
+    let cancel = progress.cancel();
+    let pass_on = |reports: &parking_lot::Mutex<Vec<(u64, u64)>>| {
+        for (done, total) in std::mem::take(&mut *reports.lock()) {
+            progress.report(done, total);
+        }
+    };
+    let slot = parking_lot::Mutex::new(Some(bulk));
+    let done = std::thread::scope(|s| {
+        let t = std::thread::Builder::new()
+            .name("srd-compact".into())
+            .spawn_scoped(s, || {
+                lower_priority();
+                let report = |done: u64, total: u64| {
+                    reports.lock().push((done, total));
+                    caller.unpark();
+                };
+                let mut p = Progress::none().on_progress(&report);
+                if let Some(flag) = cancel {
+                    p = p.cancel_flag(flag);
+                }
+                let bulk = slot.lock().take().expect("taken once");
+                bulk(&p)
+            })
+            .ok()?;
+        while !t.is_finished() {
+            std::thread::park_timeout(PROGRESS_POLL);
+            pass_on(&reports);
+        }
+        let r = t.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        pass_on(&reports);
+        Some(r)
+    });
+    match done {
+        Some(r) => r,
+        None => (slot.into_inner().expect("not taken"))(progress),
+    }
+}
+
+/// Gives the calling thread the lowest CPU priority, `SCHED_IDLE` (Linux only; a refusal
+/// changes nothing). For threads made for the work: an unprivileged thread cannot take it
+/// back.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `param` is a valid `sched_param` for the call, which only reads it; pid 0
+        // names the calling thread alone.
+        unsafe {
+            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+        }
+    }
+}
+
 /// The new file being written.
 struct Output<'a> {
     path: &'a Path,
@@ -73,11 +167,12 @@ impl Output<'_> {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        if !self.buf.is_empty() {
-            self.backend.write_at(&self.file, &self.buf, self.written)?;
-            self.written += self.buf.len() as u64;
-            self.buf.clear();
+        // (An entry larger than a chunk fills the buffer past it.)
+        for piece in self.buf.chunks(CHUNK) {
+            self.backend.write_at(&self.file, piece, self.written)?;
+            self.written += piece.len() as u64;
         }
+        self.buf.clear();
         Ok(())
     }
 
@@ -258,84 +353,17 @@ impl Store {
             )
             .map_err(|e| io_err("writing the compaction file", e))?;
 
-        // 1. Live entries as of the start. Keys are distinct, so no comparisons are needed.
-        // Each is verified as it is copied: the copy gets a fresh checksum, so damage that
-        // crept into the file since it was read (or that an open from an index checkpoint
-        // did not re-read) must stop the compaction here rather than become valid data.
-        let mut index = Index::with_capacity(slots.len());
-        let data = map.bytes(start_end);
-        let mut asked = 0;
-        let mut next_report = 0;
-        // Entries expired by now are dropped (they read as missing already).
-        let now = self.now_ms();
-        let mut kept = 0u64;
-        for (i, &(off, hash)) in slots.iter().enumerate() {
-            if off >= next_report {
-                progress.report(off, start_end);
-                next_report = off + STEP;
-            }
-            // (An empty buffer: a 4 MiB chunk was just written.)
-            if i % CANCEL_CHECK_EVERY == 0 || out.buf.is_empty() {
-                cancelled()?;
-            }
-            crate::mapping::read_ahead(data, off, &mut asked);
-            let h = match format::verify_entry(data, off) {
-                Ok(h) if h.kind == EntryKind::Put => h,
-                Ok(_) => {
-                    return Err(Error::corrupt(
-                        &self.path,
-                        off,
-                        "the index points at an entry that is not a put",
-                    ))
-                }
-                Err(bad) => return Err(Error::corrupt(&self.path, off, bad.describe())),
-            };
-            let expiry = format::entry_expiry(data, off);
-            if expiry.is_some_and(|at| at <= now) {
-                continue;
-            }
-            let ks = (off + h.key_start()) as usize;
-            let vs = (off + h.value_start()) as usize;
-            let new_off = out
-                .push(
-                    EntryKind::Put,
-                    true,
-                    (Some(format::entry_version(data, off)), expiry),
-                    &data[ks..ks + h.key_len],
-                    &data[vs..vs + h.value_len],
-                )
-                .map_err(|e| io_err("writing the compaction file", e))?;
-            // The copy's length: with its explicit version, longer than the original.
-            index.insert_unique(hash, new_off, out.end() - new_off);
-            kept += 1;
-        }
-        out.flush()
-            .map_err(|e| io_err("writing the compaction file", e))?;
-        drop(map);
-
-        // 2. Catch up with what was written meanwhile, without stopping writers.
-        let mut copied = start_end;
-        let mut tail_entries = 0;
-        for _ in 0..2 {
-            let (m, e) = {
-                let s = self.state.read();
-                (s.map.clone(), s.end)
-            };
-            if e == copied {
-                break;
-            }
-            cancelled()?;
-            tail_entries += self.copy_tail(&mut out, &mut index, &m, copied, e, progress)?;
-            copied = e;
-        }
-
-        // Make the bulk of the new file durable now, while writers still run, so that the
-        // sync inside the final step only has the last few batches to write out.
-        out.flush()
-            .map_err(|e| io_err("writing the compaction file", e))?;
-        self.backend
-            .sync_data(&out.file)
-            .map_err(|e| io_err("syncing the compaction file", e))?;
+        // Steps 1 and 2, and the sync before step 3: on a thread of their own, at the lowest
+        // CPU priority (see `in_background`).
+        let Bulk {
+            mut index,
+            kept,
+            copied,
+            mut tail_entries,
+            mut allocated,
+        } = in_background(progress, |progress| {
+            self.copy_bulk(&mut out, map, &slots, start_end, progress)
+        })?;
 
         // 3. Final step: writers wait while the last of the tail is copied and the new
         // file replaces the old one.
@@ -386,8 +414,19 @@ impl Store {
         // replaced file, whose writes no open would ever see. Failing here leaves the old
         // file the store (the caller removes the new one).
         let new_end = out.end();
+        if new_end > allocated {
+            // The final tail outgrew the zeros written above (writers were busy meanwhile).
+            allocated = self.preallocate_from(&out.file, new_end);
+        }
         let map = Mapping::new(&out.file, new_end, true)
             .map_err(|e| io_err("mapping the compaction file", e))?;
+        // A binding that reads through the private twin of the mapping gets the new one's
+        // made here, not on its first read after the switch (an mmap on the reader's
+        // thread, which would wait for the kernel's mmap lock while the old mapping is
+        // released). If it cannot be made now, the first read makes it (or reports why not).
+        if self.state.read().map.has_private() {
+            let _ = map.private(&out.file);
+        }
         let id = out
             .file
             .metadata()
@@ -414,9 +453,9 @@ impl Store {
         let map = Arc::new(map);
         let old = {
             let mut s = self.state.write();
-            // The new file holds exactly the data: nothing preallocated yet.
+            // The new file holds the data and the zeros preallocated past it.
             self.allocated
-                .store(new_end, std::sync::atomic::Ordering::Release);
+                .store(allocated.max(new_end), std::sync::atomic::Ordering::Release);
             // Every entry of the new file was verified as it was copied; the background
             // verifier's progress was of the old file.
             self.verified_to
@@ -473,6 +512,122 @@ impl Store {
             tail_entries,
             writer_pause,
             duration: started.elapsed(),
+        })
+    }
+
+    /// Writes the preallocated zeros due past `end` into the compaction file `file` (see
+    /// [`Store::write_zeros_ahead`]) and returns the length the file then reaches (at least
+    /// `end`). A failure writes fewer zeros, or none: the first write after the switch then
+    /// writes the rest, as after any failed preallocation.
+    fn preallocate_from(&self, file: &File, end: u64) -> u64 {
+        let mut zeros = Vec::new();
+        match self.write_zeros_ahead(file, end, &mut zeros) {
+            Some(target) => target,
+            None => file.metadata().map_or(end, |m| m.len().max(end)),
+        }
+    }
+
+    /// Steps 1 and 2 of a compaction into `out`: copies the live entries listed in `slots`
+    /// (offsets in `map`, the old file up to `start_end`, and key hashes), then what was
+    /// committed meanwhile, writes the preallocated zeros and syncs the new file.
+    fn copy_bulk(
+        &self,
+        out: &mut Output<'_>,
+        map: Arc<Mapping>,
+        slots: &[(u64, u64)],
+        start_end: u64,
+        progress: &Progress<'_>,
+    ) -> Result<Bulk> {
+        let tmp = out.path;
+        let io_err = |op: &'static str, e: std::io::Error| self.compaction_failed(op, tmp, e);
+        // 1. Live entries as of the start. Keys are distinct, so no comparisons are needed.
+        // Each is verified as it is copied: the copy gets a fresh checksum, so damage that
+        // crept into the file since it was read (or that an open from an index checkpoint
+        // did not re-read) must stop the compaction here rather than become valid data.
+        let mut index = Index::with_capacity(slots.len());
+        let data = map.bytes(start_end);
+        let mut asked = 0;
+        let mut next_report = 0;
+        // Entries expired by now are dropped (they read as missing already).
+        let now = self.now_ms();
+        let mut kept = 0u64;
+        for (i, &(off, hash)) in slots.iter().enumerate() {
+            if off >= next_report {
+                progress.report(off, start_end);
+                next_report = off + STEP;
+            }
+            // (An empty buffer: a 4 MiB chunk was just written.)
+            if i % CANCEL_CHECK_EVERY == 0 || out.buf.is_empty() {
+                progress.check(ABORTED)?;
+            }
+            crate::mapping::read_ahead(data, off, &mut asked);
+            let h = match format::verify_entry(data, off) {
+                Ok(h) if h.kind == EntryKind::Put => h,
+                Ok(_) => {
+                    return Err(Error::corrupt(
+                        &self.path,
+                        off,
+                        "the index points at an entry that is not a put",
+                    ))
+                }
+                Err(bad) => return Err(Error::corrupt(&self.path, off, bad.describe())),
+            };
+            let expiry = format::entry_expiry(data, off);
+            if expiry.is_some_and(|at| at <= now) {
+                continue;
+            }
+            let ks = (off + h.key_start()) as usize;
+            let vs = (off + h.value_start()) as usize;
+            let new_off = out
+                .push(
+                    EntryKind::Put,
+                    true,
+                    (Some(format::entry_version(data, off)), expiry),
+                    &data[ks..ks + h.key_len],
+                    &data[vs..vs + h.value_len],
+                )
+                .map_err(|e| io_err("writing the compaction file", e))?;
+            // The copy's length: with its explicit version, longer than the original.
+            index.insert_unique(hash, new_off, out.end() - new_off);
+            kept += 1;
+        }
+        out.flush()
+            .map_err(|e| io_err("writing the compaction file", e))?;
+        drop(map);
+
+        // 2. Catch up with what was written meanwhile, without stopping writers.
+        let mut copied = start_end;
+        let mut tail_entries = 0;
+        for _ in 0..2 {
+            let (m, e) = {
+                let s = self.state.read();
+                (s.map.clone(), s.end)
+            };
+            if e == copied {
+                break;
+            }
+            progress.check(ABORTED)?;
+            tail_entries += self.copy_tail(out, &mut index, &m, copied, e, progress)?;
+            copied = e;
+        }
+
+        // Make the bulk of the new file durable now, while writers still run, so that the
+        // sync inside the final step only has the last few batches to write out.
+        out.flush()
+            .map_err(|e| io_err("writing the compaction file", e))?;
+        // The new file's preallocated zeros, written here by the compaction's own thread:
+        // otherwise the first write after the switch would write them, on whatever thread
+        // commits it (an event loop's among them). The tail copied below overwrites some.
+        let allocated = self.preallocate_from(&out.file, out.end());
+        self.backend
+            .sync_data(&out.file)
+            .map_err(|e| io_err("syncing the compaction file", e))?;
+        Ok(Bulk {
+            index,
+            kept,
+            copied,
+            tail_entries,
+            allocated,
         })
     }
 

@@ -96,6 +96,11 @@ impl Mapping {
         Ok(self.private.get().expect("set just above"))
     }
 
+    /// Whether the private twin of this mapping ([`Mapping::private`]) has been made.
+    pub(crate) fn has_private(&self) -> bool {
+        self.private.get().is_some()
+    }
+
     /// Bytes of address space this mapping covers.
     #[inline]
     pub(crate) fn reserved(&self) -> u64 {
@@ -117,6 +122,17 @@ impl Mapping {
         match &self.mmap {
             Some(m) => &m[start as usize..start as usize + len],
             None => &[],
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if let Some(m) = &self.mmap {
+            // SAFETY: the mapping is dropped (memmap2 unmaps it right after this), so no
+            // reference to its bytes is left: every `Value` and every borrow of `bytes` or
+            // `slice` holds the mapping alive.
+            unsafe { crate::window::release_in_pieces(m.as_ptr().cast_mut(), m.len()) };
         }
     }
 }

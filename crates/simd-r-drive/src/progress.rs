@@ -55,6 +55,11 @@ impl<'a> Progress<'a> {
         self.cancel.is_some_and(|c| c.load(Ordering::Acquire))
     }
 
+    /// The cancel flag, if any.
+    pub(crate) fn cancel(&self) -> Option<&'a AtomicBool> {
+        self.cancel
+    }
+
     /// Reports `done` of `total` bytes.
     pub(crate) fn report(&self, done: u64, total: u64) {
         if let Some(r) = self.report {

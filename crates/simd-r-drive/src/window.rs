@@ -121,8 +121,10 @@ impl Drop for PrivateMap {
     fn drop(&mut self) {
         #[cfg(unix)]
         // SAFETY: `ptr`/`len` are exactly what `mmap` returned, and no view of the mapping
-        // can outlive `self`: every holder keeps an `Arc<PrivateMap>`.
+        // can outlive `self`: every holder keeps an `Arc<PrivateMap>`. Its pages go back in
+        // pieces first, so that the unmap holds the mmap lock only briefly.
         unsafe {
+            release_in_pieces(self.ptr, self.len);
             libc::munmap(self.ptr.cast(), self.len);
         }
     }
@@ -189,4 +191,75 @@ pub struct RangeSnapshot {
 pub(crate) fn stable_end(end: u64) -> u64 {
     let page = page_size();
     end / page * page
+}
+
+/// Mappings give their pages back in pieces of this size before they are unmapped.
+const RELEASE_PIECE: usize = 32 << 20;
+
+/// Gives the pages of the mapping `[ptr, ptr + len)`, which is about to be unmapped, back
+/// to the kernel a piece of [`RELEASE_PIECE`] at a time (Linux `MADV_DONTNEED`), so that
+/// the unmap itself has no pages left to take down. An unmap holds the process's mmap lock
+/// exclusively for as long as it takes down pages (milliseconds per hundred megabytes),
+/// and every other thread that maps memory meanwhile (an event loop whose JavaScript heap
+/// grows, say) waits for it; a piece holds that lock shared, and only briefly.
+///
+/// # Safety
+///
+/// `[ptr, ptr + len)` must be exactly one mapping (or whole pages of one) that nothing
+/// reads or writes any more: its private pages are discarded.
+pub(crate) unsafe fn release_in_pieces(ptr: *mut u8, len: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { release_in_pieces_of(ptr, len, RELEASE_PIECE) }
+}
+
+/// [`release_in_pieces`] with pieces of `piece` bytes (a multiple of the page size).
+///
+/// # Safety
+///
+/// As [`release_in_pieces`].
+pub(crate) unsafe fn release_in_pieces_of(ptr: *mut u8, len: usize, piece: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        let mut at = 0;
+        while at < len {
+            let n = piece.min(len - at);
+            // SAFETY: the range is whole pages of the caller's mapping (`ptr` is page
+            // aligned, as every mapping's start, and so is every piece's start), which
+            // nothing uses any more (the caller's contract); `MADV_DONTNEED` only drops
+            // page-table entries and private copies of pages.
+            unsafe {
+                libc::madvise(ptr.add(at).cast(), n, libc::MADV_DONTNEED);
+            }
+            at += n;
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (ptr, len, piece);
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releasing_a_private_mapping_in_pieces_drops_every_page_written() {
+        let page = crate::page_size() as usize;
+        let path = std::env::temp_dir().join(format!("srd-release-{}.bin", std::process::id()));
+        std::fs::write(&path, vec![1u8; 5 * page]).unwrap();
+        let file = File::open(&path).unwrap();
+        let map = PrivateMap::new(&file, 5 * page as u64).unwrap();
+        // SAFETY: the five pages are inside the mapping and the file; writes into a private
+        // mapping stay private copies.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(map.as_ptr(), 5 * page) };
+        bytes.fill(9);
+        // SAFETY: nothing below uses the copies released (it reads the file's bytes
+        // through the mapping again, which a released page shows).
+        unsafe { release_in_pieces_of(map.as_ptr(), map.len(), 2 * page) };
+        // SAFETY: as above; `bytes` is not used again.
+        let again = unsafe { std::slice::from_raw_parts(map.as_ptr(), 5 * page) };
+        // Each piece, the last short one too, was released: the file's bytes show again.
+        assert!(again.iter().all(|&b| b == 1));
+        drop(map);
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -103,6 +103,67 @@ fn writes_after_a_compaction_go_to_the_new_file() {
     s.verify().unwrap();
 }
 
+/// The id a private mapping made now gets: every one made before has a smaller id.
+fn next_private_map_id() -> u64 {
+    let d = Dir::new();
+    let s = open(&d.path("other.srd"));
+    s.put(b"k", b"v").unwrap();
+    s.private_map().unwrap().0.id()
+}
+
+#[test]
+fn a_store_read_through_its_private_mapping_gets_the_new_files_before_the_switch() {
+    // A binding's first read after the switch must not map the new file itself (an mmap on
+    // its thread, while the old mapping is being released): compaction has made it.
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    for i in 0..100u64 {
+        s.put(&i.to_le_bytes(), &bytes(i, 1000)).unwrap();
+        s.put(&i.to_le_bytes(), &bytes(i + 1, 1000)).unwrap();
+    }
+    let (old, _) = s.private_map().unwrap();
+    s.compact().unwrap();
+    let later = next_private_map_id();
+    let (new, stable_end) = s.private_map().unwrap();
+    assert_ne!(new.id(), old.id(), "the new file has a mapping of its own");
+    assert!(new.id() < later, "made by the compaction, not by the read");
+    // It maps the new file: the first value reads as it is stored there.
+    s.locate_private(&7u64.to_le_bytes(), |at| {
+        let at = at.unwrap();
+        assert_eq!(at.map.id(), new.id());
+        assert!(at.offset + at.len as u64 <= stable_end);
+        // SAFETY: the range is below the stable end of the mapping, which `new` keeps alive.
+        let got =
+            unsafe { std::slice::from_raw_parts(at.map.as_ptr().add(at.offset as usize), at.len) };
+        assert_eq!(got, &bytes(8, 1000)[..]);
+    })
+    .unwrap();
+    // A store nobody read that way gets none made (nothing would use it).
+    let q = d.path("q.srd");
+    let t = open(&q);
+    t.put(b"a", b"1").unwrap();
+    t.put(b"a", b"2").unwrap();
+    t.compact().unwrap();
+    let later = next_private_map_id();
+    assert!(t.private_map().unwrap().0.id() > later);
+}
+
+#[test]
+fn a_write_that_outgrows_the_mapping_makes_the_new_private_mapping_too() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    s.put(b"small", b"1").unwrap();
+    let (old, _) = s.private_map().unwrap();
+    // Past the smallest reservation (64 MiB): the file is mapped again.
+    s.put(b"big", &vec![3u8; 65 << 20]).unwrap();
+    let later = next_private_map_id();
+    let (new, _) = s.private_map().unwrap();
+    assert_ne!(new.id(), old.id());
+    assert!(new.id() < later, "made by the write, not by the read");
+}
+
 #[test]
 fn compaction_writes_the_index_file_of_the_new_file() {
     let d = Dir::new();
@@ -174,4 +235,126 @@ fn compaction_of_stores_at_the_edges() {
     assert!(r.bytes_after < r.bytes_before);
     drop(s);
     assert!(open(&p).is_empty());
+}
+
+/// `(scheduling policy)` of each thread of this process named `name` (Linux).
+#[cfg(target_os = "linux")]
+fn policies_of_threads(name: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = t.unwrap().path();
+        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+            continue;
+        };
+        if comm.trim() != name {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
+        // Fields after the command's closing parenthesis start with the 3rd; the 41st is
+        // the scheduling policy.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        found.push(fields[41 - 3].parse().unwrap());
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn compaction_copies_on_a_thread_of_the_lowest_priority_and_finishes_on_the_callers() {
+    const SCHED_IDLE: u32 = 5;
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = open(&p);
+    for round in 0..2u64 {
+        for i in 0..32u64 {
+            s.put(&i.to_le_bytes(), &bytes(i + round, 1 << 20)).unwrap();
+        }
+    }
+    let hashed = simd_r_drive::entry_bytes_hashed();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let reports = std::sync::Mutex::new(Vec::new());
+    let report = |done: u64, total: u64| {
+        // Passed on to this thread while the copying thread runs.
+        seen.lock()
+            .unwrap()
+            .extend(policies_of_threads("srd-compact"));
+        reports.lock().unwrap().push((done, total));
+    };
+    let r = s
+        .compact_with(&simd_r_drive::Progress::none().on_progress(&report))
+        .unwrap();
+    assert_eq!(r.entries, 32);
+    let seen = seen.into_inner().unwrap();
+    assert!(
+        !seen.is_empty(),
+        "a thread named srd-compact did the copying"
+    );
+    assert!(seen.iter().all(|&p| p == SCHED_IDLE), "{seen:?}");
+    // It verified every entry it copied; this thread verified none of them.
+    assert_eq!(simd_r_drive::entry_bytes_hashed(), hashed);
+    // Its reports reached this thread in order, the last one saying it is done.
+    let reports = reports.into_inner().unwrap();
+    assert!(reports.windows(2).all(|w| w[0].0 <= w[1].0), "{reports:?}");
+    assert_eq!(reports.last().map(|&(d, t)| d == t), Some(true));
+    // This thread keeps its own priority.
+    let own = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let own: Vec<&str> = own[own.rfind(')').unwrap() + 2..].split(' ').collect();
+    assert_eq!(own[41 - 3], "0", "SCHED_OTHER");
+    assert_eq!(dump(&s).len(), 32);
+}
+
+/// The real file system, noting the longest write made through it.
+#[derive(Debug, Default)]
+struct LongestWrite(std::sync::atomic::AtomicUsize);
+
+impl simd_r_drive::io::Backend for LongestWrite {
+    fn write_at(&self, file: &std::fs::File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.0
+            .fetch_max(buf.len(), std::sync::atomic::Ordering::Relaxed);
+        simd_r_drive::io::OsBackend.write_at(file, buf, offset)
+    }
+    fn sync_data(&self, file: &std::fs::File) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.sync_data(file)
+    }
+    fn set_len(&self, file: &std::fs::File, len: u64) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.set_len(file, len)
+    }
+    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.rename(from, to)
+    }
+    fn sync_dir(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        simd_r_drive::io::OsBackend.sync_dir(dir)
+    }
+}
+
+#[test]
+fn compaction_writes_in_pieces_of_at_most_256_kib() {
+    // A kernel without preemption lets no other thread (an event loop's) take the CPU of
+    // a thread inside a system call: compaction's writes, preallocated zeros included, are
+    // kept short.
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let longest = std::sync::Arc::new(LongestWrite::default());
+    let s = StoreOptions::new()
+        .preallocate(2 << 20)
+        .backend(longest.clone())
+        .open(&p)
+        .unwrap();
+    for i in 0..40u64 {
+        // Values of 64 KiB and some larger than a piece.
+        let len = if i % 10 == 0 { 3 << 20 } else { 64 << 10 };
+        s.put(&(i % 30).to_le_bytes(), &bytes(i, len)).unwrap();
+    }
+    let expected = dump(&s);
+    longest.0.store(0, std::sync::atomic::Ordering::Relaxed);
+    s.compact().unwrap();
+    let most = longest.0.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(most > 0 && most <= 256 << 10, "a write of {most} bytes");
+    // The new file is preallocated past its data and holds every entry.
+    assert!(std::fs::metadata(&p).unwrap().len() >= s.stats().file_bytes + (2 << 20));
+    assert_eq!(dump(&s), expected);
+    drop(s);
+    assert_eq!(dump(&open(&p)), expected);
 }

@@ -19,6 +19,9 @@ use crate::mapping::Mapping;
 
 use super::{Commit, Op, Store};
 
+/// Preallocated zeros are written in pieces of this size (see `write_zeros_ahead`).
+const ZERO_PIECE: u64 = 256 << 10;
+
 /// The encode buffer is kept between writes up to this capacity.
 const KEEP_WRITE_BUFFER: usize = 8 << 20;
 
@@ -249,18 +252,15 @@ impl<'s> Appending<'s> {
         self.write(self.base)?;
         s.allocated.fetch_max(new_end, Ordering::AcqRel);
         if s.preallocate > 0 && new_end > allocated {
-            // Zeros up to the next multiple of the preallocation step, in a write of their
-            // own after the batch's: a disk too full for them fails no batch that fits.
-            let target = new_end.div_ceil(s.preallocate) * s.preallocate + s.preallocate;
-            self.buf.clear();
-            self.buf.resize((target - new_end) as usize, 0);
-            match s.backend.write_at(&self.file, &self.buf, new_end) {
-                Ok(()) => {
+            // In a write of their own after the batch's: a disk too full for them fails no
+            // batch that fits.
+            match s.write_zeros_ahead(&self.file, new_end, &mut self.buf) {
+                Some(target) => {
                     s.allocated.fetch_max(target, Ordering::AcqRel);
                 }
                 // Zeros past the end of the data, however many landed: the next batch
                 // that reaches past them tries again.
-                Err(_) => s.count_file_length(&self.file),
+                None => s.count_file_length(&self.file),
             }
         }
         if self.buf.capacity() > KEEP_WRITE_BUFFER {
@@ -268,7 +268,14 @@ impl<'s> Appending<'s> {
         }
         let map = if new_end > self.map.reserved() {
             match Mapping::new(&self.file, new_end, true) {
-                Ok(m) => Arc::new(m),
+                Ok(m) => {
+                    // Its private twin too, if the old mapping had one (a binding reads
+                    // through it): made by the writer, not by the next reader.
+                    if self.map.has_private() {
+                        let _ = m.private(&self.file);
+                    }
+                    Arc::new(m)
+                }
                 Err(e) => return Err(s.poison_with(Error::io("mapping the file", &s.path, e))),
             }
         } else {
@@ -309,6 +316,38 @@ impl Store {
         if to > from {
             let _ = crate::files::zero_fill(self.backend.as_ref(), file, from, to);
         }
+    }
+
+    /// Writes the preallocated zeros due past `end` (the end of the data of `file`): zeros
+    /// up to the next multiple of the preallocation step, and one step more, written from
+    /// `buf` (cleared first). Returns the length they reach, or `None` if they could not all
+    /// be written (a full disk). Nothing is written without preallocation; `Some(end)` then.
+    pub(crate) fn write_zeros_ahead(
+        &self,
+        file: &File,
+        end: u64,
+        buf: &mut Vec<u8>,
+    ) -> Option<u64> {
+        if self.preallocate == 0 {
+            return Some(end);
+        }
+        let target = end.div_ceil(self.preallocate) * self.preallocate + self.preallocate;
+        // In pieces of 256 KiB, as compaction writes (see its `CHUNK`): one write of
+        // megabytes holds its CPU for a millisecond and more.
+        let piece = ZERO_PIECE;
+        buf.clear();
+        buf.resize((target - end).min(piece) as usize, 0);
+        let mut at = end;
+        while at < target {
+            let n = (target - at).min(piece) as usize;
+            if self.backend.write_at(file, &buf[..n], at).is_err() {
+                buf.clear();
+                return None;
+            }
+            at += n as u64;
+        }
+        buf.clear();
+        Some(target)
     }
 
     /// Counts the store file's current length as allocated (after a write of
