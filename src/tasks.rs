@@ -103,7 +103,7 @@ impl Task for CompactTask {
     type JsValue = CompactResult;
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let store = &self.handle.store;
-        // (The engine copies on a thread of its own, at the lowest priority.)
+        // (The engine copies on a thread of its own, at a low priority.)
         self.work.run(|p| store.compact_with(p)).or_throw()
     }
     fn resolve(&mut self, _env: Env, r: Self::Output) -> napi::Result<CompactResult> {
@@ -157,7 +157,7 @@ pub(crate) fn compact_if_due(store: &Arc<registry::Engine>) {
     let _ = std::thread::Builder::new()
         .name("srd-auto-compact".into())
         .spawn(move || {
-            // (At normal priority: the engine copies on a thread of its own, at the lowest
+            // (At normal priority: the engine copies on a thread of its own, at a low
             // priority, and the final step, which holds the writer lock, runs here.)
             let _ = engine.run_auto_compaction(&claim);
             // The engine first, then the claim: a close waiting for the claim

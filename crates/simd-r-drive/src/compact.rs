@@ -10,10 +10,10 @@
 //! 4. Swap the in-memory state to the new file. Values read before keep the old mapping,
 //!    and with it the old file's bytes, alive.
 //!
-//! Steps 1 and 2 and the sync before step 3 run on a thread of their own at the lowest CPU
-//! priority (`SCHED_IDLE` on Linux), writing at most 256 KiB per system call, so that they
-//! never keep another thread (an event loop's) waiting for a CPU; the caller's thread passes
-//! their progress on, then runs steps 3 and 4 at its own priority.
+//! Steps 1 and 2 and the sync before step 3 run on a thread of their own at a low CPU
+//! priority (nice 10 on Linux), writing at most 256 KiB per system call, so that they keep
+//! another thread (an event loop's) waiting for a CPU as little as they can; the caller's
+//! thread passes their progress on, then runs steps 3 and 4 at its own priority.
 //!
 //! A crash before the rename leaves the old store and a temporary file that the next open
 //! deletes; a crash after it leaves the new store, which holds everything the old one did.
@@ -33,7 +33,7 @@ use crate::progress::{Progress, STEP};
 use crate::store::{State, Store};
 
 /// Flush the copy buffer once it holds this much, and write it in pieces of at most this
-/// size. The copying thread has the lowest priority, but a kernel without preemption
+/// size. The copying thread has a low priority, but a kernel without preemption
 /// (`PREEMPT_NONE`, the usual server setting) lets no other thread take its CPU while it is
 /// inside a system call: a 4 MiB write, copying into the page cache, kept an event loop
 /// that woke on its CPU waiting 4-6 ms (the rest of a 250 Hz tick). A write of this size
@@ -84,11 +84,8 @@ struct Bulk {
 /// How often the compacting thread's progress is passed on, at most, while the bulk runs.
 const PROGRESS_POLL: Duration = Duration::from_millis(20);
 
-/// Runs `bulk` (the copying of a compaction) on a thread of its own at the lowest CPU
-/// priority (Linux `SCHED_IDLE`: any other thread that becomes runnable on its CPU, an
-/// event loop's or its garbage collector's, takes the CPU at once, where a thread of normal
-/// priority, or even nice 10, ran on for the rest of its 4-6 ms slice), with the cancel
-/// flag of `progress`; its reports are passed on to `progress` on the calling thread, in
+/// Runs `bulk` (the copying of a compaction) on a thread of its own at a low CPU priority
+/// (see [`lower_priority`]), with the cancel flag of `progress`; its reports are passed on to `progress` on the calling thread, in
 /// order. The final step of a compaction, which holds the writer lock, stays on the
 /// calling thread and keeps its priority, so that CPU-bound work elsewhere cannot hold
 /// writers up behind it. Runs `bulk` on the calling thread if no thread can be had.
@@ -136,18 +133,23 @@ fn in_background<R: Send>(
     }
 }
 
-/// Gives the calling thread the lowest CPU priority, `SCHED_IDLE` (Linux only; a refusal
+/// The nice value of the copying thread: it gets about a tenth of a core that a thread at
+/// 0 (an event loop) also wants, and all of one nobody else wants.
+pub const COMPACTION_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`COMPACTION_NICE`] (Linux only; a refusal
 /// changes nothing). For threads made for the work: an unprivileged thread cannot take it
-/// back.
+/// back. Not `SCHED_IDLE`, which would keep the event loop's CPU freer still: under it a
+/// machine whose cores are all busy gives the copy almost no time (a weight of 3 against
+/// 1024), and writers that must wait for the compaction (a size limit's, `compact()`,
+/// `close()`) would wait as long. Most of what the loop waited for was the copy's 4 MiB
+/// writes, which no preemption interrupts; it writes 256 KiB at a time now ([`CHUNK`]).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: `param` is a valid `sched_param` for the call, which only reads it; pid 0
-        // names the calling thread alone.
-        unsafe {
-            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
-        }
+    // SAFETY: plain integers; on Linux `PRIO_PROCESS` with 0 names the calling thread
+    // alone. A failure leaves the priority as it was, which is harmless.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, COMPACTION_NICE);
     }
 }
 
@@ -353,8 +355,8 @@ impl Store {
             )
             .map_err(|e| io_err("writing the compaction file", e))?;
 
-        // Steps 1 and 2, and the sync before step 3: on a thread of their own, at the lowest
-        // CPU priority (see `in_background`).
+        // Steps 1 and 2, and the sync before step 3: on a thread of their own, at a low CPU
+        // priority (see `in_background`).
         let Bulk {
             mut index,
             kept,

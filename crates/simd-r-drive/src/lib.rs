@@ -51,7 +51,7 @@ pub use auto_compact::AutoCompaction;
 pub use auto_policy::{AutoCompactPolicy, AutoCompactStats, MAX_BACKOFF};
 pub use backup::BackupReport;
 pub use changes::{Change, ChangeKind, ChangeLimits, ChangePart, ChangeRead, ChangeReader, Cursor};
-pub use compact::CompactionReport;
+pub use compact::{CompactionReport, COMPACTION_NICE};
 pub use error::{Error, Result};
 pub use follow::Refresh;
 pub use format::{EntryKind, ALIGN, FORMAT_VERSION, HEADER_LEN, MAX_KEY_LEN, MAX_VALUE_LEN};
