@@ -21,10 +21,11 @@ const value = (i, n = 1000) => Buffer.alloc(n, i & 0xff)
 
 test('a batch that hits a full disk rejects exactly its own promises; the next batches commit', async (t) => {
   const p = tmpStore()
-  // Creating the store writes its header, the first batch its entries and then a step of
-  // preallocated zeros; the second batch's write fails (the zero-fill of what it left, the
-  // next write, is let through).
-  const s = openFaulty(p, 'write:3:ENOSPC:1')
+  // Creating the store writes its header, the first batch its entries and then the
+  // preallocated zeros up to 2 MiB, in 8 writes of at most 256 KiB (the engine's
+  // ZERO_PIECE); the second batch's write, the 11th, fails (the zero-fill of what it left,
+  // the next write, is let through).
+  const s = openFaulty(p, 'write:10:ENOSPC:1')
   const first = [s.put('a0', value(0)), s.put('a1', value(1)), s.putMany([['a2', value(2)]])]
   await Promise.all(first)
   await new Promise((resolve) => setImmediate(resolve))
