@@ -16,6 +16,14 @@ const os = require('node:os')
 const path = require('node:path')
 const { monitorEventLoopDelay, PerformanceObserver } = require('node:perf_hooks')
 
+const { constants: perfConstants } = require('node:perf_hooks')
+const GC_KINDS = {
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks'
+}
+
 const MB = Number(process.env.LOOP_DELAY_MB || 1200)
 const VALUE = 65536
 
@@ -77,12 +85,16 @@ async function compaction (mode, dir) {
   // GC pauses of this thread while compaction runs (a finalizer of the store's buffers
   // runs in one, and its external memory can bring one on).
   let gcLongest = 0
+  let gcLongestKind = ''
   let gcs = 0
+  const gcKinds = {}
   const gc = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       if (!measuring) continue
       gcs++
-      if (e.duration > gcLongest) gcLongest = e.duration
+      const kind = GC_KINDS[e.detail?.kind] || String(e.detail?.kind)
+      gcKinds[kind] = (gcKinds[kind] || 0) + 1
+      if (e.duration > gcLongest) { gcLongest = e.duration; gcLongestKind = kind }
     }
   })
   gc.observe({ entryTypes: ['gc'] })
@@ -109,7 +121,8 @@ async function compaction (mode, dir) {
   await s.close()
   report(`compaction ${mode}`, h, `; ${(r.bytesBefore / 1e9).toFixed(2)} GB in ${r.durationMs.toFixed(0)} ms, ` +
     `${ops} ops; longest addon call on the loop ${longest.toFixed(2)} ms (${longestName}), ` +
-    `longest of ${gcs} GC pauses ${gcLongest.toFixed(2)} ms`)
+    `longest of ${gcs} GC pauses ${gcLongest.toFixed(2)} ms (${gcLongestKind}; ` +
+    `${Object.entries(gcKinds).map(([k, c]) => `${c} ${k}`).join(', ')})`)
 }
 
 async function child (args) {
