@@ -62,7 +62,7 @@ pub(crate) const FLAG_EVICTION: u8 = 0x08;
 /// The flag bits that each add one 8-byte field after the fixed bytes, in bit order.
 const EXTENSION_FLAGS: u8 = FLAG_VERSION | FLAG_EXPIRY | FLAG_EVICTION;
 /// The extension bits a Put may carry.
-const PUT_FLAGS: u8 = FLAG_VERSION | FLAG_EXPIRY;
+pub(crate) const PUT_FLAGS: u8 = FLAG_VERSION | FLAG_EXPIRY;
 /// Every entry flag bit this build knows.
 const KNOWN_FLAGS: u8 = FLAG_COMMIT | EXTENSION_FLAGS | FLAG_EXPIRED;
 
@@ -186,11 +186,12 @@ pub(crate) fn entry_expiry(data: &[u8], offset: u64) -> Option<u64> {
     })
 }
 
-/// Whether the verified entry at `offset` in `data` has expired at `now` (ms since the
-/// epoch): it has an expiry at or before `now`.
+/// Whether the verified entry at `offset` in `data` has expired by the time `now` gives
+/// (ms since the epoch): it has an expiry at or before it. `now` is called only for an
+/// entry that has an expiry, so that reads of entries without one never read a clock.
 #[inline]
-pub(crate) fn expired(data: &[u8], offset: u64, now: u64) -> bool {
-    entry_expiry(data, offset).is_some_and(|at| at <= now)
+pub(crate) fn expired(data: &[u8], offset: u64, now: impl FnOnce() -> u64) -> bool {
+    entry_expiry(data, offset).is_some_and(|at| at <= now())
 }
 
 /// XXH3-64 with seed 0: the checksum of headers and index files.
@@ -712,7 +713,7 @@ mod tests {
         assert_eq!(entry_version(&buf, a), 7);
         assert_eq!(entry_expiry(&buf, a), Some(1234));
         assert_eq!(entry_expiry(&buf, b), Some(99));
-        assert!(expired(&buf, b, 99) && !expired(&buf, b, 98));
+        assert!(expired(&buf, b, || 99) && !expired(&buf, b, || 98));
         assert_eq!(verify_entry(&buf, b).unwrap().key_start(), 24);
     }
 

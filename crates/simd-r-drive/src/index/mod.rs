@@ -540,7 +540,7 @@ impl Index {
                 self.remove(data, r.hash, key, r.offset)
             };
             if let Some((e, now)) = existed.as_mut() {
-                e[r.pos as usize] = had.is_some_and(|p| !crate::format::expired(data, p, *now));
+                e[r.pos as usize] = had.is_some_and(|p| !crate::format::expired(data, p, || *now));
             }
         }
         ops.clear();

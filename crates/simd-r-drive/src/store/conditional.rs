@@ -56,7 +56,7 @@ impl State {
     fn current(&self, hash: u64, key: &[u8], now: u64) -> Option<(&[u8], u64)> {
         let data = self.map.bytes(self.end);
         let off = self.index.find(data, hash, key)?;
-        if format::expired(data, off, now) {
+        if format::expired(data, off, || now) {
             return None;
         }
         Some((

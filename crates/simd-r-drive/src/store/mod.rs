@@ -193,14 +193,14 @@ impl State {
         path: &Path,
         hash: u64,
         key: &[u8],
-        now: u64,
+        now: &expiry::Now<'_>,
     ) -> Result<Option<(u64, usize)>> {
         let data = self.map.bytes(self.end);
         let found = self
             .index
             .find_read(data, hash, key)
             .map_err(|(at, why)| Error::corrupt(path, at, why))?
-            .filter(|&off| !crate::format::expired(data, off, now));
+            .filter(|&off| !crate::format::expired(data, off, || now.ms()));
         Ok(found.map(|off| {
             let h = crate::format::read_header_trusted(&data[off as usize..]);
             (off + h.value_start(), h.value_len)

@@ -26,9 +26,9 @@ impl Store {
     pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
         self.check_open()?;
         let hash = self.hash(key);
-        let now = self.now_ms();
+        let now = self.lazy_now();
         let s = self.state.read();
-        Ok(s.value_of(&self.path, hash, key, now)?
+        Ok(s.value_of(&self.path, hash, key, &now)?
             .map(|(at, len)| Value::new(s.map.clone(), at, len)))
     }
 
@@ -38,9 +38,9 @@ impl Store {
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         self.check_open()?;
         let hash = self.hash(key);
-        let now = self.now_ms();
+        let now = self.lazy_now();
         let s = self.state.read();
-        Ok(s.value_of(&self.path, hash, key, now)?.map(|(at, len)| {
+        Ok(s.value_of(&self.path, hash, key, &now)?.map(|(at, len)| {
             let at = at as usize;
             f(&s.map.bytes(s.end)[at..at + len])
         }))
@@ -76,7 +76,7 @@ impl Store {
         /// Keys looked up per read-lock acquisition (bounds how long writers wait).
         const PER_LOCK: usize = 1024;
         self.check_open()?;
-        let now = self.now_ms();
+        let now = self.lazy_now();
         let mut hashes = [0u64; GROUP];
         let mut offsets = [Probe::Miss; GROUP];
         for (c, chunk) in keys.chunks(PER_LOCK).enumerate() {
@@ -111,7 +111,7 @@ impl Store {
                         }
                         Probe::Miss => None,
                     };
-                    let found = found.filter(|&off| !format::expired(data, off, now));
+                    let found = found.filter(|&off| !format::expired(data, off, || now.ms()));
                     f(&s, data, base + j, found)?;
                 }
             }
@@ -123,12 +123,12 @@ impl Store {
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         self.check_open()?;
         let hash = self.hash(key);
-        let now = self.now_ms();
+        let now = self.lazy_now();
         let s = self.state.read();
         let data = s.map.bytes(s.end);
         Ok(s.index
             .find(data, hash, key)
-            .is_some_and(|off| !format::expired(data, off, now)))
+            .is_some_and(|off| !format::expired(data, off, || now.ms())))
     }
 
     /// Number of live keys.
@@ -192,7 +192,7 @@ impl Store {
         offsets.sort_unstable();
         let data = map.bytes(end);
         let now = self.now_ms();
-        offsets.retain(|&off| format::entry_fits(data, off) && !format::expired(data, off, now));
+        offsets.retain(|&off| format::entry_fits(data, off) && !format::expired(data, off, || now));
         Ok(Iter {
             map,
             offsets: offsets.into_iter(),

@@ -225,7 +225,7 @@ impl Store {
                 .copied()
                 .filter(|&(off, hash)| {
                     s.index.find(data, hash, format::key_at(data, off)) == Some(off)
-                        && format::expired(data, off, now)
+                        && format::expired(data, off, || now)
                 })
                 .collect()
         };

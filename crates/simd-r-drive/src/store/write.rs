@@ -679,7 +679,7 @@ impl Store {
                     }
                     Op::Delete { key } => index.remove(data, hash, key, offset),
                 };
-                existed.push(prior.is_some_and(|p| !format::expired(data, p, now)));
+                existed.push(prior.is_some_and(|p| !format::expired(data, p, || now)));
             }
             super::evict::apply_evictions(index, data, records);
             existed

@@ -47,9 +47,9 @@ impl Store {
     pub fn locate(&self, key: &[u8]) -> Result<Option<(u64, u64, usize)>> {
         self.check_open()?;
         let hash = self.hash(key);
-        let now = self.now_ms();
+        let now = self.lazy_now();
         let s = self.state.read();
-        Ok(s.value_of(&self.path, hash, key, now)?
+        Ok(s.value_of(&self.path, hash, key, &now)?
             .map(|(at, len)| (s.generation, at, len)))
     }
 
@@ -64,9 +64,9 @@ impl Store {
     ) -> Result<R> {
         self.check_open()?;
         let hash = self.hash(key);
-        let now = self.now_ms();
+        let now = self.lazy_now();
         let s = self.state.read();
-        let Some((offset, len)) = s.value_of(&self.path, hash, key, now)? else {
+        let Some((offset, len)) = s.value_of(&self.path, hash, key, &now)? else {
             return Ok(f(None));
         };
         let map = s
@@ -115,7 +115,7 @@ impl Store {
         let now = self.now_ms();
         let entries = offsets
             .into_iter()
-            .filter(|&off| format::entry_fits(data, off) && !format::expired(data, off, now))
+            .filter(|&off| format::entry_fits(data, off) && !format::expired(data, off, || now))
             .map(|off| {
                 let h = format::read_header_trusted(&data[off as usize..]);
                 EntryRange {
