@@ -90,6 +90,13 @@ pub(crate) struct Index {
     cleared_base: bool,
     /// The eviction cursor the index and delta files recorded (0: none).
     evict_hint: u64,
+    /// Every entry at or past this offset was written by this process or read and
+    /// verified by it (the open's replay of the log after the index files, a follower's
+    /// scan, compaction's copy), so a read needs no first-read check of it: a merge that
+    /// puts such entries into a new base does not make their reads pay for checks again.
+    /// The end of what the index files covered when they were loaded; 0 for an index
+    /// built from the whole log.
+    fresh_from: u64,
 }
 
 /// The part of the log between the index file's end and the delta file's, whose entries
@@ -190,6 +197,7 @@ impl Index {
             unchecked: None,
             cleared_base: false,
             evict_hint: base.evict_cursor,
+            fresh_from: base.end,
             base: Some(base),
         }
     }
@@ -205,6 +213,7 @@ impl Index {
             live_bytes: delta.totals.live_bytes,
             unchecked: Some(Unchecked::new(base.end, delta.totals.end)),
             evict_hint: base.evict_cursor.max(delta.totals.evict_cursor),
+            fresh_from: delta.totals.end,
             base: Some(base),
             delta: table,
             cleared_base: false,
@@ -281,8 +290,9 @@ impl Index {
         self.base.as_ref()?.find(data, hash, key).map(|(_, o)| o)
     }
 
-    /// [`Index::find`] for a read that returns the value: an entry of the base is verified
-    /// on its first read (see [`Base::check_first_read`]). `Err((offset, why))` when it
+    /// [`Index::find`] for a read that returns the value: an entry of the base that this
+    /// process has not written or verified itself (one before `fresh_from`) is verified on
+    /// its first read (see [`Base::check_first_read`]). `Err((offset, why))` when it
     /// does not verify.
     #[inline]
     pub fn find_read(
@@ -306,8 +316,10 @@ impl Index {
         };
         match base.find(data, hash, key) {
             Some((slot, o)) => {
-                base.check_first_read(data, slot, o)
-                    .map_err(|why| (o, why))?;
+                if o < self.fresh_from {
+                    base.check_first_read(data, slot, o)
+                        .map_err(|why| (o, why))?;
+                }
                 Ok(Some(o))
             }
             None => Ok(None),
@@ -365,6 +377,7 @@ impl Index {
         offset: u64,
     ) -> Result<(), (u64, &'static str)> {
         match (slot, self.base.as_ref(), &self.unchecked) {
+            (Some(_), Some(_), _) if offset >= self.fresh_from => Ok(()),
             (Some(slot), Some(b), _) => b
                 .check_first_read(data, slot, offset)
                 .map_err(|why| (offset, why)),
@@ -452,8 +465,10 @@ impl Index {
     /// them.
     pub fn clear(&mut self) {
         let cleared_base = self.base.is_some() || self.cleared_base;
+        let fresh_from = self.fresh_from;
         *self = Index::default();
         self.cleared_base = cleared_base;
+        self.fresh_from = fresh_from;
     }
 
     /// Whether a Clear let go of the base (see [`Index::clear`]) and no index file was
