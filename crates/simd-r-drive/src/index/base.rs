@@ -319,6 +319,15 @@ impl Base {
         crate::mapping::prefetch(self.map[HEADER + i * SLOT..].as_ptr());
     }
 
+    /// Starts loading the word of the first-read bitmap that [`Base::check_first_read`]
+    /// reads for slot `slot`, so that a batch of lookups does not wait for it one by one.
+    #[inline]
+    pub(crate) fn prefetch_checked(&self, slot: usize) {
+        if let Some(w) = self.checked.get(slot / 64) {
+            crate::mapping::prefetch((w as *const AtomicU64).cast::<u8>());
+        }
+    }
+
     /// Verifies the entry at `offset` (found in slot `slot`) by its checksum if this is its
     /// first read since open and it is not longer than [`CHECK_ON_READ`] (damage since an
     /// earlier verification, even in this generation, is found at the next open's first

@@ -367,6 +367,17 @@ impl Index {
         }
     }
 
+    /// Starts loading what [`Index::check_read`] reads for a [`Probe::Hit`] in base slot
+    /// `slot` at `offset`, if it will read anything.
+    #[inline]
+    pub fn prefetch_check(&self, slot: Option<usize>, offset: u64) {
+        if let (Some(slot), Some(b)) = (slot, &self.base) {
+            if offset < self.fresh_from {
+                b.prefetch_checked(slot);
+            }
+        }
+    }
+
     /// The first-read check of [`Index::find_read`] for an entry [`Index::probe`] found in
     /// base slot `slot`.
     #[inline]

@@ -89,8 +89,9 @@ impl Store {
                 }
                 for (o, &h) in offsets.iter_mut().zip(&hashes[..group.len()]) {
                     *o = s.index.probe(h);
-                    if let Probe::Hit { offset, .. } = *o {
+                    if let Probe::Hit { offset, slot } = *o {
                         prefetch_entry(data, offset);
+                        s.index.prefetch_check(slot, offset);
                     }
                 }
                 let base = c * PER_LOCK + g * GROUP;
