@@ -84,7 +84,9 @@ impl Now<'_> {
 impl StoreOptions {
     /// The clock expiry reads (milliseconds since the Unix epoch); the system clock by
     /// default. For tests that move time. A clock that goes backwards is held at the
-    /// largest time it gave while the store is open.
+    /// largest time it gave while the store is open. Reads call it while they hold the
+    /// store's read lock, and only when they meet an entry with an expiry: it must not call
+    /// into the store.
     pub fn clock(mut self, clock: Arc<dyn Fn() -> u64 + Send + Sync>) -> Self {
         self.clock = Some(ClockFn(clock));
         self
