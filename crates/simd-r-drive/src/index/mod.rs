@@ -316,7 +316,7 @@ impl Index {
         };
         match base.find(data, hash, key) {
             Some((slot, o)) => {
-                if o < self.fresh_from {
+                if self.first_read_checked(o) {
                     base.check_first_read(data, slot, o)
                         .map_err(|why| (o, why))?;
                 }
@@ -367,12 +367,19 @@ impl Index {
         }
     }
 
+    /// Whether a read of the base entry at `offset` gets its first-read check: one before
+    /// `fresh_from`, which this process has neither written nor verified.
+    #[inline]
+    fn first_read_checked(&self, offset: u64) -> bool {
+        offset < self.fresh_from
+    }
+
     /// Starts loading what [`Index::check_read`] reads for a [`Probe::Hit`] in base slot
     /// `slot` at `offset`, if it will read anything.
     #[inline]
     pub fn prefetch_check(&self, slot: Option<usize>, offset: u64) {
         if let (Some(slot), Some(b)) = (slot, &self.base) {
-            if offset < self.fresh_from {
+            if self.first_read_checked(offset) {
                 b.prefetch_checked(slot);
             }
         }
@@ -388,7 +395,7 @@ impl Index {
         offset: u64,
     ) -> Result<(), (u64, &'static str)> {
         match (slot, self.base.as_ref(), &self.unchecked) {
-            (Some(_), Some(_), _) if offset >= self.fresh_from => Ok(()),
+            (Some(_), Some(_), _) if !self.first_read_checked(offset) => Ok(()),
             (Some(slot), Some(b), _) => b
                 .check_first_read(data, slot, offset)
                 .map_err(|why| (offset, why)),

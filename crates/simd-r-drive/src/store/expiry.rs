@@ -61,8 +61,8 @@ impl Clock {
 
 /// The store's time for one read: read from its clock the first time an entry with an
 /// expiry asks for it, then the same for the rest of the read. A read that meets no
-/// expiring entry never reads the clock (a clock read and the `fetch_max` behind it were a
-/// tenth of a `get`'s time).
+/// expiring entry never reads the clock (a clock read and the `fetch_max` behind it were
+/// about 2% of a random `get`'s profile).
 pub(crate) struct Now<'a> {
     clock: &'a Clock,
     ms: Cell<Option<u64>>,
