@@ -6,6 +6,7 @@ use std::ptr::NonNull;
 use allocator_api2::alloc::{AllocError, Allocator, Global, Layout};
 use allocator_api2::boxed::Box as AllocBox;
 
+use super::filter::Filter;
 use super::Slot;
 
 /// Tables at least this large ask for transparent huge pages.
@@ -101,6 +102,9 @@ pub(super) struct Table {
     /// `slots.len() - 1`; the home bucket of a hash is `hash & mask`.
     mask: usize,
     pub(super) len: usize,
+    /// For a table that most lookups miss (the delta over a base): a filter of its hashes
+    /// that [`Table::find`] asks first (see `super::filter`).
+    filter: Option<Filter>,
 }
 
 impl std::fmt::Debug for Table {
@@ -108,6 +112,7 @@ impl std::fmt::Debug for Table {
         f.debug_struct("Table")
             .field("slots", &self.slots.len())
             .field("len", &self.len)
+            .field("filtered", &self.filter.is_some())
             .finish()
     }
 }
@@ -132,11 +137,18 @@ impl Table {
     }
 
     pub(super) fn with_capacity(n: usize) -> Table {
-        Self::with_slots(Self::slots_for(n))
+        Self::with_slots(Self::slots_for(n), false)
     }
 
-    /// An empty table of `slots` slots, a power of two.
-    pub(super) fn with_slots(slots: usize) -> Table {
+    /// An empty table for `n` keys that keeps a filter of its hashes, for a table that
+    /// most lookups miss: each miss then reads one word of the filter instead of a line
+    /// of the table.
+    pub(super) fn filtered(n: usize) -> Table {
+        Self::with_slots(Self::slots_for(n), true)
+    }
+
+    /// An empty table of `slots` slots, a power of two, with a filter if `filtered`.
+    pub(super) fn with_slots(slots: usize, filtered: bool) -> Table {
         debug_assert!(slots.is_power_of_two());
         let zeroed = AllocBox::<[Slot], _>::new_zeroed_slice_in(slots, TableAlloc);
         Table {
@@ -145,6 +157,7 @@ impl Table {
             slots: unsafe { zeroed.assume_init() },
             mask: slots - 1,
             len: 0,
+            filter: filtered.then(|| Filter::for_slots(slots)),
         }
     }
 
@@ -178,6 +191,9 @@ impl Table {
     /// Position of the first slot with `hash` for which `eq` holds.
     #[inline]
     pub(super) fn find(&self, hash: u64, mut eq: impl FnMut(&Slot) -> bool) -> Option<usize> {
+        if !self.may_contain(hash) {
+            return None;
+        }
         let mut i = self.home(hash);
         let mut d = 0;
         loop {
@@ -198,6 +214,13 @@ impl Table {
         }
     }
 
+    /// `false` when the table certainly holds no slot with `hash` (from its filter alone);
+    /// `true` when it may, and always for a table without a filter.
+    #[inline]
+    pub(super) fn may_contain(&self, hash: u64) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.may_contain(hash))
+    }
+
     /// Adds `slot`, growing the table first if it is full. The caller knows that no slot
     /// for the same key is in the table. Returns how many slots the insert stepped over.
     pub(super) fn insert_new(&mut self, slot: Slot) -> usize {
@@ -210,6 +233,9 @@ impl Table {
     /// Puts `slot` in Robin Hood order; room must exist. Returns how many slots it stepped
     /// over to find a free one.
     fn place(&mut self, mut slot: Slot) -> usize {
+        if let Some(f) = &mut self.filter {
+            f.add(slot.hash);
+        }
         let mut i = self.home(slot.hash);
         let mut d = 0;
         let mut steps = 0;
@@ -259,7 +285,7 @@ impl Table {
 
     /// Rebuilds the table with `slots` slots, enough for every key.
     fn resize(&mut self, slots: usize) {
-        let mut new = Table::with_slots(slots);
+        let mut new = Table::with_slots(slots, self.filter.is_some());
         new.populate();
         // Old slots in order land in the new table nearly in order: the walk is sequential.
         for s in self.iter() {
@@ -281,12 +307,16 @@ impl Table {
 
     pub(super) fn allocation_size(&self) -> usize {
         std::mem::size_of_val(&*self.slots)
+            + self.filter.as_ref().map_or(0, Filter::allocation_size)
     }
 
-    /// Starts loading the table line where a lookup of `hash` begins.
+    /// Starts loading the table line where a lookup of `hash` begins, unless the filter
+    /// already tells that the lookup will not read it.
     #[inline]
     pub(super) fn prefetch(&self, hash: u64) {
-        crate::mapping::prefetch((&self.slots[self.home(hash)] as *const Slot).cast());
+        if self.may_contain(hash) {
+            crate::mapping::prefetch((&self.slots[self.home(hash)] as *const Slot).cast());
+        }
     }
 }
 
@@ -349,8 +379,11 @@ mod tests {
 
     proptest! {
         #[test]
-        fn table_matches_a_hashmap(ops in proptest::collection::vec(op(), 1..200)) {
-            let mut table = Table::with_capacity(0);
+        fn table_matches_a_hashmap(
+            ops in proptest::collection::vec(op(), 1..200),
+            filtered in any::<bool>(),
+        ) {
+            let mut table = if filtered { Table::filtered(0) } else { Table::with_capacity(0) };
             let mut model: HashMap<u64, u64> = HashMap::new();
             for op in ops {
                 match op {
@@ -382,7 +415,7 @@ mod tests {
         const BOUND: usize = 256;
         let slots = 1usize << 20;
         let n = Table::limit(slots);
-        let mut table = Table::with_slots(slots);
+        let mut table = Table::with_slots(slots, false);
         let mut x = 0x1234_5678_9abc_def0u64;
         let mut worst = 0;
         for key in 1..=n as u64 {
