@@ -1,9 +1,11 @@
 'use strict'
 // Random get and getMany of two builds of simd-r-drive, interleaved in one process (each a
 // checkout with its addon built), so that the machine's drift cancels out of their ratio:
-//   node bench/read-ab.js <base tree> <new tree> [reopen: 0|1]
+//   node bench/read-ab.js <base tree> <new tree> [reopen: 0|1|2]
 // Each build bulk-loads 1M keys (16 B, 100 B values) into a store of its own; with reopen=1
-// the store is closed and reopened first (reads then go through the index file). Then 9
+// the store is closed and reopened first (reads then go through the index file); with
+// reopen=2, as engine_bench does, it is then given 3 rounds of 1,000 puts, each closed and
+// reopened (reads then go through the index file and a delta of 3,000 keys). Then 9
 // rounds alternate the builds: 300k random gets, then the same keys by getMany of 1,000.
 // Prints the medians and the median of the per-round ratios new/base.
 const fs = require('fs'); const os = require('os'); const path = require('path')
@@ -12,7 +14,7 @@ const N = 1000000
 const ROUNDS = 9
 const READS = 300000
 const key = (i) => 'k' + String(i).padStart(15, '0')
-const reopen = process.argv[4] === '1'
+const reopen = Number(process.argv[4] || 0)
 ;(async () => {
   const stores = {}
   for (const [name, t] of Object.entries(trees)) {
@@ -26,6 +28,10 @@ const reopen = process.argv[4] === '1'
       s.putManySync(e)
     }
     if (reopen) { await s.close(); s = await Store.open(p) }
+    for (let run = 0; reopen === 2 && run < 3; run++) {
+      for (let i = 0; i < 1000; i++) s.putSync(key(((run * 1000 + i) * 7919) % N), Buffer.alloc(100, run))
+      await s.close(); s = await Store.open(p)
+    }
     stores[name] = { s, dir }
   }
   const keys = Array.from({ length: N }, (_, i) => key(i))
