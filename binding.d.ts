@@ -36,7 +36,7 @@ export declare class ChangeFeed {
    * A window over the last read's mapping covering `[offset, offset + len)`, as
    * `Snapshot.window` makes one.
    */
-  window(scratch: Buffer, offset: number, len: number, stride: number, overlap: number): Buffer | null
+  window(scratch: Buffer, offset: number, len: number, stride: number, overlap: number, from?: number | undefined | null): Buffer | null
   /**
    * A copy of `[offset, offset + len)` of the last read's file (`ERR_OUT_OF_RANGE`
    * unless it lies below the end of the data that read saw).
@@ -60,11 +60,11 @@ export declare class Snapshot {
   nextBatch(out: Buffer): number
   /**
    * A window over the snapshot's mapping covering `[offset, offset + len)` (see
-   * `window`), its start written to the `OUT_AUX` slot of `scratch`; `undefined` if the
+   * `window`; a tail from `from`, if given), its start written to the `OUT_AUX` slot of `scratch`; `undefined` if the
    * range must be copied (`OUT_AUX` is `WINDOW_MOVED`) or external buffers are not allowed
    * (`WINDOW_NOT_ALLOWED`).
    */
-  window(scratch: Buffer, offset: number, len: number, stride: number, overlap: number): Buffer | null
+  window(scratch: Buffer, offset: number, len: number, stride: number, overlap: number, from?: number | undefined | null): Buffer | null
   /**
    * A copy of `[offset, offset + len)` of the snapshot's file, a range below the end of
    * its data when the snapshot was taken (`ERR_OUT_OF_RANGE` otherwise).
@@ -763,11 +763,12 @@ export declare function watchChanges(h: number, wake: () => void): number
 
 /**
  * After `locate` returned `LOCATE_IN_PLACE`: makes a window of the store's current private
- * mapping around the located value. Writes the window's start to `OUT_AUX`, or
+ * mapping around the located value (a tail window from `from`, if given; see
+ * `window_over`). Writes the window's start to `OUT_AUX`, or
  * `WINDOW_MOVED` (-1) if the store moved to another mapping meanwhile (locate again), or
  * `WINDOW_NOT_ALLOWED` (-2) if this runtime does not allow external buffers (copy instead).
  */
-export declare function window(h: number, scratch: Buffer, stride: number, overlap: number): Buffer | null
+export declare function window(h: number, scratch: Buffer, stride: number, overlap: number, from?: number | undefined | null): Buffer | null
 
 /** The last total that the operation of `work` reported (0 before any). */
 export declare function workTotal(work: ExternalObject<'Work'>): number

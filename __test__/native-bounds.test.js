@@ -93,6 +93,31 @@ test('window() refuses strides and overlaps that are no positive integers, or ma
   native.releaseStore(h)
 })
 
+test('window() takes a tail start only where it can serve the value, and refuses one that is no byte offset', (t) => {
+  const { h, scratch, out } = opened()
+  t0(native.locate(h, scratch, scratch.write('k3', KEY_AT)))
+  const value = [out[1], out[2]]
+  for (const bad of BAD) {
+    t.is(codedThrow(t, () => native.window(h, scratch, 1 << 30, 4096, bad)), 'ERR_OUT_OF_RANGE', `from ${bad}`)
+  }
+  // A tail from the value's own start, and from before it: it starts there and reaches the stable end.
+  for (const from of [value[0], value[0] - 4096]) {
+    const w = native.window(h, scratch, 1 << 30, 4096, from)
+    t.is(out[OUT_AUX], from)
+    t.is(w[value[0] - from], 7, 'the first byte of the value')
+    t.is(w.length, native.window(h, scratch, 1 << 30, 4096).length - from, 'the same end as the whole window')
+  }
+  // A start past the value, or (with a stride of 64 KiB) before the value's stride, cannot
+  // serve it: the window starts at the stride, as without one.
+  out[1] = value[0] + (64 << 10)
+  for (const from of [out[1] + 8, 0, 2 ** 52]) {
+    const w = native.window(h, scratch, 64 << 10, 4096, from)
+    t.true(Buffer.isBuffer(w))
+    t.is(out[OUT_AUX], Math.floor(out[1] / (64 << 10)) * (64 << 10), `from ${from}`)
+  }
+  native.releaseStore(h)
+})
+
 test('window() refuses a scratch buffer too short for its result slots', (t) => {
   const { h } = opened()
   t.is(codedThrow(t, () => native.window(h, Buffer.alloc(8), 4096, 4096)), 'ERR_INVALID_ARG_VALUE')

@@ -40,8 +40,17 @@ const OVERLAP = Math.min(STRIDE, MAX_OVERLAP)
 let copyEverywhere = /^(1|true|yes)$/i.test(process.env.SIMD_R_DRIVE_COPY_VALUES || '')
 
 /**
- * The cached windows of one mapping, by stride index. A window made for one value alone (it
- * did not fit in its stride's window) is not kept.
+ * The cached windows of one mapping, by stride index: for each stride, the window made from
+ * its start (as far as the file's stable end reached then) and the tails made after it as
+ * the file grew, in file order, each from where the ones before it stopped (or from the
+ * value it was made for) to the stable end of its time. V8 counts each new external Buffer's
+ * whole length as memory to collect for, and a full collection follows each 64 MiB of it:
+ * remaking the stride's window whenever a read passed its end counted the whole file again
+ * at nearly every such read. A tail counts only what it adds. A new tail takes over the
+ * newest ones unless they are more than twice its size, so that sizes fall geometrically
+ * toward the newest (a few dozen tails at most) and each byte is counted a logarithmic
+ * number of times. A window made for one value alone (it did not fit in its stride's
+ * window) is not kept.
  */
 class Windows {
   constructor (mapId) {
@@ -52,13 +61,50 @@ class Windows {
   /** `[off, off + len)` from a cached window, or undefined. */
   hit (off, len) {
     const w = this.byStride[Math.floor(off / STRIDE)]
-    if (w !== undefined && off + len <= w.end) return w.buf.subarray(off - w.start, off - w.start + len)
+    if (w === undefined) return undefined
+    if (off + len <= w.end) return w.buf.subarray(off - w.start, off - w.start + len)
+    const tails = w.tails
+    for (let i = tails.length - 1; i >= 0; i--) {
+      const t = tails[i]
+      if (t.start <= off) return off + len <= t.end ? t.buf.subarray(off - t.start, off - t.start + len) : undefined
+    }
     return undefined
+  }
+
+  /**
+   * Where the window to make for `[off, off + len)` should start, when it is not cached:
+   * undefined when its stride has no window yet (the window then starts at the stride),
+   * else the start of a tail (see the class comment).
+   */
+  tailFrom (off, len) {
+    const w = this.byStride[Math.floor(off / STRIDE)]
+    if (w === undefined) return undefined
+    const tails = w.tails
+    let from = Math.min(off, tails.length > 0 ? tails[tails.length - 1].end : w.end)
+    for (let i = tails.length - 1; i >= 0; i--) {
+      const t = tails[i]
+      if (t.start >= from) continue
+      if (t.end - t.start > 2 * (off + len - from)) break
+      from = t.start
+    }
+    return from
   }
 
   /** Keeps a new window that starts at `start`, and returns `[off, off + len)` from it. */
   keep (buf, start, off, len) {
-    if (buf.length !== len || start !== off) this.byStride[Math.floor(start / STRIDE)] = { start, end: start + buf.length, buf }
+    if (buf.length !== len || start !== off) {
+      const i = Math.floor(start / STRIDE)
+      const w = { start, end: start + buf.length, buf, tails: [] }
+      const main = this.byStride[i]
+      if (main === undefined || start <= main.start) {
+        this.byStride[i] = w
+      } else {
+        // A tail reaches the stable end: it covers every tail that starts where it does or later.
+        const tails = main.tails.filter((t) => t.start < start)
+        tails.push(w)
+        main.tails = tails
+      }
+    }
     return buf.subarray(off - start, off - start + len)
   }
 }
@@ -100,7 +146,8 @@ class Reads {
       const off = out[OUT_OFFSET]
       const len = out[OUT_LEN]
       if (len === 0) return Buffer.alloc(0)
-      const buf = native.window(h, scratch, STRIDE, OVERLAP)
+      const from = mapId === this._windows.mapId ? this._windows.tailFrom(off, len) : undefined
+      const buf = native.window(h, scratch, STRIDE, OVERLAP, from)
       const start = out[OUT_AUX]
       if (buf != null) {
         if (mapId !== this._windows.mapId) this._windows = new Windows(mapId)
@@ -225,7 +272,7 @@ function viewer (source, store) {
     if (!copy && !copyEverywhere) {
       const cached = windows.hit(off, len)
       if (cached !== undefined) return cached
-      const buf = source.window(own, off, len, STRIDE, OVERLAP)
+      const buf = source.window(own, off, len, STRIDE, OVERLAP, windows.tailFrom(off, len))
       const start = ownOut[OUT_AUX]
       if (buf != null) return windows.keep(buf, start, off, len)
       if (start === WINDOW_NOT_ALLOWED) copyEverywhere = true
@@ -265,4 +312,4 @@ function * iterate (store, what) {
   }
 }
 
-module.exports = { Reads, Windows, viewer }
+module.exports = { Reads, Windows, viewer, STRIDE, OVERLAP }

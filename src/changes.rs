@@ -268,6 +268,7 @@ impl ChangeFeed {
     /// A window over the last read's mapping covering `[offset, offset + len)`, as
     /// `Snapshot.window` makes one.
     #[napi(ts_return_type = "Buffer | null")]
+    #[allow(clippy::too_many_arguments)] // each is one argument of the JavaScript method
     pub fn window(
         &self,
         env: Env,
@@ -276,11 +277,12 @@ impl ChangeFeed {
         len: f64,
         stride: f64,
         overlap: f64,
+        from: Option<f64>,
     ) -> napi::Result<Option<Raw>> {
         check_slots(&scratch)?;
         let offset = byte_number("the offset", offset, 0)?;
         let len = byte_number("the length", len, 0)?;
-        let shape = window_shape(stride, overlap)?;
+        let shape = window_shape(stride, overlap, from)?;
         let Some(read) = self.last.as_ref() else {
             put_slot(&mut scratch, OUT_AUX, WINDOW_MOVED);
             return Ok(None);
@@ -295,7 +297,7 @@ impl ChangeFeed {
             read.stable_end,
             &mut scratch,
             (offset, len),
-            shape,
+            &shape,
         )
     }
 

@@ -17,9 +17,20 @@ use crate::scratch::{
 use crate::staging;
 use crate::views::{self, Raw, View};
 
-/// The `stride` and `overlap` of windows, checked: a stride of at least one byte, and
-/// windows no longer than a `Buffer` may be (`views::MAX_VIEW_BYTES`).
-pub(crate) fn window_shape(stride: f64, overlap: f64) -> napi::Result<(u64, u64)> {
+/// How [`window_over`] cuts a window: windows start at multiples of `stride` and reach
+/// `overlap` bytes past the next one; a tail window starts at `from` instead.
+pub(crate) struct Shape {
+    stride: u64,
+    overlap: u64,
+    /// Where a tail window starts: the caller already holds windows of this stride up to
+    /// about there (`Windows.tailFrom` in `lib/read.js`). Used when it lies between the
+    /// stride's start and the value's; otherwise the window starts at the stride.
+    from: Option<u64>,
+}
+
+/// The shape of windows, checked: a stride of at least one byte, windows no longer than a
+/// `Buffer` may be (`views::MAX_VIEW_BYTES`), and a tail start that is a byte offset.
+pub(crate) fn window_shape(stride: f64, overlap: f64, from: Option<f64>) -> napi::Result<Shape> {
     let stride = byte_number("the window stride", stride, 1)?;
     let overlap = byte_number("the window overlap", overlap, 0)?;
     if stride + overlap > views::MAX_VIEW_BYTES {
@@ -31,7 +42,14 @@ pub(crate) fn window_shape(stride: f64, overlap: f64) -> napi::Result<(u64, u64)
             ),
         ));
     }
-    Ok((stride, overlap))
+    let from = from
+        .map(|f| byte_number("the tail window's start", f, 0))
+        .transpose()?;
+    Ok(Shape {
+        stride,
+        overlap,
+        from,
+    })
 }
 
 /// Looks up the key in `scratch` and writes where its value is into the result slots.
@@ -123,21 +141,31 @@ pub fn locate_many(
 }
 
 /// Makes a window (an external `Buffer`) over `map` that covers `[offset, offset + len)`,
-/// a range below `stable_end`: the window of `stride`-aligned start that reaches as far as
-/// the stable end allows (up to `stride + overlap` bytes, checked by [`window_shape`]), or,
-/// for a value that does not fit in it, a buffer over the value alone. Writes the window's
-/// start into the `OUT_AUX` slot (checked by [`check_slots`]).
+/// a range below `stable_end`: the window of `stride`-aligned start (or, for a tail, of
+/// start `shape.from`) that reaches as far as the stable end allows (up to `stride +
+/// overlap` bytes past the stride's start, checked by [`window_shape`]), or, for a value
+/// that does not fit in it, a buffer over the value alone. Writes the window's start into
+/// the `OUT_AUX` slot (checked by [`check_slots`]).
+///
+/// Tails exist because V8 counts an external `Buffer`'s whole length as memory it should
+/// collect for: remaking a stride's window each time the file grew past it counted the
+/// stride again (hundreds of megabytes) and brought on a full collection at almost every
+/// such read; a tail counts only what it adds.
 pub(crate) fn window_over(
     env: &Env,
     map: &Arc<PrivateMap>,
     stable_end: u64,
     scratch: &mut [u8],
     (offset, len): (u64, u64),
-    (stride, overlap): (u64, u64),
+    shape: &Shape,
 ) -> napi::Result<Option<Raw>> {
     // Offsets are below 2^53 and the shape below 2^33: nothing here overflows.
-    let mut start = offset / stride * stride;
-    let mut end = (start + stride + overlap).min(stable_end);
+    let stride_start = offset / shape.stride * shape.stride;
+    let mut start = match shape.from {
+        Some(from) if (stride_start..=offset).contains(&from) => from,
+        _ => stride_start,
+    };
+    let mut end = (stride_start + shape.stride + shape.overlap).min(stable_end);
     if offset + len > end {
         start = offset;
         end = offset + len;
@@ -156,7 +184,8 @@ pub(crate) fn window_over(
 }
 
 /// After `locate` returned `LOCATE_IN_PLACE`: makes a window of the store's current private
-/// mapping around the located value. Writes the window's start to `OUT_AUX`, or
+/// mapping around the located value (a tail window from `from`, if given; see
+/// `window_over`). Writes the window's start to `OUT_AUX`, or
 /// `WINDOW_MOVED` (-1) if the store moved to another mapping meanwhile (locate again), or
 /// `WINDOW_NOT_ALLOWED` (-2) if this runtime does not allow external buffers (copy instead).
 #[napi(ts_return_type = "Buffer | null")]
@@ -166,9 +195,10 @@ pub fn window(
     mut scratch: BufferSlice,
     stride: f64,
     overlap: f64,
+    from: Option<f64>,
 ) -> napi::Result<Option<Raw>> {
     check_slots(&scratch)?;
-    let shape = window_shape(stride, overlap)?;
+    let shape = window_shape(stride, overlap, from)?;
     let offset = byte_number("the value's offset", get_slot(&scratch, OUT_OFFSET), 0)?;
     let len = byte_number("the value's length", get_slot(&scratch, OUT_LEN), 0)?;
     let (map, stable_end) = registry::get(h)?.store.private_map().or_throw()?;
@@ -178,7 +208,7 @@ pub fn window(
         put_slot(&mut scratch, OUT_AUX, WINDOW_MOVED);
         Ok(None)
     } else {
-        window_over(&env, &map, stable_end, &mut scratch, (offset, len), shape)
+        window_over(&env, &map, stable_end, &mut scratch, (offset, len), &shape)
     };
     // A compaction may have switched files since `private_map`: this may be the last
     // reference to the old file's mapping, not to be unmapped here.

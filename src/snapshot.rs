@@ -93,10 +93,11 @@ impl Snapshot {
     }
 
     /// A window over the snapshot's mapping covering `[offset, offset + len)` (see
-    /// `window`), its start written to the `OUT_AUX` slot of `scratch`; `undefined` if the
+    /// `window`; a tail from `from`, if given), its start written to the `OUT_AUX` slot of `scratch`; `undefined` if the
     /// range must be copied (`OUT_AUX` is `WINDOW_MOVED`) or external buffers are not allowed
     /// (`WINDOW_NOT_ALLOWED`).
     #[napi(ts_return_type = "Buffer | null")]
+    #[allow(clippy::too_many_arguments)] // each is one argument of the JavaScript method
     pub fn window(
         &self,
         env: Env,
@@ -105,11 +106,12 @@ impl Snapshot {
         len: f64,
         stride: f64,
         overlap: f64,
+        from: Option<f64>,
     ) -> napi::Result<Option<Raw>> {
         check_slots(&scratch)?;
         let offset = byte_number("the offset", offset, 0)?;
         let len = byte_number("the length", len, 0)?;
-        let shape = window_shape(stride, overlap)?;
+        let shape = window_shape(stride, overlap, from)?;
         // (Both are below 2^53: the sum does not overflow.)
         if offset + len > self.inner.stable_end {
             put_slot(&mut scratch, OUT_AUX, WINDOW_MOVED);
@@ -122,7 +124,7 @@ impl Snapshot {
             self.inner.stable_end,
             &mut scratch,
             (offset, len),
-            shape,
+            &shape,
         )
     }
 
