@@ -28,16 +28,13 @@ function positiveIntFromEnv (name, fallback, max) {
 
 // Values are served as slices of "windows": external Buffers over a private mapping of
 // the store file, each covering STRIDE bytes plus OVERLAP bytes so that a value starting
-// in one stride is found whole in its window (a longer value gets a Buffer of its own).
-// Windows are 48 MiB at most (32 MiB strides, 16 MiB overlaps): V8 counts an external
-// Buffer's length as memory to collect garbage for, and src/views.rs takes a view shorter
-// than that out of the count; with 1 GiB windows, each new one brought on a collection
-// (the first get of a process 0.74 ms median, 2.96 ms worst, against 0.25 and 0.28 ms).
-// Tests shrink the stride to exercise many windows.
+// in one stride is found whole in its window. A Buffer is limited to 4 GiB (the native
+// side refuses longer windows: MAX_VIEW_BYTES in src/views.rs), so stores larger than that
+// use several windows. Tests shrink the stride to exercise many windows.
 const MAX_OVERLAP = 64 * 1024 * 1024
 const MAX_WINDOW = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32)
-const STRIDE = positiveIntFromEnv('SIMD_R_DRIVE_WINDOW_BYTES', 32 * 1024 * 1024, MAX_WINDOW - MAX_OVERLAP)
-const OVERLAP = Math.min(STRIDE / 2, MAX_OVERLAP)
+const STRIDE = positiveIntFromEnv('SIMD_R_DRIVE_WINDOW_BYTES', 1024 * 1024 * 1024, MAX_WINDOW - MAX_OVERLAP)
+const OVERLAP = Math.min(STRIDE, MAX_OVERLAP)
 
 /** Where external Buffers are not allowed (Electron), every value is copied. */
 let copyEverywhere = /^(1|true|yes)$/i.test(process.env.SIMD_R_DRIVE_COPY_VALUES || '')

@@ -26,37 +26,11 @@ impl TypeName for Raw {
     }
 }
 
-/// What a view's finalizer gets back: the mapping it keeps alive, and the bytes of V8's
-/// external-memory count that [`view`] took back when it made the view.
-struct Hint {
-    map: Arc<PrivateMap>,
-    uncounted: i64,
-}
-
-/// Views up to this long are taken out of V8's external-memory count while they live
-/// (see [`view`]). V8 starts a collection when the count grows 64 MiB past its low point
-/// since the last one; taking a view's length back before V8 adds it keeps the count where
-/// it was only for a view shorter than that.
-const UNCOUNTED_MAX: u64 = 48 << 20;
-
-/// Changes V8's external-memory count by `bytes`.
-fn adjust_external(env: sys::napi_env, bytes: i64) {
-    let mut total = 0i64;
-    // SAFETY: `env` is the live environment of the call or finalizer this runs in, and
-    // `total` a valid out-pointer.
-    unsafe { sys::napi_adjust_external_memory(env, bytes, &mut total) };
-}
-
-unsafe extern "C" fn release_mapping(env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
-    // SAFETY: `hint` is the `Box<Hint>` leaked in `view` for this buffer, and N-API calls
-    // this finalizer exactly once, after the buffer is gone.
-    let hint = unsafe { Box::from_raw(hint.cast::<Hint>()) };
-    if hint.uncounted != 0 {
-        // V8 took the buffer's length off its count when it freed the buffer: give back
-        // what `view` took, so that the count ends where it would have without either.
-        adjust_external(env, hint.uncounted);
-    }
-    release(hint.map);
+unsafe extern "C" fn release_mapping(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+    // SAFETY: `hint` is the `Box<Arc<PrivateMap>>` leaked in `view` for this buffer, and
+    // N-API calls this finalizer exactly once, after the buffer is gone.
+    let map = unsafe { Box::from_raw(hint.cast::<Arc<PrivateMap>>()) };
+    release(*map);
 }
 
 /// Drops `map`, a reference to a mapping held on the JavaScript thread: the last one
@@ -126,19 +100,7 @@ pub fn view(
             &format!("a view of {len} bytes is longer than a Buffer may be ({MAX_VIEW_BYTES})"),
         ));
     }
-    // V8 counts the view's whole length as external memory and collects garbage for it,
-    // though it is file pages that the kernel manages (a page written from JavaScript
-    // becomes a private copy; few are): the count is taken back first, for views short
-    // enough that V8's own addition then starts no collection (`UNCOUNTED_MAX`). A store
-    // read while it grows makes many short tail windows (`lib/read.js`).
-    let uncounted = if len <= UNCOUNTED_MAX { len as i64 } else { 0 };
-    if uncounted != 0 {
-        adjust_external(env.raw(), -uncounted);
-    }
-    let hint = Box::into_raw(Box::new(Hint {
-        map: map.clone(),
-        uncounted,
-    }));
+    let hint = Box::into_raw(Box::new(map.clone()));
     let mut out = ptr::null_mut();
     // SAFETY: the range is inside the mapping and below the stable end (checked above), and
     // the mapping stays mapped while the buffer lives: the finalizer drops the `Arc` it
@@ -161,13 +123,11 @@ pub fn view(
         // SAFETY: Node returns this status before it creates the finalizer, so the
         // finalizer never runs and the hint is still ours.
         drop(unsafe { Box::from_raw(hint) });
-        adjust_external(env.raw(), uncounted);
         return Ok(View::NotAllowed);
     }
     // Any other failure may come after Node took the finalizer (it runs or schedules it
     // when it refuses the length): the hint is not ours to free any more. At worst it
-    // leaks, keeping the mapping mapped (and its length off the count); freeing it could
-    // unmap it under live views.
+    // leaks, keeping the mapping mapped; freeing it could unmap it under live views.
     Err(crate::errors::coded(
         "ERR_INTERNAL",
         &format!("napi_create_external_buffer failed with status {status}"),
