@@ -5,6 +5,15 @@ mod common;
 use common::*;
 use simd_r_drive::{Op, StoreOptions};
 
+/// Reopens the store at `p`, asserting that it finds no zero tail to drop and holds exactly
+/// `expected`; returns it.
+fn reopens_whole(p: &std::path::Path, expected: &[(Vec<u8>, Vec<u8>)]) -> simd_r_drive::Store {
+    let r = open(p);
+    assert_eq!(r.recovery().dropped_tail_bytes, 0);
+    assert_eq!(dump(&r), expected);
+    r
+}
+
 #[test]
 fn preallocated_zeros_are_trimmed_on_close_and_dropped_after_a_crash() {
     let d = Dir::new();
@@ -71,9 +80,7 @@ fn preallocated_zeros_are_trimmed_on_close_and_dropped_after_a_crash() {
     s.close().unwrap();
     // Close syncs, then appends a 24-byte sync mark recording that, and trims the rest.
     assert_eq!(std::fs::metadata(&p).unwrap().len(), end + 24);
-    let r = open(&p);
-    assert_eq!(r.recovery().dropped_tail_bytes, 0);
-    assert_eq!(dump(&r), expected);
+    reopens_whole(&p, &expected);
 }
 
 #[test]
@@ -188,4 +195,102 @@ fn read_only_opens_racing_a_writer_never_report_its_writes_as_damage() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
     assert!(opens > 20, "{opens}");
+}
+
+#[test]
+fn zeros_left_to_the_background_are_written_only_by_extend_zeros() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let step = 1u64 << 20;
+    let s = StoreOptions::new()
+        .preallocate(step)
+        .zeros_in_background(true)
+        .open(&p)
+        .unwrap();
+    let len = || std::fs::metadata(&p).unwrap().len();
+    s.put(b"a", &bytes(1, 100 << 10)).unwrap();
+    // The commit wrote its own bytes and nothing past them.
+    assert_eq!(len(), s.stats().file_bytes);
+    assert!(s.claim_zeros());
+    assert!(
+        !s.claim_zeros(),
+        "a claim is held until extend_zeros releases it"
+    );
+    s.extend_zeros();
+    let end = s.stats().file_bytes;
+    assert_eq!(len(), end.div_ceil(step) * step + step);
+    // More than one step of zeros ahead: nothing is due until the data comes within one.
+    assert!(!s.claim_zeros());
+    s.put(b"b", &bytes(2, (len() - end - step + 1) as usize))
+        .unwrap();
+    assert!(len() - s.stats().file_bytes < step);
+    assert!(!s.is_busy());
+    assert!(s.claim_zeros());
+    // A piece at a time, 64 KiB each; busy (writers leave the event loop) until the last.
+    let mut pieces = 1;
+    while s.extend_zeros_piece() {
+        assert!(s.is_busy() && !s.claim_zeros());
+        pieces += 1;
+    }
+    assert!(!s.is_busy());
+    assert!(len() - s.stats().file_bytes > step);
+    assert_eq!(
+        pieces,
+        (len() - (end.div_ceil(step) * step + step)).div_ceil(64 << 10)
+    );
+    let before = dump(&s);
+    s.close().unwrap();
+    // Close trimmed the zeros: the reopened store finds no zero tail to drop.
+    reopens_whole(&p, &before);
+}
+
+/// Zeros written in the background never land on data: a writer racing `extend_zeros`
+/// with batches that keep crossing the preallocated end loses nothing (without the writer
+/// lock around each piece, the zeros overwrite the batches that crossed it).
+#[test]
+fn background_zeros_racing_a_writer_never_overwrite_data() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = std::sync::Arc::new(
+        StoreOptions::new()
+            .preallocate(4096)
+            .zeros_in_background(true)
+            .open(&p)
+            .unwrap(),
+    );
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let extended = std::sync::atomic::AtomicU64::new(0);
+    let written = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|t| {
+        t.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                if s.claim_zeros() {
+                    s.extend_zeros();
+                    extended.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+        // Until the zeros were extended often enough for the race to be real (a loaded
+        // machine may give the other thread few turns).
+        let mut i = 0u64;
+        while i < 3000 || (extended.load(std::sync::atomic::Ordering::Relaxed) < 20 && i < 30_000) {
+            let value = bytes(i, 500 + (i as usize * 797) % 7000);
+            s.put(&i.to_le_bytes(), &value).unwrap();
+            i += 1;
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        written.store(i, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert!(extended.load(std::sync::atomic::Ordering::Relaxed) >= 20);
+    let before = dump(&s);
+    drop(s);
+    let r = reopens_whole(&p, &before);
+    for i in 0..written.load(std::sync::atomic::Ordering::Relaxed) {
+        let v = r.get(&i.to_le_bytes()).unwrap().unwrap();
+        assert_eq!(
+            v.as_slice(),
+            &bytes(i, 500 + (i as usize * 797) % 7000)[..],
+            "key {i}"
+        );
+    }
 }

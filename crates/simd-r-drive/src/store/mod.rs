@@ -16,6 +16,7 @@ mod sweep;
 mod transaction;
 mod write;
 mod zero_copy;
+mod zeros;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -236,6 +237,12 @@ pub struct Store {
     durable_seq: AtomicU64,
     /// Zeros to keep ahead of the data (see [`StoreOptions::preallocate`]).
     pub(crate) preallocate: u64,
+    /// See [`StoreOptions::zeros_in_background`].
+    pub(crate) zeros_in_background: bool,
+    /// A caller has claimed the writing of zeros ahead (see [`Store::claim_zeros`]).
+    pub(crate) zeros_claimed: AtomicBool,
+    /// After a failed write of zeros: the end of the data before which none are tried again.
+    pub(crate) zeros_retry_at: AtomicU64,
     /// See [`StoreOptions::checkpoint_min_keys`].
     pub(crate) checkpoint_min_keys: usize,
     /// Whether opens of this store (and a follower's switch to a compacted file) may use
@@ -339,12 +346,15 @@ impl Store {
         &self.recovery
     }
 
-    /// Whether a compaction or a streamed value is under way, or the size limit calls for a
-    /// compaction before the next write ([`StoreOptions::max_bytes`]): a write made now may
-    /// wait for it or do it (bindings then write from a worker thread instead of an event
-    /// loop, or with [`Store::try_write`], which declines such a write).
+    /// Whether a compaction, a streamed value or background zeros ([`Store::claim_zeros`])
+    /// are under way, or the size limit calls for a compaction before the next write
+    /// ([`StoreOptions::max_bytes`]): a write made now may wait for it or do it (bindings
+    /// then write from a worker thread instead of an event loop, or with
+    /// [`Store::try_write`], which declines such a write).
     pub fn is_busy(&self) -> bool {
-        self.long_ops.load(Ordering::Acquire) > 0 || self.over_compaction_limit()
+        self.long_ops.load(Ordering::Acquire) > 0
+            || self.zeros_claimed.load(Ordering::Acquire)
+            || self.over_compaction_limit()
     }
 
     /// Counts a long operation for [`Store::is_busy`] while the guard lives.

@@ -20,6 +20,7 @@ pub struct StoreOptions {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) hasher: Option<KeyHasher>,
     pub(crate) preallocate: u64,
+    pub(crate) zeros_in_background: bool,
     pub(crate) checkpoint_min_keys: usize,
     pub(crate) mode: u32,
     pub(crate) verify_full: bool,
@@ -38,6 +39,7 @@ impl Default for StoreOptions {
             backend: Arc::new(OsBackend),
             hasher: None,
             preallocate: 0,
+            zeros_in_background: false,
             checkpoint_min_keys: DEFAULT_CHECKPOINT_MIN_KEYS,
             mode: files::DEFAULT_MODE,
             verify_full: false,
@@ -77,6 +79,17 @@ impl StoreOptions {
     /// [`Store::close`] trims it.
     pub fn preallocate(mut self, bytes: u64) -> Self {
         self.preallocate = bytes;
+        self
+    }
+
+    /// Leaves the preallocated zeros (see [`StoreOptions::preallocate`]) to the caller's
+    /// background thread (default false: the committing writer writes them, up to two steps
+    /// of them in one commit). A commit then writes only its own bytes; the caller asks
+    /// [`Store::claim_zeros`] after its commits and, on `true`, runs
+    /// [`Store::extend_zeros`] on a thread of its own. For bindings whose writers run on an
+    /// event loop, where a megabyte of zeros holds the loop for a millisecond or more.
+    pub fn zeros_in_background(mut self, on: bool) -> Self {
+        self.zeros_in_background = on;
         self
     }
 

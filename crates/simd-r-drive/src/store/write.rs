@@ -19,9 +19,6 @@ use crate::mapping::Mapping;
 
 use super::{Commit, Op, Store};
 
-/// Preallocated zeros are written in pieces of this size (see `write_zeros_ahead`).
-const ZERO_PIECE: u64 = 256 << 10;
-
 /// The encode buffer is kept between writes up to this capacity.
 const KEEP_WRITE_BUFFER: usize = 8 << 20;
 
@@ -251,7 +248,7 @@ impl<'s> Appending<'s> {
         let allocated = s.allocated.load(Ordering::Acquire);
         self.write(self.base)?;
         s.allocated.fetch_max(new_end, Ordering::AcqRel);
-        if s.preallocate > 0 && new_end > allocated {
+        if s.preallocate > 0 && !s.zeros_in_background && new_end > allocated {
             // In a write of their own after the batch's: a disk too full for them fails no
             // batch that fits.
             match s.write_zeros_ahead(&self.file, new_end, &mut self.buf) {
@@ -318,41 +315,9 @@ impl Store {
         }
     }
 
-    /// Writes the preallocated zeros due past `end` (the end of the data of `file`): zeros
-    /// up to the next multiple of the preallocation step, and one step more, written from
-    /// `buf` (cleared first). Returns the length they reach, or `None` if they could not all
-    /// be written (a full disk). Nothing is written without preallocation; `Some(end)` then.
-    pub(crate) fn write_zeros_ahead(
-        &self,
-        file: &File,
-        end: u64,
-        buf: &mut Vec<u8>,
-    ) -> Option<u64> {
-        if self.preallocate == 0 {
-            return Some(end);
-        }
-        let target = end.div_ceil(self.preallocate) * self.preallocate + self.preallocate;
-        // In pieces of 256 KiB, as compaction writes (see its `CHUNK`): one write of
-        // megabytes holds its CPU for a millisecond and more.
-        let piece = ZERO_PIECE;
-        buf.clear();
-        buf.resize((target - end).min(piece) as usize, 0);
-        let mut at = end;
-        while at < target {
-            let n = (target - at).min(piece) as usize;
-            if self.backend.write_at(file, &buf[..n], at).is_err() {
-                buf.clear();
-                return None;
-            }
-            at += n as u64;
-        }
-        buf.clear();
-        Some(target)
-    }
-
     /// Counts the store file's current length as allocated (after a write of
     /// preallocated zeros failed part way).
-    fn count_file_length(&self, file: &File) {
+    pub(super) fn count_file_length(&self, file: &File) {
         if let Ok(meta) = file.metadata() {
             self.allocated.fetch_max(meta.len(), Ordering::AcqRel);
         }
