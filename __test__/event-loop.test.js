@@ -33,3 +33,46 @@ test('an awaited delete and putMany loop lets I/O callbacks run', async (t) => {
   t.true(ran)
   await s.close()
 })
+
+// The zeros a writable store keeps ahead of its data (a megabyte at a time) are written by
+// a thread of the store's, not by the commit that ran out of them: on the event loop, each
+// megabyte of zeros held it for a millisecond and more. Counted by the kernel per thread
+// (serial: the other tests of this file write on this thread too).
+const wroteOnThisThread = () => Number(/^wchar: (\d+)$/m.exec(require('node:fs').readFileSync('/proc/thread-self/io', 'utf8'))[1])
+const perThreadIo = (() => { try { wroteOnThisThread(); return true } catch { return false } })()
+
+;(perThreadIo ? test.serial : test.skip)('commits on the event loop write their own bytes, not the preallocated zeros', async (t) => {
+  const fs = require('node:fs')
+  const p = tmpStore()
+  const s = await Store.open(p)
+  const value = Buffer.alloc(1000, 7)
+  const before = wroteOnThisThread()
+  for (let i = 0; i < 5000; i++) await s.put(`k${i}`, value)
+  const wrote = wroteOnThisThread() - before
+  const data = s.stats().fileBytes
+  // ~5 MB of entries committed from this thread; the zeros (a megabyte or two at each
+  // megabyte boundary crossed) would have doubled that.
+  t.true(wrote >= 5000 * 1000 && wrote < data * 1.1, `wrote ${wrote} bytes for ${data} bytes of data`)
+  // They were written all the same, ahead of the data, by the store's own thread.
+  for (let i = 0; i < 500 && fs.statSync(p).size <= data + (1 << 20); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.true(fs.statSync(p).size > data + (1 << 20), `${fs.statSync(p).size} bytes on disk for ${data} bytes of data`)
+  await s.close()
+  t.is(fs.statSync(p).size <= data + 4096, true, 'close trimmed them')
+})
+
+// The store's thread holds the engine only while it writes a 64 KiB piece of zeros, and a
+// close waits for that piece: the engine closes (trims the zeros, releases its lock) before
+// close() resolves, not when the thread next lets go of it on its own.
+test('a close while the zeros are being written closes the engine before it resolves', async (t) => {
+  const fs = require('node:fs')
+  const { runChild } = require('./helpers.js')
+  for (let i = 0; i < 20; i++) {
+    const p = tmpStore()
+    const s = await Store.open(p)
+    await s.put('k', Buffer.alloc(100_000, i))
+    const data = s.stats().fileBytes
+    await s.close()
+    t.true(fs.statSync(p).size <= data + 4096, `round ${i}: ${fs.statSync(p).size} bytes on disk for ${data} bytes of data`)
+    if (i === 19) t.is((await runChild('try-open.js', [p])).stdout.trim(), 'opened')
+  }
+})

@@ -4,6 +4,7 @@
 // once there is space, without a reopen. Injected through the engine's storage seam:
 // `write:<n>:ENOSPC:<k>` lets n writes through, fails the next k (each puts half of its
 // bytes on disk first, as a full disk does), then lets every later one through.
+const fs = require('node:fs')
 const test = require('ava')
 const { Store } = require('..')
 const { tmpStore } = require('./helpers.js')
@@ -21,14 +22,15 @@ const value = (i, n = 1000) => Buffer.alloc(n, i & 0xff)
 
 test('a batch that hits a full disk rejects exactly its own promises; the next batches commit', async (t) => {
   const p = tmpStore()
-  // Creating the store writes its header, the first batch its entries and then the
-  // preallocated zeros up to 2 MiB, in 8 writes of at most 256 KiB (the engine's
-  // ZERO_PIECE); the second batch's write, the 11th, fails (the zero-fill of what it left,
-  // the next write, is let through).
-  const s = openFaulty(p, 'write:10:ENOSPC:1')
+  // Creating the store writes its header and the first batch its entries; then a thread of
+  // the store's own writes the preallocated zeros up to 2 MiB, in 32 writes of at most
+  // 64 KiB (the engine's BACKGROUND_PIECE), awaited below; the second batch's write, the
+  // 35th, fails (the zero-fill of what it left, the next write, is let through).
+  const s = openFaulty(p, 'write:34:ENOSPC:1')
   const first = [s.put('a0', value(0)), s.put('a1', value(1)), s.putMany([['a2', value(2)]])]
   await Promise.all(first)
-  await new Promise((resolve) => setImmediate(resolve))
+  for (let i = 0; i < 500 && fs.statSync(p).size < 2 << 20; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.is(fs.statSync(p).size, 2 << 20, 'the zeros were written off the event loop')
   const failed = [s.put('b0', value(3)), s.put('b1', value(4)), s.delete('a0'), s.putMany([['b2', value(5)]])]
   const settled = await Promise.allSettled(failed)
   for (const r of settled) {

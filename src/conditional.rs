@@ -80,7 +80,7 @@ use crate::errors::{coded, OrThrow};
 use crate::registry;
 use crate::scratch::byte_number;
 use crate::staging;
-use crate::write::{merge_index_if_due, writable};
+use crate::write::{after_commit, writable};
 
 /// What `transaction_sync` returns when the callback gave up (JavaScript rethrows its
 /// error): nothing was written.
@@ -113,7 +113,7 @@ pub fn clear_sync(h: u32, ticket: f64) -> napi::Result<f64> {
         writable(&handle)?;
         handle.store.clear().or_throw()
     })?;
-    merge_index_if_due(&handle.store);
+    after_commit(&handle.store);
     Ok(seq.seq as f64)
 }
 
@@ -133,7 +133,7 @@ impl Task for ClearTask {
             writable(handle)?;
             handle.store.clear().or_throw()
         })?;
-        merge_index_if_due(&handle.store);
+        after_commit(&handle.store);
         if self.sync {
             handle.store.wait_durable(commit.seq).or_throw()?;
         }
@@ -226,7 +226,7 @@ pub fn transaction_sync(
         return Ok(ABORTED);
     }
     if !commit.existed.is_empty() {
-        merge_index_if_due(&handle.store);
+        after_commit(&handle.store);
     }
     Ok(commit.seq as f64)
 }

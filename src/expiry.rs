@@ -111,7 +111,7 @@ impl Task for SweepTask {
         if removed > 0 {
             // Expiry records are commits: the index merge and automatic compaction may
             // now be due (their bytes count as reclaimable).
-            crate::write::merge_index_if_due(store);
+            crate::write::after_commit(store);
         }
         Ok(removed)
     }

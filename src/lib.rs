@@ -176,6 +176,7 @@ mod faults;
 mod js_docs;
 mod js_sub_docs;
 pub mod limit;
+mod pieces;
 pub mod progress;
 pub mod read;
 mod registry;

@@ -15,6 +15,7 @@ use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard};
 use simd_r_drive::{Store, StoreOptions};
 
 use crate::errors::{closed, OrThrow};
+use crate::pieces::Pieces;
 
 /// One JavaScript `Store`'s view of an engine.
 pub struct Handle {
@@ -88,6 +89,8 @@ pub struct Engine {
     /// The directory of a temporary store (`Store.temp`), removed once this engine has
     /// closed (see [`mark_temporary`]).
     temp_dir: Mutex<Option<PathBuf>>,
+    /// The gate between background work done in pieces and the release of handles.
+    pub pieces: Arc<Pieces>,
 }
 
 impl std::ops::Deref for Engine {
@@ -302,7 +305,10 @@ fn open_engine(
     } else {
         // Space ahead of the data makes durable commits cheaper (no size change to
         // journal on each fdatasync); close() trims it.
-        let mut opts = StoreOptions::new().create(create).preallocate(PREALLOCATE);
+        let mut opts = StoreOptions::new()
+            .create(create)
+            .preallocate(PREALLOCATE)
+            .zeros_in_background(true);
         if let Some(mode) = mode {
             opts = opts.mode(mode);
         }
@@ -325,6 +331,7 @@ fn open_engine(
         key: key.to_path_buf(),
         writer: !read_only,
         temp_dir: Mutex::new(None),
+        pieces: Arc::default(),
     });
     if verify == Verify::Background || (verify == Verify::Default && !read_only) {
         verify_in_background(&engine);
@@ -435,8 +442,12 @@ pub fn release(id: u32) {
         gone
     };
     // Dropped outside the table lock: closing an engine waits for its writers. (The
-    // engine leaves the registry by itself once it has closed.)
-    drop(gone);
+    // engine leaves the registry by itself once it has closed.) Not while a piece of
+    // background work holds the engine: the last handle's release closes it here.
+    if let Some(handle) = gone {
+        let pieces = handle.store.pieces.clone();
+        Pieces::around_release(&pieces, || drop(handle));
+    }
 }
 
 /// A read guard on the handle table, for calls that finish quickly.

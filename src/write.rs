@@ -149,17 +149,19 @@ fn commit_staged(
         .in_turn_if(ticket, || commit().transpose())
         .transpose();
     if matches!(done, Ok(Some(_))) {
-        merge_index_if_due(&handle.store);
+        after_commit(&handle.store);
     }
     done
 }
 
-/// After a commit: when enough changed since the index file (the engine's
-/// `Store::index_merge_due`), merges the index on a thread of its own, so that the
-/// changes kept in memory and what a later open (after a crash too) replays stay bounded.
-/// Neither the event loop nor the threadpool waits for it. Starts an automatic compaction
-/// too when one is due (`tasks::compact_if_due`).
-pub(crate) fn merge_index_if_due(store: &Arc<registry::Engine>) {
+/// After a commit: starts the background work it made due, each on a thread of its own
+/// that neither the event loop nor the threadpool waits for: the zeros kept ahead of the
+/// data (`zeros_if_due`), an automatic compaction (`tasks::compact_if_due`), and an index
+/// merge once enough changed since the index file (the engine's `Store::index_merge_due`),
+/// so that the changes kept in memory and what a later open (after a crash too) replays
+/// stay bounded.
+pub(crate) fn after_commit(store: &Arc<registry::Engine>) {
+    zeros_if_due(store);
     crate::tasks::compact_if_due(store);
     if !store.claim_background_merge() {
         return;
@@ -174,6 +176,27 @@ pub(crate) fn merge_index_if_due(store: &Arc<registry::Engine>) {
     if spawned.is_err() {
         // No thread to be had: merge here rather than keep the claim forever.
         let _ = store.run_background_merge();
+    }
+}
+
+/// Writes the zeros kept ahead of the data (the engine's `Store::extend_zeros_piece`) on a
+/// thread of its own when `Store::claim_zeros` says they run short, so that no commit on
+/// the event loop writes a megabyte of them. A piece at a time, holding the engine only
+/// while a piece runs (`pieces::Pieces`): a close is never kept waiting for the rest. At
+/// normal priority, unlike the other background work: each piece holds the writer lock,
+/// and a thread at a low priority could be made to wait for a CPU while holding it.
+fn zeros_if_due(store: &Arc<registry::Engine>) {
+    if !store.claim_zeros() {
+        return;
+    }
+    let engine = Arc::downgrade(store);
+    let pieces = store.pieces.clone();
+    let spawned = std::thread::Builder::new()
+        .name("srd-zeros".into())
+        .spawn(move || while pieces.run(&engine, |e| e.extend_zeros_piece()) {});
+    if spawned.is_err() {
+        // No thread to be had: write them here (releasing the claim), as commits did.
+        store.extend_zeros();
     }
 }
 
@@ -235,7 +258,7 @@ pub fn write_entries(
         unsafe { entries::write(env, &handles, protos, &handle.store) }
     })?;
     if written.is_some() {
-        merge_index_if_due(&handle.store);
+        after_commit(&handle.store);
     }
     Ok(written.map_or(NOT_WRITTEN, |seq| seq as f64))
 }

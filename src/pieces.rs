@@ -1,0 +1,67 @@
+//! Background work done in short pieces, each holding the engine only while it runs (the
+//! zeros kept ahead of the data): a release of a handle waits for the piece in flight and
+//! lets none start until the handle is gone, so that when it was the engine's last, the
+//! engine closes on the releasing thread (its file lock released, a temporary store's
+//! files removed) before `close()` resolves, not at the end of a piece on another thread.
+
+use std::sync::{Arc, Weak};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::registry::Engine;
+
+/// The gate between an engine's pieces and the release of its handles.
+#[derive(Default)]
+pub struct Pieces {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// A piece holds the engine.
+    running: bool,
+    /// A release is under way: no piece starts.
+    held: u32,
+}
+
+impl Pieces {
+    /// Runs `piece` on the engine, once no release is under way; returns what it returned,
+    /// or `false` when the engine has closed meanwhile.
+    pub fn run(&self, engine: &Weak<Engine>, piece: impl FnOnce(&Engine) -> bool) -> bool {
+        {
+            let mut s = self.state.lock();
+            while s.held > 0 {
+                self.changed.wait(&mut s);
+            }
+            s.running = true;
+        }
+        let more = match engine.upgrade() {
+            Some(e) => piece(&e),
+            None => false,
+        };
+        // (The engine's `Arc` is dropped above, before the gate opens: a release waiting
+        // for the piece then drops the last one itself.)
+        let mut s = self.state.lock();
+        s.running = false;
+        self.changed.notify_all();
+        more
+    }
+
+    /// Runs `release` (which drops a handle, perhaps the engine's last) once no piece holds
+    /// the engine, with no piece starting meanwhile.
+    pub fn around_release<T>(this: &Arc<Self>, release: impl FnOnce() -> T) -> T {
+        {
+            let mut s = this.state.lock();
+            s.held += 1;
+            while s.running {
+                this.changed.wait(&mut s);
+            }
+        }
+        let out = release();
+        let mut s = this.state.lock();
+        s.held -= 1;
+        this.changed.notify_all();
+        out
+    }
+}
