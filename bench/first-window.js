@@ -5,20 +5,9 @@
 // of a mapping makes its window, an external Buffer over the mapped file, in `window`).
 // Run it several times: whether V8 reacts to the window's external memory inside that call
 // (starting incremental marking) or later (a mark-compact after the get) varies by run.
-const native = require('../lib/native.js')
+const { timeNativeCalls } = require('./native-calls.js')
 const calls = []
-for (const name of Object.keys(native)) {
-  const f = native[name]
-  if (typeof f !== 'function') continue
-  native[name] = function (...args) {
-    const t0 = process.hrtime.bigint()
-    try {
-      return f.apply(this, args)
-    } finally {
-      calls.push(`${name} ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(2)} ms`)
-    }
-  }
-}
+timeNativeCalls((name, ms) => calls.push(`${name} ${ms.toFixed(2)} ms`))
 const { Store } = require('..')
 const [file, key] = process.argv.slice(2)
 if (!file || !key) {

@@ -15,6 +15,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { monitorEventLoopDelay, PerformanceObserver } = require('node:perf_hooks')
+const { timeNativeCalls } = require('./native-calls.js')
 
 const { constants: perfConstants } = require('node:perf_hooks')
 const GC_KINDS = {
@@ -52,23 +53,12 @@ function writer (file) {
 
 async function compaction (mode, dir) {
   // Every call into the addon made on this thread is timed while compaction runs.
-  const native = require('../lib/native.js')
   let measuring = false
   let longest = 0
   let longestName = ''
-  for (const name of Object.keys(native)) {
-    const f = native[name]
-    if (typeof f !== 'function') continue
-    native[name] = function (...args) {
-      const t0 = process.hrtime.bigint()
-      try {
-        return f.apply(this, args)
-      } finally {
-        const ms = Number(process.hrtime.bigint() - t0) / 1e6
-        if (measuring && ms > longest) { longest = ms; longestName = name }
-      }
-    }
-  }
+  timeNativeCalls((name, ms) => {
+    if (measuring && ms > longest) { longest = ms; longestName = name }
+  })
   const { Store } = require('..')
   const p = path.join(dir, 'big.srd')
   const n = Math.floor(MB * 1048576 / VALUE)
