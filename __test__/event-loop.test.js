@@ -76,3 +76,47 @@ test('a close while the zeros are being written closes the engine before it reso
     if (i === 19) t.is((await runChild('try-open.js', [p])).stdout.trim(), 'opened')
   }
 })
+
+// Releasing one handle of an engine that other handles keep open must not wait on the event
+// loop for the zeros thread, which itself would wait for the writer lock that another
+// handle's long batch holds: the release returns before that batch commits.
+test.serial('closing one handle does not wait for another handle\'s batch behind the zeros', async (t) => {
+  const native = require('../lib/native.js')
+  const release = native.releaseStore
+  let rounds = 0
+  try {
+    for (let round = 0; round < 5; round++) {
+      const p = tmpStore()
+      const w = await Store.open(p)
+      const w2 = await Store.open(p)
+      const r = await Store.open(p, { readOnly: true })
+      const last = 'big-149'
+      let committedBefore = null
+      let committedAfter = null
+      native.releaseStore = (h) => {
+        committedBefore = w.has(last)
+        release(h)
+        committedAfter = w.has(last)
+      }
+      // 60 MB that runs past the zeros (its commit starts their thread), then 300 MB that
+      // waits for the writer lock meanwhile and holds it for its whole commit.
+      const first = w.putMany(Array.from({ length: 30 }, (_, i) => [`a-${i}`, Buffer.alloc(2 << 20, i)]))
+      const big = w2.putMany(Array.from({ length: 150 }, (_, i) => [`big-${i}`, Buffer.alloc(2 << 20, i)]))
+      await first
+      await r.close()
+      native.releaseStore = release
+      await big
+      await w.close()
+      await w2.close()
+      // A round counts when the big batch had not committed as the release began.
+      if (committedBefore === false) {
+        rounds++
+        t.false(committedAfter, `round ${round}: the release returned only after the other handle's 300 MB batch committed`)
+      }
+    }
+  } finally {
+    native.releaseStore = release
+  }
+  t.true(rounds > 0, 'the big batch was still being written as the read-only handle closed, in some round')
+  t.log(`${rounds} of 5 rounds closed while the big batch was in flight`)
+})

@@ -19,31 +19,31 @@ pub struct Pieces {
 
 #[derive(Default)]
 struct State {
-    /// A piece holds the engine.
-    running: bool,
+    /// Pieces holding the engine (two threads of pieces may overlap: one that is ending
+    /// and one that a commit started meanwhile).
+    running: u32,
     /// A release is under way: no piece starts.
     held: u32,
 }
 
 impl Pieces {
     /// Runs `piece` on the engine, once no release is under way; returns what it returned,
-    /// or `false` when the engine has closed meanwhile.
-    pub fn run(&self, engine: &Weak<Engine>, piece: impl FnOnce(&Engine) -> bool) -> bool {
+    /// or `None` when the engine has closed meanwhile. A piece must not wait for anything
+    /// that a thread releasing a handle could be kept from (the writer lock: see
+    /// `Store::try_extend_zeros_piece`): the release waits for it.
+    pub fn run<T>(&self, engine: &Weak<Engine>, piece: impl FnOnce(&Engine) -> T) -> Option<T> {
         {
             let mut s = self.state.lock();
             while s.held > 0 {
                 self.changed.wait(&mut s);
             }
-            s.running = true;
+            s.running += 1;
         }
-        let more = match engine.upgrade() {
-            Some(e) => piece(&e),
-            None => false,
-        };
+        let more = engine.upgrade().map(|e| piece(&e));
         // (The engine's `Arc` is dropped above, before the gate opens: a release waiting
         // for the piece then drops the last one itself.)
         let mut s = self.state.lock();
-        s.running = false;
+        s.running -= 1;
         self.changed.notify_all();
         more
     }
@@ -54,7 +54,7 @@ impl Pieces {
         {
             let mut s = this.state.lock();
             s.held += 1;
-            while s.running {
+            while s.running > 0 {
                 this.changed.wait(&mut s);
             }
         }

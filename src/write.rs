@@ -182,7 +182,8 @@ pub(crate) fn after_commit(store: &Arc<registry::Engine>) {
 /// Writes the zeros kept ahead of the data (the engine's `Store::extend_zeros_piece`) on a
 /// thread of its own when `Store::claim_zeros` says they run short, so that no commit on
 /// the event loop writes a megabyte of them. A piece at a time, holding the engine only
-/// while a piece runs (`pieces::Pieces`): a close is never kept waiting for the rest. At
+/// while a piece runs (`pieces::Pieces`): a close is never kept waiting for the rest, nor
+/// for a writer of another handle (a piece gives up when the writer lock is taken). At
 /// normal priority, unlike the other background work: each piece holds the writer lock,
 /// and a thread at a low priority could be made to wait for a CPU while holding it.
 fn zeros_if_due(store: &Arc<registry::Engine>) {
@@ -193,7 +194,11 @@ fn zeros_if_due(store: &Arc<registry::Engine>) {
     let pieces = store.pieces.clone();
     let spawned = std::thread::Builder::new()
         .name("srd-zeros".into())
-        .spawn(move || while pieces.run(&engine, |e| e.extend_zeros_piece()) {});
+        .spawn(move || {
+            // Until the zeros are written, the engine closes, or a writer holds the lock
+            // (its commit then asks for the zeros again).
+            while let Some(Some(true)) = pieces.run(&engine, |e| e.try_extend_zeros_piece()) {}
+        });
     if spawned.is_err() {
         // No thread to be had: write them here (releasing the claim), as commits did.
         store.extend_zeros();

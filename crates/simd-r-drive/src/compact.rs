@@ -462,6 +462,11 @@ impl Store {
             // verifier's progress was of the old file.
             self.verified_to
                 .store(0, std::sync::atomic::Ordering::Release);
+            // A full disk that stopped the zeros of the old file said when to try again
+            // in that file's offsets; the new file ends far below them, and compaction is
+            // what frees the space.
+            self.zeros_retry_at
+                .store(0, std::sync::atomic::Ordering::Release);
             std::mem::replace(
                 &mut *s,
                 State {

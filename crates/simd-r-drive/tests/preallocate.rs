@@ -294,3 +294,146 @@ fn background_zeros_racing_a_writer_never_overwrite_data() {
         );
     }
 }
+
+/// A piece of zeros for a caller that must not wait for the writer lock gives up while a
+/// writer holds it, releasing its claim so that a later commit can claim the zeros again.
+#[test]
+fn a_piece_that_must_not_wait_gives_up_while_a_writer_holds_the_lock() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let step = 1u64 << 20;
+    let s = StoreOptions::new()
+        .preallocate(step)
+        .zeros_in_background(true)
+        .open(&p)
+        .unwrap();
+    s.put(b"a", &bytes(1, 100 << 10)).unwrap();
+    assert!(s.claim_zeros());
+    let len = || std::fs::metadata(&p).unwrap().len();
+    let before = len();
+    // A streamed value holds the writer lock while its source is read: the source asks.
+    struct Asks<'a> {
+        store: &'a simd_r_drive::Store,
+        left: usize,
+        answers: Vec<Option<bool>>,
+    }
+    impl std::io::Read for Asks<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.answers.is_empty() {
+                self.answers.push(self.store.try_extend_zeros_piece());
+                // The claim was released: a commit could claim the zeros again.
+                self.answers.push(Some(self.store.claim_zeros()));
+            }
+            let n = buf.len().min(self.left);
+            buf[..n].fill(3);
+            self.left -= n;
+            Ok(n)
+        }
+    }
+    let mut source = Asks {
+        store: &s,
+        left: 1000,
+        answers: Vec::new(),
+    };
+    s.put_from_reader(b"streamed", 1000, &mut source).unwrap();
+    assert_eq!(source.answers, vec![None, Some(true)]);
+    assert!(
+        len() <= before + 1000 + 4096,
+        "nothing written by the piece that gave up"
+    );
+    // With the lock free, the pieces write the zeros.
+    let mut pieces = 0;
+    while let Some(true) = s.try_extend_zeros_piece() {
+        pieces += 1;
+    }
+    assert!(pieces > 0);
+    assert!(len() >= s.stats().file_bytes + step);
+    assert!(!s.is_busy());
+}
+
+/// A store without preallocation has no zeros to write: extending them writes nothing.
+#[test]
+fn extending_the_zeros_of_a_store_without_preallocation_writes_nothing() {
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let s = StoreOptions::new()
+        .preallocate(0)
+        .zeros_in_background(true)
+        .open(&p)
+        .unwrap();
+    s.put(b"a", b"b").unwrap();
+    assert!(!s.claim_zeros());
+    s.extend_zeros();
+    assert_eq!(s.try_extend_zeros_piece(), Some(false));
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), s.stats().file_bytes);
+}
+
+/// After a full disk stopped the zeros, a compaction (which frees the space, and leaves a
+/// file that ends far below the old one) lets them be claimed again as the data grows,
+/// rather than once the data has grown back past where the old file ended.
+#[test]
+fn a_compaction_after_a_full_disk_lets_the_zeros_resume() {
+    use simd_r_drive::io::{FailAfter, Fault, IoOp, OsBackend};
+    use std::sync::Arc;
+    let d = Dir::new();
+    let p = d.path("s.srd");
+    let step = 1u64 << 20;
+    let value = 500 << 10;
+    {
+        let s = StoreOptions::new().open(&p).unwrap();
+        for i in 0..40u64 {
+            s.put(&i.to_le_bytes(), &bytes(i, value)).unwrap();
+        }
+        s.close().unwrap();
+    }
+    let opened = |backend: Arc<FailAfter>| {
+        StoreOptions::new()
+            .backend(backend)
+            .preallocate(step)
+            .zeros_in_background(true)
+            .open(&p)
+            .unwrap()
+    };
+    // The writes an open makes, counted, so that the next open's first write after them fails.
+    let counting = Arc::new(FailAfter::new(
+        Arc::new(OsBackend),
+        &[IoOp::Write],
+        u64::MAX,
+        Fault::Errno(libc::ENOSPC),
+    ));
+    let n = {
+        let _s = opened(counting.clone());
+        counting.calls()
+    };
+    let disk = Arc::new(
+        FailAfter::new(
+            Arc::new(OsBackend),
+            &[IoOp::Write],
+            n,
+            Fault::Errno(libc::ENOSPC),
+        )
+        .times(1),
+    );
+    let s = opened(disk.clone());
+    assert!(s.claim_zeros());
+    s.extend_zeros();
+    assert!(disk.tripped(), "the first piece met the full disk");
+    for i in 1..40u64 {
+        s.delete(&i.to_le_bytes()).unwrap();
+    }
+    s.compact().unwrap();
+    let mut claims = 0;
+    for i in 100..116u64 {
+        s.put(&i.to_le_bytes(), &bytes(i, value)).unwrap();
+        if s.claim_zeros() {
+            claims += 1;
+            s.extend_zeros();
+        }
+    }
+    let len = std::fs::metadata(&p).unwrap().len();
+    assert!(
+        claims > 0,
+        "no zeros claimed in 8 MB of data after the compaction"
+    );
+    assert!(len >= s.stats().file_bytes + step, "{len}");
+}

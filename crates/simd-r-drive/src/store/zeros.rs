@@ -6,6 +6,8 @@
 use std::fs::File;
 use std::sync::atomic::Ordering;
 
+use parking_lot::MutexGuard;
+
 use super::Store;
 
 /// Zeros written by a committing writer go out in pieces of this size: one write of
@@ -86,18 +88,40 @@ impl Store {
     /// closed, read-only or poisoned, or a write fails (a full disk: the data's own appends
     /// then extend the file, as without preallocation).
     pub fn extend_zeros_piece(&self) -> bool {
-        let more = self.write_zeros_piece();
+        let more = self.write_zeros_piece(&self.writer.lock());
         if !more {
             self.zeros_claimed.store(false, Ordering::Release);
         }
         more
     }
 
-    /// One piece of [`Store::extend_zeros_piece`]: whether more remain after it.
-    fn write_zeros_piece(&self) -> bool {
+    /// [`Store::extend_zeros_piece`] for a caller that must not wait for the writer lock
+    /// (one that keeps a close waiting while a piece runs): `None`, with nothing written
+    /// and the claim released, when a writer holds it. That writer's commit asks
+    /// [`Store::claim_zeros`] again once it is done; if it asked before the claim was
+    /// released, the zeros wait for the next commit, whose data then grows the file itself
+    /// where the zeros ran short.
+    pub fn try_extend_zeros_piece(&self) -> Option<bool> {
+        let Some(writer) = self.writer.try_lock() else {
+            self.zeros_claimed.store(false, Ordering::Release);
+            return None;
+        };
+        let more = self.write_zeros_piece(&writer);
+        if !more {
+            self.zeros_claimed.store(false, Ordering::Release);
+        }
+        Some(more)
+    }
+
+    /// One piece of [`Store::extend_zeros_piece`], written while `_writer` holds the
+    /// writer lock: whether more remain after it.
+    fn write_zeros_piece(&self, _writer: &MutexGuard<'_, Vec<u8>>) -> bool {
         static ZEROS: [u8; BACKGROUND_PIECE as usize] = [0; BACKGROUND_PIECE as usize];
-        let _writer = self.writer.lock();
-        if self.check_open().is_err() || self.read_only || self.is_poisoned() {
+        if self.preallocate == 0
+            || self.check_open().is_err()
+            || self.read_only
+            || self.is_poisoned()
+        {
             return false;
         }
         let (file, end) = {
