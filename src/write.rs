@@ -179,11 +179,18 @@ pub(crate) fn after_commit(store: &Arc<registry::Engine>) {
     }
 }
 
+/// The first pause of the zeros thread when a writer holds the lock (see `zeros_if_due`).
+const ZEROS_PAUSE_FIRST: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The longest pause of the zeros thread when a writer holds the lock.
+const ZEROS_PAUSE_MOST: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Writes the zeros kept ahead of the data (the engine's `Store::extend_zeros_piece`) on a
 /// thread of its own when `Store::claim_zeros` says they run short, so that no commit on
 /// the event loop writes a megabyte of them. A piece at a time, holding the engine only
 /// while a piece runs (`pieces::Pieces`): a close is never kept waiting for the rest, nor
-/// for a writer of another handle (a piece gives up when the writer lock is taken). At
+/// for a writer of another handle (a piece that finds the writer lock taken is tried again
+/// after a pause, from `ZEROS_PAUSE_FIRST` doubling up to `ZEROS_PAUSE_MOST`). At
 /// normal priority, unlike the other background work: each piece holds the writer lock,
 /// and a thread at a low priority could be made to wait for a CPU while holding it.
 fn zeros_if_due(store: &Arc<registry::Engine>) {
@@ -195,9 +202,19 @@ fn zeros_if_due(store: &Arc<registry::Engine>) {
     let spawned = std::thread::Builder::new()
         .name("srd-zeros".into())
         .spawn(move || {
-            // Until the zeros are written, the engine closes, or a writer holds the lock
-            // (its commit then asks for the zeros again).
-            while let Some(Some(true)) = pieces.run(&engine, |e| e.try_extend_zeros_piece()) {}
+            // Until the zeros are written or the engine closes. While a writer holds the
+            // lock, the thread waits outside the gate, holding nothing a close waits for.
+            let mut pause = ZEROS_PAUSE_FIRST;
+            loop {
+                match pieces.run(&engine, |e| e.try_extend_zeros_piece()) {
+                    Some(Some(true)) => pause = ZEROS_PAUSE_FIRST,
+                    Some(None) => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(ZEROS_PAUSE_MOST);
+                    }
+                    Some(Some(false)) | None => break,
+                }
+            }
         });
     if spawned.is_err() {
         // No thread to be had: write them here (releasing the claim), as commits did.

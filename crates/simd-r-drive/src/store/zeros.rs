@@ -96,16 +96,10 @@ impl Store {
     }
 
     /// [`Store::extend_zeros_piece`] for a caller that must not wait for the writer lock
-    /// (one that keeps a close waiting while a piece runs): `None`, with nothing written
-    /// and the claim released, when a writer holds it. That writer's commit asks
-    /// [`Store::claim_zeros`] again once it is done; if it asked before the claim was
-    /// released, the zeros wait for the next commit, whose data then grows the file itself
-    /// where the zeros ran short.
+    /// (one that keeps a close waiting while a piece runs): `None`, with nothing written,
+    /// when a writer holds it. The claim is still held then: call it again later.
     pub fn try_extend_zeros_piece(&self) -> Option<bool> {
-        let Some(writer) = self.writer.try_lock() else {
-            self.zeros_claimed.store(false, Ordering::Release);
-            return None;
-        };
+        let writer = self.writer.try_lock()?;
         let more = self.write_zeros_piece(&writer);
         if !more {
             self.zeros_claimed.store(false, Ordering::Release);
