@@ -14,6 +14,16 @@ fn reopens_whole(p: &std::path::Path, expected: &[(Vec<u8>, Vec<u8>)]) -> simd_r
     r
 }
 
+/// A store at `p` whose zeros, `step` at a time, are left to the background (the caller
+/// claims and writes them).
+fn with_background_zeros(p: &std::path::Path, step: u64) -> simd_r_drive::Store {
+    StoreOptions::new()
+        .preallocate(step)
+        .zeros_in_background(true)
+        .open(p)
+        .unwrap()
+}
+
 #[test]
 fn preallocated_zeros_are_trimmed_on_close_and_dropped_after_a_crash() {
     let d = Dir::new();
@@ -202,11 +212,7 @@ fn zeros_left_to_the_background_are_written_only_by_extend_zeros() {
     let d = Dir::new();
     let p = d.path("s.srd");
     let step = 1u64 << 20;
-    let s = StoreOptions::new()
-        .preallocate(step)
-        .zeros_in_background(true)
-        .open(&p)
-        .unwrap();
+    let s = with_background_zeros(&p, step);
     let len = || std::fs::metadata(&p).unwrap().len();
     s.put(b"a", &bytes(1, 100 << 10)).unwrap();
     // The commit wrote its own bytes and nothing past them.
@@ -251,13 +257,7 @@ fn zeros_left_to_the_background_are_written_only_by_extend_zeros() {
 fn background_zeros_racing_a_writer_never_overwrite_data() {
     let d = Dir::new();
     let p = d.path("s.srd");
-    let s = std::sync::Arc::new(
-        StoreOptions::new()
-            .preallocate(4096)
-            .zeros_in_background(true)
-            .open(&p)
-            .unwrap(),
-    );
+    let s = std::sync::Arc::new(with_background_zeros(&p, 4096));
     let done = std::sync::atomic::AtomicBool::new(false);
     let extended = std::sync::atomic::AtomicU64::new(0);
     let written = std::sync::atomic::AtomicU64::new(0);
@@ -302,11 +302,7 @@ fn a_piece_that_must_not_wait_gives_up_while_a_writer_holds_the_lock() {
     let d = Dir::new();
     let p = d.path("s.srd");
     let step = 1u64 << 20;
-    let s = StoreOptions::new()
-        .preallocate(step)
-        .zeros_in_background(true)
-        .open(&p)
-        .unwrap();
+    let s = with_background_zeros(&p, step);
     s.put(b"a", &bytes(1, 100 << 10)).unwrap();
     assert!(s.claim_zeros());
     let len = || std::fs::metadata(&p).unwrap().len();
@@ -357,11 +353,7 @@ fn a_piece_that_must_not_wait_gives_up_while_a_writer_holds_the_lock() {
 fn extending_the_zeros_of_a_store_without_preallocation_writes_nothing() {
     let d = Dir::new();
     let p = d.path("s.srd");
-    let s = StoreOptions::new()
-        .preallocate(0)
-        .zeros_in_background(true)
-        .open(&p)
-        .unwrap();
+    let s = with_background_zeros(&p, 0);
     s.put(b"a", b"b").unwrap();
     assert!(!s.claim_zeros());
     s.extend_zeros();

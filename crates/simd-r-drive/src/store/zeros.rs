@@ -88,23 +88,24 @@ impl Store {
     /// closed, read-only or poisoned, or a write fails (a full disk: the data's own appends
     /// then extend the file, as without preallocation).
     pub fn extend_zeros_piece(&self) -> bool {
-        let more = self.write_zeros_piece(&self.writer.lock());
-        if !more {
-            self.zeros_claimed.store(false, Ordering::Release);
-        }
-        more
+        self.zeros_piece_under(&self.writer.lock())
     }
 
     /// [`Store::extend_zeros_piece`] for a caller that must not wait for the writer lock
     /// (one that keeps a close waiting while a piece runs): `None`, with nothing written,
     /// when a writer holds it. The claim is still held then: call it again later.
     pub fn try_extend_zeros_piece(&self) -> Option<bool> {
-        let writer = self.writer.try_lock()?;
-        let more = self.write_zeros_piece(&writer);
+        Some(self.zeros_piece_under(&self.writer.try_lock()?))
+    }
+
+    /// A piece written while `writer` holds the writer lock; the claim is released when
+    /// no more remain.
+    fn zeros_piece_under(&self, writer: &MutexGuard<'_, Vec<u8>>) -> bool {
+        let more = self.write_zeros_piece(writer);
         if !more {
             self.zeros_claimed.store(false, Ordering::Release);
         }
-        Some(more)
+        more
     }
 
     /// One piece of [`Store::extend_zeros_piece`], written while `_writer` holds the
