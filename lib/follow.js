@@ -33,6 +33,10 @@ class Follower {
     this.watcher = null
     this.timer = null
     this.scheduled = false
+    // What the refreshes found, for a test that waits on the follower to say why it waited
+    // in vain (the keys are refresh()'s results, and what failed).
+    this.counts = { unchanged: 0, appended: 0, replaced: 0, failed: 0, closed: 0 }
+    this.lastError = null
     this.run = () => this.refresh()
     if (mode === 'watch') {
       const dir = pathModule.dirname(enginePath)
@@ -81,13 +85,18 @@ class Follower {
       this.stop()
       return
     }
-    if (store.closed) return
+    if (store.closed) {
+      this.counts.closed++
+      return
+    }
     try {
-      native.refresh(store._h)
+      this.counts[native.refresh(store._h)]++
     } catch (e) {
+      this.counts.failed++
       // The file went away or is being replaced: try again at the next wake-up. Listeners
       // of 'error' hear of it; without one, it is not an uncaught error.
       const err = errors.fromNative(e)
+      this.lastError = `${err.code}: ${err.message}`
       if (err.code !== 'ERR_STORE_CLOSED' && store.listenerCount('error') > 0) store.emit('error', err)
     }
   }
