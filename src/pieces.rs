@@ -32,36 +32,60 @@ impl Pieces {
     /// that a thread releasing a handle could be kept from (the writer lock: see
     /// `Store::try_extend_zeros_piece`): the release waits for it.
     pub fn run<T>(&self, engine: &Weak<Engine>, piece: impl FnOnce(&Engine) -> T) -> Option<T> {
-        {
-            let mut s = self.state.lock();
-            while s.held > 0 {
-                self.changed.wait(&mut s);
-            }
-            s.running += 1;
-        }
-        let more = engine.upgrade().map(|e| piece(&e));
-        // (The engine's `Arc` is dropped above, before the gate opens: a release waiting
-        // for the piece then drops the last one itself.)
-        let mut s = self.state.lock();
-        s.running -= 1;
-        self.changed.notify_all();
-        more
+        let _running = Running::enter(self);
+        // (The engine's `Arc` is dropped before `_running`, so before the gate opens: a
+        // release waiting for the piece then drops the last one itself.)
+        engine.upgrade().map(|e| piece(&e))
     }
 
     /// Runs `release` (which drops a handle, perhaps the engine's last) once no piece holds
     /// the engine, with no piece starting meanwhile.
     pub fn around_release<T>(this: &Arc<Self>, release: impl FnOnce() -> T) -> T {
-        {
-            let mut s = this.state.lock();
-            s.held += 1;
-            while s.running > 0 {
-                this.changed.wait(&mut s);
-            }
+        let _held = Held::enter(this);
+        release()
+    }
+}
+
+/// A piece counted as running; uncounted when dropped, so that a piece that panics does
+/// not leave every later release waiting for it.
+struct Running<'a>(&'a Pieces);
+
+impl<'a> Running<'a> {
+    fn enter(p: &'a Pieces) -> Self {
+        let mut s = p.state.lock();
+        while s.held > 0 {
+            p.changed.wait(&mut s);
         }
-        let out = release();
-        let mut s = this.state.lock();
-        s.held -= 1;
-        this.changed.notify_all();
-        out
+        s.running += 1;
+        Running(p)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().running -= 1;
+        self.0.changed.notify_all();
+    }
+}
+
+/// A release under way, once no piece runs; ended when dropped (a release that panics
+/// does not keep the pieces from starting again).
+struct Held<'a>(&'a Pieces);
+
+impl<'a> Held<'a> {
+    fn enter(p: &'a Pieces) -> Self {
+        let mut s = p.state.lock();
+        s.held += 1;
+        while s.running > 0 {
+            p.changed.wait(&mut s);
+        }
+        Held(p)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().held -= 1;
+        self.0.changed.notify_all();
     }
 }
