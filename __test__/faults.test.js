@@ -36,7 +36,9 @@ test('a disk that stays full: ERR_STORE_DISK_FULL for every write, reads go on, 
   t.truthy(error)
   t.is(error.code, 'ERR_STORE_DISK_FULL')
   t.regex(error.message, /No space left|ENOSPC|os error 28/i)
-  t.is(acked.length, 1, 'the three writes: the header, then the first put and its preallocated zeros')
+  // Three writes succeed: the header, the first put, then either the zeros kept ahead of
+  // the data (a thread of their own writes them) or the second put, whichever comes first.
+  t.true(acked.length >= 1 && acked.length <= 2, `${acked.length} puts acknowledged`)
   await t.throwsAsync(s.put('more', 'x'), { code: 'ERR_STORE_DISK_FULL' })
   t.throws(() => s.putSync('more', 'x'), { code: 'ERR_STORE_DISK_FULL' })
   t.is(s.get('k0').length, 1000, 'reads go on')
