@@ -1,4 +1,6 @@
 'use strict'
+// The views checked here are made from a store's first read on (FIRST_COPIES, lib/read.js).
+process.env.SIMD_R_DRIVE_FIRST_COPIES = '0'
 const test = require('ava')
 const fs = require('node:fs')
 const { Store } = require('..')

@@ -2,6 +2,8 @@
 // What may differ between the Node versions users run (the matrix of scripts/test-matrix.sh
 // runs this file on each): external Buffers, structured cloning and transfer of a returned
 // Buffer, and Buffers sent to workers. Worker termination is in workers.test.js.
+// The views checked here are made from a store's first read on (FIRST_COPIES, lib/read.js).
+process.env.SIMD_R_DRIVE_FIRST_COPIES = '0'
 const test = require('ava')
 const { Worker, MessageChannel } = require('node:worker_threads')
 const { Store } = require('..')

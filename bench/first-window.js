@@ -5,6 +5,9 @@
 // of a mapping makes its window, an external Buffer over the mapped file, in `window`).
 // Run it several times: whether V8 reacts to the window's external memory inside that call
 // (starting incremental marking) or later (a mark-compact after the get) varies by run.
+// A handle's first reads of small values are copies (FIRST_COPIES in lib/read.js): run it
+// with SIMD_R_DRIVE_FIRST_COPIES=0 to time the window a first view makes, without to time
+// what a first get does now.
 const { timeNativeCalls } = require('./native-calls.js')
 const calls = []
 timeNativeCalls((name, ms) => calls.push(`${name} ${ms.toFixed(2)} ms`))

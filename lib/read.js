@@ -36,6 +36,26 @@ const MAX_WINDOW = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32)
 const STRIDE = positiveIntFromEnv('SIMD_R_DRIVE_WINDOW_BYTES', 1024 * 1024 * 1024, MAX_WINDOW - MAX_OVERLAP)
 const OVERLAP = Math.min(STRIDE, MAX_OVERLAP)
 
+/**
+ * A store's first reads of values up to FIRST_COPY_MAX bytes are copies, until
+ * FIRST_COPIES of them have been made or a larger value needed a window: its first window,
+ * an external Buffer as long as the file (up to a stride), makes V8 collect for that much
+ * external memory at once, 0.5-4 ms on the read that makes it (bench/first-window.js), which
+ * a process that reads a few values (a CLI, an app's start) never earns back. A copy of a
+ * small value costs about what a view does. `SIMD_R_DRIVE_FIRST_COPIES=0` makes windows
+ * from the first read.
+ */
+const FIRST_COPIES = countFromEnv('SIMD_R_DRIVE_FIRST_COPIES', 1024)
+const FIRST_COPY_MAX = 16 * 1024
+
+function countFromEnv (name, fallback) {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 0) throw errors.rangeError('ERR_INVALID_ENV', `${name} must be a whole number, got ${JSON.stringify(raw)}`)
+  return n
+}
+
 /** Where external Buffers are not allowed (Electron), every value is copied. */
 let copyEverywhere = /^(1|true|yes)$/i.test(process.env.SIMD_R_DRIVE_COPY_VALUES || '')
 
@@ -146,10 +166,15 @@ class Reads {
       const off = out[OUT_OFFSET]
       const len = out[OUT_LEN]
       if (len === 0) return Buffer.alloc(0)
+      if (this._firstCopies > 0 && len <= FIRST_COPY_MAX) {
+        this._firstCopies--
+        return copyOrUndefined(native.getCopy(h, scratch, n))
+      }
       const from = mapId === this._windows.mapId ? this._windows.tailFrom(off, len) : undefined
       const buf = native.window(h, scratch, STRIDE, OVERLAP, from)
       const start = out[OUT_AUX]
       if (buf != null) {
+        this._firstCopies = 0
         if (mapId !== this._windows.mapId) this._windows = new Windows(mapId)
         return this._windows.keep(buf, start, off, len)
       }
@@ -312,4 +337,4 @@ function * iterate (store, what) {
   }
 }
 
-module.exports = { Reads, Windows, viewer, STRIDE, OVERLAP }
+module.exports = { FIRST_COPIES, Reads, Windows, viewer, STRIDE, OVERLAP }

@@ -3,7 +3,7 @@
 const native = require('./native.js')
 const errors = require('./errors.js')
 const { MAX_KEY_BYTES, MAX_VALUE_BYTES } = require('./keys.js')
-const { Reads, Windows } = require('./read.js')
+const { FIRST_COPIES, Reads, Windows } = require('./read.js')
 const { Writes } = require('./write.js')
 const { Streams } = require('./streams.js')
 const { Conditional } = require('./conditional.js')
@@ -108,6 +108,7 @@ class Store extends EventEmitter {
     this._sync = options.sync === true
     this._copy = options.copyValues === true
     this._windows = new Windows(-1)
+    this._firstCopies = FIRST_COPIES
     this._batch = null
     this._spare = Buffer.allocUnsafeSlow(4096)
     this._ticket = 0

@@ -60,7 +60,9 @@ pub(crate) fn window_shape(stride: f64, overlap: f64, from: Option<f64>) -> napi
 /// # JavaScript: `Store.get`
 ///
 /// The value of `key`, or `undefined`. The `Buffer` views the store's memory map
-/// without copying (values in the last, still growing page of the file are copied) and
+/// without copying (values in the last, still growing page of the file are copied, and so
+/// are a handle's first 1,024 reads of values up to 16 KiB, until a larger value is read:
+/// a process that reads a few values then never maps a window of the file) and
 /// stays valid after later writes, compaction and `close()`. Writing into it changes a
 /// private copy of that memory in this process only: never the file, never other
 /// processes; later reads of the same key in this process may see the change until the
