@@ -775,8 +775,9 @@ export declare class Store<V = Buffer> extends EventEmitter<StoreEvents<V>> impl
   flush(): Promise<void>
 
   /**
-   * A readable stream of the value of `key` as it is now, in zero-copy chunks of
-   * `highWaterMark` bytes (default 64 KiB). Errors with `ERR_KEY_NOT_FOUND` if the key has
+   * A readable stream of the value of `key` as it is now, in chunks of `highWaterMark` bytes
+   * (default 64 KiB) that view the store's memory without copying (chunks of a copy where
+   * {@link Store.get} would return one). Errors with `ERR_KEY_NOT_FOUND` if the key has
    * no value.
    */
   createReadStream(key: Key, options?: { highWaterMark?: number }): import('node:stream').Readable

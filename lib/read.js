@@ -51,8 +51,8 @@ const FIRST_COPY_MAX = 16 * 1024
 function countFromEnv (name, fallback) {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
-  const n = Number(raw)
-  if (!Number.isSafeInteger(n) || n < 0) throw errors.rangeError('ERR_INVALID_ENV', `${name} must be a whole number, got ${JSON.stringify(raw)}`)
+  const n = /^[0-9]+$/.test(raw) ? Number(raw) : NaN
+  if (!Number.isSafeInteger(n)) throw errors.rangeError('ERR_INVALID_ENV', `${name} must be a whole number, got ${JSON.stringify(raw)}`)
   return n
 }
 
@@ -208,6 +208,9 @@ class Reads {
       return result
     }
     const h = this._open()
+    // A batch that would use up the first copies makes its window now: copying its first
+    // keys as well would only add their cost to the window's.
+    if (n >= this._firstCopies) this._firstCopies = 0
     // Keys are staged as deletes: the staging format carries keys, and nothing is written.
     const b = new Batch(EMPTY)
     for (let i = 0; i < n; i++) b.add(OP_DELETE, checkKey(keys[i]), null)
@@ -229,6 +232,17 @@ class Reads {
       const windows = this._windows
       let v
       if (state === LOCATE_IN_PLACE && found[at + FOUND_MAP_ID] === windows.mapId) v = windows.hit(found[at + FOUND_OFFSET], found[at + FOUND_LEN])
+      if (v === undefined && state === LOCATE_IN_PLACE && this._firstCopies > 0 && found[at + FOUND_LEN] <= FIRST_COPY_MAX) {
+        // One of the first copies, made at once (not through get, which would look it up again).
+        this._firstCopies--
+        const kn = keyToScratch(keys[i])
+        try {
+          result[i] = copyOrUndefined(native.getCopy(h, scratch, kn))
+        } catch (e) {
+          throw errors.fromNative(e)
+        }
+        continue
+      }
       // Not in a cached window, in the last page of the file, or in a file that compaction
       // has replaced since: the single-key path handles every case.
       result[i] = v === undefined ? this.getRaw(keys[i]) : v

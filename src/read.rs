@@ -71,8 +71,9 @@ pub(crate) fn window_shape(stride: f64, overlap: f64, from: Option<f64>) -> napi
 ///
 /// # JavaScript: `Store.createReadStream`
 ///
-/// A readable stream of the value of `key` as it is now, in zero-copy chunks of
-/// `highWaterMark` bytes (default 64 KiB). Errors with `ERR_KEY_NOT_FOUND` if the key has
+/// A readable stream of the value of `key` as it is now, in chunks of `highWaterMark` bytes
+/// (default 64 KiB) that view the store's memory without copying (chunks of a copy where
+/// {@link Store.get} would return one). Errors with `ERR_KEY_NOT_FOUND` if the key has
 /// no value.
 #[napi]
 pub fn locate(h: u32, mut scratch: BufferSlice, key_len: u32) -> napi::Result<u32> {
